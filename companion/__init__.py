@@ -1,0 +1,2 @@
+"""ReCORE Connector companion."""
+__version__ = "0.1.0"

@@ -1,0 +1,96 @@
+"""The connector's own view of a listing, neutral between ReCORE and Yahoo.
+
+`companion.recore.client` turns ReCORE's inventory JSON into a `Listing`;
+`companion.listing.yahoo_format` turns a `Listing` into Yahoo's CSV row or form values.
+Neither system's field names leak past those two modules.
+
+ReCORE's `mall_attributes` keys (our documented assumption, see docs/recore-co-api.md), all optional:
+    management_number, category_id, start_price, buyout_price, quantity, duration_days, end_hour,
+    prefecture, city, shipping_payer ("落札者"|"出品者"), payment_methods (list[str]),
+    shipping_methods (list[str]), condition (one of CONDITIONS), keywords, auto_extend (bool),
+    resubmit_count (0-3), min_rating (int), bad_rating_limit (bool), bidder_auth_limit (bool),
+    featured_amount (int), size_class (int), tax_rate (int), tax_included (bool), jan_code,
+    brand_id, product_category_id, folder_path, delivery_group (1-7), lead_time_code,
+    sales_channel ("併売"|"ECのみ"|"店頭のみ"), listed_on_other_malls (list of mall ids)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+CONDITIONS: tuple[str, ...] = (
+    "未使用",
+    "未使用に近い",
+    "目立った傷や汚れなし",
+    "やや傷や汚れあり",
+    "傷や汚れあり",
+    "全体的に状態が悪い",
+)
+
+SALES_CHANNELS: tuple[str, ...] = ("併売", "ECのみ", "店頭のみ")
+
+
+class ListingState(StrEnum):
+    """States of a listing in ReCORE's 出品リスト, mirrored locally."""
+
+    WAITING = "waiting"  # 待機中: ReCORE asked, nothing done yet
+    PROCESSING = "processing"  # 出品処理中: in a batch (zip downloaded or direct listing under way)
+    LISTED = "listed"  # 出品中: on Yahoo with an auction id
+    ERROR = "error"  # エラー: rejected by validation, reported failed
+    ENDED = "ended"  # 出品終了
+
+
+STATE_LABELS: dict[ListingState, str] = {
+    ListingState.WAITING: "待機中",
+    ListingState.PROCESSING: "出品処理中",
+    ListingState.LISTED: "出品中",
+    ListingState.ERROR: "エラー",
+    ListingState.ENDED: "出品終了",
+}
+
+
+@dataclass(slots=True)
+class Listing:
+    """One item to list on Yahoo. Missing values are None; validation says what is wrong."""
+
+    ec_inventory_id: int
+    management_number: str | None
+    title: str | None
+    description: str | None = None
+    keywords: str | None = None
+    category_id: str | None = None
+    start_price: int | None = None
+    buyout_price: int | None = None
+    quantity: int | None = None
+    duration_days: int | None = None
+    end_hour: int | None = None
+    prefecture: str | None = None
+    city: str | None = None
+    shipping_payer: str | None = None
+    payment_methods: list[str] = field(default_factory=list)
+    shipping_methods: list[str] = field(default_factory=list)
+    condition: str | None = None
+    image_urls: list[str] = field(default_factory=list)
+    auto_extend: bool = True
+    resubmit_count: int = 0
+    min_rating: int | None = None
+    bad_rating_limit: bool = False
+    bidder_auth_limit: bool = False
+    featured_amount: int | None = None
+    size_class: int | None = None
+    tax_rate: int | None = None
+    tax_included: bool = True
+    jan_code: str | None = None
+    brand_id: str | None = None
+    product_category_id: str | None = None
+    folder_path: str | None = None
+    delivery_group: int | None = None
+    lead_time_code: str | None = None
+    sales_channel: str | None = None
+    listed_on_other_malls: list[str] = field(default_factory=list)
+    variant_id: int | None = None
+    # Values that did not parse (e.g. "abc" for a price) are kept here by field name, so
+    # validation can name the field and the rule instead of the conversion crashing.
+    unparsed: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the tests need, on a fresh machine.
+# - Debian's chromium when it is missing and we may install it (root with apt-get);
+#   elsewhere Playwright's own Chromium is used (run `.venv/bin/playwright install chromium`).
+# - the project with its test extras in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${RECORE_CONNECTOR_CHROMIUM:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+    echo "== installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "!! chromium not found: set RECORE_CONNECTOR_CHROMIUM or run '.venv/bin/playwright install chromium'" >&2
+  fi
+fi
+if ! command -v zip >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  # Info-ZIP is the baseline of benchmarks/zip_bench.py
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip >/dev/null || true
+fi
+
+PY=${PY:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PY" -m venv .venv
+fi
+echo "== installing recore-connector into .venv"
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+echo "== ready: .venv/bin/recore-connector"
