@@ -1,2 +1,3 @@
 """ReCORE Connector companion."""
+
 __version__ = "0.1.0"

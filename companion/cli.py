@@ -1,0 +1,113 @@
+"""`recore-connector`: the companion's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from companion.config import DEFAULT_PORT, LOOPBACK, Config, default_data_dir
+from companion.logs import setup_logging
+
+log = logging.getLogger("companion.cli")
+
+
+def _config(args: argparse.Namespace, **extra: object) -> Config:
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    return Config(data_dir=data_dir, port=getattr(args, "port", DEFAULT_PORT), **extra)  # type: ignore[arg-type]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from companion.app import create_app
+
+    config = _config(args)
+    config.ensure_dirs()
+    setup_logging(config.log_dir)
+    log.info("companion on http://%s:%d, data in %s", LOOPBACK, config.port, config.data_dir)
+    web.run_app(create_app(config), host=LOOPBACK, port=config.port, print=None)
+    return 0
+
+
+async def _new_pairing_code(config: Config) -> str:
+    from companion.db import Database
+    from companion.pairing import create_code
+
+    db = Database(config.db_url)
+    try:
+        await db.migrate()
+        return await create_code(db)
+    finally:
+        await db.close()
+
+
+def cmd_pair(args: argparse.Namespace) -> int:
+    config = _config(args)
+    config.ensure_dirs()
+    code = asyncio.run(_new_pairing_code(config))
+    print("拡張機能のオプション画面にこのペアリングコードを入力してください（5分間・1回だけ有効）:")
+    print("Enter this pairing code in the extension's options page (valid 5 minutes, once):")
+    print(code)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    setup_logging(None)
+    state_file = Path(args.state) if args.state else None
+    if args.system == "recore":
+        from sandbox.recore.app import create_app as create_recore
+        from sandbox.recore.app import demo_credentials
+
+        app = create_recore(state_file=state_file)
+        print(f"ReCORE sandbox on http://{LOOPBACK}:{args.port}")
+        creds = demo_credentials(app)
+        print(f"  ec_account_id={creds['ec_account_id']}")
+        print(f"  X-Identification: {creds['api_key']}")
+    else:
+        from sandbox.yahoo.app import create_app as create_yahoo
+        from sandbox.yahoo.app import demo_account
+
+        app = create_yahoo(state_file=state_file)
+        account = demo_account(app)
+        print(f"Yahoo sandbox on http://{LOOPBACK}:{args.port}")
+        print(f"  Y!ID={account['yahoo_id']} business_id={account['business_id']}")
+    web.run_app(app, host=LOOPBACK, port=args.port, print=None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recore-connector",
+        description="ReCORE Connector companion: lists ReCORE stock on Yahoo!オークション and syncs back.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_data_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data-dir", help="data directory (default: the user's data dir)")
+        return p
+
+    serve = with_data_dir(sub.add_parser("serve", help="run the companion on 127.0.0.1"))
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.set_defaults(func=cmd_serve)
+
+    pair = with_data_dir(sub.add_parser("pair", help="print a one-time pairing code"))
+    pair.set_defaults(func=cmd_pair)
+
+    sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
+    sandbox.add_argument("system", choices=["recore", "yahoo"])
+    sandbox.add_argument("--port", type=int, required=True)
+    sandbox.add_argument("--state", help="JSON file to keep the sandbox's state across restarts")
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

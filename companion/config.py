@@ -1,0 +1,61 @@
+"""Where the companion keeps its data and how it listens. Loopback only, by design."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from companion.db import sqlite_url
+
+APP_NAME = "recore-connector"
+DEFAULT_PORT = 8765
+LOOPBACK = "127.0.0.1"  # never 0.0.0.0: the API must not be reachable from the network
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get("RECORE_CONNECTOR_DATA_DIR")
+    return (
+        Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = field(default_factory=default_data_dir)
+    port: int = DEFAULT_PORT
+    database_url: str | None = None
+    # background workers (ReCORE poller, outbox, scheduler); tests of the bare API switch them off
+    workers: bool = True
+
+    @property
+    def db_url(self) -> str:
+        return (
+            self.database_url
+            or os.environ.get("RECORE_CONNECTOR_DATABASE_URL")
+            or sqlite_url(self.data_dir / "companion.sqlite3")
+        )
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def browser_profile_dir(self) -> Path:
+        return self.data_dir / "browser-profile"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.data_dir, self.log_dir, self.cache_dir, self.exports_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        # the data dir holds the token hashes and the encrypted secrets: owner only
+        os.chmod(self.data_dir, 0o700)

@@ -1,0 +1,28 @@
+"""Alembic environment: run by `companion.db.upgrade`, never with an alembic.ini."""
+
+from alembic import context
+from sqlalchemy import create_engine, event
+
+from companion.db.models import Base
+
+config = context.config
+url = config.attributes["sqlalchemy_url"]
+engine = create_engine(url)
+if engine.dialect.name == "sqlite":
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+
+with engine.connect() as connection:
+    # batch mode: SQLite cannot ALTER most things in place
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+engine.dispose()

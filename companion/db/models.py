@@ -1,0 +1,221 @@
+"""SQLAlchemy 2 models: the companion's whole durable state.
+
+Schema changes go through Alembic revisions in `companion/db/migrations/versions/`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no zones) and always hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use companion.db.models.utcnow()")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+class Setting(Base):
+    """One setting. Secrets keep only `ciphertext`; `value` is then NULL."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token issued at pairing; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    origin: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class PairingCode(Base):
+    """A one-time code printed by `recore-connector pair`; only its hash is stored."""
+
+    __tablename__ = "pairing_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int] = mapped_column(default=0)
+    # {"code", "message" (ja), "message_en"} or NULL
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class JobItem(Base):
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("job_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(Base):
+    """A result bound for ReCORE. Written before any attempt; delivered in id order per ordering_key."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    ordering_key: Mapped[str] = mapped_column(String(100), index=True)
+    operation: Mapped[str] = mapped_column(String(32))  # task_succeeded, task_failed, order_upsert
+    target: Mapped[str] = mapped_column(String(100))  # task id or mall order id
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|rejected
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class RecoreTask(Base):
+    """A gateway task seen in ReCORE's poll, stored once by its id."""
+
+    __tablename__ = "recore_tasks"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40), index=True)
+    ec_account_id: Mapped[int | None]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    issued_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # new → handled (waiting for a result, e.g. a listing not yet on Yahoo) → reported
+    state: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    ec_inventory_id: Mapped[int | None] = mapped_column(index=True)
+    mall_order_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime | None]
+
+
+class Batch(Base):
+    """A generated upload set (生成済みリスト)."""
+
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the per-item validation errors of listings left out of the batch
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    uploaded_at: Mapped[datetime | None]
+
+
+class ListingRecord(Base):
+    """One ReCORE EC inventory to be listed on Yahoo, with where it stands."""
+
+    __tablename__ = "listings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # ReCORE ec_inventory id
+    management_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    inventory: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ReCORE's object as fetched
+    state: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    auction_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    auction_url: Mapped[str | None] = mapped_column(Text)
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    last_attempt_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    listed_at: Mapped[datetime | None]
+
+
+class AuctionSnapshot(Base):
+    """What the last sync saw of one auction on Yahoo."""
+
+    __tablename__ = "auctions"
+    auction_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    management_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # selling | sold | ended_unsold | ended
+    price: Mapped[int | None]
+    bids: Mapped[int] = mapped_column(default=0)
+    end_time: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_state: Mapped[str | None] = mapped_column(String(16))
+
+
+class OrderSnapshot(Base):
+    """A Yahoo order as last forwarded to ReCORE; `sent_hash` makes unchanged syncs send nothing."""
+
+    __tablename__ = "orders"
+    mall_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    auction_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    management_number: Mapped[str | None] = mapped_column(String(64))
+    store_status: Mapped[str | None] = mapped_column(String(32))
+    recore_status: Mapped[str | None] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sent_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EventLog(Base):
+    """Staff-facing errors and notices shown in status (`last_errors`). Never holds secrets."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    level: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,115 @@
+"""Security middlewares, in order: errors → Host → Origin (+CORS) → bearer token.
+
+Modelled on Jupyter Server's checks for a localhost server: a Host allow-list against DNS
+rebinding, an Origin allow-list against other web pages, and a token for everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from companion.keys import PAIRING
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+API = "/api/v1"
+OPEN_PATHS = frozenset({f"{API}/health", f"{API}/pair"})
+EXTENSION_SCHEME = "chrome-extension://"
+
+
+def error_response(
+    status: int, code: str, message: str, message_en: str, **extra: object
+) -> web.Response:
+    body: dict[str, object] = {"code": code, "message": message, "message_en": message_en, **extra}
+    return web.json_response({"error": body}, status=status)
+
+
+def _local_port(request: web.Request) -> int | None:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return sockname[1] if sockname else None
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and exc.content_type != "application/json":
+            return error_response(exc.status, "HTTP_ERROR", exc.reason, exc.reason)
+        raise
+    except Exception:
+        # English in the log with the traceback; the body says nothing about internals or secrets
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(
+            500,
+            "INTERNAL_ERROR",
+            "コンパニオンで予期しないエラーが起きました。ログを確認してください。",
+            "unexpected error in the companion; see its log",
+        )
+
+
+@web.middleware
+async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Only our own loopback names with our own port: a rebound DNS name gets nothing."""
+    port = _local_port(request)
+    allowed = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    if request.headers.get("Host", "").lower() not in allowed:
+        log.warning("refused Host %r", request.headers.get("Host"))
+        return error_response(
+            403, "HOST_NOT_ALLOWED", "このホスト名では接続できません", "Host not allowed"
+        )
+    return await handler(request)
+
+
+def _cors_headers(origin: str) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "GET, POST, PUT, OPTIONS",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+
+
+@web.middleware
+async def origin_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Origin absent (CLI, service worker GET) or the paired extension; nothing else."""
+    origin = request.headers.get("Origin")
+    paired = request.app[PAIRING].paired_origin
+    allowed = origin is None or origin == paired
+    # Pairing itself: any extension may ask, the one-time code is what authenticates it.
+    if not allowed and request.path == f"{API}/pair" and origin.startswith(EXTENSION_SCHEME):
+        allowed = True
+    if not allowed:
+        log.warning("refused Origin %r on %s", origin, request.path)
+        return error_response(
+            403, "ORIGIN_NOT_ALLOWED", "この接続元からは利用できません", "Origin not allowed"
+        )
+    if request.method == "OPTIONS" and origin is not None:
+        return web.Response(status=204, headers=_cors_headers(origin))
+    response = await handler(request)
+    if origin is not None:
+        response.headers.update(_cors_headers(origin))
+    return response
+
+
+@web.middleware
+async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in OPEN_PATHS or not request.path.startswith(API):
+        return await handler(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token or not request.app[PAIRING].check_token(token):
+        return error_response(
+            401,
+            "UNAUTHORIZED",
+            "ペアリングが必要です。拡張機能のオプション画面でペアリングしてください。",
+            "missing or invalid bearer token",
+        )
+    return await handler(request)
+
+
+MIDDLEWARES = [errors_middleware, host_middleware, origin_middleware, token_middleware]

@@ -1,0 +1,64 @@
+"""Shared fixtures. Every server in the tests listens on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+# Tests never touch the developer's real OS keyring or data dir.
+os.environ["RECORE_CONNECTOR_NO_KEYRING"] = "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_companion(aiohttp_client, data_dir: Path) -> Callable[..., Awaitable[TestClient]]:
+    """A companion app on a real 127.0.0.1 port, with no background workers unless asked."""
+    from companion.app import create_app
+    from companion.config import Config
+
+    async def factory(**config: object) -> TestClient:
+        config.setdefault("workers", False)
+        app = create_app(Config(data_dir=data_dir, **config))  # type: ignore[arg-type]
+        return await aiohttp_client(app)
+
+    return factory
+
+
+async def pair_client(client: TestClient, origin: str | None = None) -> str:
+    """Pair as staff would: a code from the companion's own store, then POST /pair."""
+    from companion.keys import DB
+    from companion.pairing import create_code
+
+    code = await create_code(client.app[DB])
+    headers = {"Origin": origin} if origin else {}
+    resp = await client.post("/api/v1/pair", json={"code": code}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    return (await resp.json())["token"]
+
+
+@pytest.fixture
+async def companion(make_companion) -> TestClient:
+    return await make_companion()
+
+
+@pytest.fixture
+async def auth(companion: TestClient) -> dict[str, str]:
+    token = await pair_client(companion)
+    return {"Authorization": f"Bearer {token}"}
