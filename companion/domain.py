@@ -94,3 +94,50 @@ class Listing:
     # Values that did not parse (e.g. "abc" for a price) are kept here by field name, so
     # validation can name the field and the rule instead of the conversion crashing.
     unparsed: dict[str, Any] = field(default_factory=dict)
+
+
+class OrderStatus(StrEnum):
+    """ReCORE 受注管理 statuses; the status mapping setting maps Yahoo's store statuses onto these."""
+
+    PENDING = "保留中"
+    UNSHIPPED = "未出荷"
+    SHIPPED = "出荷済み"
+    CANCELED = "キャンセル済み"
+
+
+@dataclass(slots=True)
+class OrderLine:
+    management_number: str | None
+    auction_id: str | None
+    unit_price: int
+    quantity: int = 1
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class Order:
+    """A Yahoo order as the connector forwards it to ReCORE (`companion.recore.client` maps it)."""
+
+    mall_order_id: str
+    status: OrderStatus
+    store_status: str | None = None  # Yahoo's ストアステータス, e.g. 入金済み
+    ordered_at: int | None = None  # Unix seconds
+    shipped_at: int | None = None
+    payment_total: int | None = None
+    payment_method: str | None = None
+    buyer_name: str | None = None
+    buyer_name_kana: str | None = None
+    buyer_email: str | None = None
+    postal_code: str | None = None
+    prefecture: str | None = None
+    city: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    address3: str | None = None
+    phone: str | None = None
+    shipping_name: str | None = None
+    tracking_number: str | None = None
+    carrier: str | None = None
+    note: str | None = None
+    mall_url: str | None = None
+    lines: list[OrderLine] = field(default_factory=list)
