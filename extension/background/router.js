@@ -1,0 +1,176 @@
+// The one message router: every page → worker request goes through `handleMessage`.
+import { MSG, SECRET_FIELDS } from "../common/protocol.js";
+import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.js";
+import { api, CompanionError } from "./companion.js";
+import { forgetToken, getConnection, saveConnection } from "./connection.js";
+import { downloadBatchZip } from "./download.js";
+import { describeError, localError } from "./errors.js";
+import { jobNotes, markErrorsSeen, pollOnce, watchJob } from "./jobs.js";
+
+// Settings keys the pages may send; anything else is dropped before it reaches the companion.
+const SETTINGS_KEYS = new Set([
+  "recore_api_url",
+  "ec_account_id",
+  "store_id",
+  "sync_interval_minutes",
+  "yahoo_id",
+  "business_id",
+  "mail_from",
+  "status_mapping",
+  "direct_listing_concurrency",
+  ...SECRET_FIELDS,
+]);
+
+// A route that the companion does not have yet (older companion) must not break the popup.
+async function optional(promise, fallback) {
+  try {
+    return await promise;
+  } catch (err) {
+    if (err instanceof CompanionError && (err.status === 404 || err.status === 405)) return fallback;
+    throw err;
+  }
+}
+
+async function requirePaired() {
+  const conn = await getConnection();
+  if (!conn.token) throw new CompanionError({ code: "NOT_PAIRED" });
+  return conn;
+}
+
+function requireBatchId(message) {
+  const id = Number(message.batchId);
+  if (!Number.isSafeInteger(id) || id < 1) throw localError("NO_BATCH", "errNoBatch", "hintNoBatch");
+  return id;
+}
+
+const handlers = {
+  async [MSG.CONNECTION]() {
+    const conn = await getConnection();
+    return { companionUrl: conn.baseUrl, paired: Boolean(conn.token) };
+  },
+
+  async [MSG.POPUP_STATE]() {
+    const conn = await getConnection();
+    const health = await api.health(conn); // throws COMPANION_DOWN when it is not running
+    if (!conn.token) return { paired: false, companionUrl: conn.baseUrl, health };
+    const [status, settings, batches, pending] = await Promise.all([
+      api.status(conn),
+      api.getSettings(conn),
+      optional(api.batches(conn), { batches: [] }),
+      optional(api.pending(conn), null),
+    ]);
+    const { errorsSeenAt } = await chrome.storage.local.get("errorsSeenAt");
+    return {
+      paired: true,
+      companionUrl: conn.baseUrl,
+      health,
+      status,
+      settings,
+      batches: batches?.batches ?? [],
+      pendingCount: pending ? (pending.items ?? []).length : (status?.counts?.pending ?? null),
+      jobNotes: await jobNotes(),
+      errorsSeenAt: errorsSeenAt ?? null,
+    };
+  },
+
+  async [MSG.STATUS]() {
+    const conn = await requirePaired();
+    const status = await api.status(conn);
+    return { status, jobNotes: await jobNotes() };
+  },
+
+  async [MSG.JOB](message) {
+    return api.job(await requirePaired(), String(message.id ?? ""));
+  },
+
+  async [MSG.PAIR](message) {
+    const url = normalizeCompanionUrl(message.companionUrl);
+    if (!url.ok) throw localError("INVALID_COMPANION_URL", url.error);
+    const code = normalizePairingCode(message.code);
+    if (!code.ok) throw localError("INVALID_CODE", code.error);
+    const reply = await api.pair({ baseUrl: url.value, token: null }, code.value);
+    if (!reply?.token) throw localError("PAIRING_FAILED", "errPairingNoToken");
+    await saveConnection(url.value, reply.token);
+    pollOnce();
+    return { paired: true, companionUrl: url.value };
+  },
+
+  async [MSG.UNPAIR]() {
+    await forgetToken();
+    await pollOnce();
+    return { paired: false };
+  },
+
+  async [MSG.GET_SETTINGS]() {
+    return api.getSettings(await requirePaired());
+  },
+
+  async [MSG.PUT_SETTINGS](message) {
+    const patch = {};
+    for (const [key, value] of Object.entries(message.patch ?? {})) {
+      if (SETTINGS_KEYS.has(key)) patch[key] = value;
+    }
+    return api.putSettings(await requirePaired(), patch);
+  },
+
+  async [MSG.LIST_BATCHES]() {
+    return api.batches(await requirePaired());
+  },
+
+  async [MSG.LIST_PENDING]() {
+    return api.pending(await requirePaired());
+  },
+
+  async [MSG.DOWNLOAD](message) {
+    const conn = await requirePaired();
+    let batch;
+    if (message.source === "pending") {
+      batch = await api.createBatch(conn, { source: "pending" });
+    } else {
+      batch = await api.batch(conn, requireBatchId(message));
+    }
+    const remaining = (batch?.item_count ?? 0) - (batch?.listed_count ?? 0);
+    if (!batch || remaining <= 0) return { batch, download: null };
+    const download = await downloadBatchZip(conn, batch.id);
+    return { batch, download };
+  },
+
+  async [MSG.DIRECT_LISTING](message) {
+    const conn = await requirePaired();
+    const reply =
+      message.source === "pending"
+        ? await api.directListingPending(conn)
+        : await api.directListingBatch(conn, requireBatchId(message));
+    await watchJob(reply.job_id, "direct_listing");
+    return { jobId: reply.job_id, batchId: reply.batch_id ?? message.batchId ?? null };
+  },
+
+  async [MSG.SYNC]() {
+    const conn = await requirePaired();
+    const reply = await api.sync(conn);
+    await watchJob(reply.job_id, "sync");
+    return { jobId: reply.job_id };
+  },
+
+  async [MSG.MARK_SEEN]() {
+    return markErrorsSeen();
+  },
+};
+
+/** Answer one message. Never rejects: failures become {ok: false, error}. */
+export async function handleMessage(message) {
+  const handler = message && Object.hasOwn(handlers, message.type) ? handlers[message.type] : null;
+  if (!handler) {
+    return {
+      ok: false,
+      error: describeError(localError("UNKNOWN_MESSAGE", "errUnknownMessage", "", [String(message?.type)])),
+    };
+  }
+  try {
+    return { ok: true, data: await handler(message) };
+  } catch (err) {
+    const conn = await getConnection().catch(() => null);
+    if (!(err instanceof CompanionError) && !err?.text) console.error("handler failed", message.type, err);
+    return { ok: false, error: describeError(err, conn) };
+  }
+}

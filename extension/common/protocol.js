@@ -1,0 +1,32 @@
+// Message names shared by the service worker and the extension pages.
+// Every page → worker request is {type: MSG.X, ...}; every reply is
+// {ok: true, data} or {ok: false, error: {code, text, hint, fields, status}}.
+export const MSG = Object.freeze({
+  POPUP_STATE: "popupState",
+  STATUS: "status",
+  JOB: "job",
+  PAIR: "pair",
+  UNPAIR: "unpair",
+  CONNECTION: "connection",
+  GET_SETTINGS: "getSettings",
+  PUT_SETTINGS: "putSettings",
+  LIST_BATCHES: "listBatches",
+  LIST_PENDING: "listPending",
+  DOWNLOAD: "download",
+  DIRECT_LISTING: "directListing",
+  SYNC: "sync",
+  MARK_SEEN: "markErrorsSeen",
+});
+
+// Allowed auto-sync intervals in minutes (0 = off), as the companion accepts them.
+export const SYNC_INTERVALS = Object.freeze([0, 5, 15, 30, 60, 180, 360, 720, 1440]);
+
+// Yahoo store status → ReCORE order status (rows of the mapping table, in display order).
+export const YAHOO_STATUSES = Object.freeze(["未処理", "入金済み", "発送済み", "対応終了", "キャンセル"]);
+export const RECORE_STATUSES = Object.freeze(["保留中", "未出荷", "出荷済み", "キャンセル済み"]);
+
+// Secrets are write-only on the companion; they are never stored in the extension.
+export const SECRET_FIELDS = Object.freeze(["recore_api_key", "yahoo_password", "business_password"]);
+
+export const DEFAULT_COMPANION_URL = "http://127.0.0.1:8765";
+export const API_PREFIX = "/api/v1";

@@ -1,0 +1,227 @@
+// Options page: companion address + pairing, then the settings the companion keeps.
+// Secrets go straight to the companion and are never written to chrome.storage.
+import { localize, t } from "../common/i18n.js";
+import { MSG, RECORE_STATUSES, SECRET_FIELDS, YAHOO_STATUSES } from "../common/protocol.js";
+import { normalizeApiUrl, normalizeCompanionUrl, normalizePairingCode, parseOptionalId } from "../common/validate.js";
+import { ask } from "../ui/messaging.js";
+
+const $ = (id) => document.getElementById(id);
+const TEXT_FIELDS = ["yahoo_id", "business_id", "mail_from"];
+
+// ---- field errors ------------------------------------------------------------------------
+
+function clearErrors(scope) {
+  for (const node of scope.querySelectorAll(".field-error")) node.textContent = "";
+  for (const node of scope.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+}
+
+/** Show `message` next to `field`; false when the page has no place for that field. */
+function setFieldError(field, message) {
+  const key = field.startsWith("status_mapping") ? "status_mapping" : field;
+  const slot = document.querySelector(`[data-error-for="${CSS.escape(key)}"]`);
+  if (!slot) return false;
+  slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+  const input = $(key);
+  if (input) input.setAttribute("aria-invalid", "true");
+  return true;
+}
+
+function setResult(node, text, kind) {
+  node.textContent = text;
+  node.dataset.kind = kind;
+}
+
+// ---- pairing -----------------------------------------------------------------------------
+
+function renderPairing(paired) {
+  const pill = $("pair-state");
+  pill.textContent = paired ? t("pairedState") : t("unpairedState");
+  pill.dataset.state = paired ? "ok" : "unpaired";
+  $("unpair").hidden = !paired;
+  $("pair").textContent = paired ? t("repairButton") : t("pairButton");
+}
+
+async function onPair() {
+  const section = $("pairing");
+  clearErrors(section);
+  setResult($("pair-message"), "", "info");
+  const url = normalizeCompanionUrl($("companion_url").value);
+  const code = normalizePairingCode($("pairing_code").value);
+  if (!url.ok) setFieldError("companion_url", t(url.error));
+  if (!code.ok) setFieldError("pairing_code", t(code.error));
+  if (!url.ok || !code.ok) return;
+  $("companion_url").value = url.value;
+  $("pair").disabled = true;
+  try {
+    await ask(MSG.PAIR, { companionUrl: url.value, code: code.value });
+    $("pairing_code").value = "";
+    setResult($("pair-message"), t("pairedMessage"), "ok");
+    renderPairing(true);
+    await loadSettings();
+  } catch (error) {
+    const shown = error.fields?.code ? setFieldError("pairing_code", error.fields.code) : false;
+    setResult($("pair-message"), [error.text, error.hint].filter(Boolean).join(" "), "error");
+    if (!shown && error.code === "INVALID_CODE") setFieldError("pairing_code", error.text);
+  } finally {
+    $("pair").disabled = false;
+  }
+}
+
+async function onUnpair() {
+  await ask(MSG.UNPAIR);
+  renderPairing(false);
+  $("settings").hidden = true;
+  setResult($("pair-message"), t("unpairedMessage"), "info");
+}
+
+// ---- settings form -------------------------------------------------------------------------
+
+function buildMappingRows() {
+  const body = $("mapping-rows");
+  body.replaceChildren();
+  YAHOO_STATUSES.forEach((yahooStatus, index) => {
+    const row = document.createElement("tr");
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = yahooStatus;
+    const cell = document.createElement("td");
+    const select = document.createElement("select");
+    select.id = `mapping-${index}`;
+    select.dataset.yahooStatus = yahooStatus;
+    select.setAttribute("aria-label", yahooStatus);
+    for (const recoreStatus of RECORE_STATUSES) {
+      const option = document.createElement("option");
+      option.value = recoreStatus;
+      option.textContent = recoreStatus;
+      select.append(option);
+    }
+    cell.append(select);
+    row.append(head, cell);
+    body.append(row);
+  });
+}
+
+function fillForm(settings) {
+  $("recore_api_url").value = settings.recore_api_url ?? "";
+  $("ec_account_id").value = settings.ec_account_id ?? "";
+  $("store_id").value = settings.store_id ?? "";
+  for (const name of TEXT_FIELDS) $(name).value = settings[name] ?? "";
+  for (const name of SECRET_FIELDS) {
+    const set = Boolean(settings[name]?.set);
+    const input = $(name);
+    input.value = "";
+    input.placeholder = set ? t("secretSetPlaceholder") : "";
+    const badge = document.querySelector(`[data-secret-state="${name}"]`);
+    badge.textContent = set ? t("secretSet") : t("secretNotSet");
+    badge.dataset.set = String(set);
+    const clear = document.querySelector(`[data-clear="${name}"]`);
+    clear.checked = false;
+    clear.parentElement.hidden = !set;
+  }
+  for (const select of $("mapping-rows").querySelectorAll("select")) {
+    const value = settings.status_mapping?.[select.dataset.yahooStatus];
+    if (RECORE_STATUSES.includes(value)) select.value = value;
+  }
+}
+
+/** The PUT body, or null after showing the field errors found before sending. */
+function collectPatch() {
+  const patch = {};
+  let valid = true;
+  const fail = (field, key) => {
+    setFieldError(field, t(key));
+    valid = false;
+  };
+
+  const url = normalizeApiUrl($("recore_api_url").value);
+  if (url.ok) {
+    patch.recore_api_url = url.value;
+    $("recore_api_url").value = url.value;
+  } else fail("recore_api_url", url.error);
+
+  for (const name of ["ec_account_id", "store_id"]) {
+    const id = parseOptionalId($(name).value);
+    if (id.ok) patch[name] = id.value;
+    else fail(name, id.error);
+  }
+  for (const name of TEXT_FIELDS) {
+    const value = $(name).value.trim();
+    patch[name] = value === "" ? null : value;
+  }
+  for (const name of SECRET_FIELDS) {
+    // Only what the staff typed (or asked to clear) is sent; an empty box keeps the stored secret.
+    if (document.querySelector(`[data-clear="${name}"]`).checked) patch[name] = null;
+    else if ($(name).value !== "") patch[name] = $(name).value;
+  }
+  patch.status_mapping = {};
+  for (const select of $("mapping-rows").querySelectorAll("select")) {
+    patch.status_mapping[select.dataset.yahooStatus] = select.value;
+  }
+  return valid ? patch : null;
+}
+
+async function onSave(event) {
+  event.preventDefault();
+  const form = $("settings");
+  clearErrors(form);
+  setResult($("save-message"), "", "info");
+  const patch = collectPatch();
+  if (!patch) {
+    setResult($("save-message"), t("fixFieldErrors"), "error");
+    form.querySelector("[aria-invalid]")?.focus();
+    return;
+  }
+  $("save").disabled = true;
+  setResult($("save-message"), t("saving"), "info");
+  try {
+    const settings = await ask(MSG.PUT_SETTINGS, { patch });
+    fillForm(settings);
+    setResult($("save-message"), t("saved"), "ok");
+  } catch (error) {
+    const unplaced = [];
+    for (const [field, message] of Object.entries(error.fields ?? {})) {
+      if (!setFieldError(field, message)) unplaced.push(`${field}: ${message}`);
+    }
+    const text = [error.text, ...unplaced, error.hint].filter(Boolean).join(" ");
+    setResult($("save-message"), text, "error");
+    form.querySelector("[aria-invalid]")?.focus();
+  } finally {
+    $("save").disabled = false;
+  }
+}
+
+async function loadSettings() {
+  const notice = $("settings-unavailable");
+  try {
+    const settings = await ask(MSG.GET_SETTINGS);
+    fillForm(settings);
+    $("settings").hidden = false;
+    notice.hidden = true;
+  } catch (error) {
+    $("settings").hidden = true;
+    notice.hidden = false;
+    notice.textContent = [error.text, error.hint].filter(Boolean).join(" ");
+  }
+}
+
+async function init() {
+  localize();
+  buildMappingRows();
+  const { companionUrl, paired } = await ask(MSG.CONNECTION);
+  $("companion_url").value = companionUrl;
+  renderPairing(paired);
+  if (paired) await loadSettings();
+  else {
+    $("settings-unavailable").hidden = false;
+    $("settings-unavailable").textContent = t("pairFirst");
+  }
+  document.body.dataset.ready = "true"; // lets tests (and people) know the page finished loading
+}
+
+$("pair").addEventListener("click", onPair);
+$("pairing_code").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") onPair();
+});
+$("unpair").addEventListener("click", onUnpair);
+$("settings").addEventListener("submit", onSave);
+init();

@@ -1,0 +1,36 @@
+// Pages talk to the service worker only through this.
+
+/**
+ * Send one request to the worker. Resolves with `data`; rejects with the worker's error object
+ * ({code, text, hint, fields}) so callers can show text and hint.
+ */
+export async function ask(type, payload = {}) {
+  let reply;
+  try {
+    reply = await chrome.runtime.sendMessage({ type, ...payload });
+  } catch (err) {
+    throw { code: "WORKER_UNAVAILABLE", text: String(err?.message || err), hint: "", fields: null };
+  }
+  if (!reply) throw { code: "NO_REPLY", text: "No reply from the service worker", hint: "", fields: null };
+  if (!reply.ok) throw reply.error;
+  return reply.data;
+}
+
+/** Make an element's text: "<text>" plus an optional hint line. */
+export function showError(textEl, hintEl, error) {
+  textEl.textContent = error?.text ?? String(error);
+  if (hintEl) hintEl.textContent = error?.hint ?? "";
+}
+
+/** Local date-time for an ISO string, "—" when absent. */
+export function formatTime(iso, lang) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "—";
+  return date.toLocaleString(lang === "ja" ? "ja-JP" : "en-US", {
+    month: "numeric",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
