@@ -78,6 +78,17 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from companion.demo import DemoPorts, prepare_dir, run_demo
+
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir() / "demo"
+    setup_logging(data_dir / "logs")
+    ports = DemoPorts(args.port, args.recore_port, args.yahoo_port)
+    prepare_dir(data_dir, reset=args.reset)
+    asyncio.run(run_demo(data_dir, ports, open_chromium=args.open))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recore-connector",
@@ -95,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     pair = with_data_dir(sub.add_parser("pair", help="print a one-time pairing code"))
     pair.set_defaults(func=cmd_pair)
+
+    demo = with_data_dir(
+        sub.add_parser("demo", help="companion + both sandboxes, seeded, ready for the extension")
+    )
+    demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="companion port")
+    demo.add_argument("--recore-port", type=int, default=DEFAULT_PORT + 1)
+    demo.add_argument("--yahoo-port", type=int, default=DEFAULT_PORT + 2)
+    demo.add_argument("--reset", action="store_true", help="start from a clean demo state")
+    demo.add_argument("--open", action="store_true", help="open Chromium with the extension")
+    demo.set_defaults(func=cmd_demo)
 
     sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
     sandbox.add_argument("system", choices=["recore", "yahoo"])

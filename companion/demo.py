@@ -1,0 +1,154 @@
+"""`recore-connector demo`: the companion plus both sandboxes, seeded and wired together.
+
+Everything runs in one process on 127.0.0.1. The demo keeps its own data directory (not the shop's
+real one) so that pairing survives a restart; `--reset` starts from a clean slate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from companion.app import create_app
+from companion.browser import CHROMIUM_ARGS, chromium_executable
+from companion.config import LOOPBACK, Config
+from companion.keys import CONFIG, DB, SETTINGS
+from companion.pairing import create_code
+
+log = logging.getLogger(__name__)
+EXTENSION_DIR = Path(__file__).resolve().parent.parent / "extension"
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    companion: int = 8765
+    recore: int = 8766
+    yahoo: int = 8767
+
+
+@dataclass
+class RunningDemo:
+    runners: list[web.AppRunner]
+    companion_app: web.Application
+    recore_app: web.Application
+    yahoo_app: web.Application
+    ports: DemoPorts
+    pairing_code: str
+
+    async def close(self) -> None:
+        for runner in reversed(self.runners):
+            await runner.cleanup()
+
+
+async def _serve(app: web.Application, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, LOOPBACK, port).start()
+    return runner
+
+
+def prepare_dir(data_dir: Path, *, reset: bool) -> None:
+    if reset and data_dir.exists():
+        shutil.rmtree(data_dir)
+    (data_dir / "sandboxes").mkdir(parents=True, exist_ok=True)
+
+
+async def start_demo(data_dir: Path, ports: DemoPorts) -> RunningDemo:
+    """Start the three servers and point the companion at the sandboxes."""
+    from sandbox.recore.app import create_app as create_recore
+    from sandbox.recore.app import demo_credentials
+    from sandbox.yahoo.app import create_app as create_yahoo
+    from sandbox.yahoo.app import demo_account
+
+    sandbox_dir = data_dir / "sandboxes"
+    recore_app = create_recore(state_file=sandbox_dir / "recore.json")
+    yahoo_app = create_yahoo(state_file=sandbox_dir / "yahoo.json")
+    companion_app = create_app(Config(data_dir=data_dir / "companion", port=ports.companion))
+
+    runners = [await _serve(recore_app, ports.recore), await _serve(yahoo_app, ports.yahoo)]
+    runners.append(await _serve(companion_app, ports.companion))
+
+    creds = demo_credentials(recore_app)
+    account = demo_account(yahoo_app)
+    await companion_app[SETTINGS].update(
+        {
+            "recore_api_url": f"http://{LOOPBACK}:{ports.recore}",
+            "recore_api_key": creds["api_key"],
+            "ec_account_id": creds["ec_account_id"],
+            "store_id": creds.get("store_id"),
+            "yahoo_base_url": f"http://{LOOPBACK}:{ports.yahoo}",
+            "yahoo_id": account["yahoo_id"],
+            "yahoo_password": account["password"],
+            "business_id": account["business_id"],
+            "business_password": account["business_password"],
+        }
+    )
+    code = await create_code(companion_app[DB])
+    return RunningDemo(runners, companion_app, recore_app, yahoo_app, ports, code)
+
+
+def instructions(demo: RunningDemo) -> str:
+    p = demo.ports
+    return f"""
+ReCORE Connector デモ / demo
+  コンパニオン (companion) : http://{LOOPBACK}:{p.companion}/api/v1/health
+  ReCORE サンドボックス   : http://{LOOPBACK}:{p.recore}/      (出品待ち・出品リスト・受注管理)
+  ヤフオク サンドボックス : http://{LOOPBACK}:{p.yahoo}/       (競りナビ・注文管理)
+
+拡張機能を読み込む / load the extension:
+  1. Chrome で chrome://extensions を開き、右上の「デベロッパー モード」をオンにする
+  2. 「パッケージ化されていない拡張機能を読み込む」で次のフォルダを選ぶ:
+     {EXTENSION_DIR}
+  3. 拡張機能のオプション画面で、このペアリングコードを入力する（5分間有効）:
+
+     ペアリングコード / pairing code:  {demo.pairing_code}
+
+  新しいコードは別の端末で: recore-connector pair --data-dir {demo.companion_app[CONFIG].data_dir}
+Ctrl-C で終了 / Ctrl-C to stop.
+"""
+
+
+def open_browser(demo: RunningDemo, profile_dir: Path) -> subprocess.Popen[bytes] | None:
+    """Chromium with the extension loaded, when there is a display to show it on."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        print("画面がないため --open は使えません / no display: skipping --open")
+        return None
+    exe = chromium_executable()
+    if exe is None:
+        print("chromium が見つかりません / chromium not found: set RECORE_CONNECTOR_CHROMIUM")
+        return None
+    args = [
+        exe,
+        f"--user-data-dir={profile_dir}",
+        f"--disable-extensions-except={EXTENSION_DIR}",
+        f"--load-extension={EXTENSION_DIR}",
+        *[a for a in CHROMIUM_ARGS if a != "--no-sandbox" or os.geteuid() == 0],
+        f"http://{LOOPBACK}:{demo.ports.recore}/",
+    ]
+    return subprocess.Popen(args)  # noqa: S603 (our own chromium, fixed args)
+
+
+async def run_demo(data_dir: Path, ports: DemoPorts, *, open_chromium: bool) -> None:
+    demo = await start_demo(data_dir, ports)
+    print(instructions(demo), flush=True)
+    browser = open_browser(demo, data_dir / "chromium-profile") if open_chromium else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        if browser is not None:
+            browser.terminate()
+        await demo.close()
