@@ -116,11 +116,14 @@ class ImageServer:
     def app(self) -> web.Application:
         app = web.Application()
         for kind in ("img", "flaky", "slow", "status"):
-            app.router.add_get(
-                f"/{kind}/{{name}}",
-                lambda r, k=kind: self._serve(r, k),  # type: ignore[misc]
-            )
+            app.router.add_get(f"/{kind}/{{name}}", self._handler(kind))
         return app
+
+    def _handler(self, kind: str) -> Any:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, kind)
+
+        return handle
 
 
 @pytest.fixture
