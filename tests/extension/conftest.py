@@ -106,6 +106,19 @@ def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
 # ---- the browser with the extension -----------------------------------------------------------
 
 
+def _locale_available(lang: str) -> bool:
+    """Chromium shows (and chrome.i18n picks) only UI languages it has a locales/*.pak for."""
+    if lang.startswith("en"):
+        return True
+    exe = chromium_executable()
+    dirs = [Path("/usr/lib/chromium/locales")]
+    if exe:
+        dirs.insert(0, Path(os.path.realpath(exe)).parent / "locales")
+    found = [d for d in dirs if d.is_dir()]
+    # Unknown layout (e.g. Playwright's own build): assume the full set, as those builds ship it.
+    return not found or any((d / f"{lang}.pak").exists() for d in found)
+
+
 class ExtensionBrowser:
     """A persistent Chromium profile with the unpacked extension loaded; can be restarted."""
 
@@ -132,6 +145,11 @@ class ExtensionBrowser:
         prefs_file.write_text(json.dumps(prefs))
 
     def launch(self) -> None:
+        if not _locale_available(self.lang):
+            pytest.fail(
+                f"Chromium has no '{self.lang}' UI locale, so the extension would run in English: "
+                "install Debian's chromium-l10n (apt-get install chromium-l10n)"
+            )
         self._write_preferences()
         self.context = self.playwright.chromium.launch_persistent_context(
             str(self.profile_dir),
@@ -186,6 +204,14 @@ class ExtensionBrowser:
         try:
             page.goto(self.url("popup.html"))
             return page.evaluate("chrome.storage.local.get(null)")
+        finally:
+            page.close()
+
+    def set_storage(self, values: dict[str, Any]) -> None:
+        page = self.context.new_page()
+        try:
+            page.goto(self.url("popup.html"))
+            page.evaluate("(v) => chrome.storage.local.set(v)", values)
         finally:
             page.close()
 
