@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from companion.listing import yahoo_format as yf
-from companion.listing.images import ImageStore, PreparedImage
+from companion.listing.images import ImageStore
 from companion.listing.validation import ListingError, validate_batch
 
 COPY_CHUNK = 1024 * 1024
@@ -50,7 +50,7 @@ class ZipResult:
 @dataclass(frozen=True, slots=True)
 class _Entry:
     listing: Any
-    images: tuple[tuple[str, PreparedImage], ...]  # (name in zip, image)
+    images: tuple[tuple[str, str, int], ...]  # (name in zip, file path, size): compact on purpose
 
 
 def csv_name_for(zip_path: Path) -> str:
@@ -86,24 +86,35 @@ async def build_upload_zip(
 
     total, done = len(valid), 0
     entries: list[_Entry] = []
+    pending = iter(valid)
 
-    async def prepare(item: Any) -> tuple[Any, list[PreparedImage], list[ListingError]]:
+    async def worker() -> None:
+        # A fixed number of workers pulls items: tasks in flight (and memory) do not grow with
+        # the batch; the image store's semaphore still bounds the downloads underneath.
         nonlocal done
-        images, errs = await image_store.prepare_listing(item)
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total)
-        return item, images, errs
+        for item in pending:
+            images, errs = await image_store.prepare_listing(item)
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+            if errs:
+                result.errors.setdefault(_key(item), []).extend(errs)
+                continue
+            number = item.management_number
+            entries.append(
+                _Entry(
+                    item,
+                    tuple(
+                        (yf.image_file_name(number, n, img.ext), str(img.path), img.size)
+                        for n, img in enumerate(images, start=1)
+                    ),
+                )
+            )
 
-    for item, images, errs in await asyncio.gather(*(prepare(x) for x in valid)):
-        if errs:
-            result.errors.setdefault(_key(item), []).extend(errs)
-            continue
-        number = item.management_number
-        named = tuple(
-            (yf.image_file_name(number, n, img.ext), img) for n, img in enumerate(images, start=1)
-        )
-        entries.append(_Entry(item, named))
+    workers = max(1, min(len(valid), max(2, image_store.concurrency * 2)))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    order = {id(item): i for i, item in enumerate(valid)}
+    entries.sort(key=lambda e: order[id(e.listing)])  # the CSV follows the input order
 
     if not entries:
         return result
@@ -127,7 +138,7 @@ def _key(item: Any) -> Any:
 
 def _rows(entries: Sequence[_Entry]) -> Iterator[tuple[Any, yf.RowContext]]:
     for entry in entries:
-        yield entry.listing, yf.RowContext(image_names=[name for name, _ in entry.images])
+        yield entry.listing, yf.RowContext(image_names=[name for name, _, _ in entry.images])
 
 
 def _zipinfo(name: str, date_time: tuple[int, ...], compress_type: int) -> zipfile.ZipInfo:
@@ -150,10 +161,10 @@ def _write_zip_atomic(
                 with zf.open(_zipinfo(csv_name, date_time, zipfile.ZIP_DEFLATED), "w") as dest:
                     yf.write_csv(dest, _rows(entries), profile)
                 for entry in entries:
-                    for name, image in entry.images:
+                    for name, path, size in entry.images:
                         info = _zipinfo(name, date_time, zipfile.ZIP_STORED)
-                        info.file_size = image.size  # lets zipfile pick zip64 headers up front
-                        with image.path.open("rb") as src, zf.open(info, "w") as dest:
+                        info.file_size = size  # lets zipfile pick zip64 headers up front
+                        with open(path, "rb") as src, zf.open(info, "w") as dest:
                             shutil.copyfileobj(src, dest, COPY_CHUNK)
             raw.flush()
             if fsync:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from companion.listing import yahoo_format as yf
-from companion.listing.images import ImageStore, PreparedImage
+from companion.listing.images import ImageStore
 from companion.listing.zipper import _Entry, _write_zip_atomic, build_upload_zip
 from tests.listing.conftest import ImageServer, image_bytes, make_listing
 
@@ -120,10 +120,7 @@ async def test_existing_zip_is_replaced_whole(image_server: ImageServer, tmp_pat
 def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
     out = tmp_path / "x.zip"
     out.write_bytes(b"old")
-    gone = PreparedImage(
-        "http://x/a.jpg", tmp_path / "missing", "JPEG", "jpg", 10, "0" * 64, "0" * 64, False
-    )
-    entries = [_Entry(make_listing(1), (("A-0001_1.jpg", gone),))]
+    entries = [_Entry(make_listing(1), (("A-0001_1.jpg", str(tmp_path / "missing"), 10),))]
     with pytest.raises(FileNotFoundError):
         _write_zip_atomic(out, "x.csv", entries, yf.DEFAULT_PROFILE, fsync=False)
     assert out.read_bytes() == b"old"
