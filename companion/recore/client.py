@@ -1,0 +1,784 @@
+"""The ReCORE co-api gateway client: the ONLY module that knows the co-api protocol.
+
+Everything ReCORE-specific lives here — base URL, headers, endpoint paths, scopes, the error
+envelope, cursor paging, status enums, task type names and the JSON shapes of listings, reports
+and orders — so that a real-world difference is a one-file change. What is seen in ReCORE's
+public spec and what is assumed is listed in `docs/recore-co-api.md`.
+
+`RecoreClient` makes the calls. Every call waits for the token bucket of its endpoint (co-api
+allows 5 requests/s per endpoint, per key and source IP) and fails with a typed error:
+
+- `RecoreUnavailable` — network error, timeout or 5xx: worth retrying later;
+- `RecoreRateLimited` (a `RecoreUnavailable`) — 429, with `retry_after` seconds; the bucket of
+  the endpoint also slows down;
+- `RecoreUnauthorized` — 401/403: the API key or its scope is wrong (staff must fix a setting);
+- `RecoreRejected` — any other 4xx, with ReCORE's `code`, `message` and `detail`.
+
+The pure functions (`listing_from_inventory`, `succeeded_body`, `failed_body`,
+`order_upsert_body`, the status maps) never touch the network and never raise on bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote
+
+import aiohttp
+
+from companion.domain import Listing, Order, OrderStatus
+from companion.listing.yahoo_format import FIELD_LABELS
+
+log = logging.getLogger(__name__)
+
+# ---- protocol facts ------------------------------------------------------------------------
+DEFAULT_BASE_URL: Final = "https://co-api.recore-pos.com"  # seen
+HEADER_KEY: Final = "X-Identification"  # seen: the API key (a JWT issued by NOVASTO)
+HEADER_STORE: Final = "X-Store-Id"  # seen: optional, picks the store when the key has none
+HEADER_NEXT_CURSOR: Final = "X-Next-Cursor"  # seen: empty or absent means the last page
+RATE_LIMIT_PER_SECOND: Final = 5.0  # seen for every list endpoint; assumed for the POSTs
+PAGE_LIMIT_MAX: Final = 250  # seen
+MALL_ID: Final = "GENERAL"  # seen: a 「汎用」 EC account
+
+# Endpoints (method, path template). Paths are seen; the POST methods are assumed.
+EP_TASKS: Final = ("GET", "/ec/gateway/tasks")
+EP_SUCCEEDED: Final = ("POST", "/ec/gateway/tasks/{task_id}/succeeded")
+EP_FAILED: Final = ("POST", "/ec/gateway/tasks/{task_id}/failed")
+EP_ORDER_UPSERT: Final = ("POST", "/ec/gateway/order/upsert")
+EP_INVENTORY: Final = ("GET", "/ec/inventories/{inventory_id}")
+EP_INVENTORIES: Final = ("GET", "/ec/inventories")
+EP_ORDERS: Final = ("GET", "/ec/orders")
+
+# Scope each endpoint needs: the first three index scopes are seen, the others assumed.
+SCOPES: Final[dict[tuple[str, str], str]] = {
+    EP_TASKS: "ec:gateway:task:index",
+    EP_SUCCEEDED: "ec:gateway:task:update",
+    EP_FAILED: "ec:gateway:task:update",
+    EP_ORDER_UPSERT: "ec:gateway:order:upsert",
+    EP_INVENTORY: "ec:inventory:index",
+    EP_INVENTORIES: "ec:inventory:index",
+    EP_ORDERS: "ec:order:index",
+}
+
+# Task types: CREATE_INVENTORY and one update type are seen, the rest assumed.
+CREATE_INVENTORY: Final = "CREATE_INVENTORY"
+UPDATE_INVENTORY: Final = "UPDATE_INVENTORY"
+UPDATE_INVENTORY_PRICE: Final = "UPDATE_INVENTORY_PRICE"
+UPDATE_INVENTORY_QUANTITY: Final = "UPDATE_INVENTORY_QUANTITY"
+DELETE_INVENTORY: Final = "DELETE_INVENTORY"
+CONFIRM_ORDER: Final = "CONFIRM_ORDER"
+CONFIRM_PAYMENT: Final = "CONFIRM_PAYMENT"
+SHIP_ORDER: Final = "SHIP_ORDER"
+CANCEL_ORDER: Final = "CANCEL_ORDER"
+RETURN_ORDER: Final = "RETURN_ORDER"
+INVENTORY_TASK_TYPES: Final = (
+    CREATE_INVENTORY,
+    UPDATE_INVENTORY,
+    UPDATE_INVENTORY_PRICE,
+    UPDATE_INVENTORY_QUANTITY,
+    DELETE_INVENTORY,
+)
+ORDER_TASK_TYPES: Final = (CONFIRM_ORDER, CONFIRM_PAYMENT, SHIP_ORDER, CANCEL_ORDER, RETURN_ORDER)
+TASK_TYPES: Final = INVENTORY_TASK_TYPES + ORDER_TASK_TYPES
+# Tasks whose listing must be fetched (`GET /ec/inventories/{id}`) before handling.
+FETCH_INVENTORY_TYPES: Final = frozenset(
+    {CREATE_INVENTORY, UPDATE_INVENTORY, UPDATE_INVENTORY_PRICE, UPDATE_INVENTORY_QUANTITY}
+)
+
+# Order status: ReCORE enum ↔ the connector's neutral OrderStatus (SHIPPED seen, others assumed).
+ORDER_STATUS_TO_RECORE: Final[dict[OrderStatus, str]] = {
+    OrderStatus.PENDING: "ORDERED",
+    OrderStatus.UNSHIPPED: "UNSHIPPED",
+    OrderStatus.SHIPPED: "SHIPPED",
+    OrderStatus.CANCELED: "CANCELED",
+}
+ORDER_STATUS_FROM_RECORE: Final[dict[str, OrderStatus]] = {
+    v: k for k, v in ORDER_STATUS_TO_RECORE.items()
+}
+
+# Outbox operation names → endpoint (the outbox stores these names, not paths).
+OP_TASK_SUCCEEDED: Final = "task_succeeded"
+OP_TASK_FAILED: Final = "task_failed"
+OP_ORDER_UPSERT: Final = "order_upsert"
+
+# Japanese labels for messages about ReCORE's mall_attributes (same keys as Listing fields).
+_LABELS_FALLBACK: Final[dict[str, str]] = {"inventory": "出品データ", "mall_attributes": "出品設定"}
+
+
+def field_label(name: str) -> str:
+    """The Japanese label staff know a field by (the Yahoo CSV column), else the name itself."""
+    return FIELD_LABELS.get(name) or _LABELS_FALLBACK.get(name, name)
+
+
+# ---- errors ------------------------------------------------------------------------------------
+class RecoreError(Exception):
+    """A failed co-api call: `message` in Japanese for staff, `message_en` (str()) for logs."""
+
+    def __init__(self, message: str, message_en: str, *, status: int | None = None) -> None:
+        super().__init__(message_en)
+        self.message = message
+        self.message_en = message_en
+        self.status = status
+
+
+class RecoreUnavailable(RecoreError):
+    """Network error, timeout or 5xx: try again later."""
+
+
+class RecoreRateLimited(RecoreUnavailable):
+    """429: wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, endpoint: str) -> None:
+        super().__init__(
+            f"ReCOREのリクエスト上限に達しました。{retry_after:g}秒後に再送します。",
+            f"429 Too Many Requests on {endpoint}; retry after {retry_after:g}s",
+            status=429,
+        )
+        self.retry_after = retry_after
+
+
+class RecoreUnauthorized(RecoreError):
+    """401/403: the API key is wrong or lacks the endpoint's scope. Staff must fix settings."""
+
+
+class RecoreRejected(RecoreError):
+    """Another 4xx: ReCORE refused the request as is; resending the same body will not help."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        detail: dict[str, Any],
+        endpoint: str,
+    ) -> None:
+        super().__init__(
+            _rejected_ja(message, detail),
+            f"{status} {code} on {endpoint}: {sorted(detail) if detail else message}",
+            status=status,
+        )
+        self.code = code
+        self.recore_message = message
+        self.detail = detail
+
+
+def _rejected_ja(message: str, detail: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in list(detail.items())[:10]:
+        texts = value if isinstance(value, list) else [value]
+        parts.append(f"{key}: {'、'.join(str(t) for t in texts[:3])}")
+    head = f"ReCOREが受け付けませんでした: {message}"
+    return head + (f"（{' / '.join(parts)}）" if parts else "")
+
+
+# ---- pacing ------------------------------------------------------------------------------------
+class TokenBucket:
+    """Paces one endpoint: `rate` requests/s with a burst of `capacity`; slows down after a 429.
+
+    After a 429 the bucket waits `Retry-After`, halves its rate and climbs back by 10 % per
+    success (additive back-off like TCP), so a storm does not become a retry storm.
+    """
+
+    def __init__(self, rate: float = RATE_LIMIT_PER_SECOND, capacity: float = 1.0) -> None:
+        self.max_rate = rate
+        self.rate = rate
+        self.capacity = capacity
+        self._tokens = capacity
+        self._stamp = time.monotonic()
+        self._blocked_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    async def acquire(self) -> None:
+        async with self._lock:  # FIFO: callers are served in arrival order
+            while True:
+                now = time.monotonic()
+                if now < self._blocked_until:
+                    await asyncio.sleep(self._blocked_until - now)
+                    continue
+                self._refill(now)
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+
+    def penalise(self, retry_after: float) -> None:
+        now = time.monotonic()
+        self._blocked_until = max(self._blocked_until, now + retry_after)
+        self._refill(now)
+        self._tokens = 0.0
+        self.rate = max(self.max_rate / 8, self.rate / 2)
+
+    def reward(self) -> None:
+        if self.rate < self.max_rate:
+            self.rate = min(self.max_rate, self.rate * 1.1)
+
+
+# ---- the client --------------------------------------------------------------------------------
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass
+class RecoreClient:
+    """One co-api account. The aiohttp session is the caller's (shared, closed by the caller)."""
+
+    base_url: str
+    api_key: str
+    ec_account_id: int
+    store_id: int | None
+    session: aiohttp.ClientSession
+    timeout: float = 20.0
+    rate: float = RATE_LIMIT_PER_SECOND
+    _buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    def __repr__(self) -> str:  # never show the key
+        return f"RecoreClient({self.base_url!r}, ec_account_id={self.ec_account_id})"
+
+    def bucket(self, endpoint: tuple[str, str]) -> TokenBucket:
+        b = self._buckets.get(endpoint)
+        if b is None:
+            b = self._buckets[endpoint] = TokenBucket(self.rate)
+        return b
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            HEADER_KEY: self.api_key,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        if self.store_id is not None:
+            headers[HEADER_STORE] = str(self.store_id)
+        return headers
+
+    async def _call(
+        self,
+        endpoint: tuple[str, str],
+        *,
+        path_args: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        method, template = endpoint
+        path = template.format(**{k: _path_part(v) for k, v in (path_args or {}).items()})
+        name = f"{method} {template}"
+        bucket = self.bucket(endpoint)
+        await bucket.acquire()
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        try:
+            async with self.session.request(
+                method,
+                self.base_url + path,
+                params={k: str(v) for k, v in (params or {}).items() if v is not None},
+                data=data,
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                allow_redirects=False,
+            ) as resp:
+                raw = await resp.read()
+                status, headers = resp.status, resp.headers
+        except TimeoutError as exc:
+            raise RecoreUnavailable(
+                "ReCOREの応答がありません（タイムアウト）。あとで再送します。",
+                f"timeout after {self.timeout:g}s on {name}",
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise RecoreUnavailable(
+                "ReCOREに接続できません。ネットワークとAPIのURL設定を確認してください。あとで再送します。",
+                f"network error on {name}: {type(exc).__name__}",
+            ) from exc
+        if 200 <= status < 300:
+            bucket.reward()
+            return _json_or_none(raw), headers
+        error = _error_envelope(raw)
+        if status == 429:
+            retry_after = _retry_after(headers.get("Retry-After"))
+            bucket.penalise(retry_after)
+            raise RecoreRateLimited(retry_after, name)
+        if status >= 500:
+            raise RecoreUnavailable(
+                f"ReCOREで一時的なエラーが発生しました（HTTP {status}）。あとで再送します。",
+                f"HTTP {status} {error[0]} on {name}",
+                status=status,
+            )
+        if status in (401, 403):
+            scope = SCOPES.get(endpoint, "")
+            if status == 401:
+                ja = "ReCOREのAPIキーが正しくありません。設定画面でAPIキーを確認してください。"
+            else:
+                ja = (
+                    f"ReCOREのAPIキーに必要な権限（スコープ「{scope}」）がないか、"
+                    "店舗IDが合っていません。APIキーと店舗IDの設定を確認してください。"
+                )
+            raise RecoreUnauthorized(ja, f"HTTP {status} {error[0]} on {name}", status=status)
+        if 300 <= status < 400:
+            raise RecoreUnavailable(
+                "ReCORE APIのURLが正しくない可能性があります（リダイレクトされました）。",
+                f"unexpected redirect {status} on {name}",
+                status=status,
+            )
+        code, message, detail = error
+        raise RecoreRejected(status, code, message, detail, name)
+
+    # -- gateway ---------------------------------------------------------------------------------
+    async def poll_tasks(
+        self, task_type: str | None = None, *, max_pages: int = 20
+    ) -> list[dict[str, Any]]:
+        """Every open task of the EC account, oldest first, following `X-Next-Cursor`."""
+        out: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {
+                "ec_account_id": self.ec_account_id,
+                "type": task_type,
+                "limit": PAGE_LIMIT_MAX,
+                "cursor": cursor,
+            }
+            data, headers = await self._call(EP_TASKS, params=params)
+            out.extend(x for x in (data if isinstance(data, list) else []) if isinstance(x, dict))
+            cursor = headers.get(HEADER_NEXT_CURSOR) or None
+            if not cursor:
+                break
+        return out
+
+    async def get_inventory(self, inventory_id: int | str) -> dict[str, Any]:
+        data, _ = await self._call(EP_INVENTORY, path_args={"inventory_id": inventory_id})
+        if not isinstance(data, dict):
+            raise RecoreUnavailable(
+                "ReCOREから出品データを読み取れませんでした。あとで再試行します。",
+                f"GET inventory {inventory_id}: body is not an object",
+            )
+        return data
+
+    async def report_succeeded(self, task_id: str, body: Mapping[str, Any]) -> Any:
+        data, _ = await self._call(EP_SUCCEEDED, path_args={"task_id": task_id}, body=dict(body))
+        return data
+
+    async def report_failed(
+        self, task_id: str, message: str, detail: Mapping[str, Any] | None = None
+    ) -> Any:
+        return await self.report_failed_body(task_id, failed_body(message, detail))
+
+    async def report_failed_body(self, task_id: str, body: Mapping[str, Any]) -> Any:
+        data, _ = await self._call(EP_FAILED, path_args={"task_id": task_id}, body=dict(body))
+        return data
+
+    async def upsert_order(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        data, _ = await self._call(EP_ORDER_UPSERT, body=dict(body))
+        return data if isinstance(data, dict) else {}
+
+    async def list_orders(
+        self,
+        *,
+        mall_order_ids: list[str] | None = None,
+        statuses: list[OrderStatus] | None = None,
+        updated_from: str | None = None,
+        max_pages: int = 50,
+    ) -> list[dict[str, Any]]:
+        """ReCORE's orders of this EC account (`updated_from` as `2024-04-12 12:08:38`)."""
+        params: dict[str, Any] = {"ec_account_id": self.ec_account_id, "limit": PAGE_LIMIT_MAX}
+        if mall_order_ids:
+            params["mall_order_ids"] = ",".join(mall_order_ids)
+        if statuses:
+            params["statuses"] = ",".join(ORDER_STATUS_TO_RECORE[s] for s in statuses)
+        if updated_from:
+            params["updated_at_from"] = updated_from
+        return await self._list(EP_ORDERS, params, max_pages)
+
+    async def list_inventories(
+        self, *, ids: list[int] | None = None, max_pages: int = 50
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"ec_account_id": self.ec_account_id, "limit": PAGE_LIMIT_MAX}
+        if ids:
+            params["ids"] = ",".join(str(i) for i in ids)
+        return await self._list(EP_INVENTORIES, params, max_pages)
+
+    async def _list(
+        self, endpoint: tuple[str, str], params: dict[str, Any], max_pages: int
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            data, headers = await self._call(endpoint, params={**params, "cursor": cursor})
+            out.extend(x for x in (data if isinstance(data, list) else []) if isinstance(x, dict))
+            cursor = headers.get(HEADER_NEXT_CURSOR) or None
+            if not cursor:
+                break
+        return out
+
+    async def deliver(self, operation: str, target: str, body: Mapping[str, Any]) -> Any:
+        """Send one outbox message (operation names are the outbox's stored vocabulary)."""
+        if operation == OP_TASK_SUCCEEDED:
+            return await self.report_succeeded(target, body)
+        if operation == OP_TASK_FAILED:
+            return await self.report_failed_body(target, body)
+        if operation == OP_ORDER_UPSERT:
+            return await self.upsert_order(body)
+        raise ValueError(f"unknown outbox operation {operation!r}")
+
+
+def _path_part(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def _json_or_none(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _error_envelope(raw: bytes) -> tuple[str, str, dict[str, Any]]:
+    """(code, message, detail) from `{"error": {"code", "message", "detail"}}`, tolerant of junk."""
+    data = _json_or_none(raw)
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        return "UNKNOWN", "不明なエラー", {}
+    code = err.get("code") if isinstance(err.get("code"), str) else "UNKNOWN"
+    message = err.get("message") if isinstance(err.get("message"), str) else code
+    detail = err.get("detail") if isinstance(err.get("detail"), dict) else {}
+    return code, message[:500], detail
+
+
+def _retry_after(value: str | None, default: float = 1.0) -> float:
+    """Seconds from `Retry-After` (delta-seconds; an HTTP date or junk falls back to 1 s)."""
+    try:
+        seconds = float(value) if value is not None else default
+    except ValueError:
+        return default
+    if math.isnan(seconds) or seconds < 0:
+        return default
+    return min(seconds, 300.0)
+
+
+# ---- bodies ------------------------------------------------------------------------------------
+def succeeded_body(
+    listing: Listing | None = None,
+    *,
+    auction_id: str | None = None,
+    auction_url: str | None = None,
+    management_number: str | None = None,
+    variant_id: int | None = None,
+) -> dict[str, Any]:
+    """Body of `…/succeeded`: for listing tasks the auction id and URL, and the 管理番号 as the
+    variant's `mall_item_code`; for order and delete tasks (no listing, no auction) `{}`."""
+    if listing is None and auction_id is None:
+        return {}
+    body: dict[str, Any] = {"mall_product_code": auction_id, "mall_url": auction_url}
+    number = management_number or (listing.management_number if listing else None)
+    variant = variant_id if variant_id is not None else (listing.variant_id if listing else None)
+    if variant is not None and number:
+        body["variants"] = [{"id": variant, "mall_item_code": number}]
+    return body
+
+
+def failed_body(message: str, detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Body of `…/failed`: a Japanese message for staff (ReCORE shows it) and per-field detail."""
+    text = (message or "").strip() or "連携処理に失敗しました。"
+    return {"message": text[:2000], "detail": dict(detail or {})}
+
+
+def order_upsert_body(order: Order, ec_account_id: int) -> dict[str, Any]:
+    """`POST /ec/gateway/order/upsert` body: the `/ec/orders` shape keyed by mall_order_id."""
+    body: dict[str, Any] = {
+        "ec_account_id": ec_account_id,
+        "mall_order_id": order.mall_order_id,
+        "status": ORDER_STATUS_TO_RECORE[OrderStatus(order.status)],
+        "sub_status": order.store_status,
+        "mall_url": order.mall_url,
+        "ordered_at": order.ordered_at,
+        "shipped_at": order.shipped_at,
+        "payment_total": order.payment_total,
+        "payment_method": order.payment_method,
+        "buyer_name": order.buyer_name,
+        "buyer_name_kana": order.buyer_name_kana,
+        "buyer_email": order.buyer_email,
+        "shipping_postal_code": order.postal_code,
+        "shipping_country_code": "JP",
+        "shipping_state_or_region": order.prefecture,
+        "shipping_city": order.city,
+        "shipping_address1": order.address1,
+        "shipping_address2": order.address2,
+        "shipping_address3": order.address3,
+        "shipping_phone": order.phone,
+        "shipping_name": order.shipping_name,
+        "note": order.note,
+        "goods": [
+            {
+                "mall_item_id": line.auction_id,
+                "mall_item_code": line.management_number,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "tax_rate_type": None,
+            }
+            for line in order.lines
+        ],
+    }
+    comment = _tracking_comment(order)
+    if comment:
+        body["comment"] = comment
+    return body
+
+
+def _tracking_comment(order: Order) -> str | None:
+    # co-api's order object has no tracking fields (seen); keep them readable for staff.
+    parts = [f"配送業者: {order.carrier}" if order.carrier else ""]
+    parts.append(f"追跡番号: {order.tracking_number}" if order.tracking_number else "")
+    text = " ".join(p for p in parts if p)
+    return text or None
+
+
+def order_status_from_recore(value: Any) -> OrderStatus | None:
+    return ORDER_STATUS_FROM_RECORE.get(value) if isinstance(value, str) else None
+
+
+# ---- ReCORE listing → Listing ------------------------------------------------------------------
+_INT_ATTRS: Final = (
+    "start_price",
+    "buyout_price",
+    "quantity",
+    "duration_days",
+    "end_hour",
+    "resubmit_count",
+    "min_rating",
+    "featured_amount",
+    "size_class",
+    "tax_rate",
+    "delivery_group",
+)
+_BOOL_ATTRS: Final = ("auto_extend", "bad_rating_limit", "bidder_auth_limit", "tax_included")
+_LIST_ATTRS: Final = ("payment_methods", "shipping_methods", "listed_on_other_malls")
+# Ids that may come as numbers but are text to Yahoo.
+_CODE_ATTRS: Final = (
+    "management_number",
+    "category_id",
+    "jan_code",
+    "brand_id",
+    "product_category_id",
+    "lead_time_code",
+)
+_TEXT_ATTRS: Final = (
+    "prefecture",
+    "city",
+    "shipping_payer",
+    "condition",
+    "keywords",
+    "folder_path",
+    "sales_channel",
+)
+_BOOL_WORDS: Final[dict[str, bool]] = {
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "yes": True,
+    "no": False,
+    "はい": True,
+    "いいえ": False,
+    "あり": True,
+    "なし": False,
+}
+
+
+class _Unparsed(ValueError):
+    """A value that does not convert; `reason` in Japanese, `reason_en` in English."""
+
+    def __init__(self, reason: str, reason_en: str) -> None:
+        super().__init__(reason_en)
+        self.reason = reason
+        self.reason_en = reason_en
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_int(value: Any) -> int | None:
+    """1000, 1000.0, "1000", "1,000", "１０００" → 1000; blank → None; anything else raises."""
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        raise _Unparsed("数値ではありません", "not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise _Unparsed("整数ではありません", "not a whole number")
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip().replace(",", "")
+        sign = text[:1] if text[:1] in "+-" else ""
+        digits = text[len(sign) :]
+        if digits.isascii() and digits.isdigit() and len(digits) <= 12:
+            return int(sign + digits)
+    raise _Unparsed("数値ではありません", "not a number")
+
+
+def parse_bool(value: Any) -> bool | None:
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    raise _Unparsed("はい／いいえ（true/false）ではありません", "not a boolean")
+
+
+def parse_list(value: Any) -> list[str]:
+    if _blank(value):
+        return []
+    if isinstance(value, str):
+        return [value.strip()]
+    if isinstance(value, list | tuple):
+        if all(isinstance(x, str) for x in value):
+            return [x.strip() for x in value if x.strip()]
+        raise _Unparsed("文字列のリストではありません", "not a list of strings")
+    raise _Unparsed("リストではありません", "not a list")
+
+
+def parse_code(value: Any) -> str | None:
+    """Text ids (管理番号, category …): numbers are accepted and written as text."""
+    if _blank(value):
+        return None
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise _Unparsed("文字列ではありません", "not text")
+
+
+def parse_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    raise _Unparsed("文字列ではありません", "not text")
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """Why one field of ReCORE's listing could not be read."""
+
+    field: str
+    raw: Any
+    reason: str  # Japanese
+    reason_en: str
+
+    @property
+    def message(self) -> str:
+        """「開始価格: 数値ではありません（"abc"）」"""
+        return f"{field_label(self.field)}: {self.reason}（{_shown(self.raw)}）"
+
+    @property
+    def message_en(self) -> str:
+        return f"{self.field}: {self.reason_en} ({_shown(self.raw)})"
+
+
+def inventory_problems(obj: Any) -> list[FieldProblem]:
+    """The same conversion as `listing_from_inventory`, reporting each unreadable field."""
+    return _convert(obj)[1]
+
+
+def listing_from_inventory(obj: Any) -> Listing:
+    """ReCORE's `GET /ec/inventories/{id}` object → a `Listing`. Never raises: values that do not
+    parse go to `Listing.unparsed` by field name (raw value kept), for validation to report."""
+    return _convert(obj)[0]
+
+
+def _convert(obj: Any) -> tuple[Listing, list[FieldProblem]]:
+    problems: list[FieldProblem] = []
+
+    def bad(name: str, raw: Any, exc: _Unparsed) -> None:
+        problems.append(FieldProblem(name, raw, exc.reason, exc.reason_en))
+
+    if not isinstance(obj, dict):
+        listing = Listing(ec_inventory_id=0, management_number=None, title=None)
+        bad("inventory", obj, _Unparsed("オブジェクトではありません", "not an object"))
+        listing.unparsed = {p.field: p.raw for p in problems}
+        return listing, problems
+
+    raw_id = obj.get("id")
+    try:
+        inv_id = parse_int(raw_id)
+    except _Unparsed as exc:
+        bad("ec_inventory_id", raw_id, exc)
+        inv_id = None
+    attrs = obj.get("mall_attributes")
+    if attrs is None:
+        attrs = {}
+    elif not isinstance(attrs, dict):
+        bad("mall_attributes", attrs, _Unparsed("オブジェクトではありません", "not an object"))
+        attrs = {}
+
+    values: dict[str, Any] = {}
+
+    def take(name: str, raw: Any, parse: Any) -> None:
+        try:
+            parsed = parse(raw)
+        except _Unparsed as exc:
+            bad(name, raw, exc)
+            return
+        if parsed is not None:
+            values[name] = parsed
+
+    for name in _INT_ATTRS:
+        take(name, attrs.get(name), parse_int)
+    for name in _BOOL_ATTRS:
+        take(name, attrs.get(name), parse_bool)
+    for name in _LIST_ATTRS:
+        take(name, attrs.get(name), parse_list)
+    for name in _CODE_ATTRS:
+        take(name, attrs.get(name), parse_code)
+    for name in _TEXT_ATTRS:
+        take(name, attrs.get(name), parse_text)
+    take("title", obj.get("title"), parse_text)
+    take("description", obj.get("description"), parse_text)
+
+    # Photos: `image_urls` (assumed, ordered) or the list object's single `image_url` (seen).
+    raw_urls = obj.get("image_urls")
+    if raw_urls is None and isinstance(obj.get("image_url"), str):
+        raw_urls = [obj["image_url"]]
+    take("image_urls", raw_urls, parse_list)
+
+    variants = obj.get("variants")
+    if isinstance(variants, list) and variants and isinstance(variants[0], dict):
+        take("variant_id", variants[0].get("id"), parse_int)
+    elif variants not in (None, []):
+        bad("variants", variants, _Unparsed("リストではありません", "not a list"))
+
+    listing = Listing(
+        ec_inventory_id=inv_id or 0,
+        management_number=values.pop("management_number", None),
+        title=values.pop("title", None),
+    )
+    for name, value in values.items():
+        setattr(listing, name, value)
+    listing.unparsed = {p.field: p.raw for p in problems}
+    return listing, problems

@@ -1,0 +1,551 @@
+"""The task poller: ReCORE's EC gateway tasks in, one handler per task type, reports out.
+
+Each poll (`Gateway.poll_once`) reads `GET /ec/gateway/tasks`, stores every task ONCE by its id
+(`RecoreTask`, state `new`; a task polled again is ignored, ReCORE keeps listing it until it is
+reported), then handles the `new` ones oldest first: for listing tasks it fetches the listing
+(`GET /ec/inventories/{id}`) and converts it to a neutral `Listing`, then calls the handler
+registered for the task's type. A type nobody handles is reported `failed` with a Japanese
+message naming the type, and the queue moves on. A handler that raises leaves its task `new`
+(tried again next poll; after `MAX_HANDLER_ERRORS` tries it is reported failed).
+
+Registering a handler (the sync feature does this for SHIP_ORDER, CANCEL_ORDER, DELETE_INVENTORY …)::
+
+    from companion.keys import SERVICES
+
+    async def ship(ctx: TaskContext) -> None:
+        order = await ctx.session.get(OrderSnapshot, ctx.mall_order_id)
+        ...                                   # change local state in ctx.session
+        await ctx.succeed({})                 # or ctx.fail("…（日本語）", {"field": ["…"]})
+        # or neither: the task stays `handled` (open in ReCORE) until someone reports it later
+        # with `outbox.enqueue_task_succeeded(session, task_id, body, ordering_key)`.
+
+    app[SERVICES]["gateway"].register_handler("SHIP_ORDER", ship)
+
+A handler runs inside ONE transaction (`ctx.session`): its state changes and its report commit
+together. `ctx.listing` / `ctx.inventory` are set for listing tasks that need the listing
+(`client.FETCH_INVENTORY_TYPES`); `ctx.ec_inventory_id`, `ctx.mall_order_id`, `ctx.data` come from
+the task.
+
+Built in: the intake handler for `CREATE_INVENTORY`, and for `UPDATE_INVENTORY` (and its
+`_PRICE`/`_QUANTITY` siblings) while the listing is not yet on Yahoo (no local record, or `waiting`/`error`). It upserts a `ListingRecord` (id =
+ec_inventory_id, state `waiting`, the task id kept to report the auction id once listed). A
+listing that cannot be read at all (a value that does not parse, or no 管理番号) is reported
+failed at once naming the field (e.g. 「開始価格: 数値ではありません（"abc"）」), state `error`.
+An update for a listing already in a batch or on Yahoo goes to the handler registered for its
+type (`register_handler(UPDATE_INVENTORY, …)`); without one it is reported failed. Yahoo's own rules (title
+length …) are checked later by the batch step, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion.db import Database
+from companion.db.models import ListingRecord, RecoreTask, utcnow
+from companion.domain import Listing, ListingState
+from companion.events import Events
+from companion.recore import client as rc
+from companion.recore import outbox as ob
+from companion.recore.client import (
+    FieldProblem,
+    RecoreClient,
+    RecoreError,
+    RecoreRejected,
+    RecoreUnauthorized,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_HANDLER_ERRORS = 3
+# Taken in by the intake while the listing is not on Yahoo yet (the data is simply refetched).
+UPDATE_TYPES = (rc.UPDATE_INVENTORY, rc.UPDATE_INVENTORY_PRICE, rc.UPDATE_INVENTORY_QUANTITY)
+EVENT_SOURCE = "recore"
+
+
+@dataclass
+class TaskContext:
+    """What a handler gets: the task, its listing (if fetched), and a transaction to work in."""
+
+    session: AsyncSession
+    task_id: str
+    type: str
+    data: dict[str, Any]
+    ec_inventory_id: int | None
+    mall_order_id: str | None
+    inventory: dict[str, Any] | None = None
+    listing: Listing | None = None
+    problems: list[FieldProblem] = field(default_factory=list)
+    reported: str | None = None  # "succeeded" | "failed" once the handler reported
+
+    @property
+    def ordering_key(self) -> str:
+        if self.ec_inventory_id is not None:
+            return ob.listing_key(self.ec_inventory_id)
+        if self.mall_order_id is not None:
+            return ob.order_key(self.mall_order_id)
+        return f"task:{self.task_id}"
+
+    async def succeed(self, body: dict[str, Any] | None = None) -> None:
+        await ob.enqueue_task_succeeded(self.session, self.task_id, body or {}, self.ordering_key)
+        self.reported = "succeeded"
+
+    async def fail(self, message: str, detail: dict[str, Any] | None = None) -> None:
+        await ob.enqueue_task_failed(self.session, self.task_id, message, detail, self.ordering_key)
+        self.reported = "failed"
+
+
+TaskHandler = Callable[[TaskContext], Awaitable[None]]
+
+
+@dataclass
+class PollResult:
+    received: int = 0  # tasks in ReCORE's answer
+    new: int = 0  # of those, first seen now
+    handled: int = 0
+    failed: int = 0  # reported failed by this poll
+    deferred: int = 0  # left `new` (ReCORE unreachable, handler error)
+
+
+class Gateway:
+    def __init__(
+        self,
+        db: Database,
+        client: RecoreClient | None = None,
+        *,
+        events: Events | None = None,
+        outbox: ob.Outbox | None = None,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.events = events
+        self.outbox = outbox
+        self._handlers: dict[str, TaskHandler] = {}
+        self._handler_errors: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self.last_poll_at: datetime | None = None
+        self.last_success_at: datetime | None = None
+        self.last_error: dict[str, str] | None = None
+
+    # -- registration ------------------------------------------------------------------------------
+    def register_handler(self, task_type: str, handler: TaskHandler) -> None:
+        """Handle `task_type` with `handler` (replaces an earlier one). See the module docstring."""
+        self._handlers[task_type] = handler
+
+    def handles(self, task_type: str) -> bool:
+        return task_type in self._handlers or task_type in (rc.CREATE_INVENTORY, *UPDATE_TYPES)
+
+    # -- polling -----------------------------------------------------------------------------------
+    def poll_now(self) -> None:
+        """Wake the poll loop now (e.g. after staff pressed a button)."""
+        self._wake.set()
+
+    async def run(self, interval: float = 15.0) -> None:
+        """The poll loop: poll, then sleep `interval` (longer after errors) or until woken."""
+        failures = 0
+        while True:
+            self._wake.clear()
+            try:
+                await self.poll_once()
+                failures = 0 if self.last_error is None else failures + 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("gateway poll failed unexpectedly")
+                failures += 1
+            sleep = min(interval * (2 ** min(failures, 4)), 600.0) if failures else interval
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=sleep)
+            except TimeoutError:
+                pass
+
+    async def poll_once(self) -> PollResult:
+        """Fetch the open tasks, store the new ones, handle every task still `new`."""
+        async with self._lock:
+            return await self._poll()
+
+    async def _poll(self) -> PollResult:
+        result = PollResult()
+        client = self.client
+        if client is None:
+            return result
+        self.last_poll_at = utcnow()
+        try:
+            tasks = await client.poll_tasks()
+        except RecoreError as exc:
+            await self._poll_failed(exc)
+            return result
+        self.last_error = None
+        result.received = len(tasks)
+        result.new = await self._store(tasks, client.ec_account_id)
+        async with self.db.session() as s:
+            todo = (
+                await s.scalars(
+                    select(RecoreTask)
+                    .where(RecoreTask.state == "new")
+                    .order_by(RecoreTask.received_at, RecoreTask.id)
+                )
+            ).all()
+        for task in todo:
+            try:
+                outcome = await self._handle(client, task)
+            except RecoreUnauthorized as exc:
+                await self._poll_failed(exc)
+                result.deferred += 1
+                break
+            if outcome == "failed":
+                result.failed += 1
+            elif outcome == "deferred":
+                result.deferred += 1
+            else:
+                result.handled += 1
+        if result.handled or result.failed:
+            if self.outbox is not None:
+                self.outbox.wake()
+        self.last_success_at = utcnow()
+        return result
+
+    async def _poll_failed(self, exc: RecoreError) -> None:
+        first = self.last_error is None or self.last_error.get("message_en") != exc.message_en
+        self.last_error = {"message": exc.message, "message_en": exc.message_en}
+        log.warning("gateway poll: %s", exc.message_en)
+        # one event per kind of trouble, not one per poll
+        if first and self.events is not None and isinstance(exc, RecoreUnauthorized):
+            await self.events.error(EVENT_SOURCE, exc.message, exc.message_en)
+
+    async def _store(self, tasks: list[dict[str, Any]], ec_account_id: int) -> int:
+        """Store each task once by id; returns how many were new."""
+        parsed = [t for t in (_task_fields(x, ec_account_id) for x in tasks) if t is not None]
+        if not parsed:
+            return 0
+        async with self.db.session() as s, s.begin():
+            known = set(
+                (
+                    await s.scalars(
+                        select(RecoreTask.id).where(RecoreTask.id.in_([t["id"] for t in parsed]))
+                    )
+                ).all()
+            )
+            new = 0
+            for fields in parsed:
+                if fields["id"] in known:
+                    continue
+                known.add(fields["id"])
+                s.add(RecoreTask(**fields))
+                new += 1
+        return new
+
+    # -- handling ------------------------------------------------------------------------------------
+    async def _handle(self, client: RecoreClient, task: RecoreTask) -> str:
+        """Handle one stored task; returns handled, failed or deferred."""
+        inventory: dict[str, Any] | None = None
+        if task.type in rc.FETCH_INVENTORY_TYPES and task.ec_inventory_id is not None:
+            try:
+                inventory = await client.get_inventory(task.ec_inventory_id)
+            except RecoreRejected as exc:
+                if exc.status == 404:
+                    message = f"出品データ（ID {task.ec_inventory_id}）がReCOREで見つかりません。"
+                else:
+                    message = (
+                        f"出品データ（ID {task.ec_inventory_id}）を取得できません: {exc.message}"
+                    )
+                await self._fail_alone(task, message, {"ec_inventory_id": [exc.message]})
+                return "failed"
+            except RecoreUnauthorized:
+                raise
+            except RecoreError as exc:  # unavailable: try again at the next poll
+                log.info("task %s: listing fetch deferred: %s", task.id, exc.message_en)
+                return "deferred"
+        handler = self._pick(task)
+        try:
+            async with self.db.session() as s, s.begin():
+                row = await s.get(RecoreTask, task.id)
+                if row is None or row.state != "new":
+                    return "handled"  # someone else got to it
+                ctx = _context(s, row, inventory)
+                if handler is None:
+                    await ctx.fail(*_unhandled(row.type))
+                else:
+                    await handler(ctx)
+                if ctx.reported is None:
+                    row.state = "handled"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self._handler_crashed(task, exc)
+        self._handler_errors.pop(task.id, None)
+        return "failed" if ctx.reported == "failed" else "handled"
+
+    def _pick(self, task: RecoreTask) -> TaskHandler | None:
+        if task.type == rc.CREATE_INVENTORY:
+            return self._handlers.get(task.type, intake)
+        if task.type in UPDATE_TYPES:
+            return _update_router(self._handlers.get(task.type))
+        return self._handlers.get(task.type)
+
+    async def _handler_crashed(self, task: RecoreTask, exc: Exception) -> str:
+        count = self._handler_errors.get(task.id, 0) + 1
+        self._handler_errors[task.id] = count
+        log.error(
+            "task %s (%s): handler failed (%d/%d): %s",
+            task.id,
+            task.type,
+            count,
+            MAX_HANDLER_ERRORS,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        if count < MAX_HANDLER_ERRORS:
+            return "deferred"
+        self._handler_errors.pop(task.id, None)
+        message = (
+            f"タスク（{task.type}）の処理中にコネクタで予期しないエラーが発生しました"
+            f"（{type(exc).__name__}）。コネクタのログを確認してください。"
+        )
+        await self._fail_alone(task, message, {"type": [task.type]})
+        if self.events is not None:
+            await self.events.error(
+                EVENT_SOURCE,
+                message,
+                f"task {task.id} ({task.type}) failed {count} times: {type(exc).__name__}",
+            )
+        return "failed"
+
+    async def _fail_alone(self, task: RecoreTask, message: str, detail: dict[str, Any]) -> None:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(RecoreTask, task.id)
+            if row is None or row.state != "new":
+                return
+            ctx = _context(s, row, None)
+            await ctx.fail(message, detail)
+            if row.ec_inventory_id is not None:
+                record = await s.get(ListingRecord, row.ec_inventory_id)
+                if record is not None and record.task_id == row.id:
+                    record.state = ListingState.ERROR
+                    record.last_attempt_error = message
+
+    # -- status --------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {
+            "last_poll_at": _iso(self.last_poll_at),
+            "last_success_at": _iso(self.last_success_at),
+            "last_error": self.last_error,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return rc.parse_int(value)
+    except ValueError:
+        return None
+
+
+def _task_fields(raw: dict[str, Any], ec_account_id: int) -> dict[str, Any] | None:
+    """A RecoreTask row from ReCORE's task object; None (logged) for one without a usable id."""
+    task_id = raw.get("id")
+    if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id).strip():
+        log.warning("gateway: task without a usable id skipped: %r", str(raw)[:200])
+        return None
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    issued = raw.get("issued_at")
+    issued_at = None
+    if isinstance(issued, int | float) and not isinstance(issued, bool):
+        try:
+            issued_at = datetime.fromtimestamp(issued, UTC)
+        except (OverflowError, OSError, ValueError):
+            issued_at = None
+    mall_order = data.get("mall_order_id")
+    account = _int_or_none(raw.get("ec_account_id"))
+    return {
+        "id": str(task_id)[:64],
+        "type": str(raw.get("type") or "")[:40],
+        "ec_account_id": account if account is not None else ec_account_id,
+        "data": data,
+        "issued_at": issued_at,
+        "state": "new",
+        "ec_inventory_id": _int_or_none(data.get("ec_inventory_id")),
+        "mall_order_id": str(mall_order)[:64] if mall_order not in (None, "") else None,
+    }
+
+
+def _context(s: AsyncSession, row: RecoreTask, inventory: dict[str, Any] | None) -> TaskContext:
+    ctx = TaskContext(
+        session=s,
+        task_id=row.id,
+        type=row.type,
+        data=row.data or {},
+        ec_inventory_id=row.ec_inventory_id,
+        mall_order_id=row.mall_order_id,
+        inventory=inventory,
+    )
+    if inventory is not None:
+        ctx.problems = rc.inventory_problems(inventory)
+        ctx.listing = rc.listing_from_inventory(inventory)
+    return ctx
+
+
+def _unhandled(task_type: str) -> tuple[str, dict[str, Any]]:
+    shown = task_type or "（種別なし）"
+    return (
+        f"このコネクタはタスク種別「{shown}」に対応していません。"
+        "ReCORE側で操作を確認し、必要ならヤフオク!ストアで直接対応してください。",
+        {"type": [f"未対応の種別です: {shown}"]},
+    )
+
+
+# ---- the built-in intake handler -----------------------------------------------------------------
+NOT_LISTED = (ListingState.WAITING, ListingState.ERROR)
+
+
+def _update_router(listed_handler: TaskHandler | None) -> TaskHandler:
+    """UPDATE_INVENTORY*: intake while not on Yahoo yet; otherwise the registered handler."""
+
+    async def route(ctx: TaskContext) -> None:
+        record = (
+            await ctx.session.get(ListingRecord, ctx.ec_inventory_id)
+            if ctx.ec_inventory_id is not None
+            else None
+        )
+        if record is None or record.state in NOT_LISTED:
+            await intake(ctx)
+        elif listed_handler is not None:
+            await listed_handler(ctx)
+        else:
+            label = "出品処理中" if record.state == ListingState.PROCESSING else "出品中など"
+            await ctx.fail(
+                f"この出品はすでに{label}のため、コネクタはまだ変更を反映できません。"
+                "ヤフオク!ストアで直接修正してください。",
+                {"state": [str(record.state)]},
+            )
+
+    return route
+
+
+def readability_problems(ctx: TaskContext) -> list[FieldProblem]:
+    """Why a listing cannot be taken in at all: unreadable values, or no 管理番号."""
+    problems = list(ctx.problems)
+    listing = ctx.listing
+    if (
+        listing is not None
+        and not listing.management_number
+        and not any(p.field == "management_number" for p in problems)
+    ):
+        problems.append(
+            FieldProblem("management_number", None, "ありません（必須です）", "missing (required)")
+        )
+    return problems
+
+
+async def intake(ctx: TaskContext) -> None:
+    """CREATE_INVENTORY (and UPDATE_INVENTORY before listing): keep the listing, state waiting."""
+    s = ctx.session
+    if ctx.ec_inventory_id is None or ctx.inventory is None or ctx.listing is None:
+        await ctx.fail(
+            "タスクに出品ID（ec_inventory_id）がありません。",
+            {"ec_inventory_id": ["必須です"]},
+        )
+        return
+    listing = ctx.listing
+    record = await s.get(ListingRecord, ctx.ec_inventory_id)
+    if (
+        record is not None
+        and record.state == ListingState.LISTED
+        and ctx.type == rc.CREATE_INVENTORY
+    ):
+        # already on Yahoo (a repeated 出品): say where, never list twice
+        await ctx.succeed(
+            rc.succeeded_body(listing, auction_id=record.auction_id, auction_url=record.auction_url)
+        )
+        return
+    if record is None:
+        record = ListingRecord(id=ctx.ec_inventory_id)
+        s.add(record)
+    previous_task = record.task_id
+    record.inventory = ctx.inventory
+    record.management_number = listing.management_number
+    record.title = listing.title
+    problems = readability_problems(ctx)
+    keeps_create = (
+        ctx.type in UPDATE_TYPES
+        and record.state == ListingState.WAITING
+        and previous_task is not None
+        and previous_task != ctx.task_id
+    )
+    if problems:
+        record.state = ListingState.ERROR
+        record.errors = [_problem_dict(listing, p) for p in problems]
+        record.last_attempt_error = "、".join(p.message for p in problems)
+        if not keeps_create:
+            record.task_id = ctx.task_id
+        await ctx.fail(*_problems_report(listing, problems))
+        if keeps_create and previous_task is not None:
+            # the open CREATE task would otherwise wait forever for a listing that cannot happen
+            await ob.enqueue_task_failed(
+                s,
+                previous_task,
+                *_problems_report(listing, problems),
+                ob.listing_key(ctx.ec_inventory_id),
+            )
+        return
+    record.errors = []
+    record.last_attempt_error = None
+    if record.state not in (ListingState.PROCESSING, ListingState.LISTED):
+        record.state = ListingState.WAITING
+    if keeps_create:
+        # The change is taken in; the CREATE task stays open and is reported when listed.
+        await ctx.succeed({})
+        return
+    if previous_task and previous_task != ctx.task_id:
+        await _close_replaced(s, previous_task, ctx)
+    record.task_id = ctx.task_id
+    # left open (`handled`): the listing step reports it with the auction id
+
+
+async def _close_replaced(s: AsyncSession, old_task_id: str, ctx: TaskContext) -> None:
+    old = await s.get(RecoreTask, old_task_id)
+    if old is None or old.state not in ("new", "handled"):
+        return
+    await ob.enqueue_task_failed(
+        s,
+        old_task_id,
+        f"同じ出品に新しい依頼（タスク {ctx.task_id}）が届いたため、こちらは終了しました。",
+        {"task_id": [ctx.task_id]},
+        ob.listing_key(ctx.ec_inventory_id or 0),
+    )
+
+
+def _problems_report(listing: Listing, problems: list[FieldProblem]) -> tuple[str, dict[str, Any]]:
+    who = f"管理番号 {listing.management_number}" if listing.management_number else None
+    who = who or f"出品ID {listing.ec_inventory_id}"
+    lines = " / ".join(p.message for p in problems[:20])
+    detail: dict[str, list[str]] = {}
+    for p in problems:
+        detail.setdefault(p.field, []).append(p.message)
+    return f"{who}: 出品データを読み取れません。{lines}", detail
+
+
+def _problem_dict(listing: Listing, p: FieldProblem) -> dict[str, Any]:
+    """Same shape as `companion.listing.validation.ListingError.to_dict()`."""
+    who = f"管理番号 {listing.management_number}" if listing.management_number else None
+    who = who or f"ID {listing.ec_inventory_id}"
+    rule = "management_number_missing" if p.raw is None else "unparsed_value"
+    return {
+        "ec_inventory_id": listing.ec_inventory_id,
+        "management_number": listing.management_number,
+        "field": p.field,
+        "rule": rule,
+        "message": f"{who}: {p.message}",
+        "message_en": f"{who.replace('管理番号 ', '')}: {p.message_en}",
+    }

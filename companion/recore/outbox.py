@@ -1,0 +1,424 @@
+"""The durable outbox: every result bound for ReCORE, delivered once, in order, never dropped.
+
+Write side — `enqueue(session, …)` adds the message INSIDE the caller's transaction, so a state
+change and the report about it commit together (or not at all). The idempotency key makes a
+second enqueue of the same change a no-op; task reports use `task_report_key(task_id)`, so a task
+is never reported twice, whichever handler tries. Helpers: `enqueue_task_succeeded`,
+`enqueue_task_failed`, `enqueue_order_upsert`. After the commit, call `Outbox.wake()`.
+
+Delivery side — `Outbox` sends, per `ordering_key`, the oldest pending message first (so one
+listing's or one order's messages arrive in the order they were made), paced by the client's
+token buckets. Timeouts, 5xx and network errors are retried with exponential backoff and jitter;
+a 429 waits its `Retry-After`; a 401/403 waits for staff to fix the key (an event says so). A
+4xx rejection becomes state `rejected` with ReCORE's error kept and an event for staff; nothing is
+deleted. A message is `delivered` only after a 2xx. It is all in SQLite, so a restart resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from companion.db import Database
+from companion.db.models import OutboxMessage, RecoreTask, utcnow
+from companion.events import Events
+from companion.recore.client import (
+    OP_ORDER_UPSERT,
+    OP_TASK_FAILED,
+    OP_TASK_SUCCEEDED,
+    RecoreClient,
+    RecoreRateLimited,
+    RecoreRejected,
+    RecoreUnauthorized,
+    RecoreUnavailable,
+    failed_body,
+)
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+DELIVERED = "delivered"
+REJECTED = "rejected"
+EVENT_SOURCE = "recore"
+
+
+# ---- write side ---------------------------------------------------------------------------------
+def task_report_key(task_id: str) -> str:
+    """One report per task, succeeded or failed: the second one is a no-op."""
+    return f"task-report:{task_id}"
+
+
+def listing_key(ec_inventory_id: int | str) -> str:
+    return f"inventory:{ec_inventory_id}"
+
+
+def order_key(mall_order_id: str) -> str:
+    return f"order:{mall_order_id}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    operation: str,
+    target: str,
+    body: dict[str, Any],
+    ordering_key: str,
+    idempotency_key: str,
+) -> bool:
+    """Add a message in the caller's transaction; False when the idempotency key already exists."""
+    if operation not in (OP_TASK_SUCCEEDED, OP_TASK_FAILED, OP_ORDER_UPSERT):
+        raise ValueError(f"unknown outbox operation {operation!r}")
+    values = {
+        "idempotency_key": idempotency_key[:200],
+        "ordering_key": ordering_key[:100],
+        "operation": operation,
+        "target": str(target)[:100],
+        "body": body,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": utcnow(),
+        "created_at": utcnow(),
+    }
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect in ("sqlite", "postgresql"):
+        # INSERT … ON CONFLICT DO NOTHING: safe even when two writers race on one key
+        insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        stmt = insert(OutboxMessage).values(**values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+        result = await session.execute(stmt)
+        return bool(result.rowcount)
+    exists = await session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == values["idempotency_key"])
+    )
+    if exists is not None:
+        return False
+    session.add(OutboxMessage(**values))
+    await session.flush()
+    return True
+
+
+async def enqueue_task_succeeded(
+    session: AsyncSession, task_id: str, body: dict[str, Any], ordering_key: str
+) -> bool:
+    added = await enqueue(
+        session, OP_TASK_SUCCEEDED, task_id, body, ordering_key, task_report_key(task_id)
+    )
+    await _mark_task(session, task_id, "reporting", None)
+    return added
+
+
+async def enqueue_task_failed(
+    session: AsyncSession,
+    task_id: str,
+    message: str,
+    detail: dict[str, Any] | None,
+    ordering_key: str,
+) -> bool:
+    body = failed_body(message, detail)
+    added = await enqueue(
+        session, OP_TASK_FAILED, task_id, body, ordering_key, task_report_key(task_id)
+    )
+    await _mark_task(session, task_id, "reporting", body["message"])
+    return added
+
+
+async def enqueue_order_upsert(
+    session: AsyncSession, mall_order_id: str, body: dict[str, Any], change_key: str
+) -> bool:
+    """`change_key` names this version of the order (e.g. a hash of the body)."""
+    return await enqueue(
+        session,
+        OP_ORDER_UPSERT,
+        mall_order_id,
+        body,
+        order_key(mall_order_id),
+        f"order-upsert:{mall_order_id}:{change_key}",
+    )
+
+
+async def _mark_task(session: AsyncSession, task_id: str, state: str, message: str | None) -> None:
+    task = await session.get(RecoreTask, task_id)
+    if task is not None and task.state not in ("reported", "rejected"):
+        task.state = state
+        if message is not None:
+            task.message = message
+
+
+# ---- delivery side ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: base·factor^(attempt-1), capped, times 1±jitter."""
+
+    base: float = 2.0
+    factor: float = 2.0
+    max_delay: float = 300.0
+    jitter: float = 0.25
+    unauthorized_delay: float = 300.0  # a wrong key needs staff; do not hammer ReCORE meanwhile
+    idle: float = 30.0  # longest sleep of the loop when nothing is due
+
+    def delay(self, attempts: int) -> float:
+        raw = min(self.max_delay, self.base * self.factor ** max(0, attempts - 1))
+        return max(0.0, raw * (1 + random.uniform(-self.jitter, self.jitter)))
+
+
+@dataclass
+class DeliveryResult:
+    delivered: int = 0
+    rejected: int = 0
+    retried: int = 0
+
+
+class Outbox:
+    """Delivers pending messages; `client` is swapped by the service when settings change."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: RecoreClient | None = None,
+        *,
+        events: Events | None = None,
+        policy: RetryPolicy | None = None,
+        concurrency: int = 4,
+        batch: int = 100,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.events = events
+        self.policy = policy or RetryPolicy()
+        self.concurrency = concurrency
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._pass_lock = asyncio.Lock()
+        self._auth_reported = False
+
+    def wake(self) -> None:
+        """Something was enqueued (after its commit): deliver without waiting for the timer."""
+        self._wake.set()
+
+    async def _due_heads(self) -> list[OutboxMessage]:
+        """The oldest pending message of each ordering key, if it is due."""
+        async with self.db.session() as s:
+            heads = (
+                select(func.min(OutboxMessage.id))
+                .where(OutboxMessage.state == PENDING)
+                .group_by(OutboxMessage.ordering_key)
+            ).scalar_subquery()
+            rows = await s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(heads), OutboxMessage.next_attempt_at <= utcnow())
+                .order_by(OutboxMessage.id)
+                .limit(self.batch)
+            )
+            return list(rows.all())
+
+    async def deliver_now(self) -> DeliveryResult:
+        """One pass over the due heads (repeats while a pass delivers something)."""
+        total = DeliveryResult()
+        async with self._pass_lock:  # two passes at once could send one message twice
+            while self.client is not None:
+                result = await self._pass()
+                total.delivered += result.delivered
+                total.rejected += result.rejected
+                total.retried += result.retried
+                if not (result.delivered or result.rejected):
+                    break
+        return total
+
+    async def _pass(self) -> DeliveryResult:
+        result = DeliveryResult()
+        heads = await self._due_heads()
+        if not heads:
+            return result
+        stop = asyncio.Event()  # ReCORE unreachable: the rest of this pass waits for the next one
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(msg: OutboxMessage) -> None:
+            async with sem:
+                if stop.is_set():
+                    return
+                outcome = await self._deliver(msg)
+                if outcome == "delivered":
+                    result.delivered += 1
+                elif outcome == "rejected":
+                    result.rejected += 1
+                else:
+                    result.retried += 1
+                    if outcome == "unreachable":
+                        stop.set()
+
+        await asyncio.gather(*(one(m) for m in heads))
+        return result
+
+    async def _deliver(self, msg: OutboxMessage) -> str:
+        client = self.client
+        if client is None:
+            return "unreachable"
+        try:
+            await client.deliver(msg.operation, msg.target, msg.body)
+        except RecoreRateLimited as exc:
+            await self._retry_at(msg, exc.retry_after, exc.message_en, count=False)
+            return "retry"
+        except RecoreUnavailable as exc:
+            delay = self.policy.delay(msg.attempts + 1)
+            await self._retry_at(msg, delay, exc.message_en)
+            log.info("outbox %s (%s): %s; retry in %.1fs", msg.id, msg.operation, exc, delay)
+            return "unreachable"
+        except RecoreUnauthorized as exc:
+            await self._retry_at(msg, self.policy.unauthorized_delay, exc.message_en)
+            if not self._auth_reported and self.events is not None:
+                self._auth_reported = True
+                await self.events.error(EVENT_SOURCE, exc.message, exc.message_en)
+            return "unreachable"
+        except RecoreRejected as exc:
+            await self._reject(msg, exc)
+            return "rejected"
+        except Exception as exc:
+            # a bug must not kill the loop nor lose the message: keep it pending, back off
+            log.exception("outbox %s: unexpected error", msg.id)
+            await self._retry_at(
+                msg, self.policy.delay(msg.attempts + 1), f"unexpected {type(exc).__name__}"
+            )
+            return "retry"
+        self._auth_reported = False
+        await self._delivered(msg)
+        return "delivered"
+
+    async def _retry_at(
+        self, msg: OutboxMessage, delay: float, error: str, count: bool = True
+    ) -> None:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(OutboxMessage, msg.id)
+            if row is None or row.state != PENDING:
+                return
+            if count:
+                row.attempts += 1
+            row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            row.last_error = error[:1000]
+
+    async def _delivered(self, msg: OutboxMessage) -> None:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(OutboxMessage, msg.id)
+            if row is None:
+                return
+            row.state = DELIVERED
+            row.attempts += 1
+            row.delivered_at = utcnow()
+            row.last_error = None
+            if row.operation in (OP_TASK_SUCCEEDED, OP_TASK_FAILED):
+                task = await s.get(RecoreTask, row.target)
+                if task is not None:
+                    task.state = "reported"
+                    task.reported_at = row.delivered_at
+
+    async def _reject(self, msg: OutboxMessage, exc: RecoreRejected) -> None:
+        what = _describe(msg)
+        async with self.db.session() as s, s.begin():
+            row = await s.get(OutboxMessage, msg.id)
+            if row is None:
+                return
+            row.state = REJECTED
+            row.attempts += 1
+            row.last_error = f"{exc.message_en} | {exc.message}"[:1000]
+            if row.operation in (OP_TASK_SUCCEEDED, OP_TASK_FAILED):
+                task = await s.get(RecoreTask, row.target)
+                if task is not None:
+                    task.state = "rejected"
+                    task.message = exc.message[:1000]
+        log.warning("outbox %s rejected: %s: %s", msg.id, what[1], exc.message_en)
+        if self.events is not None:
+            await self.events.error(
+                EVENT_SOURCE, f"{what[0]}: {exc.message}", f"{what[1]}: {exc.message_en}"
+            )
+
+    async def next_due_in(self) -> float | None:
+        """Seconds until the earliest pending head is due (0 if now), None when nothing is pending."""
+        async with self.db.session() as s:
+            earliest: datetime | None = await s.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.state == PENDING
+                )
+            )
+        if earliest is None:
+            return None
+        return max(0.0, (earliest - utcnow()).total_seconds())
+
+    async def pending_count(self) -> int:
+        async with self.db.session() as s:
+            return int(
+                await s.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.state == PENDING)
+                )
+                or 0
+            )
+
+    async def drain(self, timeout: float = 30.0) -> int:  # noqa: ASYNC109 - CLI/tests API
+        """Deliver until nothing is pending or `timeout` passes; returns how many are left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await self.deliver_now()
+            wait = await self.next_due_in()
+            if wait is None:
+                return 0
+            left = deadline - loop.time()
+            if left <= 0 or self.client is None:
+                return await self.pending_count()
+            await asyncio.sleep(min(max(wait, 0.01), left))
+
+    async def run(self) -> None:
+        """The delivery loop (cancel it to stop). Sleeps until the next message is due or woken."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.deliver_now()
+                wait = await self.next_due_in()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox loop: pass failed")
+                wait = self.policy.base
+            sleep = self.policy.idle if wait is None else min(max(wait, 0.05), self.policy.idle)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=sleep)
+            except TimeoutError:
+                pass
+
+
+def _describe(msg: OutboxMessage) -> tuple[str, str]:
+    """What a message is, for staff (ja) and logs (en)."""
+    if msg.operation == OP_ORDER_UPSERT:
+        return f"受注 {msg.target} の送信", f"order upsert {msg.target}"
+    kind = "成功" if msg.operation == OP_TASK_SUCCEEDED else "失敗"
+    return f"タスク {msg.target} の{kind}報告", f"task {msg.target} {msg.operation}"
+
+
+async def summary(db: Database) -> dict[str, Any]:
+    """Outbox figures for `/status` beyond `companion.status.outbox_summary` (one cheap query)."""
+    async with db.session() as s:
+        rows = (
+            await s.execute(
+                select(OutboxMessage.state, func.count(), func.max(OutboxMessage.attempts))
+                .where(OutboxMessage.state != DELIVERED)
+                .group_by(OutboxMessage.state)
+            )
+        ).all()
+        next_at = await s.scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.state == PENDING)
+        )
+    by_state = {state: (count, attempts) for state, count, attempts in rows}
+    return {
+        "pending": by_state.get(PENDING, (0, 0))[0],
+        "rejected": by_state.get(REJECTED, (0, 0))[0],
+        "max_attempts": by_state.get(PENDING, (0, 0))[1] or 0,
+        "next_attempt_at": None if next_at is None else next_at.isoformat().replace("+00:00", "Z"),
+    }

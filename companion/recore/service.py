@@ -1,0 +1,185 @@
+"""Wires the ReCORE side into the companion: client from settings, poll loop, delivery loop.
+
+`setup(app)` appends a cleanup context that
+- builds a `RecoreClient` from the settings `recore_api_url`, `recore_api_key` (secret),
+  `ec_account_id`, `store_id`, and rebuilds it when any of them changes;
+- puts `gateway` (`companion.recore.gateway.Gateway`), `outbox` (`companion.recore.outbox.Outbox`)
+  and `recore` (this `RecoreService`) into `app[SERVICES]`;
+- when `app[CONFIG].workers` is True and the settings are complete, runs the poll loop (every
+  `poll_interval` seconds, or at once after `gateway.poll_now()`) and the delivery loop.
+
+Tests and the demo may set `app[RECORE_OPTIONS]` before the app starts (short intervals, fast
+backoff). `recore_status(app)` gives what `GET /status` can show about ReCORE, cheaply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import func, select
+
+from companion.db.models import RecoreTask
+from companion.keys import CONFIG, DB, EVENTS, SERVICES, SETTINGS
+from companion.recore import outbox as ob
+from companion.recore.client import RATE_LIMIT_PER_SECOND, RecoreClient
+from companion.recore.gateway import Gateway
+from companion.recore.outbox import Outbox, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+CLIENT_SETTINGS = frozenset({"recore_api_url", "recore_api_key", "ec_account_id", "store_id"})
+REQUIRED_LABELS = {
+    "recore_api_url": "ReCORE API URL",
+    "recore_api_key": "ReCORE APIキー",
+    "ec_account_id": "ECアカウントID",
+}
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    poll_interval: float = 15.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    request_timeout: float = 20.0
+    rate: float = RATE_LIMIT_PER_SECOND
+    concurrency: int = 4
+
+
+RECORE_OPTIONS = web.AppKey("recore_options", ServiceOptions)
+RECORE_SERVICE = web.AppKey("recore_service", "RecoreService")
+
+
+class RecoreService:
+    def __init__(self, app: web.Application, options: ServiceOptions) -> None:
+        self.app = app
+        self.options = options
+        self.workers = app[CONFIG].workers
+        self.db = app[DB]
+        self.settings = app[SETTINGS]
+        self.outbox = Outbox(
+            self.db,
+            events=app[EVENTS],
+            policy=options.policy,
+            concurrency=options.concurrency,
+        )
+        self.gateway = Gateway(self.db, events=app[EVENTS], outbox=self.outbox)
+        self.missing: list[str] = list(REQUIRED_LABELS)
+        self._session: aiohttp.ClientSession | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self._rebuild_task: asyncio.Task[None] | None = None
+
+    @property
+    def client(self) -> RecoreClient | None:
+        return self.gateway.client
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        await self.rebuild()
+        self.settings.on_change(self._settings_changed)
+
+    async def stop(self) -> None:
+        if self._rebuild_task is not None:
+            self._rebuild_task.cancel()
+        await self._stop_loops()
+        if self._session is not None:
+            await self._session.close()
+
+    def _settings_changed(self, keys: set[str]) -> None:
+        if keys & CLIENT_SETTINGS:
+            self._rebuild_task = asyncio.get_running_loop().create_task(self.rebuild())
+
+    async def rebuild(self) -> None:
+        """(Re)make the client from the settings; start or stop the loops to match."""
+        url = await self.settings.get("recore_api_url")
+        key = await self.settings.secret("recore_api_key")
+        account = await self.settings.get("ec_account_id")
+        store = await self.settings.get("store_id")
+        values = {"recore_api_url": url, "recore_api_key": key, "ec_account_id": account}
+        self.missing = [name for name, value in values.items() if value in (None, "")]
+        client = None
+        if not self.missing and self._session is not None:
+            client = RecoreClient(
+                base_url=url,
+                api_key=key or "",
+                ec_account_id=int(account),
+                store_id=store,
+                session=self._session,
+                timeout=self.options.request_timeout,
+                rate=self.options.rate,
+            )
+        self.gateway.client = client
+        self.outbox.client = client
+        if client is None:
+            log.info("recore: not connected; missing settings: %s", ", ".join(self.missing))
+            await self._stop_loops()
+            return
+        log.info("recore: client ready for %s (EC account %s)", url, account)
+        if self.workers and not self._loops:
+            self._loops = [
+                asyncio.create_task(
+                    self.gateway.run(self.options.poll_interval), name="recore-poll"
+                ),
+                asyncio.create_task(self.outbox.run(), name="recore-outbox"),
+            ]
+        self.gateway.poll_now()
+        self.outbox.wake()
+
+    async def _stop_loops(self) -> None:
+        loops, self._loops = self._loops, []
+        for task in loops:
+            task.cancel()
+        for task in loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def poll_now(self) -> None:
+        self.gateway.poll_now()
+
+    def configuration(self) -> dict[str, Any]:
+        return {
+            "configured": not self.missing,
+            "missing": [REQUIRED_LABELS[m] for m in self.missing],
+            "missing_keys": list(self.missing),
+            "workers": self.workers and bool(self._loops),
+        }
+
+
+async def recore_ctx(app: web.Application) -> AsyncIterator[None]:
+    service = RecoreService(app, app.get(RECORE_OPTIONS) or ServiceOptions())
+    app[RECORE_SERVICE] = service
+    app[SERVICES]["recore"] = service
+    app[SERVICES]["gateway"] = service.gateway
+    app[SERVICES]["outbox"] = service.outbox
+    await service.start()
+    yield
+    await service.stop()
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(recore_ctx)
+
+
+async def recore_status(app: web.Application) -> dict[str, Any]:
+    """ReCORE's part of `GET /status`: configured or what is missing, last poll, open tasks,
+    outbox figures beyond `companion.status.outbox_summary` (two small queries)."""
+    service: RecoreService | None = app.get(RECORE_SERVICE)
+    if service is None:
+        return {"configured": False, "missing": [], "missing_keys": [], "workers": False}
+    async with app[DB].session() as s:
+        open_tasks = await s.scalar(
+            select(func.count())
+            .select_from(RecoreTask)
+            .where(RecoreTask.state.in_(("new", "handled")))
+        )
+    return {
+        **service.configuration(),
+        "poll": service.gateway.status(),
+        "open_tasks": int(open_tasks or 0),
+        "outbox": await ob.summary(app[DB]),
+    }
