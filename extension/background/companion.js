@@ -3,12 +3,13 @@ import { API_PREFIX } from "../common/protocol.js";
 
 /** A failed companion call. `code` is the companion's error code or one of ours (COMPANION_*). */
 export class CompanionError extends Error {
-  constructor({ code, message = "", message_en = "", fields = null, status = 0 }) {
+  constructor({ code, message = "", message_en = "", fields = null, fields_en = null, status = 0 }) {
     super(message_en || message || code);
     this.code = code;
     this.serverMessage = message;
     this.serverMessageEn = message_en;
-    this.fields = fields;
+    this.fields = fields; // {field: Japanese rule}
+    this.fieldsEn = fields_en; // {field: English rule}, when the companion sends them
     this.status = status;
   }
 }
@@ -63,6 +64,7 @@ export async function callCompanion(conn, method, path, options = {}) {
       message: error.message || "",
       message_en: error.message_en || `HTTP ${response.status}`,
       fields: error.fields || null,
+      fields_en: error.fields_en || null,
       status: response.status,
     });
   }

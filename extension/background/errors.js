@@ -1,5 +1,5 @@
 // Turns any failure into what the pages show: a sentence and, where we know it, what to do next.
-import { pickServerText, t } from "../common/i18n.js";
+import { pickServerText, t, uiLang } from "../common/i18n.js";
 import { CompanionError } from "./companion.js";
 
 // Error codes for which we know the next step better than a generic hint.
@@ -24,13 +24,8 @@ export function describeError(err, conn) {
     else if (code === "UNAUTHORIZED") text = t("errUnauthorized");
     else if (!text) text = t("errHttp", [String(err.status || code)]);
     const hintKey = HINTS[code];
-    return {
-      code,
-      text,
-      hint: hintKey ? t(hintKey) : "",
-      fields: err.fields,
-      status: err.status,
-    };
+    const fields = uiLang() === "ja" ? err.fields : (err.fieldsEn ?? err.fields);
+    return { code, text, hint: hintKey ? t(hintKey) : "", fields, status: err.status };
   }
   const code = err?.code || "EXTENSION_ERROR";
   return {

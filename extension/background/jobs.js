@@ -2,6 +2,7 @@
 // Polls quickly (every 2 s) while something runs; an alarm restarts polling after the worker
 // was stopped by Chrome.
 import { t } from "../common/i18n.js";
+import { parseTime } from "../common/time.js";
 import { showBadge } from "./badge.js";
 import { api, CompanionError } from "./companion.js";
 import { getConnection } from "./connection.js";
@@ -27,7 +28,7 @@ async function readState() {
 }
 
 function isUnseen(entry, seenAt) {
-  return Boolean(entry?.at) && Date.parse(entry.at) > seenAt;
+  return parseTime(entry?.at) > seenAt;
 }
 
 export async function ensureAlarm() {
@@ -112,7 +113,7 @@ async function pollInner() {
   }
   // Read after the network calls: markErrorsSeen may have run meanwhile.
   const { jobNotes: notes, watchedJobs, errorsSeenAt } = await readState();
-  const seenAt = errorsSeenAt ? Date.parse(errorsSeenAt) : 0;
+  const seenAt = errorsSeenAt ? parseTime(errorsSeenAt) : 0;
   const unseen = [...notes, ...lastErrors].filter((entry) => isUnseen(entry, seenAt)).length;
   await showBadge({ running, unseen });
   if (running > 0 || watchedJobs.length > 0) schedule(FAST_POLL_MS);

@@ -18,6 +18,7 @@ const SETTINGS_KEYS = new Set([
   "mail_from",
   "status_mapping",
   "direct_listing_concurrency",
+  "yahoo_base_url",
   ...SECRET_FIELDS,
 ]);
 
@@ -154,6 +155,11 @@ const handlers = {
 
   async [MSG.MARK_SEEN]() {
     return markErrorsSeen();
+  },
+
+  // Poll now (after pairing, or when a page wants the badge current): {running, unseen}.
+  async [MSG.REFRESH_BADGE]() {
+    return pollOnce();
   },
 };
 

@@ -16,6 +16,7 @@ export const MSG = Object.freeze({
   DIRECT_LISTING: "directListing",
   SYNC: "sync",
   MARK_SEEN: "markErrorsSeen",
+  REFRESH_BADGE: "refreshBadge",
 });
 
 // Allowed auto-sync intervals in minutes (0 = off), as the companion accepts them.

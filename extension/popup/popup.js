@@ -1,6 +1,7 @@
 // The toolbar popup: choose a source, download / list directly / sync, watch progress and errors.
 import { localize, pickServerText, t, uiLang } from "../common/i18n.js";
 import { MSG } from "../common/protocol.js";
+import { parseTime } from "../common/time.js";
 import { ask, formatTime } from "../ui/messaging.js";
 
 const $ = (id) => document.getElementById(id);
@@ -263,7 +264,7 @@ function renderStatus(status, notes) {
     ...(notes ?? []).map((n) => ({ at: n.at, text: n.text })),
   ];
   if (sync.last_error) entries.push({ at: sync.last_run_at, text: pickServerText(sync.last_error) });
-  entries.sort((a, b) => Date.parse(b.at ?? 0) - Date.parse(a.at ?? 0));
+  entries.sort((a, b) => (parseTime(b.at) || 0) - (parseTime(a.at) || 0));
   const list = $("errors");
   list.replaceChildren();
   for (const entry of entries.slice(0, 5)) {

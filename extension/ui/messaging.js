@@ -1,4 +1,5 @@
 // Pages talk to the service worker only through this.
+import { parseTime } from "../common/time.js";
 
 /**
  * Send one request to the worker. Resolves with `data`; rejects with the worker's error object
@@ -25,7 +26,7 @@ export function showError(textEl, hintEl, error) {
 /** Local date-time for an ISO string, "—" when absent. */
 export function formatTime(iso, lang) {
   if (!iso) return "—";
-  const date = new Date(iso);
+  const date = new Date(parseTime(iso));
   if (Number.isNaN(date.getTime())) return "—";
   return date.toLocaleString(lang === "ja" ? "ja-JP" : "en-US", {
     month: "numeric",
