@@ -190,6 +190,41 @@ class ImageStore:
     ) -> list[tuple[list[PreparedImage], list[ListingError]]]:
         return list(await asyncio.gather(*(self.prepare_listing(x) for x in listings)))
 
+    def prune(self, older_than: float, *, grace: float = 3600.0) -> dict[str, int]:
+        """Forget URLs fetched more than `older_than` seconds ago and delete every blob and check
+        record no remaining URL leads to. Files younger than `grace` seconds are kept whatever
+        their state (a build running at the same time may just have written them). Blocking:
+        run it in a thread; safe to run while builds go on.
+        """
+        now = time.time()
+        removed = {"urls": 0, "blobs": 0, "checked": 0, "tmp": 0}
+        keep: set[str] = set()
+        for entry_path in (self.root / "urls").glob("*.json"):
+            entry = _read_json(entry_path)
+            fetched = float(entry.get("fetched_at", 0)) if entry else 0.0
+            if entry and now - fetched <= older_than:
+                keep.add(str(entry.get("sha256")))
+            elif _older(entry_path, now, grace):
+                entry_path.unlink(missing_ok=True)
+                removed["urls"] += 1
+        for sha in list(keep):
+            record = _read_json(self._checked_path(sha))
+            if record and record.get("ok"):
+                keep.add(str(record.get("sha256")))
+        for record_path in (self.root / "checked").glob("*.json"):
+            if record_path.stem not in keep and _older(record_path, now, grace):
+                record_path.unlink(missing_ok=True)
+                removed["checked"] += 1
+        for blob in (self.root / "blobs").glob("*/*"):
+            if blob.name not in keep and _older(blob, now, grace):
+                blob.unlink(missing_ok=True)
+                removed["blobs"] += 1
+        for part in (self.root / "tmp").iterdir():
+            if _older(part, now, grace):
+                part.unlink(missing_ok=True)
+                removed["tmp"] += 1
+        return removed
+
     # --- internals ----------------------------------------------------------------------------
     async def _get(self, url: str) -> PreparedImage:
         if not url.startswith(("http://", "https://")):
@@ -335,6 +370,13 @@ class _Retryable(Exception):
     def __init__(self, ja: str, en: str) -> None:
         super().__init__(en)
         self.ja, self.en = ja, en
+
+
+def _older(path: Path, now: float, seconds: float) -> bool:
+    try:
+        return now - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 def _open_write(path: Path) -> Any:

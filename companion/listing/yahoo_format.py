@@ -186,6 +186,18 @@ def multi_value(values: Iterable[Any]) -> str:
     return MULTI_VALUE_SEPARATOR.join(text(v) for v in values if text(v))
 
 
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def description_html(text: str) -> str:
+    """説明 takes HTML but no raw newlines: turn each line break into ``<br>``.
+
+    Validation rejects raw newlines rather than silently rewriting staff's text; a caller that
+    prefers to convert (e.g. plain-text descriptions from ReCORE) uses this first.
+    """
+    return _NEWLINES.sub("<br>", text)
+
+
 def image_file_name(management_number: str, n: int, ext: str = "jpg") -> str:
     """ASSUMPTION (see module doc): image n (1-based) of an item is ``<管理番号>_<n>.<ext>``."""
     return f"{management_number}_{n}.{ext}"

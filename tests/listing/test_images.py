@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 from pathlib import Path
 
@@ -224,3 +225,25 @@ async def test_concurrent_checks_leave_the_loop_free(
     task.cancel()
     assert image.converted and image.size <= yf.IMAGE_MAX_BYTES
     assert ticks > 5
+
+
+async def test_prune_drops_old_urls_and_unreferenced_blobs(
+    image_server: ImageServer, tmp_path: Path
+) -> None:
+    image_server.files = {"old.webp": image_bytes("WEBP"), "new.jpg": image_bytes("JPEG")}
+    async with ImageStore(tmp_path / "cache") as store:
+        old = await store.get(image_server.url("old.webp"))
+        new = await store.get(image_server.url("new.jpg"))
+        # age the old URL's entry (as if fetched 40 days ago)
+        entry = store._url_path(image_server.url("old.webp"))
+        data = json.loads(entry.read_text())
+        data["fetched_at"] -= 40 * 86400
+        entry.write_text(json.dumps(data))
+        assert store.prune(older_than=30 * 86400, grace=3600)["urls"] == 0  # too fresh on disk
+        removed = store.prune(older_than=30 * 86400, grace=0)
+        assert removed["urls"] == 1 and removed["blobs"] == 2 and removed["checked"] == 1
+        assert not old.path.exists() and not store.blob_path(old.source_sha256).exists()
+        assert new.path.exists()
+        hits = image_server.hits["img/old.webp"]
+        again = await store.get(image_server.url("old.webp"))  # fetched anew
+        assert image_server.hits["img/old.webp"] == hits + 1 and again.path.exists()

@@ -198,6 +198,20 @@ def test_hostile_objects_do_not_raise() -> None:
     assert validate_batch([None, Hostile(), Hostile()])
 
 
+def test_huge_lists_are_reported_not_walked_forever() -> None:
+    item = make_listing(
+        1,
+        image_urls=["ftp://x"] * 100_000,
+        payment_methods=["a"] * 100_000,
+        listed_on_other_malls=["m"] * 100_000,
+        unparsed={f"f{i}": i for i in range(10_000)},
+    )
+    errors = validate_listing(item)
+    rules = [e.rule for e in errors]
+    assert "too_many_images" in rules and "listed_on_other_mall" in rules
+    assert len(errors) < 200  # bounded: at most 10 image errors, 100 unparsed fields
+
+
 # --- never raises, whatever comes in ----------------------------------------------------------
 anything = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(max_size=20),

@@ -86,6 +86,12 @@ def test_title_width(text: str, width: float) -> None:
     assert yf.title_width(text) == width
 
 
+def test_description_html_replaces_every_kind_of_newline() -> None:
+    assert yf.description_html("a\r\nb\nc\rd") == "a<br>b<br>c<br>d"
+    item = make_listing(1, description=yf.description_html("一行目\n二行目"))
+    assert validate_listing(item) == []
+
+
 def test_streaming_writer_matches_csv_bytes() -> None:
     items = [make_listing(i) for i in range(1, 6)]
     buf = io.BytesIO()
