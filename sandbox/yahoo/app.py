@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -149,6 +149,11 @@ def require_login(request: web.Request) -> Session:
     return s
 
 
+def redirect(location: str) -> web.Response:
+    """A 302 that can carry cookies (raising HTTPFound would drop them)."""
+    return web.Response(status=302, headers={"Location": location})
+
+
 def set_session_cookie(resp: web.StreamResponse, s: Session) -> None:
     resp.set_cookie(COOKIE, s.sid, max_age=COOKIE_MAX_AGE, httponly=True, path="/", samesite="Lax")
 
@@ -222,12 +227,10 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         s.sms_code = f"{secrets.randbelow(1_000_000):06d}"
         # The "SMS": only a person watching the sandbox's log can read it, like a phone.
         log.warning("SMS to the store's phone: 確認コード %s", s.sms_code)
-        resp: web.StreamResponse = web.HTTPFound(
-            "/config/login_verify?" + urlencode({".src": "bizmgr", ".done": done})
-        )
+        resp = redirect("/config/login_verify?" + urlencode({".src": "bizmgr", ".done": done}))
     else:
         s = world.new_session("yid")
-        resp = web.HTTPFound("/bizmgr/login?" + urlencode({".done": done}))
+        resp = redirect("/bizmgr/login?" + urlencode({".done": done}))
     set_session_cookie(resp, s)
     return resp
 
@@ -303,7 +306,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if sid and sid in world.sessions:
         del world.sessions[sid]
         world.touch()
-    resp = web.HTTPFound("/config/login?.src=bizmgr")
+    resp = redirect("/config/login?.src=bizmgr")
     resp.del_cookie(COOKIE, path="/")
     return resp
 
@@ -381,7 +384,9 @@ async def upload_post(request: web.Request) -> web.StreamResponse:
         data = field.file.read()
         loop = asyncio.get_running_loop()
         # CPU work (decoding, checking images) leaves the event loop
-        result = await loop.run_in_executor(None, csvspec.parse_upload, field.filename or "", data)
+        # browsers send the name raw (UTF-8), aiohttp's client percent-encodes it
+        filename = unquote(field.filename or "")
+        result = await loop.run_in_executor(None, csvspec.parse_upload, filename, data)
     accepted: list[dict[str, Any]] = []
     for row in result.rows:
         images = [
