@@ -33,16 +33,19 @@ class Companion:
     """`recore-connector serve` on a free 127.0.0.1 port with its own data dir; restartable."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir  # the companion's own data dir (what `pair` needs)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = data_dir / "serve.out"
+        self._log = data_dir.parent / f"{data_dir.name}.out"
+
+    def command(self) -> list[str]:
+        return [*CLI, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
 
     def start(self) -> None:
         with self._log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [*CLI, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+                self.command(),
                 cwd=ROOT,
                 env=ENV,
                 stdout=log,
@@ -93,6 +96,31 @@ class Companion:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
+
+
+class Demo(Companion):
+    """`recore-connector demo`: the companion wired to seeded ReCORE and Yahoo sandboxes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.recore_port = free_port()
+        self.yahoo_port = free_port()
+        super().__init__(root / "companion", free_port())
+        self._log = root / "demo.out"
+
+    def command(self) -> list[str]:
+        return [
+            *CLI,
+            "demo",
+            "--data-dir",
+            str(self.root),
+            "--port",
+            str(self.port),
+            "--recore-port",
+            str(self.recore_port),
+            "--yahoo-port",
+            str(self.yahoo_port),
+        ]
 
 
 @pytest.fixture(scope="session")
