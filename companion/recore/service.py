@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from companion.db.models import RecoreTask
 from companion.keys import CONFIG, DB, EVENTS, SERVICES, SETTINGS
 from companion.recore import outbox as ob
-from companion.recore.client import RATE_LIMIT_PER_SECOND, RecoreClient
+from companion.recore.client import PACED_RATE, RecoreClient
 from companion.recore.gateway import Gateway
 from companion.recore.outbox import Outbox, RetryPolicy
 
@@ -47,7 +47,7 @@ class ServiceOptions:
     poll_interval: float = 15.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     request_timeout: float = 20.0
-    rate: float = RATE_LIMIT_PER_SECOND
+    rate: float = PACED_RATE
     concurrency: int = 4
 
 
