@@ -252,6 +252,16 @@ function renderJobs(runningJobs) {
 }
 
 function renderStatus(status, notes) {
+  const counts = status?.counts;
+  $("counts").textContent = counts
+    ? t("countsLine", [
+        String(counts.pending ?? 0),
+        String(counts.processing ?? 0),
+        String(counts.listed ?? 0),
+        String(counts.bidding ?? 0),
+        String(counts.errors ?? 0),
+      ])
+    : "";
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()

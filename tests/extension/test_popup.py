@@ -46,6 +46,7 @@ def test_paired_popup_is_japanese_with_sources_buttons_and_intervals(
     page = ext_browser.open("popup.html")
     assert page.locator("#main").is_visible()
     assert page.locator("#conn-state").inner_text() == "接続中"
+    assert page.locator("#counts").inner_text().startswith("出品待ち 0・出品処理中 0・出品中 0")
     assert [label for _, label in options_of(page, "#source")] == [
         "新規の出品待ちから",
         "生成済みリスト",
