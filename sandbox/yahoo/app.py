@@ -118,9 +118,9 @@ async def faults_middleware(request: web.Request, handler: Handler) -> web.Strea
         if err is not True:
             world.faults["error_5xx"] = err - 1
             world.touch()
-        return aiohttp_jinja2.render_template(
-            "error.html",
+        return render(
             request,
+            "error.html",
             {
                 "title": "エラー",
                 "message": "ただいまアクセスが集中しています。しばらくしてから再度アクセスしてください。",
@@ -1237,7 +1237,8 @@ async def on_cleanup(app: web.Application) -> None:
             await app[SAVER]
     path = app[STATE_FILE]
     if path is not None:
-        app[WORLD].save(path)
+        snapshot = app[WORLD].to_json()
+        await asyncio.get_running_loop().run_in_executor(None, write_json_atomic, path, snapshot)
 
 
 # --- the app ----------------------------------------------------------------------------------------
