@@ -335,7 +335,7 @@ async def tasks_index(request: web.Request) -> web.Response:
     assert account is not None  # noqa: S101 - raise_if_any() guarantees it
     page, next_cursor = paging.apply(world.open_tasks(account, task_type), key=lambda t: t["_seq"])
     if world.mark_delivered(page):
-        world.save()
+        world.changed()
     return list_response([task_json(t) for t in page], next_cursor)
 
 
@@ -402,7 +402,7 @@ async def task_report(request: web.Request) -> web.Response:
         _validate_failure(body, d)
     d.raise_if_any()
     applied = world.report(task, outcome, body)
-    world.save()
+    world.changed()
     if not applied:
         log.info("recore sandbox: task %s reported again (%s); ignored", task["id"], outcome)
     return web.json_response(task_json(task), dumps=_dumps)
@@ -481,7 +481,7 @@ async def order_upsert(request: web.Request) -> web.Response:
     body = await json_object(request)
     fields, ignored = _validate_order(world, body)
     order = world.upsert_order(fields, ignored)
-    world.save()
+    world.changed()
     return web.json_response(order_json(order), dumps=_dumps)
 
 

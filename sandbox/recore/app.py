@@ -127,15 +127,28 @@ def create_app(
     app[COUNTERS_KEY] = Counters()
     # Fixed iat: the demo key is the same string on every start, so a saved setting keeps working.
     app[DEMO_KEY_KEY] = mint_jwt(world.company_id, list(p.ALL_SCOPES), iat=SEED_BASE_TIME)
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("sandbox.recore", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
     )
+    env.filters["yen"] = _yen
+    app.on_cleanup.append(_flush_state)
     api.add_routes(app)
     controls.add_routes(app)
     pages.add_routes(app)
     return app
+
+
+def _yen(value: object) -> str:
+    """`58000` → `58,000円`; anything else (bad data from a test) is shown as is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}円"
+    return "" if value is None else str(value)
+
+
+async def _flush_state(app: web.Application) -> None:
+    app[WORLD_KEY].flush()
 
 
 def demo_credentials(app: web.Application) -> dict[str, object]:

@@ -188,13 +188,13 @@ async def create_listings(request: web.Request) -> web.Response:
         ids = seed_more(
             world, count or 1, images_per_item=3 if per is None else per, image_kb=kb or 40
         )
-        world.save()
+        world.changed()
         return _ok({"listing_ids": ids, "count": len(ids)}, status=201)
     items = body.get("items")
     if not isinstance(items, list) or not items:
         raise p.Invalid({"items": ["作成する出品の配列を指定してください。"]})
     created = create_listings_from(world, items)
-    world.save()
+    world.changed()
     return _ok(
         {
             "listings": [listing_summary(x) for x in created],
@@ -214,7 +214,7 @@ def _id(request: web.Request, name: str) -> int:
 async def list_pending(request: web.Request) -> web.Response:
     world = request.app[WORLD_KEY]
     listing = world.list_pending_item(_id(request, "pending_id"))
-    world.save()
+    world.changed()
     return _ok(
         {
             "listing": listing_summary(listing),
@@ -227,7 +227,7 @@ async def list_pending(request: web.Request) -> web.Response:
 async def sell_in_store(request: web.Request) -> web.Response:
     world = request.app[WORLD_KEY]
     task = world.sell_in_store(_id(request, "listing_id"))
-    world.save()
+    world.changed()
     return _ok({"task": task_state(task)}, status=201)
 
 
@@ -256,7 +256,7 @@ async def update_listing(request: web.Request) -> web.Response:
         changes["image_count"] = _opt_int(body, "image_count", d, 0, 30) or 0
     d.raise_if_any()
     tasks = world.update_listing(_id(request, "listing_id"), changes)
-    world.save()
+    world.changed()
     return _ok({"tasks": [task_state(t) for t in tasks]}, status=201)
 
 
@@ -283,7 +283,7 @@ async def ship_order(request: web.Request) -> web.Response:
     body = await json_object(request, allow_empty=True)
     tracking, carrier = ship_args(body.get("tracking_number"), body.get("carrier", "YAMATO"))
     task = world.ship_order(_id(request, "order_id"), tracking, carrier)
-    world.save()
+    world.changed()
     return _ok({"task": task_state(task)}, status=201)
 
 
@@ -294,7 +294,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     reason = _opt_str(body, "reason", d, max_len=500)
     d.raise_if_any()
     task = world.cancel_order(_id(request, "order_id"), reason)
-    world.save()
+    world.changed()
     return _ok({"task": task_state(task)}, status=201)
 
 
@@ -314,7 +314,7 @@ async def issue_task(request: web.Request) -> web.Response:
         d.add("ec_account_id", "整数で指定してください。")
     d.raise_if_any()
     task = world.issue_task(task_type, data, ec_account_id=account)
-    world.save()
+    world.changed()
     return _ok({"task": task_state(task)}, status=201)
 
 
@@ -358,7 +358,7 @@ async def reset(request: web.Request) -> web.Response:
     world.reset()
     if body.get("seed", True):
         populate(world)
-    world.save()
+    world.changed()
     request.app[FAULTS_KEY].reset()
     request.app[LIMITER_KEY].reset()
     return _ok({"listings": len(world.listings), "tasks": len(world.tasks)})

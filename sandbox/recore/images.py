@@ -64,13 +64,14 @@ def render_jpeg(spec: ImageSpec) -> bytes:
     if spec.corrupt:
         return CORRUPT_BYTES
     target = max(2, spec.kb) * 1024
-    # Pick the pixel size from the wanted size (about 40 KB for 640x480 at medium grain).
-    scale = min(3.0, max(0.25, (target / (40 * 1024)) ** 0.5))
+    # Pick the pixel size from the wanted size (about 50 KB for 640x480 at grain 12), so that
+    # the first render is usually close enough.
+    scale = min(4.5, max(0.25, (target / (50 * 1024)) ** 0.5))
     width, height = max(160, int(640 * scale)) // 4 * 4, max(120, int(480 * scale)) // 4 * 4
     lo, hi, sigma = 0, 160, 12
     best = _render(spec, width, height, sigma)
     for _ in range(5):  # bisection on grain strength; each render is a few ms
-        if abs(len(best) - target) <= target * 0.2:
+        if abs(len(best) - target) <= target * 0.25:
             break
         if len(best) < target:
             lo = sigma

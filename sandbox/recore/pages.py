@@ -70,7 +70,7 @@ async def pending_list(request: web.Request) -> web.Response:
         listing = world.list_pending_item(int(raw) if raw.isdigit() else -1)
     except WorldError as exc:
         raise _back("/ui/pending", err=exc.message) from exc
-    world.save()
+    world.changed()
     mn = listing["mall_attributes"].get("management_number")
     raise _back(
         "/ui/listings", msg=f"{mn} を出品しました（CREATE_INVENTORY を発行）。", tab="WAITING"
@@ -133,7 +133,7 @@ async def new_listing(request: web.Request) -> web.Response:
     except p.Invalid as exc:
         message = " ".join(m for ms in exc.detail.values() for m in ms)
         raise _back("/ui/pending", err=message) from exc
-    world.save()
+    world.changed()
     raise _back(
         "/ui/listings", msg=f"{mn} を出品しました（ID {created[0]['id']}）。", tab="WAITING"
     )
@@ -170,7 +170,7 @@ async def listing_sell_in_store(request: web.Request) -> web.Response:
         world.sell_in_store(int(raw) if raw.isdigit() else -1)
     except WorldError as exc:
         raise _back("/ui/listings", err=exc.message, tab=tab) from exc
-    world.save()
+    world.changed()
     raise _back(
         "/ui/listings", msg=f"出品 {raw} を店頭で販売しました（DELETE_INVENTORY を発行）。", tab=tab
     )
@@ -212,7 +212,7 @@ async def order_ship(request: web.Request) -> web.Response:
         raise _back("/ui/orders", err=message, tab=tab) from exc
     except WorldError as exc:
         raise _back("/ui/orders", err=exc.message, tab=tab) from exc
-    world.save()
+    world.changed()
     raise _back(
         "/ui/orders", msg=f"受注 {raw} を出荷しました（SHIP_ORDER を発行）。", tab="SHIPPED"
     )
@@ -226,7 +226,7 @@ async def order_cancel(request: web.Request) -> web.Response:
         world.cancel_order(int(raw) if raw.isdigit() else -1)
     except WorldError as exc:
         raise _back("/ui/orders", err=exc.message, tab=tab) from exc
-    world.save()
+    world.changed()
     raise _back(
         "/ui/orders",
         msg=f"受注 {raw} をキャンセルしました（CANCEL_ORDER を発行）。",

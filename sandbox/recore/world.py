@@ -6,6 +6,7 @@ Keys that start with `_` are the sandbox's own bookkeeping and never appear in p
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -63,6 +64,9 @@ class World:
         self.orders: dict[int, dict[str, Any]] = {}
         self.images: dict[int, dict[str, Any]] = {}
         self.counters: dict[str, int] = {}
+        self._last_save_cost = 0.0
+        self._last_save_at = 0.0
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     def reset(self) -> None:
         """Forget everything (the state file is rewritten by the next save)."""
@@ -490,10 +494,35 @@ class World:
         self.orders = {int(x["id"]): x for x in data["orders"]}
         self.images = {int(x.pop("id")): x for x in data["images"]}
 
-    def save(self) -> None:
-        """Write the state file atomically (temp file in the same directory, then rename)."""
+    def changed(self) -> None:
+        """Persist after a change. Small worlds are written at once; when a write is slow (a
+        benchmark world of thousands of listings) writes are coalesced to at most one a second,
+        and `flush()` (called on shutdown) writes what is left."""
         if self.state_file is None:
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
+        if self._last_save_cost < 0.02:
+            self.save()
+        elif self._flush_handle is None:
+            delay = max(0.0, self._last_save_at + 1.0 - time.monotonic())
+            self._flush_handle = loop.call_later(delay, self.save)
+
+    def flush(self) -> None:
+        if self._flush_handle is not None:
+            self.save()
+
+    def save(self) -> None:
+        """Write the state file atomically (temp file in the same directory, then rename)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self.state_file is None:
+            return
+        started = time.monotonic()
         path = self.state_file
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -506,6 +535,8 @@ class World:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._last_save_at = time.monotonic()
+        self._last_save_cost = self._last_save_at - started
 
     def load(self) -> bool:
         """Load the state file if there is one; False when there is none yet."""

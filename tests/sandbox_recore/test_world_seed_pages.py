@@ -292,3 +292,17 @@ async def test_reset_control(client: TestClient) -> None:
     assert (await resp.json()) == {"listings": 0, "tasks": 0}
     resp = await client.post("/_sandbox/reset")
     assert (await resp.json())["listings"] == 26
+
+
+async def test_slow_saves_are_coalesced_and_flushed(tmp_path: Path) -> None:
+    from sandbox.recore.world import World
+
+    path = tmp_path / "w.json"
+    world = World(path)
+    world.save()
+    world._last_save_cost = 5.0  # pretend a write is slow (a world of thousands of listings)
+    world.issue_task("CONFIRM_ORDER", {})
+    world.changed()
+    assert json.loads(path.read_text(encoding="utf-8"))["tasks"] == []  # not yet written
+    world.flush()
+    assert len(json.loads(path.read_text(encoding="utf-8"))["tasks"]) == 1
