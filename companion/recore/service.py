@@ -73,6 +73,7 @@ class RecoreService:
         self._session: aiohttp.ClientSession | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._rebuild_task: asyncio.Task[None] | None = None
+        self._rebuild_lock = asyncio.Lock()  # two quick settings changes rebuild one at a time
 
     @property
     def client(self) -> RecoreClient | None:
@@ -94,8 +95,18 @@ class RecoreService:
         if keys & CLIENT_SETTINGS:
             self._rebuild_task = asyncio.get_running_loop().create_task(self.rebuild())
 
+    async def settled(self) -> None:
+        """Wait for a rebuild triggered by a settings change (CLI and tests)."""
+        task = self._rebuild_task
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+
     async def rebuild(self) -> None:
         """(Re)make the client from the settings; start or stop the loops to match."""
+        async with self._rebuild_lock:
+            await self._rebuild()
+
+    async def _rebuild(self) -> None:
         url = await self.settings.get("recore_api_url")
         key = await self.settings.secret("recore_api_key")
         account = await self.settings.get("ec_account_id")
