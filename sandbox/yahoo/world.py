@@ -647,9 +647,11 @@ class World:
         while tick <= target:
             times.append(float(tick))
             tick += 3600
-        times.append(target)
+        if not times or times[-1] != target:
+            times.append(target)  # a partial hour at the end: closes auctions, draws nothing
         selling = [i for i in self.items.values() if i.status == ITEM_SELLING]
         for t in times:
+            self.clock = t  # events carry the hour they happen in
             hour = int(t // 3600)
             still: list[Item] = []
             for item in selling:
@@ -664,7 +666,7 @@ class World:
                     else:
                         stats["unsold"] += 1
                     continue
-                if t != target or t % 3600 == 0:
+                if t % 3600 == 0:
                     rate = self._bid_rate(item)
                     if rate and self.draw("bid", item.auction_id, hour) < rate:
                         self.place_bid(
