@@ -120,6 +120,7 @@ class _Checker:
             self.images,
             self.options,
             self.multi_values,
+            self.codes,
             self.sales_channel,
             self.other_malls,
         ]
@@ -239,6 +240,16 @@ class _Checker:
         if self.skip("description"):
             return
         desc = self.get("description")
+        if _missing(desc):
+            self.add("description", "description_missing", "がありません", "missing")
+            return
+        if isinstance(desc, str) and len(desc) > yf.DESCRIPTION_MAX_CHARS:
+            self.add(
+                "description",
+                "description_too_long",
+                f"が{yf.DESCRIPTION_MAX_CHARS:,}文字を超えています（{len(desc):,}文字）",
+                f"longer than {yf.DESCRIPTION_MAX_CHARS} characters ({len(desc)})",
+            )
         if isinstance(desc, str) and ("\n" in desc or "\r" in desc):
             line = desc.count("\n") or desc.count("\r")
             self.add(
@@ -256,12 +267,17 @@ class _Checker:
             cat = str(cat)
         if _missing(cat):
             self.add("category_id", "category_missing", "がありません", "missing")
-        elif not isinstance(cat, str) or not (cat.isascii() and cat.isdigit()):
+        elif (
+            not isinstance(cat, str)
+            or not (cat.isascii() and cat.isdigit())
+            or len(cat) > yf.CATEGORY_MAX_DIGITS
+        ):
             self.add(
                 "category_id",
                 "category_not_numeric",
-                f"は数字のカテゴリIDにしてください（「{_short(cat)}」）",
-                f"must be a numeric category id, got {_short(cat)}",
+                f"は{yf.CATEGORY_MAX_DIGITS}桁以内の半角数字のカテゴリIDにしてください（「{_short(cat)}」）",
+                f"must be a numeric category id of at most {yf.CATEGORY_MAX_DIGITS} digits, "
+                f"got {_short(cat)}",
             )
 
     def prices(self) -> None:
@@ -371,11 +387,11 @@ class _Checker:
 
     def shipping(self) -> None:
         payer = self.get("shipping_payer")
-        if (
-            payer is not None
-            and not self.skip("shipping_payer")
-            and payer not in yf.SHIPPING_PAYERS
-        ):
+        if self.skip("shipping_payer"):
+            pass
+        elif _missing(payer):
+            self.add("shipping_payer", "shipping_payer_missing", "がありません", "missing")
+        elif payer not in yf.SHIPPING_PAYERS:
             self.add(
                 "shipping_payer",
                 "shipping_payer_invalid",
@@ -383,7 +399,11 @@ class _Checker:
                 f"must be 落札者 (buyer) or 出品者 (seller), got {_short(payer)}",
             )
         pref = self.get("prefecture")
-        if pref is not None and not self.skip("prefecture") and pref not in yf.PREFECTURES:
+        if self.skip("prefecture"):
+            pass
+        elif _missing(pref):
+            self.add("prefecture", "prefecture_missing", "がありません", "missing")
+        elif pref not in yf.PREFECTURES:
             self.add(
                 "prefecture",
                 "prefecture_invalid",
@@ -434,7 +454,7 @@ class _Checker:
             "delivery_group_invalid",
             "は1～7にしてください",
             "must be 1 to 7",
-            required=False,
+            required=True,
         )
         for name in ("min_rating", "featured_amount", "size_class", "tax_rate"):
             raw = self.get(name)
@@ -445,7 +465,15 @@ class _Checker:
                     f"は整数にしてください（{_short(raw)}）",
                     f"must be an integer, got {_short(raw)}",
                 )
-        for name in ("featured_amount", "size_class", "tax_rate"):
+        tax = _int(self.get("tax_rate"))
+        if tax is not None and tax not in yf.TAX_RATES and not self.skip("tax_rate"):
+            self.add(
+                "tax_rate",
+                "tax_rate_invalid",
+                f"は0、8、10のどれかにしてください（{tax}）",
+                f"must be 0, 8 or 10, got {tax}",
+            )
+        for name in ("featured_amount", "size_class"):
             value = _int(self.get(name))
             if value is not None and value < 0 and not self.skip(name):
                 self.add(
@@ -486,6 +514,41 @@ class _Checker:
                         f"value {_short(value)} is not encodable in cp932",
                     )
                     break
+
+    def codes(self) -> None:
+        """発送までの日数 (a code, required), JAN/ISBN, and the numeric ID columns."""
+        if not self.skip("lead_time_code"):
+            raw = self.get("lead_time_code")
+            code = str(raw) if _int(raw) is not None else raw
+            if _missing(code):
+                self.add("lead_time_code", "lead_time_missing", "がありません", "missing")
+            elif not isinstance(code, str) or code not in yf.LEAD_TIME_CODES:
+                allowed = "、".join(f"{k}（{v}）" for k, v in yf.LEAD_TIME_CODES.items())
+                self.add(
+                    "lead_time_code",
+                    "lead_time_invalid",
+                    f"のコード「{_short(raw)}」は使えません（{allowed}）",
+                    f"unknown code {_short(raw)}; allowed: {', '.join(yf.LEAD_TIME_CODES)}",
+                )
+        jan = self.get("jan_code")
+        if isinstance(jan, str) and jan and not yf.JAN_CODE_RE.match(jan):
+            self.add(
+                "jan_code",
+                "jan_code_invalid",
+                f"「{_short(jan)}」はJAN（8桁・13桁）かISBN（10桁・13桁）の半角数字にしてください",
+                f"{_short(jan)} is not a JAN (8/13 digits) or ISBN (10/13) code",
+            )
+        for name in ("brand_id", "product_category_id"):
+            value = self.get(name)
+            if _int(value) is not None:
+                value = str(value)
+            if isinstance(value, str) and value and not (value.isascii() and value.isdigit()):
+                self.add(
+                    name,
+                    "not_numeric",
+                    f"は半角数字にしてください（「{_short(value)}」）",
+                    f"must be digits, got {_short(value)}",
+                )
 
     def sales_channel(self) -> None:
         channel = self.get("sales_channel")

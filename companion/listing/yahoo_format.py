@@ -40,6 +40,20 @@ END_HOURS: tuple[int, ...] = tuple(range(24))
 SHIPPING_PAYERS: tuple[str, ...] = ("落札者", "出品者")
 RESUBMIT_COUNTS: tuple[int, ...] = (0, 1, 2, 3)
 DELIVERY_GROUPS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+TAX_RATES: tuple[int, ...] = (0, 8, 10)
+DESCRIPTION_MAX_CHARS = 25_000  # ASSUMPTION (the same figure the Yahoo sandbox enforces)
+CATEGORY_MAX_DIGITS = 10
+# ASSUMPTION: 発送までの日数 codes (the reference only says "code (e.g. 1)"); the sandbox agrees.
+LEAD_TIME_CODES: dict[str, str] = {
+    "1": "1～2日で発送",
+    "2": "2～3日で発送",
+    "3": "3～7日で発送",
+    "4": "8～14日で発送",
+}
+# JAN (8 or 13 digits) or ISBN (10 with a possible X check digit, or 13).
+JAN_CODE_RE = re.compile(r"(?:[0-9]{8}|[0-9]{13}|[0-9]{9}[0-9X])\Z")
+# Columns Yahoo refuses when blank (on top of 管理番号, タイトル, カテゴリ, prices, 期間…).
+REQUIRED_TEXT_FIELDS: tuple[str, ...] = ("description", "prefecture", "shipping_payer")
 PAYMENT_TIMING = "代金先払い"  # store auctions are paid before shipping: column 14 is constant
 YES, NO = "はい", "いいえ"
 MULTI_VALUE_SEPARATOR = (

@@ -109,7 +109,7 @@ cp932_text = st.text(
     alphabet=st.characters(codec="cp932", exclude_characters="¢£¬‖−〜").filter(_ok_char),
     max_size=30,
 )
-digits = st.text(alphabet="0123456789", min_size=1, max_size=12)
+digits = st.text(alphabet="0123456789", min_size=1, max_size=10)
 small_int = st.integers(min_value=0, max_value=10**9)
 
 
@@ -121,7 +121,7 @@ def valid_listings(draw: st.DrawFn) -> Listing:
         ec_inventory_id=draw(st.integers(min_value=1, max_value=2**31)),
         management_number=number,
         title=draw(cp932_text.filter(lambda t: t.strip() and yf.title_width(t) <= 65)),
-        description=draw(st.none() | cp932_text),
+        description=draw(cp932_text.filter(str.strip)),
         keywords=draw(st.none() | cp932_text),
         category_id=draw(digits),
         start_price=start,
@@ -129,9 +129,9 @@ def valid_listings(draw: st.DrawFn) -> Listing:
         quantity=draw(st.integers(1, 999)),
         duration_days=draw(st.sampled_from(yf.DURATION_DAYS)),
         end_hour=draw(st.sampled_from(yf.END_HOURS)),
-        prefecture=draw(st.none() | st.sampled_from(yf.PREFECTURES)),
+        prefecture=draw(st.sampled_from(yf.PREFECTURES)),
         city=draw(st.none() | cp932_text),
-        shipping_payer=draw(st.none() | st.sampled_from(yf.SHIPPING_PAYERS)),
+        shipping_payer=draw(st.sampled_from(yf.SHIPPING_PAYERS)),
         condition=draw(st.sampled_from(CONDITIONS)),
         image_urls=[f"http://127.0.0.1/{i}.jpg" for i in range(draw(st.integers(1, 10)))],
         auto_extend=draw(st.booleans()),
@@ -141,12 +141,14 @@ def valid_listings(draw: st.DrawFn) -> Listing:
         bidder_auth_limit=draw(st.booleans()),
         featured_amount=draw(st.none() | small_int),
         size_class=draw(st.none() | small_int),
-        tax_rate=draw(st.none() | st.sampled_from([0, 8, 10])),
+        tax_rate=draw(st.none() | st.sampled_from(yf.TAX_RATES)),
         tax_included=draw(st.booleans()),
-        jan_code=draw(st.none() | digits),
+        jan_code=draw(st.none() | st.from_regex(yf.JAN_CODE_RE.pattern, fullmatch=True)),
+        brand_id=draw(st.none() | digits),
+        product_category_id=draw(st.none() | digits),
         folder_path=draw(st.none() | cp932_text),
-        delivery_group=draw(st.none() | st.sampled_from(yf.DELIVERY_GROUPS)),
-        lead_time_code=draw(st.none() | digits),
+        delivery_group=draw(st.sampled_from(yf.DELIVERY_GROUPS)),
+        lead_time_code=draw(st.sampled_from(list(yf.LEAD_TIME_CODES))),
         sales_channel=draw(st.sampled_from(["併売", "ECのみ", None])),
     )
 
