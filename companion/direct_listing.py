@@ -1,0 +1,530 @@
+"""直接出品を実行: list a batch on the Yahoo store through its own pages (Playwright).
+
+Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>`):
+
+1. Items of the batch already listed count as done; items that already have a result in this job
+   (a resumed job) are not tried again.
+2. Pre-flight: log in if needed, open the item form and check every selector the run needs. One
+   missing (the page changed) → the job fails naming it, and nothing is listed.
+3. The store's item list (every page) is read once: a 管理番号 already on the store is recorded as
+   listed with the auction id found there and reported `succeeded` — never listed twice. This is
+   also what makes a crash safe: after a restart the resumed job finds what was submitted just
+   before the crash.
+4. Each other item: form → 確認する → 出品する → auction id from the completion page; then ONE
+   transaction marks the listing 出品中 and enqueues the `succeeded` report (outbox, one report per
+   task). A failure keeps the item 出品処理中 in its batch with the page's own error text.
+5. A wall (SMS認証, captcha, a login that will not renew) pauses the job with a Japanese message;
+   pressing 直接出品を実行 again (same dedupe key) resumes it from where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
+
+from companion.batches import BatchError, Batches
+from companion.db.models import ListingRecord, utcnow
+from companion.domain import Listing, ListingState
+from companion.jobs import JobContext, JobFailed, JobPaused, JobState
+from companion.keys import CONFIG, DB, EVENTS, JOBS, SERVICES, SETTINGS
+from companion.listing.images import ImageStore
+from companion.recore import outbox as ob
+from companion.recore.client import listing_from_inventory, succeeded_body
+from scrapers import parse
+from scrapers.errors import ItemError, LayoutChanged, SessionLost, WallError
+from scrapers.pages import ItemCreatePage, ItemListPage
+from scrapers.session import BrowserSession, Credentials
+from scrapers.site import YahooUrls
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "direct_listing"
+EVENT_SOURCE = "direct_listing"
+SERVICE = "direct_listing"
+MAX_CONCURRENCY = 4
+MAX_ATTEMPTS = 3  # per item, for answers that say "try again" (busy, expired draft, timeouts)
+# Seconds between two 出品する presses across all pages: gentle on the store. Tests set 0.
+PACING_ENV = "RECORE_CONNECTOR_DIRECT_PACING_SECONDS"
+DEFAULT_PACING = 1.0
+# Chromium closes this many seconds after the last job used it.
+IDLE_ENV = "RECORE_CONNECTOR_BROWSER_IDLE_SECONDS"
+DEFAULT_IDLE = 60.0
+# Retry backoff base (seconds) for busy pages; tests set it small.
+RETRY_DELAY_ENV = "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS"
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def dedupe_key(batch_id: int) -> str:
+    return f"batch:{batch_id}"
+
+
+def item_key(record: ListingRecord) -> str:
+    return record.management_number or f"#{record.id}"
+
+
+class Pacer:
+    """At most one submission per `interval` seconds, whatever the number of pages."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if self.interval <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            delay = self._next - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = loop.time() + self.interval
+
+
+class DirectListing:
+    """The service behind the routes and the job (`app[SERVICES]["direct_listing"]`)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.db = app[DB]
+        self.settings = app[SETTINGS]
+        self.config = app[CONFIG]
+        self.pacing = _env_float(PACING_ENV, DEFAULT_PACING)
+        self.idle_timeout = _env_float(IDLE_ENV, DEFAULT_IDLE)
+        self.retry_delay = _env_float(RETRY_DELAY_ENV, 1.0)
+        self.headless = True
+        self._session: BrowserSession | None = None
+        self._session_base: str | None = None
+
+    @property
+    def batches(self) -> Batches:
+        return self.app[SERVICES]["batches"]
+
+    async def credentials(self) -> Credentials:
+        s = self.settings
+        return Credentials(
+            yahoo_id=await s.get("yahoo_id"),
+            password=await s.secret("yahoo_password"),
+            business_id=await s.get("business_id"),
+            business_password=await s.secret("business_password"),
+        )
+
+    async def browser(self) -> BrowserSession:
+        """The store session, re-made when the Yahoo address setting changed."""
+        base = await self.settings.get("yahoo_base_url")
+        if self._session is not None and self._session_base != base:
+            await self._session.close()
+            self._session = None
+        if self._session is None:
+            self._session = BrowserSession(
+                self.config.browser_profile_dir,
+                YahooUrls.for_base(base),
+                self.credentials,
+                headless=self.headless,
+                idle_timeout=self.idle_timeout,
+                busy_delay=self.retry_delay,
+            )
+            self._session_base = base
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def concurrency(self) -> int:
+        value = await self.settings.get("direct_listing_concurrency")
+        try:
+            return max(1, min(MAX_CONCURRENCY, int(value or 1)))
+        except (TypeError, ValueError):
+            return 1
+
+    async def start(self, batch_id: int) -> str:
+        """Start (or join, or resume) the direct listing of one batch."""
+        await self.batches._load(batch_id)  # 404 early
+        return await self.app[JOBS].submit(
+            JOB_KIND, {"batch_id": batch_id}, dedupe_key=dedupe_key(batch_id)
+        )
+
+    async def handle(self, ctx: JobContext) -> JobState | None:
+        return await _Run(self, ctx).go()
+
+
+@dataclass
+class _Stop:
+    """Why the run stops early (all workers finish their item, then the job ends this way)."""
+
+    error: WallError | LayoutChanged
+
+
+class _Run:
+    def __init__(self, service: DirectListing, ctx: JobContext) -> None:
+        self.service = service
+        self.ctx = ctx
+        self.db = service.db
+        self.stop: _Stop | None = None
+        self.store: dict[str, parse.ListedItem] = {}
+        self.pacer = Pacer(service.pacing)
+        self.session: BrowserSession | None = None
+        self.images: ImageStore | None = None
+
+    # --- the run --------------------------------------------------------------------------------
+    async def go(self) -> JobState | None:
+        try:
+            batch_id = int(self.ctx.params["batch_id"])
+            _batch, records = await self.service.batches._load(batch_id)
+        except (KeyError, TypeError, ValueError):
+            raise JobFailed(
+                "BAD_PARAMS", "出品リストの指定が正しくありません", "bad batch id"
+            ) from None
+        except BatchError as exc:
+            raise JobFailed(exc.code, exc.message, exc.message_en) from None
+        await self.ctx.set_total(len(records))
+        done = await self.ctx.results()
+        todo: list[ListingRecord] = []
+        for record in records:
+            key = item_key(record)
+            if record.state == ListingState.LISTED:
+                if done.get(key, {}).get("state") != "succeeded":
+                    await self.ctx.item(
+                        key,
+                        "succeeded",
+                        f"出品済みです（オークションID {record.auction_id}）",
+                        {
+                            "listing_id": record.id,
+                            "auction_id": record.auction_id,
+                            "auction_url": record.auction_url,
+                            "already": True,
+                        },
+                    )
+            elif record.state == ListingState.PROCESSING and key not in done:
+                todo.append(record)
+            elif key not in done:
+                await self.ctx.item(
+                    key,
+                    "skipped",
+                    "出品処理中ではないため、出品しませんでした",
+                    {"listing_id": record.id, "state": record.state},
+                )
+        if not todo:
+            return None
+        log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
+        self.session = await self.service.browser()
+        workers = min(await self.service.concurrency(), len(todo))
+        async with self.service.batches.image_store() as images, self.session.use() as context:
+            self.images = images
+            pages = [await context.new_page() for _ in range(workers)]
+            try:
+                await self._preflight(context, pages[0])
+                queue: asyncio.Queue[ListingRecord] = asyncio.Queue()
+                for record in todo:
+                    queue.put_nowait(record)
+                await asyncio.gather(*(self._worker(context, page, queue) for page in pages))
+            finally:
+                for page in pages:
+                    try:
+                        await page.close()
+                    except PlaywrightError:
+                        pass
+        if self.stop is not None:
+            await self._raise_stop(self.stop.error)
+        return None
+
+    async def _preflight(self, context: BrowserContext, page: Page) -> None:
+        assert self.session is not None
+        try:
+            await ItemCreatePage(page, self.session).check_layout()
+            self.store = await self._read_store(context)
+        except (WallError, LayoutChanged) as exc:
+            await self._raise_stop(exc)
+        log.info("store has %d items; pre-flight passed", len(self.store))
+
+    async def _read_store(self, context: BrowserContext) -> dict[str, parse.ListedItem]:
+        assert self.session is not None
+        reader = ItemListPage(context.request, self.session)
+        try:
+            return await reader.management_numbers()
+        except SessionLost:
+            page = await context.new_page()
+            try:
+                await self.session.open(page, self.session.urls.serinavi_top())
+            finally:
+                await page.close()
+            return await reader.management_numbers()
+
+    async def _raise_stop(self, exc: WallError | LayoutChanged) -> None:
+        events = self.service.app[EVENTS]
+        if isinstance(exc, WallError):
+            await events.record("warning", EVENT_SOURCE, exc.ja, exc.en)
+            raise JobPaused(exc.code, exc.ja, exc.en)
+        await events.error(EVENT_SOURCE, exc.ja, exc.en)
+        raise JobFailed("LAYOUT_CHANGED", exc.ja, exc.en)
+
+    async def _worker(
+        self, context: BrowserContext, page: Page, queue: asyncio.Queue[ListingRecord]
+    ) -> None:
+        assert self.session is not None
+        form = ItemCreatePage(page, self.session)
+        while self.stop is None:
+            try:
+                record = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                await self._one(context, form, record)
+            except (WallError, LayoutChanged) as exc:
+                # this item has no result: a resumed job tries it again
+                self.stop = _Stop(exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("direct listing of %s failed unexpectedly", item_key(record))
+                await self._failed(
+                    record,
+                    f"予期しないエラーで出品できませんでした（{type(exc).__name__}）",
+                    f"unexpected {type(exc).__name__}: {exc}",
+                )
+
+    # --- one item -------------------------------------------------------------------------------
+    async def _one(
+        self, context: BrowserContext, form: ItemCreatePage, record: ListingRecord
+    ) -> None:
+        listing = listing_from_inventory(record.inventory)
+        number = listing.management_number or record.management_number or ""
+        found = self.store.get(number)
+        if found is not None:
+            await self._listed(record, listing, found.auction_id or found.item_id, already=True)
+            return
+        assert self.images is not None
+        prepared, errors = await self.images.prepare_listing(listing)
+        if errors:
+            await self._failed(
+                record,
+                "、".join(e.message for e in errors),
+                "; ".join(e.message_en for e in errors),
+            )
+            return
+        paths = [p.path for p in prepared]
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            submitted = False
+            try:
+                await form.open()
+                await form.fill(listing, paths)
+                await form.confirm()
+                await self.pacer.wait()
+                submitted = True
+                completion = await form.submit()
+            except SessionLost:
+                # sent to the login page: the next form.open() logs in again. Whether 出品する
+                # got through is for the item list to say.
+                if await self._found_after_doubt(context, record, listing, number):
+                    return
+                continue
+            except ItemError as exc:
+                if exc.maybe_listed and await self._found_after_doubt(
+                    context, record, listing, number
+                ):
+                    return
+                if exc.retry and attempt < MAX_ATTEMPTS:
+                    log.info("%s: %s; trying again", number, exc.en)
+                    await asyncio.sleep(self.service.retry_delay * attempt)
+                    continue
+                await self._failed(record, exc.ja, exc.en)
+                return
+            except (PlaywrightError, TimeoutError) as exc:
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                if submitted and await self._found_after_doubt(context, record, listing, number):
+                    return
+                if attempt < MAX_ATTEMPTS:
+                    log.info("%s: browser error %s; trying again", number, first)
+                    await asyncio.sleep(self.service.retry_delay * attempt)
+                    continue
+                await self._failed(
+                    record,
+                    "ヤフオクの画面が応答しませんでした。時間をおいてもう一度お試しください。",
+                    f"browser error: {first}",
+                )
+                return
+            await self._listed(record, listing, completion.auction_id, already=False)
+            return
+        await self._failed(
+            record,
+            "ヤフオクのログインが繰り返し切れたため、出品できませんでした。",
+            "the session was lost on every attempt",
+        )
+
+    async def _found_after_doubt(
+        self, context: BrowserContext, record: ListingRecord, listing: Listing, number: str
+    ) -> bool:
+        """After a doubtful 出品する: is the 管理番号 on the store now (newest items first)?"""
+        assert self.session is not None
+        reader = ItemListPage(context.request, self.session)
+        try:
+            found = await reader.find(number, pages=2)
+        except SessionLost:
+            page = await context.new_page()
+            try:
+                await self.session.open(page, self.session.urls.serinavi_top())
+            finally:
+                await page.close()
+            found = await reader.find(number, pages=2)
+        if found is None:
+            return False
+        log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)
+        await self._listed(record, listing, found.auction_id or found.item_id, already=True)
+        return True
+
+    async def _listed(
+        self, record: ListingRecord, listing: Listing, auction_id: str, *, already: bool
+    ) -> None:
+        """One transaction: the listing is 出品中 and its `succeeded` report is in the outbox."""
+        assert self.session is not None
+        url = self.session.urls.auction(auction_id)
+        async with self.db.session() as s, s.begin():
+            row = await s.get(ListingRecord, record.id)
+            if row is None:
+                return
+            row.state = ListingState.LISTED
+            row.auction_id = auction_id
+            row.auction_url = url
+            row.listed_at = utcnow()
+            row.last_attempt_error = None
+            if row.task_id:
+                await ob.enqueue_task_succeeded(
+                    s,
+                    row.task_id,
+                    succeeded_body(listing, auction_id=auction_id, auction_url=url),
+                    ob.listing_key(row.id),
+                )
+        outbox = self.service.app[SERVICES].get("outbox")
+        if outbox is not None:
+            outbox.wake()
+        message = (
+            f"既にヤフオクに出品されていたため、出品済みとして記録しました（オークションID {auction_id}）"
+            if already
+            else f"出品しました（オークションID {auction_id}）"
+        )
+        await self.ctx.item(
+            item_key(record),
+            "succeeded",
+            message,
+            {
+                "listing_id": record.id,
+                "auction_id": auction_id,
+                "auction_url": url,
+                "already": already,
+            },
+        )
+        log.info("listed %s as %s%s", item_key(record), auction_id, " (found)" if already else "")
+
+    async def _failed(self, record: ListingRecord, ja: str, en: str) -> None:
+        """The item stays 出品処理中 in its batch; the page's own words are kept for staff."""
+        async with self.db.session() as s, s.begin():
+            row = await s.get(ListingRecord, record.id)
+            if row is not None:
+                row.last_attempt_error = ja
+        number = record.management_number or f"ID {record.id}"
+        await self.ctx.item(
+            item_key(record), "failed", f"管理番号 {number}: {ja}", {"listing_id": record.id}
+        )
+        log.warning("direct listing of %s failed: %s", item_key(record), en)
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+routes = web.RouteTableDef()
+
+
+def _service(request: web.Request) -> DirectListing:
+    return request.app[SERVICES][SERVICE]
+
+
+def _error(status: int, code: str, message: str, message_en: str) -> web.Response:
+    from companion.middlewares import error_response
+
+    return error_response(status, code, message, message_en)
+
+
+@routes.post("/api/v1/batches/{batch_id}/direct-listing")
+async def post_batch_direct_listing(request: web.Request) -> web.Response:
+    try:
+        batch_id = int(request.match_info["batch_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    service = _service(request)
+    try:
+        await service.batches.get(batch_id)
+    except BatchError as exc:
+        return _error(exc.status, exc.code, exc.message, exc.message_en)
+    # a batch with nothing open still gets a job: it records every item as already listed
+    job_id = await service.start(batch_id)
+    return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
+
+
+@routes.post("/api/v1/direct-listing")
+async def post_direct_listing(request: web.Request) -> web.Response:
+    from companion.routes import read_json
+
+    body = await read_json(request)
+    if not isinstance(body, dict) or body.get("source", "pending") != "pending":
+        return _error(
+            400,
+            "VALIDATION_FAILED",
+            'source は "pending"（新規の出品待ちから）を指定してください',
+            'source must be "pending"',
+        )
+    ids = body.get("listing_ids")
+    if ids is not None and (
+        not isinstance(ids, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
+        return _error(
+            400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
+        )
+    service = _service(request)
+    try:
+        batch = await service.batches.create(ids)
+    except BatchError as exc:
+        return _error(exc.status, exc.code, exc.message, exc.message_en)
+    if not batch.get("item_count"):
+        return web.json_response(
+            {
+                "error": {
+                    "code": "NOTHING_VALID",
+                    "message": "出品できる商品がありません。エラーを確認してください。",
+                    "message_en": "no listing passed the checks",
+                },
+                "batch": batch,
+            },
+            status=409,
+        )
+    job_id = await service.start(batch["id"])
+    return web.json_response({"job_id": job_id, "batch_id": batch["id"]}, status=202)
+
+
+async def _ctx(app: web.Application) -> AsyncIterator[None]:
+    service = DirectListing(app)
+    app[SERVICES][SERVICE] = service
+    app[JOBS].register(JOB_KIND, service.handle, resumable=True)
+    yield
+    await service.close()
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_ctx)
+
+
+__all__ = ["JOB_KIND", "DirectListing", "dedupe_key", "setup"]

@@ -1,0 +1,374 @@
+"""The browser session with the Yahoo store: one persistent Chromium profile, logged in, re-used.
+
+- The profile lives in the data dir (`Config.browser_profile_dir`), so the store's login cookies
+  survive restarts: staff log in once (`recore-connector login`, SMS and all) and the connector
+  re-uses that session.
+- When the store asks for a login, the stored credentials are entered (Yahoo ID, password, then the
+  business ID step). A wall a program must not pass — SMS認証, a captcha, wrong credentials — raises
+  `WallError` with a Japanese message that says what staff should do.
+- Chromium starts on first use and closes after `idle_timeout` seconds without users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from scrapers import site
+from scrapers.errors import WallError
+from scrapers.parse import PageKind, classify, error_texts
+from scrapers.site import YahooUrls
+
+log = logging.getLogger(__name__)
+
+LOGIN_COMMAND = "recore-connector login"
+DEFAULT_TIMEOUT_MS = 30_000
+MAX_LOGIN_STEPS = 8
+BUSY_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Credentials:
+    yahoo_id: str | None = None
+    password: str | None = None
+    business_id: str | None = None
+    business_password: str | None = None
+
+
+CredentialsProvider = Callable[[], Awaitable[Credentials]]
+
+
+def has_display() -> bool:
+    """A visible window can be opened (always on Windows/macOS; on Linux only with X/Wayland)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def sms_wall() -> WallError:
+    return WallError(
+        "SMS_AUTH",
+        "ヤフオクのログインでSMS認証を求められたため、一時停止しました。"
+        "Yahoo! JAPAN IDの設定でSMS認証を「利用しない」にするか、"
+        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
+        "もう一度「直接出品を実行」を押してください。続きから再開します。",
+        "Yahoo asked for SMS authentication; set SMS認証 to 利用しない or run "
+        f"`{LOGIN_COMMAND}` once, then run the job again",
+    )
+
+
+def captcha_wall() -> WallError:
+    return WallError(
+        "CAPTCHA",
+        "ヤフオクのログインで画像認証（キャプチャ）を求められたため、一時停止しました。"
+        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
+        "もう一度「直接出品を実行」を押してください。続きから再開します。",
+        f"Yahoo asked for a captcha; run `{LOGIN_COMMAND}` once, then run the job again",
+    )
+
+
+def credentials_wall(page_text: str) -> WallError:
+    quoted = f"（ヤフオクの表示: {page_text}）" if page_text else ""
+    return WallError(
+        "BAD_CREDENTIALS",
+        f"ヤフオクにログインできませんでした{quoted}。オプション画面のY!ID・パスワード・"
+        "ビジネスID・ビジネスパスワードを確認してから、もう一度「直接出品を実行」を押してください。",
+        "Yahoo refused the stored login; check the Yahoo ID, passwords and business ID",
+    )
+
+
+def no_credentials_wall(missing: str) -> WallError:
+    return WallError(
+        "NO_CREDENTIALS",
+        f"ヤフオクのログインが必要ですが、{missing}が設定されていません。オプション画面で設定するか、"
+        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
+        "もう一度「直接出品を実行」を押してください。",
+        f"Yahoo needs a login but {missing} is not set",
+    )
+
+
+def login_loop_wall() -> WallError:
+    return WallError(
+        "LOGIN_FAILED",
+        "ヤフオクへのログインが完了しませんでした（ログイン後もログイン画面に戻ります）。"
+        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
+        "もう一度「直接出品を実行」を押してください。",
+        "the Yahoo login did not complete (the login page came back)",
+    )
+
+
+def busy_wall() -> WallError:
+    return WallError(
+        "YAHOO_BUSY",
+        "ヤフオクが混雑しているため、一時停止しました。しばらくしてから、"
+        "もう一度「直接出品を実行」を押してください。続きから再開します。",
+        "Yahoo answered with a busy page repeatedly",
+    )
+
+
+def _same_page(current: str, wanted: str) -> bool:
+    a, b = urlsplit(current), urlsplit(wanted)
+    return (a.scheme, a.netloc, a.path) == (b.scheme, b.netloc, b.path)
+
+
+class BrowserSession:
+    """One Chromium with a persistent profile; pages for the workers; automatic login."""
+
+    def __init__(
+        self,
+        profile_dir: Path,
+        urls: YahooUrls,
+        credentials: CredentialsProvider,
+        *,
+        headless: bool = True,
+        idle_timeout: float = 60.0,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        busy_delay: float = 1.0,
+    ) -> None:
+        self.profile_dir = Path(profile_dir)
+        self.urls = urls
+        self._credentials = credentials
+        self.headless = headless
+        self.idle_timeout = idle_timeout
+        self.timeout_ms = timeout_ms
+        self.busy_delay = busy_delay
+        self._pw: Playwright | None = None
+        self._context: BrowserContext | None = None
+        self._start_lock = asyncio.Lock()
+        self._login_lock = asyncio.Lock()
+        self._users = 0
+        self._idle_task: asyncio.Task[None] | None = None
+        self.logins = 0  # how many automatic logins ran (for tests and logs)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._context is not None
+
+    async def _start(self) -> BrowserContext:
+        async with self._start_lock:
+            if self._context is not None:
+                return self._context
+            from companion.browser import CHROMIUM_ARGS, chromium_executable
+
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                os.chmod(self.profile_dir, 0o700)  # holds the store's login cookies
+            pw = await async_playwright().start()
+            try:
+                context = await pw.chromium.launch_persistent_context(
+                    str(self.profile_dir),
+                    executable_path=chromium_executable(),
+                    headless=self.headless,
+                    args=list(CHROMIUM_ARGS),
+                    locale="ja-JP",
+                    timezone_id="Asia/Tokyo",
+                    accept_downloads=False,
+                )
+            except BaseException:
+                await pw.stop()
+                raise
+            context.set_default_timeout(self.timeout_ms)
+            context.set_default_navigation_timeout(self.timeout_ms)
+            self._pw, self._context = pw, context
+            log.info("Chromium started (profile %s, headless=%s)", self.profile_dir, self.headless)
+            return context
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[BrowserContext]:
+        """Hold the browser open while in use; it closes `idle_timeout` s after the last user."""
+        self._users += 1
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            self._idle_task = None
+        try:
+            yield await self._start()
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._context is not None:
+                self._idle_task = asyncio.create_task(self._close_when_idle())
+
+    async def _close_when_idle(self) -> None:
+        await asyncio.sleep(self.idle_timeout)
+        if self._users == 0:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._idle_task is not None and self._idle_task is not asyncio.current_task():
+            self._idle_task.cancel()
+        self._idle_task = None
+        async with self._start_lock:
+            context, pw = self._context, self._pw
+            self._context = self._pw = None
+            if context is not None:
+                with contextlib.suppress(PlaywrightError):
+                    await context.close()
+                log.info("Chromium closed")
+            if pw is not None:
+                with contextlib.suppress(PlaywrightError):
+                    await pw.stop()
+
+    async def new_page(self) -> Page:
+        context = await self._start()
+        return await context.new_page()
+
+    async def cookies(self) -> list[dict[str, Any]]:
+        context = await self._start()
+        return [dict(c) for c in await context.cookies()]
+
+    # --- login ----------------------------------------------------------------------------------
+    async def open(self, page: Page, url: str, *, need_html: bool = True) -> str | None:
+        """Go to `url`, logging in on the way when the store asks; returns the page's HTML.
+
+        With `need_html=False` the common case costs one navigation and nothing more: when the
+        store answers 2xx at the very URL asked for, no login page came in between (a login
+        always redirects), so the page's HTML is not read and None is returned.
+        """
+        resp = await page.goto(url, wait_until="domcontentloaded")
+        if not need_html and resp is not None and resp.ok and _same_page(page.url, url):
+            return None
+        html = await page.content()
+        kind = classify(html)
+        busy = 0
+        while kind == PageKind.BUSY and busy < BUSY_RETRIES:
+            busy += 1
+            await asyncio.sleep(self.busy_delay * busy)
+            await page.goto(url, wait_until="domcontentloaded")
+            html = await page.content()
+            kind = classify(html)
+        if kind == PageKind.BUSY:
+            raise busy_wall()
+        if kind == PageKind.OTHER:
+            return html
+        await self.login(page)
+        await page.goto(url, wait_until="domcontentloaded")
+        html = await page.content()
+        if classify(html) != PageKind.OTHER:
+            raise login_loop_wall()
+        return html
+
+    async def login(self, page: Page) -> None:
+        """Walk the login steps on `page` (already on a login page, or sent to one)."""
+        async with self._login_lock:
+            html = await page.content()
+            if classify(html) == PageKind.OTHER:
+                # another worker may have logged in meanwhile: the store page may now open
+                await page.goto(
+                    self.urls.login(self.urls.store_top()), wait_until="domcontentloaded"
+                )
+                html = await page.content()
+            creds: Credentials | None = None
+            submitted: set[PageKind] = set()
+            for _step in range(MAX_LOGIN_STEPS):
+                kind = classify(html)
+                if kind == PageKind.OTHER:
+                    self.logins += 1
+                    log.info("logged in to the Yahoo store")
+                    return
+                if kind == PageKind.SMS:
+                    raise sms_wall()
+                if kind == PageKind.CAPTCHA:
+                    raise captcha_wall()
+                if kind == PageKind.BUSY:
+                    raise busy_wall()
+                if kind in submitted:
+                    # the same step came back: the page says why (wrong password …)
+                    raise credentials_wall(" ".join(error_texts(html, site.LOGIN.error)))
+                if creds is None:
+                    creds = await self._credentials()
+                await self._login_step(page, kind, creds)
+                submitted.add(kind)
+                html = await page.content()
+            raise login_loop_wall()
+
+    async def _login_step(self, page: Page, kind: PageKind, creds: Credentials) -> None:
+        facts = site.LOGIN
+        if kind == PageKind.LOGIN_HANDLE:
+            if not creds.yahoo_id:
+                raise no_credentials_wall("Y!ID")
+            await page.fill(facts.handle, creds.yahoo_id)
+            await self._click_and_wait(page, facts.handle_next_button)
+        elif kind == PageKind.LOGIN_PASSWORD:
+            if not creds.password:
+                raise no_credentials_wall("Y!パスワード")
+            await page.fill(facts.password, creds.password)
+            await self._click_and_wait(page, facts.login_button)
+        elif kind == PageKind.BUSINESS:
+            if not creds.business_id or not creds.business_password:
+                raise no_credentials_wall("ビジネスIDまたはビジネスパスワード")
+            await page.fill(facts.business_id, creds.business_id)
+            await page.fill(facts.business_password, creds.business_password)
+            await self._click_and_wait(page, facts.business_button)
+
+    @staticmethod
+    async def _click_and_wait(page: Page, button_text: str) -> None:
+        button = page.get_by_role("button", name=button_text, exact=True)
+        async with page.expect_navigation(wait_until="domcontentloaded"):
+            await button.click()
+
+    # --- staff's one-time manual login ------------------------------------------------------------
+    async def interactive_login(
+        self, *, wait_seconds: float = 600.0, on_status: Callable[[str], None] = print
+    ) -> bool:
+        """Open the store in a window; fill what we know, let staff do the rest (SMS, captcha).
+
+        Returns True once a store page is open (the session is then kept in the profile).
+        """
+        async with self.use():
+            page = await self.new_page()
+            await page.goto(self.urls.store_top(), wait_until="domcontentloaded")
+            creds = await self._credentials()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait_seconds
+            filled: set[str] = set()
+            while loop.time() < deadline:
+                if page.is_closed():
+                    return False
+                try:
+                    html = await page.content()
+                except PlaywrightError:
+                    await asyncio.sleep(0.5)  # the page is navigating
+                    continue
+                kind = classify(html)
+                if kind == PageKind.OTHER and "/config/login" not in page.url:
+                    on_status("ログインしました。このウィンドウは閉じて構いません。 / Logged in.")
+                    return True
+                if kind.value not in filled:
+                    filled.add(kind.value)
+                    await self._prefill(page, kind, creds, on_status)
+                await asyncio.sleep(0.5)
+            return False
+
+    async def _prefill(
+        self, page: Page, kind: PageKind, creds: Credentials, on_status: Callable[[str], None]
+    ) -> None:
+        facts = site.LOGIN
+        with contextlib.suppress(PlaywrightError):
+            if kind == PageKind.LOGIN_HANDLE and creds.yahoo_id:
+                await page.fill(facts.handle, creds.yahoo_id)
+            elif kind in (PageKind.LOGIN_PASSWORD, PageKind.CAPTCHA) and creds.password:
+                await page.fill(facts.password, creds.password)
+            elif kind == PageKind.BUSINESS and creds.business_id:
+                await page.fill(facts.business_id, creds.business_id)
+                if creds.business_password:
+                    await page.fill(facts.business_password, creds.business_password)
+        hints = {
+            PageKind.LOGIN_HANDLE: "Y!IDを確認して「次へ」を押してください。",
+            PageKind.LOGIN_PASSWORD: "パスワードを確認して「ログイン」を押してください。",
+            PageKind.CAPTCHA: "画像の文字を入力して「ログイン」を押してください。",
+            PageKind.SMS: "携帯電話に届いた確認コードを入力してください。",
+            PageKind.BUSINESS: "ビジネスIDとパスワードを確認して「ログイン」を押してください。",
+        }
+        if kind in hints:
+            on_status(hints[kind])
