@@ -16,7 +16,7 @@ from aiohttp import web
 from . import protocol as p
 from .auth import BadKey, KeyClaims, RateLimiter, verify_jwt
 from .keys import IMAGES_KEY, LIMITER_KEY, WORLD_KEY
-from .world import World, parse_jst
+from .world import World, int_or_none, parse_jst
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ def _validate_success(
     if not isinstance(variants, list):
         d.add("variants", "配列で指定してください。")
         return
-    listing = world.listings.get(task["data"].get("ec_inventory_id") or 0)
+    listing = world.listings.get(int_or_none(task["data"].get("ec_inventory_id")) or 0)
     known = {v["id"] for v in listing["variants"]} if listing else set()
     for n, v in enumerate(variants):
         if not isinstance(v, dict):

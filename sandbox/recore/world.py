@@ -126,8 +126,8 @@ class World:
         listing_id = self.next_id("listing", start=5001)
         item_id = item_id if item_id is not None else self.next_id("item", start=70001)
         attrs = dict(mall_attributes)
-        price = _int_or_none(attrs.get("buyout_price")) or _int_or_none(attrs.get("start_price"))
-        quantity = _int_or_none(attrs.get("quantity")) or 1
+        price = int_or_none(attrs.get("buyout_price")) or int_or_none(attrs.get("start_price"))
+        quantity = int_or_none(attrs.get("quantity")) or 1
         listing: dict[str, Any] = {
             "id": listing_id,
             "ec_account_id": self.ec_account_id,
@@ -221,8 +221,8 @@ class World:
             for key in ("start_price", "buyout_price"):
                 if key in changes:
                     attrs[key] = changes[key]
-            listing["variants"][0]["price"] = _int_or_none(attrs.get("buyout_price")) or (
-                _int_or_none(attrs.get("start_price"))
+            listing["variants"][0]["price"] = int_or_none(attrs.get("buyout_price")) or (
+                int_or_none(attrs.get("start_price"))
             )
             kinds.append("UPDATE_INVENTORY_PRICE")
         if "quantity" in changes:
@@ -279,7 +279,7 @@ class World:
         for task in tasks:
             task["_delivered_count"] += 1
             if task["type"] == "CREATE_INVENTORY":
-                listing = self.listings.get(_int_or_none(task["data"].get("ec_inventory_id")) or 0)
+                listing = self.listings.get(int_or_none(task["data"].get("ec_inventory_id")) or 0)
                 if listing is not None and listing["status"] == "WAITING":
                     listing["status"] = "PROCESSING"
                     listing["updated_at"] = self.now()
@@ -297,11 +297,11 @@ class World:
         task["_reported_at"] = now
         data = task["data"] if isinstance(task["data"], dict) else {}
         if task["type"] in p.INVENTORY_TASK_TYPES:
-            listing = self.listings.get(_int_or_none(data.get("ec_inventory_id")) or 0)
+            listing = self.listings.get(int_or_none(data.get("ec_inventory_id")) or 0)
             if listing is not None:
                 self._apply_inventory_report(listing, task["type"], outcome, body, now)
         elif task["type"] in p.ORDER_TASK_TYPES:
-            order = self.orders.get(_int_or_none(data.get("ec_order_id")) or 0)
+            order = self.orders.get(int_or_none(data.get("ec_order_id")) or 0)
             if order is not None:
                 order["_mall_sync"] = {
                     "task_type": task["type"],
@@ -547,7 +547,7 @@ class World:
         return True
 
 
-def _int_or_none(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

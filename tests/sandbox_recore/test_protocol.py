@@ -404,3 +404,24 @@ async def test_validate_failed_bodies(
     assert task["id"] in {
         t["id"] for t in await poll(client, auth, creds["ec_account_id"], limit=250)
     }
+
+
+async def test_odd_task_data_is_reported_without_crashing(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    resp = await client.post(
+        "/_sandbox/tasks", json={"type": "CREATE_INVENTORY", "data": {"ec_inventory_id": [1]}}
+    )
+    task = (await resp.json())["task"]
+    resp = await client.post(
+        f"/ec/gateway/tasks/{task['id']}/succeeded",
+        json={"mall_product_code": "c1", "variants": [{"id": 9001, "mall_item_code": "X"}]},
+        headers=auth,
+    )
+    assert resp.status == 400  # the variant is not one of a listing that does not exist
+    resp = await client.post(
+        f"/ec/gateway/tasks/{task['id']}/failed",
+        json={"message": "出品データがありません"},
+        headers=auth,
+    )
+    assert resp.status == 200
