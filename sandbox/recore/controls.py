@@ -74,6 +74,7 @@ async def state(request: web.Request) -> web.Response:
             "company_id": world.company_id,
             "ec_account_id": world.ec_account_id,
             "store_id": None,
+            "now": world.now(),
             "api_key": app[DEMO_KEY_KEY],
             "listings": [listing_summary(x) for x in world.listings.values()],
             "pending": [
@@ -351,6 +352,17 @@ async def faults(request: web.Request) -> web.Response:
     return _ok({"faults": f.to_json()})
 
 
+async def clock(request: web.Request) -> web.Response:
+    """`{"advance_seconds": N}`: move the sandbox's clock forward (timestamps of new events)."""
+    world = request.app[WORLD_KEY]
+    body = await json_object(request, allow_empty=True)
+    d = p.Detail()
+    step = _opt_int(body, "advance_seconds", d, 0, 10 * 365 * 86400)
+    d.raise_if_any()
+    world.time_offset += step or 0
+    return _ok({"now": world.now(), "offset_seconds": world.time_offset})
+
+
 async def reset(request: web.Request) -> web.Response:
     """Start over: `{"seed": true}` (default) refills the demo stock."""
     world = request.app[WORLD_KEY]
@@ -376,6 +388,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/orders/{order_id}/cancel", cancel_order)
     r.add_post("/_sandbox/tasks", issue_task)
     r.add_post("/_sandbox/faults", faults)
+    r.add_post("/_sandbox/clock", clock)
 
 
 __all__ = ["WorldError", "add_routes", "create_listings_from", "ship_args"]

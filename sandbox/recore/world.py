@@ -64,6 +64,7 @@ class World:
         self.orders: dict[int, dict[str, Any]] = {}
         self.images: dict[int, dict[str, Any]] = {}
         self.counters: dict[str, int] = {}
+        self.time_offset = 0  # seconds added to the clock (`POST /_sandbox/clock`), not persisted
         self._last_save_cost = 0.0
         self._last_save_at = 0.0
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -79,7 +80,7 @@ class World:
 
     # ---- small helpers -------------------------------------------------------------------
     def now(self) -> int:
-        return int(self.clock())
+        return int(self.clock()) + self.time_offset
 
     def next_id(self, kind: str, start: int = 1) -> int:
         value = self.counters.get(kind, start - 1) + 1

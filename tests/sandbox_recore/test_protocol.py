@@ -425,3 +425,14 @@ async def test_odd_task_data_is_reported_without_crashing(
         headers=auth,
     )
     assert resp.status == 200
+
+
+async def test_clock_advance_moves_new_timestamps(client: TestClient) -> None:
+    before = (await (await client.get("/_sandbox/state")).json())["now"]
+    resp = await client.post("/_sandbox/clock", json={"advance_seconds": 86400})
+    assert (await resp.json())["offset_seconds"] == 86400
+    task = (await (await client.post("/_sandbox/tasks", json={"type": "CONFIRM_ORDER"})).json())[
+        "task"
+    ]
+    assert task["issued_at"] >= before + 86400
+    assert (await client.post("/_sandbox/clock", json={"advance_seconds": -1})).status == 400
