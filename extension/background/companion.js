@@ -3,7 +3,15 @@ import { API_PREFIX } from "../common/protocol.js";
 
 /** A failed companion call. `code` is the companion's error code or one of ours (COMPANION_*). */
 export class CompanionError extends Error {
-  constructor({ code, message = "", message_en = "", fields = null, fields_en = null, status = 0 }) {
+  constructor({
+    code,
+    message = "",
+    message_en = "",
+    fields = null,
+    fields_en = null,
+    status = 0,
+    baseUrl = "",
+  }) {
     super(message_en || message || code);
     this.code = code;
     this.serverMessage = message;
@@ -11,6 +19,7 @@ export class CompanionError extends Error {
     this.fields = fields; // {field: Japanese rule}
     this.fieldsEn = fields_en; // {field: English rule}, when the companion sends them
     this.status = status;
+    this.baseUrl = baseUrl; // the address that did not answer (COMPANION_DOWN)
   }
 }
 
@@ -45,7 +54,7 @@ export async function callCompanion(conn, method, path, options = {}) {
   } catch (err) {
     // fetch rejects with TypeError when nothing listens on the port, with TimeoutError on timeout.
     const code = err?.name === "TimeoutError" ? "COMPANION_TIMEOUT" : "COMPANION_DOWN";
-    throw new CompanionError({ code, message_en: String(err?.message || err) });
+    throw new CompanionError({ code, message_en: String(err?.message || err), baseUrl: conn.baseUrl });
   }
 
   const text = await response.text();

@@ -18,7 +18,7 @@ export function describeError(err, conn) {
   if (err instanceof CompanionError) {
     const code = err.code;
     let text = pickServerText({ message: err.serverMessage, message_en: err.serverMessageEn });
-    if (code === "COMPANION_DOWN") text = t("errCompanionDown", [conn?.baseUrl ?? ""]);
+    if (code === "COMPANION_DOWN") text = t("errCompanionDown", [err.baseUrl || conn?.baseUrl || ""]);
     else if (code === "COMPANION_TIMEOUT") text = t("errCompanionTimeout");
     else if (code === "NOT_PAIRED") text = t("errNotPaired");
     else if (code === "UNAUTHORIZED") text = t("errUnauthorized");

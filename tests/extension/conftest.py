@@ -184,6 +184,7 @@ class ExtensionBrowser:
             executable_path=chromium_executable(),
             headless=True,
             locale=self.lang,
+            timezone_id="Asia/Tokyo",  # where the staff are; catches UTC/local mix-ups
             env={**os.environ, "LANGUAGE": self.lang, "LANG": f"{self.lang}.UTF-8"},
             args=[
                 *CHROMIUM_ARGS,
