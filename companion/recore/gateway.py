@@ -65,6 +65,8 @@ from companion.recore.client import (
 log = logging.getLogger(__name__)
 
 MAX_HANDLER_ERRORS = 3
+FETCH_CHUNK = 50  # tasks whose listings are fetched together before they are handled in order
+FETCH_CONCURRENCY = 5  # enough to keep the 5 requests/s bucket busy over a slow link
 # Taken in by the intake while the listing is not on Yahoo yet (the data is simply refetched).
 UPDATE_TYPES = (rc.UPDATE_INVENTORY, rc.UPDATE_INVENTORY_PRICE, rc.UPDATE_INVENTORY_QUANTITY)
 EVENT_SOURCE = "recore"
@@ -194,19 +196,27 @@ class Gateway:
                     .order_by(RecoreTask.received_at, RecoreTask.id)
                 )
             ).all()
-        for task in todo:
-            try:
-                outcome = await self._handle(client, task)
-            except RecoreUnauthorized as exc:
-                await self._poll_failed(exc)
-                result.deferred += 1
+        stopped = False
+        for start in range(0, len(todo), FETCH_CHUNK):
+            chunk = todo[start : start + FETCH_CHUNK]
+            # listings are fetched concurrently (paced by the client's bucket), handled in order
+            fetched = await self._fetch_all(client, chunk)
+            for task in chunk:
+                try:
+                    outcome = await self._handle(task, fetched.get(task.id))
+                except RecoreUnauthorized as exc:
+                    await self._poll_failed(exc)
+                    result.deferred += 1
+                    stopped = True
+                    break
+                if outcome == "failed":
+                    result.failed += 1
+                elif outcome == "deferred":
+                    result.deferred += 1
+                else:
+                    result.handled += 1
+            if stopped:
                 break
-            if outcome == "failed":
-                result.failed += 1
-            elif outcome == "deferred":
-                result.deferred += 1
-            else:
-                result.handled += 1
         if result.handled or result.failed:
             if self.outbox is not None:
                 self.outbox.wake()
@@ -244,26 +254,48 @@ class Gateway:
         return new
 
     # -- handling ------------------------------------------------------------------------------------
-    async def _handle(self, client: RecoreClient, task: RecoreTask) -> str:
+    async def _fetch_all(
+        self, client: RecoreClient, tasks: list[RecoreTask]
+    ) -> dict[str, dict[str, Any] | RecoreError]:
+        """The listing of each task that needs one, or the error fetching it."""
+        sem = asyncio.Semaphore(FETCH_CONCURRENCY)
+        out: dict[str, dict[str, Any] | RecoreError] = {}
+
+        async def fetch(task: RecoreTask) -> None:
+            assert task.ec_inventory_id is not None
+            async with sem:
+                try:
+                    out[task.id] = await client.get_inventory(task.ec_inventory_id)
+                except RecoreError as exc:
+                    out[task.id] = exc
+
+        await asyncio.gather(
+            *(
+                fetch(t)
+                for t in tasks
+                if t.type in rc.FETCH_INVENTORY_TYPES and t.ec_inventory_id is not None
+            )
+        )
+        return out
+
+    async def _handle(self, task: RecoreTask, fetched: dict[str, Any] | RecoreError | None) -> str:
         """Handle one stored task; returns handled, failed or deferred."""
         inventory: dict[str, Any] | None = None
-        if task.type in rc.FETCH_INVENTORY_TYPES and task.ec_inventory_id is not None:
-            try:
-                inventory = await client.get_inventory(task.ec_inventory_id)
-            except RecoreRejected as exc:
-                if exc.status == 404:
-                    message = f"出品データ（ID {task.ec_inventory_id}）がReCOREで見つかりません。"
-                else:
-                    message = (
-                        f"出品データ（ID {task.ec_inventory_id}）を取得できません: {exc.message}"
-                    )
-                await self._fail_alone(task, message, {"ec_inventory_id": [exc.message]})
-                return "failed"
-            except RecoreUnauthorized:
-                raise
-            except RecoreError as exc:  # unavailable: try again at the next poll
-                log.info("task %s: listing fetch deferred: %s", task.id, exc.message_en)
-                return "deferred"
+        if isinstance(fetched, RecoreRejected):
+            if fetched.status == 404:
+                message = f"出品データ（ID {task.ec_inventory_id}）がReCOREで見つかりません。"
+            else:
+                message = (
+                    f"出品データ（ID {task.ec_inventory_id}）を取得できません: {fetched.message}"
+                )
+            await self._fail_alone(task, message, {"ec_inventory_id": [fetched.message]})
+            return "failed"
+        if isinstance(fetched, RecoreUnauthorized):
+            raise fetched
+        if isinstance(fetched, RecoreError):  # unavailable: try again at the next poll
+            log.info("task %s: listing fetch deferred: %s", task.id, fetched.message_en)
+            return "deferred"
+        inventory = fetched
         handler = self._pick(task)
         try:
             async with self.db.session() as s, s.begin():
