@@ -1,0 +1,660 @@
+"""One sync: read the Yahoo store, reconcile with local state, forward only changes to ReCORE.
+
+Reading (HTTP with the browser session's cookies, `scrapers.sync_reader`):
+  出品中 (selling) in full; 注文管理 (orders) in full; 注文詳細 only for orders that are new or whose
+  list row changed since the last sync; 落札分 (sold) newest first, only down to what the last sync
+  already saw; 商品管理 searched by 管理番号 only for auctions that left the selling list without an
+  order (ended unsold, ended early, relisted).
+
+Reconciling (SQLite, `companion.db.models`):
+  - ListingRecord waiting/processing whose 管理番号 is on Yahoo → listed, and its open ReCORE task is
+    reported `succeeded` with the auction id and URL (outbox);
+  - AuctionSnapshot per auction (bids > 0 shows as 入札中 in status);
+  - auctions that ended: sold (an order exists) → the listing is 出品終了 (ReCORE ends its listing on
+    the order upsert); without a winner → 出品終了 locally and a staff notice (see docs/sync.md);
+  - every order → `order/upsert` with the ReCORE status from the settings' mapping table, sent only
+    when the body differs from the last one sent (`OrderSnapshot.sent_hash`).
+
+Faults: each read step stands alone. What was read is reconciled even when a later step fails
+(Yahoo 5xx, expired session, changed layout); conclusions that need a COMPLETE list (an auction has
+left the selling list) are only drawn from complete lists. The first fault is raised at the end as
+`SyncFault`, after everything learned is saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from companion.db import Database
+from companion.db.models import AuctionSnapshot, ListingRecord, OrderSnapshot, utcnow
+from companion.domain import ListingState, Order, OrderLine, OrderStatus
+from companion.events import Events
+from companion.recore import client as rc
+from companion.recore import outbox as ob
+from scrapers import sync_pages as pages
+from scrapers import sync_site as site
+from scrapers.errors import ScraperError
+from scrapers.sync_items import find_items
+from scrapers.sync_reader import SessionExpired, StoreHttp
+
+log = logging.getLogger(__name__)
+
+EVENT_SOURCE = "sync"
+OPEN_STATES = (ListingState.WAITING, ListingState.PROCESSING)
+
+StepReporter = Callable[[str, str, str | None, dict[str, Any] | None], Awaitable[None]]
+
+# Step keys and their Japanese names (job items, in this order).
+STEPS: dict[str, str] = {
+    "login": "ヤフオクへの接続",
+    "selling": "出品中一覧の読み取り",
+    "orders": "注文一覧の読み取り",
+    "details": "注文詳細の読み取り",
+    "sold": "落札分の読み取り",
+    "ended": "終了したオークションの確認",
+    "listings": "出品の照合",
+    "upserts": "受注の照合",
+}
+
+
+class SyncFault(Exception):
+    """The sync met a fault; what it learned is saved. `message` (ja) / `message_en`."""
+
+    def __init__(self, code: str, message: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.code = code
+        self.message = message
+        self.message_en = message_en
+
+
+@dataclass
+class Summary:
+    selling: int = 0
+    orders: int = 0
+    details_read: int = 0
+    sold_rows: int = 0
+    listed: int = 0
+    relisted: int = 0
+    ended_sold: int = 0
+    ended_unsold: int = 0
+    upserts: int = 0
+    unchanged_orders: int = 0
+    yahoo_requests: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["problems"] = self.problems[:20]
+        return d
+
+
+@dataclass
+class StoreRead:
+    """What was read from the store; None means 'not read completely'."""
+
+    selling: list[pages.SellingRow] | None = None
+    orders: list[pages.OrderRow] | None = None
+    details: dict[str, pages.OrderDetail] = field(default_factory=dict)
+    sold: list[pages.SoldRow] = field(default_factory=list)
+    items_by_mn: dict[str, list[pages.ItemRow]] = field(default_factory=dict)
+
+
+# ---- pure helpers ------------------------------------------------------------------------------------
+_PREF_RE = re.compile(r"^(東京都|北海道|京都府|大阪府|.{2,3}?県)")
+_CITY_RE = re.compile(r"^((?:.{1,6}?郡)?.{1,8}?[市区町村])")
+
+
+def split_address(address: str | None) -> tuple[str | None, str | None, str | None]:
+    """「北海道札幌市中央区北1条西2-1」→ (北海道, 札幌市, 中央区北1条西2-1). Unknown shapes keep
+    everything in address1 (never lose a part of the address)."""
+    if not address:
+        return None, None, None
+    rest = address.strip()
+    m = _PREF_RE.match(rest)
+    pref = m.group(1) if m else None
+    if pref:
+        rest = rest[len(pref) :]
+    c = _CITY_RE.match(rest)
+    city = c.group(1) if c else None
+    if city:
+        rest = rest[len(city) :]
+    return pref, city, rest or None
+
+
+def map_status(
+    detail: pages.OrderDetail | pages.OrderRow, mapping: dict[str, str]
+) -> tuple[OrderStatus, bool]:
+    """ReCORE status for an order: the settings' table by ストアステータス; when the store status is
+    not in the table, from Yahoo's official statuses. Returns (status, mapped_by_table)."""
+    store = detail.store_status or ""
+    if store in mapping:
+        try:
+            return OrderStatus(mapping[store]), True
+        except ValueError:
+            pass
+    if detail.order_status == site.ORDER_STATUS_CANCELLED:
+        return OrderStatus.CANCELED, False
+    if (
+        detail.ship_status in ("出荷済み", "着荷済み")
+        or detail.order_status == site.ORDER_STATUS_DONE
+    ):
+        return OrderStatus.SHIPPED, False
+    if detail.pay_status == "入金済み":
+        return OrderStatus.UNSHIPPED, False
+    return OrderStatus.PENDING, False
+
+
+def order_from_detail(d: pages.OrderDetail, status: OrderStatus, mall_url: str | None) -> Order:
+    pref, city, rest = split_address(d.address)
+    return Order(
+        mall_order_id=d.order_id,
+        status=status,
+        store_status=d.store_status,
+        ordered_at=int(d.ordered_at.timestamp()) if d.ordered_at else None,
+        payment_total=d.total,
+        payment_method=d.payment_method,
+        buyer_name=d.buyer_name,
+        buyer_name_kana=d.buyer_kana,
+        buyer_email=d.mail,
+        postal_code=d.postal_code,
+        prefecture=pref,
+        city=city,
+        address1=rest,
+        phone=d.phone,
+        shipping_name=d.buyer_name,
+        tracking_number=d.tracking_number,
+        carrier=d.carrier,
+        mall_url=mall_url,
+        lines=[
+            OrderLine(
+                management_number=d.management_number,
+                auction_id=d.auction_id,
+                unit_price=d.price if d.price is not None else (d.total or 0),
+                quantity=1,
+                title=d.title,
+            )
+        ],
+    )
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    raw = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def detail_to_json(d: pages.OrderDetail) -> dict[str, Any]:
+    out = asdict(d)
+    out["ordered_at"] = d.ordered_at.isoformat() if d.ordered_at else None
+    return out
+
+
+def detail_from_json(data: dict[str, Any]) -> pages.OrderDetail | None:
+    try:
+        values = dict(data)
+        if values.get("ordered_at"):
+            values["ordered_at"] = datetime.fromisoformat(values["ordered_at"])
+        return pages.OrderDetail(**values)
+    except (TypeError, ValueError):
+        return None
+
+
+# ---- the engine ----------------------------------------------------------------------------------------
+class SyncEngine:
+    def __init__(
+        self,
+        db: Database,
+        events: Events,
+        http: StoreHttp,
+        urls: site.SyncUrls,
+        *,
+        ec_account_id: int | None,
+        mapping: dict[str, str],
+        relogin: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
+        sold_watermark: datetime | None = None,
+        report: StepReporter | None = None,
+    ) -> None:
+        self.db = db
+        self.events = events
+        self.http = http
+        self.urls = urls
+        self.ec_account_id = ec_account_id
+        self.mapping = mapping
+        self.relogin = relogin
+        self.sold_watermark = sold_watermark
+        self.report = report
+        self.summary = Summary()
+        self.read = StoreRead()
+        self.faults: list[SyncFault] = []
+        self.sold_complete = False
+
+    async def _step(self, key: str, state: str, message: str | None = None, **data: Any) -> None:
+        if self.report is not None:
+            await self.report(key, state, message, data or None)
+
+    def _fault(self, exc: BaseException) -> SyncFault:
+        if isinstance(exc, SyncFault):
+            return exc
+        if isinstance(exc, pages.LayoutChanged):
+            return SyncFault("YAHOO_LAYOUT_CHANGED", exc.ja, exc.en)
+        if isinstance(exc, SessionExpired):
+            return SyncFault(
+                "YAHOO_SESSION_EXPIRED",
+                "ヤフオクのログインが切れ、再ログインもできませんでした。次回の同期で再試行します。",
+                exc.en,
+            )
+        if isinstance(exc, ScraperError):
+            code = getattr(exc, "code", None) or "YAHOO_UNAVAILABLE"
+            return SyncFault(
+                f"YAHOO_{code}" if code != "YAHOO_UNAVAILABLE" else code, exc.ja, exc.en
+            )
+        return SyncFault(
+            "UNEXPECTED",
+            "同期中に予期しないエラーが発生しました。ログを確認してください。",
+            f"unexpected {type(exc).__name__}: {exc}",
+        )
+
+    async def _guarded(self, key: str, work: Callable[[], Awaitable[str | None]]) -> bool:
+        """Run one read step; a session expiry gets one re-login and one more try."""
+        for attempt in (1, 2):
+            try:
+                message = await work()
+            except SessionExpired:
+                if attempt == 1 and self.relogin is not None:
+                    try:
+                        self.http.cookies = await self.relogin()
+                        continue
+                    except ScraperError as wall:
+                        exc = wall  # type: ignore[assignment]
+                fault = self._fault(exc)
+            except (ScraperError, SyncFault) as exc:
+                fault = self._fault(exc)
+            except Exception as exc:  # a bug in one step must not lose the others
+                log.exception("sync step %s failed", key)
+                fault = self._fault(exc)
+            else:
+                await self._step(key, "succeeded", message)
+                return True
+            self.faults.append(fault)
+            await self._step(key, "failed", fault.message, code=fault.code)
+            return False
+        return False  # pragma: no cover
+
+    # -- reading -----------------------------------------------------------------------------------------
+    async def read_selling(self) -> str:
+        got = await self.http.read_list("出品中一覧", self.urls.selling, pages.parse_selling)
+        self.read.selling = got.rows
+        self.summary.selling = len(got.rows)
+        self.summary.problems.extend(got.problems)
+        return f"{len(got.rows)}件"
+
+    async def read_orders(self) -> str:
+        got = await self.http.read_list("注文一覧", self.urls.orders, pages.parse_orders)
+        self.read.orders = got.rows
+        self.summary.orders = len(got.rows)
+        self.summary.problems.extend(got.problems)
+        return f"{len(got.rows)}件"
+
+    async def read_details(self, snapshots: dict[str, OrderSnapshot]) -> str:
+        """Detail pages of new or changed orders only; each one read is kept even if others fail."""
+        rows = self.read.orders or []
+        wanted = [
+            r
+            for r in rows
+            if r.order_id not in snapshots
+            or snapshots[r.order_id].data.get("fp") != r.fingerprint()
+            or not snapshots[r.order_id].data.get("detail")
+        ]
+        loop = asyncio.get_running_loop()
+
+        async def one(row: pages.OrderRow) -> pages.OrderDetail:
+            url = (
+                self.urls.absolute(row.detail_url)
+                if row.detail_url
+                else self.urls.order_detail(row.order_id)
+            )
+            html = await self.http.get(url, "注文詳細")
+            return await loop.run_in_executor(None, pages.parse_order_detail, html)
+
+        results = await asyncio.gather(*(one(r) for r in wanted), return_exceptions=True)
+        first_error: BaseException | None = None
+        for row, result in zip(wanted, results, strict=True):
+            if isinstance(result, BaseException):
+                first_error = first_error or result
+                continue
+            self.read.details[row.order_id] = result
+        self.summary.details_read = len(self.read.details)
+        if first_error is not None:
+            raise first_error
+        return f"{len(wanted)}件（変更のない注文は読み直しません）"
+
+    async def read_sold(self) -> str:
+        mark = self.sold_watermark
+
+        def more(page: pages.ListPage[pages.SoldRow]) -> bool:
+            # newest first: stop once a page reaches what the last sync already saw
+            if mark is None:
+                return True
+            oldest = min((r.sold_at for r in page.rows if r.sold_at), default=None)
+            return oldest is not None and oldest >= mark
+
+        got = await self.http.read_list(
+            "落札分一覧", self.urls.sold, pages.parse_sold, keep_going=more if mark else None
+        )
+        self.read.sold = got.rows
+        self.summary.sold_rows = len(got.rows)
+        self.summary.problems.extend(got.problems)
+        return f"{len(got.rows)}件"
+
+    async def read_ended(self, vanished: list[AuctionSnapshot]) -> str:
+        """商品管理 searched by 管理番号 for auctions that left the selling list with no order."""
+        numbers = sorted({a.management_number for a in vanished if a.management_number})
+        results = await asyncio.gather(
+            *(find_items(self.http, self.urls, mn) for mn in numbers), return_exceptions=True
+        )
+        first_error: BaseException | None = None
+        for mn, result in zip(numbers, results, strict=True):
+            if isinstance(result, BaseException):
+                first_error = first_error or result
+                continue
+            self.read.items_by_mn[mn] = result
+        if first_error is not None:
+            raise first_error
+        return f"{len(numbers)}件"
+
+    # -- the whole run -------------------------------------------------------------------------------------
+    async def run(self) -> Summary:
+        requests_before = len(self.http.fetched)
+        async with self.db.session() as s:
+            snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
+            auctions = {a.auction_id: a for a in (await s.scalars(select(AuctionSnapshot))).all()}
+
+        selling_ok = await self._guarded("selling", self.read_selling)
+        orders_ok = await self._guarded("orders", self.read_orders)
+        if orders_ok:
+            await self._guarded("details", lambda: self.read_details(snapshots))
+        else:
+            await self._step("details", "skipped", "注文一覧を読めなかったため省略しました")
+        sold_ok = await self._guarded("sold", self.read_sold)
+        self.sold_complete = sold_ok
+
+        vanished: list[AuctionSnapshot] = []
+        if selling_ok:
+            current = {r.auction_id for r in self.read.selling or []}
+            sold_ids = {r.auction_id for r in self.read.sold}
+            ordered = {r.auction_id for r in self.read.orders or [] if r.auction_id}
+            vanished = [
+                a
+                for a in auctions.values()
+                if a.state == "selling"
+                and a.auction_id not in current
+                and a.auction_id not in sold_ids
+                and a.auction_id not in ordered
+            ]
+        ended_ok = True
+        if vanished and orders_ok and sold_ok:
+            ended_ok = await self._guarded("ended", lambda: self.read_ended(vanished))
+        else:
+            await self._step("ended", "skipped", "確認が必要なオークションはありません")
+
+        try:
+            await self.reconcile_listings(auctions, selling_ok, ended_ok and orders_ok and sold_ok)
+            await self._step(
+                "listings",
+                "succeeded",
+                f"出品中に更新 {self.summary.listed}件・落札で終了 {self.summary.ended_sold}件・"
+                f"落札者なしで終了 {self.summary.ended_unsold}件",
+            )
+        except Exception as exc:
+            log.exception("sync: listing reconcile failed")
+            fault = self._fault(exc)
+            self.faults.append(fault)
+            await self._step("listings", "failed", fault.message)
+        try:
+            await self.reconcile_orders(snapshots)
+            await self._step(
+                "upserts",
+                "succeeded",
+                f"ReCOREへ送信 {self.summary.upserts}件・変更なし {self.summary.unchanged_orders}件",
+            )
+        except Exception as exc:
+            log.exception("sync: order reconcile failed")
+            fault = self._fault(exc)
+            self.faults.append(fault)
+            await self._step("upserts", "failed", fault.message)
+        self.summary.yahoo_requests = len(self.http.fetched) - requests_before
+        return self.summary
+
+    # -- reconciling listings and auctions -------------------------------------------------------------
+    async def reconcile_listings(
+        self, auctions: dict[str, AuctionSnapshot], selling_complete: bool, ended_complete: bool
+    ) -> None:
+        now = utcnow()
+        selling = self.read.selling or []
+        by_mn: dict[str, pages.SellingRow] = {}
+        for row in selling:
+            if row.management_number:
+                by_mn.setdefault(row.management_number, row)
+        sold_by_id = {r.auction_id: r for r in self.read.sold}
+        order_by_auction = {r.auction_id: r for r in self.read.orders or [] if r.auction_id}
+        # 管理番号 → an auction that was won (sold list or an order), for listings that sold
+        # before any sync saw them selling
+        won_by_mn: dict[str, str] = {}
+        for r in self.read.sold:
+            if r.management_number:
+                won_by_mn.setdefault(r.management_number, r.auction_id)
+        for o in self.read.orders or []:
+            if o.management_number and o.auction_id:
+                won_by_mn.setdefault(o.management_number, o.auction_id)
+
+        async with self.db.session() as s, s.begin():
+            # 1. auctions now selling
+            for row in selling:
+                snap = auctions.get(row.auction_id)
+                values = {
+                    "management_number": row.management_number,
+                    "title": row.title,
+                    "state": "selling",
+                    "price": row.price,
+                    "bids": row.bids,
+                    "end_time": row.end_time,
+                }
+                data = {"item_id": row.item_id, "watchers": row.watchers}
+                if snap is None:
+                    snap = AuctionSnapshot(
+                        auction_id=row.auction_id, data=data, last_seen_at=now, **values
+                    )
+                    s.add(snap)
+                    auctions[row.auction_id] = snap
+                    continue
+                if any(getattr(snap, k) != v for k, v in values.items()) or snap.data != data:
+                    snap = await s.merge(snap)
+                    for k, v in values.items():
+                        setattr(snap, k, v)
+                    snap.data = data
+                    snap.last_seen_at = now
+            # 2. auctions that ended since the last sync
+            ended: dict[str, str] = {}  # auction id → sold | ended_unsold | ended
+            selling_ids = {r.auction_id for r in selling}
+            for a in list(auctions.values()):
+                if a.state != "selling" or a.auction_id in selling_ids:
+                    continue
+                if a.auction_id in sold_by_id or a.auction_id in order_by_auction:
+                    ended[a.auction_id] = "sold"
+                elif selling_complete and ended_complete:
+                    items = self.read.items_by_mn.get(a.management_number or "", [])
+                    same = next((i for i in items if i.auction_id == a.auction_id), None)
+                    if same is not None and same.status == site.ITEM_STATUS_SELLING:
+                        continue  # still running (the list moved under us): look again next time
+                    if same is not None and same.status == site.ITEM_STATUS_UNSOLD:
+                        ended[a.auction_id] = "ended_unsold"
+                    elif same is not None and same.status == site.ITEM_STATUS_SOLD:
+                        ended[a.auction_id] = "sold"
+                    else:
+                        ended[a.auction_id] = "ended"  # ended early, or relisted under a new id
+            for aid, state in ended.items():
+                snap = await s.merge(auctions[aid])
+                snap.state = state
+                snap.last_seen_at = now
+                if state == "sold":
+                    sold = sold_by_id.get(aid)
+                    if sold is not None:
+                        snap.price = sold.price
+                        snap.data = {**(snap.data or {}), "winner": sold.winner}
+            # 3. ReCORE listings
+            records = (
+                await s.scalars(
+                    select(ListingRecord).where(
+                        ListingRecord.state.in_(
+                            [ListingState.WAITING, ListingState.PROCESSING, ListingState.LISTED]
+                        )
+                    )
+                )
+            ).all()
+            for rec in records:
+                mn = rec.management_number or ""
+                row = by_mn.get(mn)
+                if rec.state in OPEN_STATES:
+                    aid = row.auction_id if row is not None else won_by_mn.get(mn)
+                    if aid is None:
+                        continue
+                    await self._mark_listed(s, rec, aid, now)
+                    if row is None:  # it sold before a sync saw it selling
+                        rec.state = ListingState.ENDED
+                        self.summary.ended_sold += 1
+                    continue
+                # listed
+                if row is not None and row.auction_id != rec.auction_id:
+                    # 自動再出品: the same item runs again under a new auction id
+                    rec.auction_id = row.auction_id
+                    rec.auction_url = self.urls.base.auction(row.auction_id)
+                    self.summary.relisted += 1
+                    continue
+                outcome = ended.get(rec.auction_id or "")
+                if outcome is None or row is not None:
+                    continue
+                rec.state = ListingState.ENDED
+                if outcome == "sold":
+                    self.summary.ended_sold += 1
+                else:
+                    self.summary.ended_unsold += 1
+                    await self._notice_unsold(rec, outcome)
+            for aid, state in ended.items():
+                if state != "sold":
+                    snap = await s.get(AuctionSnapshot, aid)
+                    if snap is not None and snap.reported_state != state:
+                        snap.reported_state = state
+
+    async def _mark_listed(
+        self, s: Any, rec: ListingRecord, auction_id: str, now: datetime
+    ) -> None:
+        url = self.urls.base.auction(auction_id)
+        rec.state = ListingState.LISTED
+        rec.auction_id = auction_id
+        rec.auction_url = url
+        rec.listed_at = rec.listed_at or now
+        rec.last_attempt_error = None
+        self.summary.listed += 1
+        if rec.task_id:
+            listing = rc.listing_from_inventory(rec.inventory) if rec.inventory else None
+            body = rc.succeeded_body(
+                listing,
+                auction_id=auction_id,
+                auction_url=url,
+                management_number=rec.management_number,
+            )
+            await ob.enqueue_task_succeeded(s, rec.task_id, body, ob.listing_key(rec.id))
+
+    async def _notice_unsold(self, rec: ListingRecord, outcome: str) -> None:
+        what = "落札者なしで終了しました" if outcome == "ended_unsold" else "終了しました"
+        # after the commit would be cleaner, but an event is harmless if the commit fails
+        await self.events.error(
+            EVENT_SOURCE,
+            f"管理番号 {rec.management_number}（オークション {rec.auction_id}）は{what}。"
+            "ReCOREで出品を終了して在庫を戻すか、もう一度出品してください。",
+            f"{rec.management_number} ({rec.auction_id}) ended without a winner; "
+            "staff should end the listing in ReCORE",
+        )
+
+    # -- reconciling orders ------------------------------------------------------------------------------
+    async def reconcile_orders(self, snapshots: dict[str, OrderSnapshot]) -> None:
+        rows = self.read.orders
+        if rows is None:
+            # no complete list: still forward the details read (none without a list)
+            return
+        unmapped: set[str] = set()
+        pending: list[
+            tuple[OrderSnapshot | None, pages.OrderRow, pages.OrderDetail, dict[str, Any], str]
+        ] = []
+        for row in rows:
+            snap = snapshots.get(row.order_id)
+            detail = self.read.details.get(row.order_id)
+            if detail is None and snap is not None:
+                detail = detail_from_json(snap.data.get("detail") or {})
+            if detail is None:
+                continue  # its detail page failed this time: the next sync reads it
+            status, by_table = map_status(detail, self.mapping)
+            if not by_table and detail.store_status:
+                unmapped.add(detail.store_status)
+            order = order_from_detail(detail, status, self.urls.order_detail(detail.order_id))
+            body = rc.order_upsert_body(order, self.ec_account_id or 0)
+            digest = body_hash(body)
+            if snap is not None and snap.sent_hash == digest:
+                self.summary.unchanged_orders += 1
+                if row.order_id in self.read.details and snap.data.get("fp") != row.fingerprint():
+                    pending.append((snap, row, detail, body, ""))  # keep the new fingerprint
+                continue
+            pending.append((snap, row, detail, body, digest))
+        if self.ec_account_id is None and any(p[4] for p in pending):
+            raise SyncFault(
+                "NO_EC_ACCOUNT",
+                "ECアカウントIDが設定されていないため、受注をReCOREへ送れません。設定画面で入力してください。",
+                "ec_account_id is not set; orders cannot be sent",
+            )
+        async with self.db.session() as s, s.begin():
+            for _snap, row, detail, body, digest in pending:
+                stored = await s.get(OrderSnapshot, row.order_id)
+                if stored is None:
+                    stored = OrderSnapshot(mall_order_id=row.order_id, data={})
+                    s.add(stored)
+                data = dict(stored.data or {})
+                data["fp"] = row.fingerprint()
+                data["detail"] = detail_to_json(detail)
+                if digest:
+                    version = int(data.get("v", 0)) + 1
+                    data["v"] = version
+                    # the version in the key: an order that goes A → B → A is still sent the 3rd time
+                    await ob.enqueue_order_upsert(s, row.order_id, body, f"{version}:{digest[:24]}")
+                    stored.sent_hash = digest
+                    stored.recore_status = body["status"]
+                    self.summary.upserts += 1
+                stored.auction_id = detail.auction_id
+                stored.management_number = detail.management_number
+                stored.store_status = detail.store_status
+                stored.data = data
+        for status in sorted(unmapped):
+            await self.events.error(
+                EVENT_SOURCE,
+                f"ストアステータス「{status}」がステータス対応表にありません。"
+                "注文ステータスから判断して送信しました。設定で対応先を決めてください。",
+                f"store status {status!r} is not in the mapping; derived from the order status",
+            )
+
+
+def default_watermark(last: str | None) -> datetime | None:
+    """Sold rows newer than a day before the last complete sold read are read again."""
+    if not last:
+        return None
+    try:
+        return datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(days=1)
+    except ValueError:
+        return None
