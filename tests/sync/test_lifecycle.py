@@ -1,0 +1,137 @@
+"""The whole life of a listing and its order, across the real sandboxes:
+ReCORE 出品 → zip uploaded → found on Yahoo (listed, succeeded) → bid (reserved) → won (保留中) →
+paid (未出荷) → shipped from ReCORE (tracking to Yahoo) → 対応終了 — and a cancellation from ReCORE.
+A second sync with nothing changed sends nothing to ReCORE."""
+
+from __future__ import annotations
+
+from companion.db.models import AuctionSnapshot
+from tests.sync.conftest import Hub
+from tests.sync.helpers import (
+    list_on_yahoo,
+    listing,
+    local_task,
+    recore_listing,
+    recore_order,
+    steps,
+    task_of,
+    waiting_listing_ids,
+    yahoo_order,
+)
+
+
+async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(hub: Hub) -> None:
+    # 1. first sync: ReCORE's CREATE tasks come in, the demo store's orders go out
+    job = await hub.run_sync()
+    assert job["state"] == "succeeded", job
+    lid = (await waiting_listing_ids(hub))[0]
+    rec = await listing(hub, lid)
+    create_task = rec.task_id
+    assert create_task
+
+    # 2. staff download the zip and upload it; the next sync finds the item on Yahoo
+    await list_on_yahoo(hub, lid)
+    job = await hub.run_sync()
+    assert job["state"] == "succeeded", job
+    rec = await listing(hub, lid)
+    assert rec.state == "listed" and rec.auction_id
+    auction_id = rec.auction_id
+    state = await hub.recore_state()
+    assert task_of(state, create_task)["outcome"] == "succeeded"
+    mine = recore_listing(state, lid)
+    assert mine["status"] == "DONE" and mine["mall_product_code"] == auction_id
+    assert mine["mall_item_codes"] == [rec.management_number]
+
+    # 3. a bid: not an order yet, the stock stays reserved (listing still 出品中), status shows it
+    before = (await hub.status())["counts"]["bidding"]
+    await hub.yahoo_post("/_sandbox/bid", {"auction_id": auction_id, "bidder": "bidder_777"})
+    await hub.run_sync()
+    async with hub.db.session() as s:
+        snap = await s.get(AuctionSnapshot, auction_id)
+        assert snap is not None and snap.bids == 1 and snap.state == "selling"
+    assert (await hub.status())["counts"]["bidding"] == before + 1
+    assert recore_listing(await hub.recore_state(), lid)["status"] == "DONE"
+
+    # 4. the auction ends with a winner: an order 未処理 → ReCORE 保留中 (ORDERED) with the address
+    ended = await hub.yahoo_post("/_sandbox/end", {"auction_id": auction_id})
+    order_id = ended["order"]["order_id"]
+    await hub.run_sync()
+    state = await hub.recore_state()
+    order = recore_order(state, order_id)
+    y = yahoo_order(hub, order_id)
+    assert order["status"] == "ORDERED" and order["sub_status"] == "未処理"
+    assert order["buyer_name"] == y.buyer_name
+    assert order["shipping_postal_code"] == y.postal_code
+    assert order["shipping_phone"] == y.phone
+    address = "".join(
+        order[k] or "" for k in ("shipping_state_or_region", "shipping_city", "shipping_address1")
+    )
+    assert address == y.address
+    assert order["goods"][0]["mall_item_code"] == rec.management_number
+    assert recore_listing(state, lid)["status"] == "ENDED"  # ReCORE books the sale
+    assert (await listing(hub, lid)).state == "ended"
+
+    # 5. the buyer pays: 入金済み → 未出荷
+    await hub.yahoo_post(f"/_sandbox/orders/{order_id}/status", {"store_status": "入金済み"})
+    await hub.run_sync()
+    assert recore_order(await hub.recore_state(), order_id)["status"] == "UNSHIPPED"
+
+    # 6. staff ship in ReCORE: SHIP_ORDER puts the tracking number on Yahoo and marks it shipped
+    shipped = await hub.recore_post(
+        f"/_sandbox/orders/{order['id']}/ship",
+        {"tracking_number": "1234-5678-9012", "carrier": "YAMATO"},
+    )
+    ship_task = shipped["task"]["id"]
+    job = await hub.run_sync()
+    assert job["state"] == "succeeded", job
+    y = yahoo_order(hub, order_id)
+    assert y.tracking_number == "1234-5678-9012" and y.carrier == "yamato"
+    assert y.store_status == "発送済み" and y.ship_status == "出荷済み"
+    state = await hub.recore_state()
+    assert task_of(state, ship_task)["outcome"] == "succeeded"
+    assert (await local_task(hub, ship_task)).state == "reported"
+    assert recore_order(state, order_id)["status"] == "SHIPPED"
+
+    # 7. done on Yahoo: 対応終了 still maps to 出荷済み
+    await hub.yahoo_post(f"/_sandbox/orders/{order_id}/status", {"store_status": "対応終了"})
+    await hub.run_sync()
+    order = recore_order(await hub.recore_state(), order_id)
+    assert order["status"] == "SHIPPED" and order["sub_status"] == "対応終了"
+
+    # 8. nothing changed: a second sync sends nothing to ReCORE
+    posts = await hub.post_count()
+    job = await hub.run_sync()
+    assert job["state"] == "succeeded"
+    assert await hub.post_count() == posts
+    assert "変更なし" in next(i["message"] for i in job["items"] if i["key"] == "upserts")
+
+
+async def test_cancel_from_recore_cancels_on_yahoo_and_shipped_one_is_refused(hub: Hub) -> None:
+    await hub.run_sync()
+    state = await hub.recore_state()
+    pending = next(o for o in state["orders"] if o["sub_status"] == "未処理")
+    shipped = next(o for o in state["orders"] if o["sub_status"] == "発送済み")
+
+    ok = await hub.recore_post(f"/_sandbox/orders/{pending['id']}/cancel", {"reason": "在庫なし"})
+    # a shipped order cannot be cancelled in ReCORE either; issue the task as ReCORE's API would
+    refused = await hub.recore_post(
+        "/_sandbox/tasks",
+        {
+            "type": "CANCEL_ORDER",
+            "data": {"ec_order_id": shipped["id"], "mall_order_id": shipped["mall_order_id"]},
+        },
+    )
+    job = await hub.run_sync()
+    assert steps(job)["recore_tasks"] == "succeeded"
+
+    y = yahoo_order(hub, pending["mall_order_id"])
+    assert y.store_status == "キャンセル" and y.order_status == 4
+    state = await hub.recore_state()
+    assert task_of(state, ok["task"]["id"])["outcome"] == "succeeded"
+    assert recore_order(state, pending["mall_order_id"])["status"] == "CANCELED"
+
+    report = task_of(state, refused["task"]["id"])
+    assert report["outcome"] == "failed"
+    message = report["reports"][0]["body"]["message"]
+    assert "キャンセルできませんでした" in message and "出荷済み" in message
+    assert yahoo_order(hub, shipped["mall_order_id"]).store_status == "発送済み"
