@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 from playwright.async_api import BrowserContext, Page
@@ -34,7 +36,8 @@ from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
 from companion.keys import CONFIG, DB, EVENTS, JOBS, SERVICES, SETTINGS
-from companion.listing.images import ImageStore
+from companion.listing import yahoo_format as yf
+from companion.listing.images import ImageStore, PreparedImage
 from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
 from scrapers import parse
@@ -180,6 +183,7 @@ class _Run:
         self.pacer = Pacer(service.pacing)
         self.session: BrowserSession | None = None
         self.images: ImageStore | None = None
+        self.staging: Path | None = None
 
     # --- the run --------------------------------------------------------------------------------
     async def go(self) -> JobState | None:
@@ -224,6 +228,8 @@ class _Run:
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
         self.session = await self.service.browser()
         workers = min(await self.service.concurrency(), len(todo))
+        self.staging = self.service.config.cache_dir / "direct-upload" / self.ctx.job_id
+        self.staging.mkdir(parents=True, exist_ok=True)
         async with self.service.batches.image_store() as images, self.session.use() as context:
             self.images = images
             pages = [await context.new_page() for _ in range(workers)]
@@ -239,6 +245,7 @@ class _Run:
                         await page.close()
                     except PlaywrightError:
                         pass
+                shutil.rmtree(self.staging, ignore_errors=True)
         if self.stop is not None:
             await self._raise_stop(self.stop.error)
         return None
@@ -317,7 +324,7 @@ class _Run:
                 "; ".join(e.message_en for e in errors),
             )
             return
-        paths = [p.path for p in prepared]
+        paths = self._stage(number or str(record.id), prepared)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
             try:
@@ -365,6 +372,21 @@ class _Run:
             "ヤフオクのログインが繰り返し切れたため、出品できませんでした。",
             "the session was lost on every attempt",
         )
+
+    def _stage(self, number: str, prepared: list[PreparedImage]) -> list[Path]:
+        """The checked images under the names the store sees (`<管理番号>_<n>.jpg`, as in the
+        zip): hard links to the cached files (a copy where links are not possible)."""
+        assert self.staging is not None
+        out = []
+        for n, image in enumerate(prepared, start=1):
+            target = self.staging / yf.image_file_name(number, n, image.ext)
+            if not target.exists():
+                try:
+                    os.link(image.path, target)
+                except OSError:
+                    shutil.copyfile(image.path, target)
+            out.append(target)
+        return out
 
     async def _found_after_doubt(
         self, context: BrowserContext, record: ListingRecord, listing: Listing, number: str

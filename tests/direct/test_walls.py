@@ -1,0 +1,107 @@
+"""What stops a run: a changed page (fail, list nothing), SMS認証 and an expired session (pause,
+then resume from where it stopped when staff press 直接出品を実行 again)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.direct.conftest import WiredFactory
+
+pytestmark = pytest.mark.browser
+
+
+async def test_layout_change_stops_before_any_listing(make_wired: WiredFactory) -> None:
+    wired = await make_wired(listings=3)
+    before = (await wired.sb.yahoo_state())["counts"]["items"]
+    await wired.sb.yahoo_faults(layout_changed=True)
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    assert status == 202
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "failed", job
+    assert job["error"]["code"] == "LAYOUT_CHANGED"
+    message = job["error"]["message"]
+    assert "画面が変わった" in message and "タイトル" in message and "確認する" in message
+    assert "何も出品していません" in message
+    assert job["items"] == []
+    assert (await wired.sb.yahoo_state())["counts"]["items"] == before
+    batch = await wired.get(f"/api/v1/batches/{body['batch_id']}")
+    assert batch["open_count"] == 3
+    # still there under 生成済みリスト, as a zip too
+    resp = await wired.client.get(f"/api/v1/batches/{body['batch_id']}/zip", headers=wired.auth)
+    assert resp.status == 200
+    status = await wired.get("/api/v1/status")
+    assert any("画面が変わった" in e["message"] for e in status["last_errors"])
+
+
+async def test_sms_wall_pauses_then_resumes(make_wired: WiredFactory) -> None:
+    wired = await make_wired(listings=3)
+    await wired.sb.yahoo_faults(sms_wall=True)
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "paused", job
+    assert job["error"]["code"] == "SMS_AUTH"
+    assert "SMS認証" in job["error"]["message"] and "利用しない" in job["error"]["message"]
+    assert "recore-connector login" in job["error"]["message"]
+    assert job["items"] == []
+
+    # staff switch SMS認証 off and press the button again: the same job goes on
+    await wired.sb.yahoo_faults(sms_wall=False)
+    status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
+    assert status == 202 and again["job_id"] == body["job_id"]
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded", job
+    assert len(job["items"]) == 3
+    assert (await wired.sb.yahoo_state())["duplicates"] == {}
+
+
+async def test_expired_session_renews_itself_mid_run(make_wired: WiredFactory) -> None:
+    """An expired session with the login stored: logged in again, nothing lost or doubled."""
+    wired = await make_wired(listings=2)
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded"
+    session = wired.services["direct_listing"]._session
+    assert session is not None and session.logins == 1
+
+    await wired.sb.add_listings(2)
+    await wired.poll()
+    await wired.sb.yahoo_faults(expire_sessions=True)
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded", job
+    assert session.logins == 2
+    assert (await wired.sb.yahoo_state())["duplicates"] == {}
+
+
+async def test_expired_session_that_will_not_renew_pauses_then_resumes(
+    make_wired: WiredFactory,
+) -> None:
+    """Expired, and the new login meets SMS認証: pause; after staff fix it, the rest is listed."""
+    wired = await make_wired(listings=3)
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded"
+
+    await wired.sb.add_listings(3)
+    await wired.poll()
+    await wired.sb.yahoo_faults(expire_sessions=True, sms_wall=True)
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "paused" and job["error"]["code"] == "SMS_AUTH", job
+    await wired.sb.yahoo_faults(sms_wall=False)
+    status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
+    assert again["job_id"] == body["job_id"]
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded", job
+    assert job["progress"] == {"done": 3, "total": 3}
+    assert (await wired.sb.yahoo_state())["duplicates"] == {}
+
+
+async def test_wrong_password_pauses_with_what_to_fix(make_wired: WiredFactory) -> None:
+    wired = await make_wired(listings=1, yahoo_password="wrong-password")
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "paused", job
+    assert job["error"]["code"] == "BAD_CREDENTIALS"
+    assert "パスワードが間違っています" in job["error"]["message"]
+    assert "wrong-password" not in str(job)
