@@ -7,6 +7,7 @@ thousands of images.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import threading
@@ -33,9 +34,16 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-def _render(spec: ImageSpec, width: int, height: int, sigma: int) -> bytes:
-    rnd = random.Random(spec.seed)
-    # A tiny random tile blown up gives soft colour blobs; two random colours vary per photo.
+PALETTES = 12  # photo backgrounds come from a fixed set of colourings, cached once rendered
+
+
+def _palette(seed: str) -> int:
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % PALETTES
+
+
+def _make_background(palette: int, width: int, height: int, sigma: int) -> Image.Image:
+    rnd = random.Random(f"palette-{palette}")
+    # A tiny random tile blown up gives soft colour blobs; two random colours per palette.
     tile = Image.frombytes("L", (12, 9), rnd.randbytes(12 * 9))
     base = tile.resize((width, height), Image.Resampling.BICUBIC)
     dark = tuple(rnd.randrange(20, 140) for _ in range(3))
@@ -46,6 +54,20 @@ def _render(spec: ImageSpec, width: int, height: int, sigma: int) -> bytes:
         grain = Image.frombytes("L", (width, height), rnd.randbytes(width * height))
         grain = grain.point(lambda v: 128 + (v - 128) * sigma // 128)
         img = ImageChops.add(img, Image.merge("RGB", (grain, grain, grain)), 1.0, -128)
+    return img
+
+
+@lru_cache(maxsize=64)  # at most ~64 x 1.2 MB
+def _cached_background(palette: int, width: int, height: int, sigma: int) -> Image.Image:
+    return _make_background(palette, width, height, sigma)
+
+
+def _render(spec: ImageSpec, width: int, height: int, sigma: int) -> bytes:
+    palette = _palette(spec.seed)
+    if width * height <= 400_000:  # usual photo sizes: reuse the background, draw the label
+        img = _cached_background(palette, width, height, sigma).copy()
+    else:
+        img = _make_background(palette, width, height, sigma)
     draw = ImageDraw.Draw(img)
     font_size = max(12, height // 8)
     box_h = font_size * 3 // 2
@@ -53,6 +75,13 @@ def _render(spec: ImageSpec, width: int, height: int, sigma: int) -> bytes:
     draw.rectangle((width // 20, top, width - width // 20, top + box_h), fill=(255, 255, 255))
     draw.text(
         (width // 2, height // 2), spec.label, fill=(25, 25, 25), font=_font(font_size), anchor="mm"
+    )
+    # The photo number in a corner, so that two photos of one item differ visibly.
+    draw.text(
+        (width // 40, height // 40),
+        spec.seed.split("#")[1] if "#" in spec.seed else "",
+        fill=(255, 255, 255),
+        font=_font(max(10, height // 16)),
     )
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80)
@@ -67,6 +96,7 @@ def render_jpeg(spec: ImageSpec) -> bytes:
     # Pick the pixel size from the wanted size (about 50 KB for 640x480 at grain 12), so that
     # the first render is usually close enough.
     scale = min(4.5, max(0.25, (target / (50 * 1024)) ** 0.5))
+    scale = round(scale * 8) / 8  # a few sizes only, so rendered backgrounds are reused
     width, height = max(160, int(640 * scale)) // 4 * 4, max(120, int(480 * scale)) // 4 * 4
     lo, hi, sigma = 0, 160, 12
     best = _render(spec, width, height, sigma)
