@@ -10,7 +10,8 @@ What it does (and what it does not):
    the images into the zip), in a child process, measured inside the child around the call (the
    interpreter's start-up and imports are not counted), against `zip -0 -q -j` of the same image
    files plus the same CSV, timed as a whole process. Both without fsync (zip does not fsync);
-   the builder's default (with fsync) is timed too and printed. Median of --repeat runs each;
+   the builder's default (with fsync) is timed too and printed. Median of --repeat runs each,
+   os.sync() before every timed run. The timings are disk-bound: on a busy machine they vary;
 4. peak RSS (VmHWM) of the builder in a fresh child process at 100 and at 1,000 listings (the
    1,000-listing run re-uses the images round-robin, so the zip is 1,000 × images files).
 Last line: ``zip_ratio=<ours/zip> rss_growth_mb=<MB>``. Targets: ratio ≤ 1.25, growth ≤ 20 MB.
@@ -79,6 +80,8 @@ def make_listings(count: int, per_item: int, base_url: str, pool: int) -> list[L
                 condition="目立った傷や汚れなし",
                 image_urls=urls,
                 sales_channel="併売",
+                delivery_group=1,
+                lead_time_code="1",
             )
         )
     return items
@@ -107,6 +110,7 @@ async def child(args: argparse.Namespace) -> None:
                 "vm_hwm_kb": vm_hwm_kb(),
                 "included": len(result.included),
                 "errors": sum(len(v) for v in result.errors.values()),
+                "first_error": next((e.message_en for e in result.all_errors()), None),
                 "bytes": result.size_bytes,
                 "stats": stats,
             }
@@ -217,11 +221,16 @@ async def main(args: argparse.Namespace) -> None:
             ours, ours_fsync, theirs = [], [], []
             zip_rss_kb = 0
             for _ in range(args.repeat):
+                # Flush earlier runs' dirty pages first (outside the timings): both tools then
+                # start from the same clean page cache instead of paying for each other's writes.
+                os.sync()
                 theirs.append(run_zip(csv_path, images, work / "info.zip"))
+                os.sync()
                 run = await run_child(
                     args.listings, args, base_url, cache, work / "ours.zip", False
                 )
                 ours.append(run["seconds"])
+                os.sync()
                 run_f = await run_child(
                     args.listings, args, base_url, cache, work / "ours_f.zip", True
                 )
