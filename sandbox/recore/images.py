@@ -76,12 +76,11 @@ def _render(spec: ImageSpec, width: int, height: int, sigma: int) -> bytes:
     draw.text(
         (width // 2, height // 2), spec.label, fill=(25, 25, 25), font=_font(font_size), anchor="mm"
     )
-    # The photo number in a corner, so that two photos of one item differ visibly.
+    # The photo number (1-based) in a corner, so that two photos of one item differ visibly.
+    parts = spec.seed.split("#")
+    number = str(int(parts[1]) + 1) if len(parts) > 1 and parts[1].isdigit() else ""
     draw.text(
-        (width // 40, height // 40),
-        spec.seed.split("#")[1] if "#" in spec.seed else "",
-        fill=(255, 255, 255),
-        font=_font(max(10, height // 16)),
+        (width // 40, height // 40), number, fill=(255, 255, 255), font=_font(max(10, height // 16))
     )
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80)
