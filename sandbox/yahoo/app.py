@@ -12,6 +12,7 @@ import io
 import logging
 import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ WORLD: web.AppKey[World] = web.AppKey("world", World)
 STATE_FILE: web.AppKey[Path | None] = web.AppKey("state_file", Path)
 DRAFTS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("drafts", dict)
 SAVER: web.AppKey[asyncio.Task[None]] = web.AppKey("saver", asyncio.Task)
+WRITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("write_lock", asyncio.Lock)
 
 COOKIE = "T"  # session cookie (Yahoo's own login cookies are Y and T)
 COOKIE_MAX_AGE = 30 * 24 * 3600
@@ -1108,11 +1110,18 @@ async def sb_advance(request: web.Request) -> web.Response:
         return bad("hours must be a number")
     if not 0 <= hours <= 24 * 60:
         return bad("hours must be between 0 and 1440")
-    stats = (
-        await asyncio.get_running_loop().run_in_executor(None, world.advance, hours)
-        if hours > 48
-        else world.advance(hours)
-    )
+    # hour by hour, yielding between hours so pages stay responsive; the world is the same
+    # however the advance is split (every draw is keyed by the hour)
+    stats: dict[str, int] = {}
+    remaining = hours
+    while True:
+        step = min(remaining, 1.0)
+        for k, n in world.advance(step).items():
+            stats[k] = stats.get(k, 0) + n
+        remaining -= step
+        if remaining <= 0:
+            break
+        await asyncio.sleep(0)
     return web.json_response({"clock": now_iso(world.clock), "events": stats}, dumps=_dumps)
 
 
@@ -1209,20 +1218,30 @@ async def sb_end(request: web.Request) -> web.Response:
 
 
 # --- persistence --------------------------------------------------------------------------------------
-async def saver(app: web.Application) -> None:
-    """Writes the state file shortly after changes (atomic replace), off the event loop."""
+async def write_state(app: web.Application) -> None:
+    """Snapshot on the loop, write in a thread; one write at a time, so an older snapshot can
+    never land after a newer one."""
     path = app[STATE_FILE]
     assert path is not None
+    async with app[WRITE_LOCK]:
+        snapshot = app[WORLD].to_json()
+        await asyncio.get_running_loop().run_in_executor(None, write_json_atomic, path, snapshot)
+
+
+async def saver(app: web.Application) -> None:
+    """Writes the state file shortly after changes (atomic replace), off the event loop."""
     world = app[WORLD]
     saved = world.version
+    pause = 0.3
     while True:
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(pause)
         if world.version != saved:
             saved = world.version
-            snapshot = world.to_json()
-            await asyncio.get_running_loop().run_in_executor(
-                None, write_json_atomic, path, snapshot
-            )
+            started = time.monotonic()
+            # shielded: a shutdown waits for this write instead of racing it
+            await asyncio.shield(write_state(app))
+            # a big world takes a while to write: leave the loop alone at least twice as long
+            pause = max(0.3, 2 * (time.monotonic() - started))
 
 
 async def on_startup(app: web.Application) -> None:
@@ -1235,10 +1254,8 @@ async def on_cleanup(app: web.Application) -> None:
         app[SAVER].cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await app[SAVER]
-    path = app[STATE_FILE]
-    if path is not None:
-        snapshot = app[WORLD].to_json()
-        await asyncio.get_running_loop().run_in_executor(None, write_json_atomic, path, snapshot)
+    if app[STATE_FILE] is not None:
+        await write_state(app)  # takes the lock: waits for a write still under way
 
 
 # --- the app ----------------------------------------------------------------------------------------
@@ -1255,6 +1272,7 @@ def create_app(*, state_file: Path | None = None, seed: bool = True) -> web.Appl
     app[WORLD] = world
     app[STATE_FILE] = state_file
     app[DRAFTS] = {}
+    app[WRITE_LOCK] = asyncio.Lock()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),

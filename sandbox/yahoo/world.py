@@ -225,6 +225,14 @@ class Order:
         return d
 
 
+def _item_dict(item: Item) -> dict[str, Any]:
+    d = dict(vars(item))
+    d["values"] = dict(item.values)
+    d["images"] = [dict(im) for im in item.images]
+    d["past_auction_ids"] = list(item.past_auction_ids)
+    return d
+
+
 def default_faults() -> dict[str, Any]:
     return {
         "latency_ms": 0,
@@ -271,8 +279,9 @@ class World:
             "captchas": self.captchas,
             "faults": self.faults,
             "folders": {str(k): v for k, v in self.folders.items()},
-            "items": [asdict(i) for i in self.items.values()],
-            "orders": [asdict(o) for o in self.orders.values()],
+            # shallow copies (asdict's deep copy is ten times slower and runs on the event loop)
+            "items": [_item_dict(i) for i in self.items.values()],
+            "orders": [dict(vars(o)) for o in self.orders.values()],
             "counters": [self.next_item_id, self.next_auction_no, self.next_order_no],
         }
 
