@@ -55,7 +55,7 @@ def _world() -> World:
 WORLD = _world()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(order_bodies)
 def test_order_upsert_validation_never_crashes(body: dict[str, Any]) -> None:
     try:
@@ -67,7 +67,7 @@ def test_order_upsert_validation_never_crashes(body: dict[str, Any]) -> None:
     assert order["status"] in p.ORDER_STATUSES
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(["mall_product_code", "mall_url", "variants", "message", "detail"]),
@@ -85,7 +85,7 @@ def test_report_validation_never_crashes(body: dict[str, Any]) -> None:
         assert all(isinstance(k, str) for k in d.fields)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(
         st.tuples(
