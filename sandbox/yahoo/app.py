@@ -878,6 +878,8 @@ ORDER_FILTERS = (
     "BuyerName",
     "PayStatus",
     "ShipStatus",
+    "OrderTimeFrom",
+    "OrderTimeTo",
 )
 
 
@@ -895,6 +897,11 @@ def order_matches(o: Order, q: dict[str, str]) -> bool:
     if q.get("AuctionId") and q["AuctionId"] != o.auction_id:
         return False
     if q.get("ItemId") and q["ItemId"] != o.management_number:
+        return False
+    day = fmt_jst(o.order_time)[:10].replace("/", "-")  # YYYY-MM-DD in JST
+    if q.get("OrderTimeFrom") and day < q["OrderTimeFrom"]:
+        return False
+    if q.get("OrderTimeTo") and day > q["OrderTimeTo"]:
         return False
     if (
         q.get("BuyerName")

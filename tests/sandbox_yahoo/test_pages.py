@@ -391,3 +391,13 @@ async def test_faults_5xx_and_latency(store: TestClient) -> None:
     assert (await store.get("/_sandbox/state?brief=1")).status == 200
     r = await store.post("/_sandbox/faults", json={"nonsense": 1})
     assert r.status == 400
+
+
+async def test_orders_search_by_order_date(store: TestClient) -> None:
+    await store.post("/_sandbox/advance", json={"hours": 24 * 3})
+    await store.post("/_sandbox/bulk", json={"orders": 2})  # ordered "now": 2026-11-25
+    doc = await page(store, f"{STORE}/order/manage/index?OrderTimeFrom=2026-11-25")
+    rows = table_rows(doc, "#orderList")
+    assert rows and all(r[1].startswith("2026/11/25") for r in rows)
+    doc = await page(store, f"{STORE}/order/manage/index?OrderTimeTo=2026-11-21")
+    assert {r[1][:10] for r in table_rows(doc, "#orderList")} == {"2026/11/21"}  # the seed's sales
