@@ -14,7 +14,7 @@ from . import protocol as p
 from .api import ApiError, _dumps, is_int, json_object, order_json, task_json
 from .keys import COUNTERS_KEY, DEMO_KEY_KEY, FAULTS_KEY, LIMITER_KEY, WORLD_KEY
 from .seed import mall_attributes, populate, seed_more
-from .world import World, WorldError
+from .world import World
 
 
 def _ok(data: Any, status: int = 200) -> web.Response:
@@ -391,4 +391,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/clock", clock)
 
 
-__all__ = ["WorldError", "add_routes", "create_listings_from", "ship_args"]
+__all__ = ["add_routes", "create_listings_from", "ship_args"]
