@@ -78,6 +78,46 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_with_app(config: Config, work):  # type: ignore[no-untyped-def]
+    """Start the companion's services without listening, run `work(app)`, shut down cleanly."""
+    from companion.app import create_app
+
+    runner = web.AppRunner(create_app(config))
+    await runner.setup()
+    try:
+        return await work(runner.app)
+    finally:
+        await runner.cleanup()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+
+    from companion.batches import BatchError
+    from companion.keys import SERVICES
+
+    config = _config(args, workers=False)
+    config.ensure_dirs()
+    setup_logging(config.log_dir)
+    out = Path(args.output).expanduser()
+
+    async def export(app: web.Application) -> Path:
+        path, _name = await app[SERVICES]["batches"].zip_path(args.batch)
+        return path
+
+    try:
+        path = asyncio.run(run_with_app(config, export))
+    except BatchError as exc:
+        print(f"{exc.message} ({exc.message_en})", file=sys.stderr)
+        return 1
+    tmp = out.with_name(f".{out.name}.part")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, out)  # never a half-written zip under the real name
+    print(out)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from companion.demo import DemoPorts, prepare_dir, run_demo
 
@@ -116,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="start from a clean demo state")
     demo.add_argument("--open", action="store_true", help="open Chromium with the extension")
     demo.set_defaults(func=cmd_demo)
+
+    export = with_data_dir(sub.add_parser("export", help="write a batch's upload zip to a file"))
+    export.add_argument("--batch", type=int, required=True, help="batch id (生成済みリスト)")
+    export.add_argument("-o", "--output", required=True, help="zip file to write")
+    export.set_defaults(func=cmd_export)
 
     sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
     sandbox.add_argument("system", choices=["recore", "yahoo"])

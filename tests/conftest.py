@@ -33,9 +33,13 @@ def make_companion(aiohttp_client, data_dir: Path) -> Callable[..., Awaitable[Te
     from companion.app import create_app
     from companion.config import Config
 
-    async def factory(**config: object) -> TestClient:
+    async def factory(
+        prepare: Callable[[object], None] | None = None, **config: object
+    ) -> TestClient:
         config.setdefault("workers", False)
         app = create_app(Config(data_dir=data_dir, **config))  # type: ignore[arg-type]
+        if prepare is not None:
+            prepare(app)  # e.g. faster ReCORE pacing for tests
         return await aiohttp_client(app)
 
     return factory

@@ -1,0 +1,337 @@
+"""新規の出品待ち and 生成済みリスト: batches of listings and their upload zips.
+
+A batch is made from the waiting listings: each is checked against Yahoo's rules and its images
+fetched; the valid ones go into the batch (出品処理中) and its zip, the others are reported
+`failed` to ReCORE through the outbox with a message naming the item, the field and the rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from companion.db.models import AuctionSnapshot, Batch, ListingRecord, utcnow
+from companion.domain import STATE_LABELS, ListingState
+from companion.keys import CONFIG, DB, SERVICES
+from companion.listing import yahoo_format as yf
+from companion.listing.images import ImageStore
+from companion.listing.validation import ListingError
+from companion.listing.zipper import build_upload_zip
+from companion.recore.client import listing_from_inventory
+from companion.recore.outbox import enqueue_task_failed, listing_key
+
+log = logging.getLogger(__name__)
+
+
+class BatchError(Exception):
+    def __init__(self, status: int, code: str, message: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.status, self.code, self.message, self.message_en = status, code, message, message_en
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def listing_dict(record: ListingRecord) -> dict[str, Any]:
+    listing = listing_from_inventory(record.inventory) if record.inventory else None
+    state = ListingState(record.state)
+    return {
+        "id": record.id,
+        "management_number": record.management_number,
+        "title": record.title,
+        "state": state.value,
+        "state_label": STATE_LABELS[state],
+        "start_price": listing.start_price if listing else None,
+        "buyout_price": listing.buyout_price if listing else None,
+        "image_count": len(listing.image_urls) if listing else 0,
+        "batch_id": record.batch_id,
+        "auction_id": record.auction_id,
+        "auction_url": record.auction_url,
+        "errors": record.errors or [],
+        "last_error": record.last_attempt_error,
+    }
+
+
+def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
+    return {
+        "id": batch.id,
+        "name": batch.name,
+        "created_at": _iso(batch.created_at),
+        "item_count": len(items),
+        "listed_count": sum(1 for i in items if i.state == ListingState.LISTED),
+        "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),
+        "items": [listing_dict(i) for i in items],
+        "errors": batch.errors or [],
+        "zip_name": f"{batch.name}.zip",
+    }
+
+
+class Batches:
+    """The batch service; one per app (`app[SERVICES]["batches"]`)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.db = app[DB]
+        self.config = app[CONFIG]
+        self._lock = asyncio.Lock()
+
+    def image_store(self) -> ImageStore:
+        return ImageStore(self.config.cache_dir / "images")
+
+    async def pending(self) -> list[dict[str, Any]]:
+        async with self.db.session() as s:
+            rows = (
+                await s.scalars(
+                    select(ListingRecord)
+                    .where(
+                        ListingRecord.state == ListingState.WAITING,
+                        ListingRecord.batch_id.is_(None),
+                    )
+                    .order_by(ListingRecord.id)
+                )
+            ).all()
+        return [listing_dict(r) for r in rows]
+
+    async def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        async with self.db.session() as s:
+            batches = (await s.scalars(select(Batch).order_by(Batch.id.desc()).limit(limit))).all()
+            items = (
+                await s.scalars(
+                    select(ListingRecord)
+                    .where(ListingRecord.batch_id.in_([b.id for b in batches]))
+                    .order_by(ListingRecord.id)
+                )
+            ).all()
+        by_batch: dict[int, list[ListingRecord]] = {}
+        for item in items:
+            by_batch.setdefault(item.batch_id or 0, []).append(item)
+        return [batch_dict(b, by_batch.get(b.id, [])) for b in batches]
+
+    async def get(self, batch_id: int) -> dict[str, Any]:
+        batch, items = await self._load(batch_id)
+        return batch_dict(batch, items)
+
+    async def _load(self, batch_id: int) -> tuple[Batch, list[ListingRecord]]:
+        async with self.db.session() as s:
+            batch = await s.get(Batch, batch_id)
+            if batch is None:
+                raise BatchError(
+                    404, "NOT_FOUND", "その生成済みリストはありません", "no such batch"
+                )
+            items = (
+                await s.scalars(
+                    select(ListingRecord)
+                    .where(ListingRecord.batch_id == batch_id)
+                    .order_by(ListingRecord.id)
+                )
+            ).all()
+        return batch, list(items)
+
+    async def _already_listed(self) -> set[str]:
+        """管理番号 known to be on Yahoo: listed by us, or seen on the store by a sync."""
+        async with self.db.session() as s:
+            ours = await s.scalars(
+                select(ListingRecord.management_number).where(
+                    ListingRecord.state == ListingState.LISTED
+                )
+            )
+            seen = await s.scalars(
+                select(AuctionSnapshot.management_number).where(AuctionSnapshot.state == "selling")
+            )
+            return {n for n in [*ours, *seen] if n}
+
+    async def _next_name(self) -> str:
+        today = datetime.now(UTC).strftime("%Y%m%d")
+        async with self.db.session() as s:
+            count = await s.scalar(
+                select(func.count()).where(Batch.name.like(f"yahoo_upload_{today}_%"))
+            )
+        return yf.upload_zip_name(datetime.now(UTC).date(), (count or 0) + 1).removesuffix(".zip")
+
+    async def create(self, listing_ids: list[int] | None = None) -> dict[str, Any]:
+        """Validate the waiting listings, build the zip of the valid ones, record the batch."""
+        async with self._lock:  # two clicks never put one listing in two batches
+            async with self.db.session() as s:
+                query = select(ListingRecord).where(
+                    ListingRecord.state == ListingState.WAITING, ListingRecord.batch_id.is_(None)
+                )
+                if listing_ids is not None:
+                    query = query.where(ListingRecord.id.in_(listing_ids))
+                records = list((await s.scalars(query.order_by(ListingRecord.id))).all())
+            if not records:
+                raise BatchError(
+                    409,
+                    "NOTHING_PENDING",
+                    "新規の出品待ちはありません。ReCOREで出品を押してから、もう一度お試しください。",
+                    "no waiting listings",
+                )
+            listings = [listing_from_inventory(r.inventory) for r in records]
+            name = await self._next_name()
+            out = self.config.exports_dir / f"{name}.zip"
+            async with self.image_store() as store:
+                result = await build_upload_zip(
+                    listings, store, out, already_listed=await self._already_listed()
+                )
+            return await self._record(name, records, result.included_ids, result.errors)
+
+    async def _record(
+        self,
+        name: str,
+        records: list[ListingRecord],
+        included: list[Any],
+        errors: dict[Any, list[ListingError]],
+    ) -> dict[str, Any]:
+        now = utcnow()
+        all_errors = [e.to_dict() for errs in errors.values() for e in errs]
+        async with self.db.session() as s, s.begin():
+            batch = Batch(name=name, errors=all_errors)
+            s.add(batch)
+            await s.flush()
+            for record in records:
+                row = await s.get(ListingRecord, record.id)
+                assert row is not None
+                if row.id in included:
+                    row.state, row.batch_id, row.errors = ListingState.PROCESSING, batch.id, []
+                    continue
+                mine = errors.get(row.id, [])
+                row.state, row.errors = ListingState.ERROR, [e.to_dict() for e in mine]
+                row.updated_at = now
+                if row.task_id:
+                    await report_invalid(s, row, mine)
+                for e in mine:
+                    log.info("listing %s rejected: %s", row.id, e.message_en)
+        return await self.get(batch.id)
+
+    async def zip_path(self, batch_id: int) -> tuple[Path, str]:
+        """A fresh zip of the batch's items not yet listed (re-download and retry)."""
+        batch, items = await self._load(batch_id)
+        open_items = [i for i in items if i.state == ListingState.PROCESSING]
+        if not open_items:
+            raise BatchError(
+                409,
+                "NOTHING_OPEN",
+                "このリストの商品はすべて出品済みです",
+                "every item of this batch is already listed",
+            )
+        listings = [listing_from_inventory(i.inventory) for i in open_items]
+        out = self.config.exports_dir / f"{batch.name}.zip"
+        async with self.image_store() as store:
+            result = await build_upload_zip(
+                listings, store, out, already_listed=await self._already_listed()
+            )
+        if result.path is None:
+            raise BatchError(
+                409,
+                "NOTHING_VALID",
+                "出品できる商品がありません。エラーを確認してください。",
+                "no item of the batch can be listed",
+            )
+        return result.path, f"{batch.name}.zip"
+
+
+async def report_invalid(session: Any, row: ListingRecord, errors: list[ListingError]) -> None:
+    """Tell ReCORE (through the outbox) why this listing cannot go to Yahoo."""
+    message = "\n".join(e.message for e in errors) or "出品できませんでした"
+    detail = {e.field: [e.message] for e in errors}
+    await enqueue_task_failed(session, row.task_id, message, detail, listing_key(row.id))
+
+
+# --- HTTP --------------------------------------------------------------------------------------
+routes = web.RouteTableDef()
+
+
+def _service(request: web.Request) -> Batches:
+    return request.app[SERVICES]["batches"]
+
+
+def _error(exc: BatchError) -> web.Response:
+    from companion.middlewares import error_response
+
+    return error_response(exc.status, exc.code, exc.message, exc.message_en)
+
+
+def _batch_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["batch_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@routes.get("/api/v1/pending")
+async def get_pending(request: web.Request) -> web.Response:
+    return web.json_response({"items": await _service(request).pending()})
+
+
+@routes.get("/api/v1/batches")
+async def get_batches(request: web.Request) -> web.Response:
+    return web.json_response({"batches": await _service(request).list()})
+
+
+@routes.post("/api/v1/batches")
+async def post_batch(request: web.Request) -> web.Response:
+    from companion.middlewares import error_response
+    from companion.routes import read_json
+
+    body = await read_json(request)
+    if not isinstance(body, dict) or body.get("source", "pending") != "pending":
+        return error_response(
+            400,
+            "VALIDATION_FAILED",
+            'source は "pending"（新規の出品待ちから）を指定してください',
+            'source must be "pending"',
+        )
+    ids = body.get("listing_ids")
+    if ids is not None and (
+        not isinstance(ids, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
+        return error_response(
+            400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
+        )
+    try:
+        batch = await _service(request).create(ids)
+    except BatchError as exc:
+        return _error(exc)
+    return web.json_response(batch, status=201)
+
+
+@routes.get("/api/v1/batches/{batch_id}")
+async def get_batch(request: web.Request) -> web.Response:
+    try:
+        return web.json_response(await _service(request).get(_batch_id(request)))
+    except BatchError as exc:
+        return _error(exc)
+
+
+@routes.get("/api/v1/batches/{batch_id}/zip")
+async def get_batch_zip(request: web.Request) -> web.StreamResponse:
+    try:
+        path, name = await _service(request).zip_path(_batch_id(request))
+    except BatchError as exc:
+        return _error(exc)
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Access-Control-Expose-Headers": "Content-Disposition",
+        },
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
+    async def ctx(app: web.Application):  # type: ignore[no-untyped-def]
+        app[SERVICES]["batches"] = Batches(app)
+        yield
+
+    app.cleanup_ctx.append(ctx)
