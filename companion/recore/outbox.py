@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -190,7 +191,10 @@ class Outbox:
         batch: int = 100,
     ) -> None:
         self.db = db
-        self.client = client
+        self._client = client
+        # ReCORE unreachable (or the key refused): hold every delivery until then, so that an
+        # outage costs one request per backoff step rather than one per pending message.
+        self._hold_until = 0.0
         self.events = events
         self.policy = policy or RetryPolicy()
         self.concurrency = concurrency
@@ -198,6 +202,22 @@ class Outbox:
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
         self._auth_reported = False
+
+    @property
+    def client(self) -> RecoreClient | None:
+        return self._client
+
+    @client.setter
+    def client(self, client: RecoreClient | None) -> None:
+        self._client = client
+        self._hold_until = 0.0  # new settings: try at once
+        self._auth_reported = False
+
+    def _hold(self, delay: float) -> None:
+        self._hold_until = max(self._hold_until, time.monotonic() + delay)
+
+    def held_for(self) -> float:
+        return max(0.0, self._hold_until - time.monotonic())
 
     def wake(self) -> None:
         """Something was enqueued (after its commit): deliver without waiting for the timer."""
@@ -223,7 +243,7 @@ class Outbox:
         """One pass over the due heads (repeats while a pass delivers something)."""
         total = DeliveryResult()
         async with self._pass_lock:  # two passes at once could send one message twice
-            while self.client is not None:
+            while self.client is not None and not self.held_for():
                 result = await self._pass()
                 total.delivered += result.delivered
                 total.rejected += result.rejected
@@ -268,10 +288,12 @@ class Outbox:
             return "retry"
         except RecoreUnavailable as exc:
             delay = self.policy.delay(msg.attempts + 1)
+            self._hold(delay)
             await self._retry_at(msg, delay, exc.message_en)
             log.info("outbox %s (%s): %s; retry in %.1fs", msg.id, msg.operation, exc, delay)
             return "unreachable"
         except RecoreUnauthorized as exc:
+            self._hold(self.policy.unauthorized_delay)
             await self._retry_at(msg, self.policy.unauthorized_delay, exc.message_en)
             if not self._auth_reported and self.events is not None:
                 self._auth_reported = True
@@ -348,7 +370,7 @@ class Outbox:
             )
         if earliest is None:
             return None
-        return max(0.0, (earliest - utcnow()).total_seconds())
+        return max(0.0, (earliest - utcnow()).total_seconds(), self.held_for())
 
     async def pending_count(self) -> int:
         async with self.db.session() as s:
@@ -392,6 +414,23 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), timeout=sleep)
             except TimeoutError:
                 pass
+
+
+async def requeue_rejected(db: Database, ids: list[int] | None = None) -> int:
+    """Send rejected messages again (after staff fixed the cause in ReCORE); returns how many."""
+    async with db.session() as s, s.begin():
+        query = select(OutboxMessage).where(OutboxMessage.state == REJECTED)
+        if ids is not None:
+            query = query.where(OutboxMessage.id.in_(ids))
+        rows = (await s.scalars(query)).all()
+        for row in rows:
+            row.state = PENDING
+            row.next_attempt_at = utcnow()
+            if row.operation in (OP_TASK_SUCCEEDED, OP_TASK_FAILED):
+                task = await s.get(RecoreTask, row.target)
+                if task is not None and task.state == "rejected":
+                    task.state = "reporting"
+    return len(rows)
 
 
 def _describe(msg: OutboxMessage) -> tuple[str, str]:

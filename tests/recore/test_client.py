@@ -205,7 +205,7 @@ attr_names = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     attrs=st.dictionaries(attr_names, json_values, max_size=8),
     top=st.dictionaries(

@@ -77,7 +77,7 @@ async def test_down_for_the_first_attempt_then_every_result_arrives_once(
     await _report_all(db, tasks)
     await sandbox.faults(down_seconds=0.6)
     first = await outbox.deliver_now()
-    assert first.delivered == 0 and first.retried >= 1
+    assert first.delivered == 0 and 1 <= first.retried <= outbox.concurrency
     async with db.session() as s:
         tried = (await s.scalars(select(OutboxMessage).where(OutboxMessage.attempts > 0))).all()
     assert tried and all("503" in (m.last_error or "") for m in tried)
@@ -95,6 +95,23 @@ async def test_down_for_the_first_attempt_then_every_result_arrives_once(
     await outbox.drain(timeout=1)
     state = await sandbox.state()
     assert sum(t["report_count"] for t in state["tasks"]) == 6
+
+
+async def test_an_outage_holds_the_whole_queue(
+    sandbox: Sandbox, db: Database, client: RecoreClient
+) -> None:
+    """While ReCORE is down, an outage costs one request per backoff step, not one per message."""
+    tasks = await _open_tasks(sandbox, 5)
+    await _report_all(db, tasks)
+    await sandbox.faults(down_seconds=60)
+    patient = Outbox(db, client, policy=ob.RetryPolicy(base=60, jitter=0), concurrency=1)
+    assert (await patient.deliver_now()).retried == 1
+    assert await patient.deliver_now() == ob.DeliveryResult()
+    assert patient.held_for() > 30
+    assert (await sandbox.state())["faults"]["served"]["503"] == 1
+    patient.client = client  # settings saved again: the hold is lifted, the rest are tried
+    await sandbox.faults(reset=True)
+    assert (await patient.deliver_now()).delivered == 4  # the fifth waits out its own backoff
 
 
 async def test_429_storm_slows_down_and_loses_nothing(
@@ -140,6 +157,10 @@ async def test_rejection_is_kept_with_its_error_and_the_queue_moves(
     state = await sandbox.state()
     outcomes = {t["id"]: t["outcome"] for t in state["tasks"]}
     assert outcomes[tasks[0]["id"]] is None and outcomes[tasks[1]["id"]] == "failed"
+    # kept, so it can be sent again once the cause is fixed (here it is refused again)
+    assert await ob.requeue_rejected(db) == 1
+    assert await _count(db, "pending") == 1
+    assert await outbox.drain(timeout=10) == 0 and await _count(db, "rejected") == 1
 
 
 async def test_one_key_in_order_even_when_its_first_message_must_wait(
