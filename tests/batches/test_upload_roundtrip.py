@@ -1,0 +1,84 @@
+"""The whole 出品ファイルをダウンロード path: batch → zip → the store's 一括アップロード page, driven by
+real Chromium as staff would, → exactly the valid items are listed on the (sandbox) store."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from sandbox.yahoo.app import create_app as create_yahoo_sandbox
+from sandbox.yahoo.app import demo_account
+from scrapers.session import BrowserSession, Credentials
+from scrapers.site import YahooUrls
+from scrapers.upload import UPLOAD, UploadPage, parse_upload_result
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def yahoo_sandbox():
+    server = TestServer(create_yahoo_sandbox(seed=True), host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def test_store_upload_page_lists_exactly_the_valid_items(
+    wired, yahoo_sandbox, tmp_path
+) -> None:
+    client, auth = wired["client"], wired["auth"]
+    batch = await (
+        await client.post("/api/v1/batches", json={"source": "pending"}, headers=auth)
+    ).json()
+    zip_path = tmp_path / f"{batch['name']}.zip"
+    zip_path.write_bytes(
+        await (await client.get(f"/api/v1/batches/{batch['id']}/zip", headers=auth)).read()
+    )
+
+    account = demo_account(yahoo_sandbox.app)
+    base = str(yahoo_sandbox.make_url("")).rstrip("/")
+
+    async def credentials() -> Credentials:
+        return Credentials(
+            account["yahoo_id"],
+            account["password"],
+            account["business_id"],
+            account["business_password"],
+        )
+
+    session = BrowserSession(
+        tmp_path / "profile",
+        YahooUrls.for_base(base, account["store_id"]),
+        credentials,
+        idle_timeout=0.1,
+    )
+    try:
+        async with session.use():
+            page = await session.new_page()
+            url = base + UPLOAD.path
+            await session.open(page, url)  # logs in on the way (ID, password, business ID)
+            result = await UploadPage(page, url).upload(zip_path)
+    finally:
+        await session.close()
+
+    assert result.accepted, result.message
+    assert result.errors == []
+    valid = {i["management_number"] for i in batch["items"]}
+    assert set(result.listed) == valid
+    async with client.session.get(f"{base}/_sandbox/state") as resp:
+        state = await resp.json()
+    counts = state["listing_counts"]
+    assert all(counts.get(number) == 1 for number in valid)
+    rejected = {e["management_number"] for e in batch["errors"] if e["management_number"]}
+    assert not rejected & set(counts)
+
+
+def test_upload_answer_parsing_on_a_saved_comm_error_page() -> None:
+    html = (
+        '<div id="uploadResult"><p class="error" role="alert">'
+        "通信エラーが発生しました。時間をおいて再度お試しください。</p></div>"
+    )
+    result = parse_upload_result(html)
+    assert not result.accepted and result.maybe_listed and result.listed == {}
+    with pytest.raises(LookupError):
+        parse_upload_result("<html><body>ログイン</body></html>")
