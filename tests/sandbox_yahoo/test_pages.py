@@ -401,3 +401,23 @@ async def test_orders_search_by_order_date(store: TestClient) -> None:
     assert rows and all(r[1].startswith("2026/11/25") for r in rows)
     doc = await page(store, f"{STORE}/order/manage/index?OrderTimeTo=2026-11-21")
     assert {r[1][:10] for r in table_rows(doc, "#orderList")} == {"2026/11/21"}  # the seed's sales
+
+
+async def test_folder_from_csv_and_public_auction_page(store: TestClient) -> None:
+    from tests.sandbox_yahoo.helpers import csv_bytes, good_row, upload
+
+    doc = await upload(
+        store, "f.csv", csv_bytes([good_row("FOLD-1", 商品保存先フォルダパス="バッグ")])
+    )
+    auction_id = table_rows(doc, "#uploadAccepted")[0][2]
+    s = await state(store, brief=True)
+    fid = next(k for k, v in s["folders"].items() if v == "バッグ")
+    items = await page(store, f"/serinavi/items?folder_id={fid}&sort=-update_date&page=1")
+    assert [r[1] for r in table_rows(items, "#itemList")][0].startswith("管理番号 FOLD-1")
+    # the public page needs no login
+    await store.get("/config/logout")
+    r = await store.get(f"/jp/auction/{auction_id}", allow_redirects=False)
+    assert r.status == 200
+    pub = HTMLParser(await r.text())
+    assert pub.css_first("#auctionId").text() == auction_id
+    assert (await store.get("/jp/auction/x0000000000")).status == 404
