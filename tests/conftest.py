@@ -66,3 +66,12 @@ async def companion(make_companion) -> TestClient:
 async def auth(companion: TestClient) -> dict[str, str]:
     token = await pair_client(companion)
     return {"Authorization": f"Bearer {token}"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the extension's tests last.
+
+    They drive Chromium through Playwright's sync API, whose event loop lives as long as its
+    fixture; an asyncio test scheduled after it in the same process would find a running loop.
+    """
+    items.sort(key=lambda item: "tests/extension/" in item.nodeid.replace("\\", "/"))
