@@ -65,8 +65,12 @@ async def listing_counts(app: web.Application) -> dict[str, int]:
 
 
 async def build_status(app: web.Application) -> dict[str, Any]:
+    from companion.recore.service import recore_status
+
     settings = app[SETTINGS]
     sync_state = await settings.get_internal("sync", {}) or {}
+    recore = await recore_status(app)
+    outbox = {**recore.pop("outbox", {}), **await outbox_summary(app)}
     return {
         "version": __version__,
         "running_jobs": await app[JOBS].active(),
@@ -78,6 +82,7 @@ async def build_status(app: web.Application) -> dict[str, Any]:
             "last_error": sync_state.get("last_error"),
         },
         "counts": await listing_counts(app),
-        "outbox": await outbox_summary(app),
+        "outbox": outbox,
+        "recore": recore,
         "last_errors": await app[EVENTS].latest(5),
     }
