@@ -131,7 +131,9 @@ class RecoreError(Exception):
 
 
 class RecoreUnavailable(RecoreError):
-    """Network error, timeout or 5xx: try again later."""
+    """Network error, timeout or 5xx: try again later (not before `retry_after`, if ReCORE said)."""
+
+    retry_after: float | None = None
 
 
 class RecoreRateLimited(RecoreUnavailable):
@@ -315,11 +317,14 @@ class RecoreClient:
             bucket.penalise(retry_after)
             raise RecoreRateLimited(retry_after, name)
         if status >= 500:
-            raise RecoreUnavailable(
+            exc = RecoreUnavailable(
                 f"ReCOREで一時的なエラーが発生しました（HTTP {status}）。あとで再送します。",
                 f"HTTP {status} {error[0]} on {name}",
                 status=status,
             )
+            if "Retry-After" in headers:  # e.g. 503 during maintenance
+                exc.retry_after = _retry_after(headers.get("Retry-After"))
+            raise exc
         if status in (401, 403):
             scope = SCOPES.get(endpoint, "")
             if status == 401:

@@ -287,7 +287,8 @@ class Outbox:
             await self._retry_at(msg, exc.retry_after, exc.message_en, count=False)
             return "retry"
         except RecoreUnavailable as exc:
-            delay = self.policy.delay(msg.attempts + 1)
+            hint = min(exc.retry_after or 0.0, self.policy.max_delay)  # a 503's Retry-After
+            delay = max(self.policy.delay(msg.attempts + 1), hint)
             self._hold(delay)
             await self._retry_at(msg, delay, exc.message_en)
             log.info("outbox %s (%s): %s; retry in %.1fs", msg.id, msg.operation, exc, delay)

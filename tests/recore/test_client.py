@@ -104,6 +104,7 @@ async def test_down_5xx_and_network_errors_are_unavailable(
     with pytest.raises(RecoreUnavailable) as info:
         await client.poll_tasks()
     assert info.value.status == 503 and not isinstance(info.value, RecoreRateLimited)
+    assert info.value.retry_after is not None and 1 <= info.value.retry_after <= 30
     await sandbox.faults(reset=True, error_5xx=1)
     with pytest.raises(RecoreUnavailable):
         await client.poll_tasks()
