@@ -288,10 +288,13 @@ async function refreshStatus() {
   const { status, jobNotes } = await ask(MSG.STATUS);
   const running = new Set((status.running_jobs ?? []).map((job) => job.id));
   // Jobs we started that left the running list: fetch their final state once.
+  let finished = false;
   for (const [id, job] of startedJobs) {
     if (!running.has(id) && !(job && FINISHED.has(job.state))) {
       try {
-        startedJobs.set(id, await ask(MSG.JOB, { id }));
+        const final = await ask(MSG.JOB, { id });
+        startedJobs.set(id, final);
+        finished ||= FINISHED.has(final.state);
       } catch {
         startedJobs.delete(id);
       }
@@ -299,6 +302,8 @@ async function refreshStatus() {
   }
   state.status = status;
   renderStatus(status, jobNotes);
+  // A finished job changed the lists (listed counts, pending items): show them as they are now.
+  if (finished && !busy) await refreshLists();
 }
 
 async function refreshLists() {

@@ -3,14 +3,17 @@ sandboxes) as a subprocess, the extension in real Chromium, staff pressing the p
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from sandbox.recore.seed import SEEDED_INVALID
 from tests.extension.conftest import Demo, ExtensionBrowser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,11 +32,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture(scope="module")
 def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
-    token = ext_browser.pair(demo)
-    # TODO(issue 8): drop once the batch, direct-listing and sync routes are wired in the companion.
-    if demo.request("GET", "/pending", token=token)[0] == 404:
-        pytest.skip("the companion does not serve /pending yet")
-    return token
+    return ext_browser.pair(demo)
 
 
 def wait_for(predicate: Any, what: str, timeout: float = 60) -> Any:
@@ -52,10 +51,69 @@ def pending_items(demo: Demo, token: str) -> list[dict[str, Any]]:
     return body["items"]
 
 
+def all_pending_items(demo: Demo, token: str) -> list[dict[str, Any]]:
+    """The pending listings, once the companion has taken in every listing task of the sandbox."""
+    url = f"http://127.0.0.1:{demo.recore_port}/_sandbox/state"
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
+        tasks = json.loads(resp.read())["tasks"]
+    expected = sum(
+        1 for t in tasks if t["type"] == "CREATE_INVENTORY" and t.get("outcome") != "failed"
+    )
+
+    def known() -> list[dict[str, Any]] | None:
+        items = pending_items(demo, token)
+        _, batches = demo.request("GET", "/batches", token=token)
+        ids = {item["id"] for item in items}
+        for batch in batches["batches"]:
+            ids |= {item["id"] for item in batch["items"]}
+            ids |= {error["listing_id"] for error in batch["errors"]}
+        return items if len(ids) >= expected else None
+
+    return wait_for(known, f"the companion to take in {expected} listings from ReCORE")
+
+
+def test_direct_listing_shows_progress_until_done(
+    ext_browser: ExtensionBrowser, demo: Demo, token: str
+) -> None:
+    # A small 生成済みリスト of two valid items keeps the browser work of the companion short.
+    items = all_pending_items(demo, token)
+    seeded_invalid = set(SEEDED_INVALID)
+    two = [item["id"] for item in items if item["management_number"] not in seeded_invalid][:2]
+    status, batch = demo.request(
+        "POST", "/batches", {"source": "pending", "listing_ids": two}, token=token
+    )
+    assert status == 201, batch
+
+    page = ext_browser.open("popup.html")
+    page.select_option("#source", "batch")
+    page.select_option("#batch", str(batch["id"]))
+    assert "未出品 2件" in page.locator("#source-summary").inner_text()
+    page.click("#btn-direct")
+    page.locator("#action-result[data-kind='ok']").wait_for()
+    _, jobs = demo.request("GET", "/jobs?kind=direct_listing&limit=1", token=token)
+    job_id = jobs["jobs"][0]["id"]
+    job = page.locator(f"#jobs .job[data-job-id='{job_id}']")
+    job.wait_for()
+    wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the job to finish", 120)
+
+    _, final = demo.request("GET", f"/jobs/{job_id}", token=token)
+    assert final["state"] == job.get_attribute("data-state") == "succeeded", final
+    assert final["progress"] == {"done": 2, "total": 2}
+    assert job.locator(".count").inner_text() == "2 / 2件"
+    assert job.locator("progress").evaluate("(p) => [p.value, p.max]") == [2, 2]
+    assert job.locator(".state").inner_text() == "完了"
+    # the list now says both are listed
+    wait_for(
+        lambda: "出品済み2件" in page.locator("#batch option:checked").inner_text(),
+        "the batch picker to count the listed items",
+    )
+    page.close()
+
+
 def test_download_saves_the_zip_under_its_ascii_name(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
-    items = wait_for(lambda: pending_items(demo, token), "pending listings from ReCORE")
+    items = all_pending_items(demo, token)
     page = ext_browser.open("popup.html")
     assert page.locator("#source-summary").inner_text() == f"出品待ち: {len(items)}件"
     page.select_option("#source", "pending")
@@ -73,12 +131,13 @@ def test_download_saves_the_zip_under_its_ascii_name(
     assert any(name.lower().endswith(".csv") for name in names), names
     assert all(name.isascii() for name in names)
 
-    # the batch is now a 生成済みリスト entry with the same name
+    # the batch is now the newest 生成済みリスト entry, under the same name
     _, batches = demo.request("GET", "/batches", token=token)
     batch = batches["batches"][0]
     assert saved.name == f"{batch['name']}.zip"
-    # items refused by validation are listed with their 管理番号 and the rule
+    # the seeded items that break a Yahoo rule are listed with their 管理番号
     shown = page.locator("#batch-errors").inner_text()
+    assert batch["errors"]
     for error in batch["errors"]:
         assert error["management_number"] in shown
     page.select_option("#source", "batch")
@@ -87,36 +146,12 @@ def test_download_saves_the_zip_under_its_ascii_name(
     page.close()
 
 
-def test_direct_listing_shows_progress_until_done(
-    ext_browser: ExtensionBrowser, demo: Demo, token: str
-) -> None:
-    _, batches = demo.request("GET", "/batches", token=token)
-    if not batches["batches"]:
-        wait_for(lambda: pending_items(demo, token), "pending listings from ReCORE")
-    page = ext_browser.open("popup.html")
-    if batches["batches"]:
-        page.select_option("#source", "batch")
-        page.select_option("#batch", str(batches["batches"][0]["id"]))
-    page.click("#btn-direct")
-    page.locator("#action-result[data-kind='ok']").wait_for()
-    page.locator("#jobs .job").first.wait_for()
-    _, jobs = demo.request("GET", "/jobs?kind=direct_listing&limit=1", token=token)
-    job_id = jobs["jobs"][0]["id"]
-    job = page.locator(f"#jobs .job[data-job-id='{job_id}']")
-    wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the job to finish", 120)
-
-    _, final = demo.request("GET", f"/jobs/{job_id}", token=token)
-    assert final["state"] == job.get_attribute("data-state")
-    done, total = final["progress"]["done"], final["progress"]["total"]
-    assert total > 0 and done == total
-    assert job.locator(".count").inner_text() == f"{done} / {total}件"
-    assert job.locator("progress").evaluate("(p) => [p.value, p.max]") == [done, total]
-    page.close()
-
-
 def test_sync_button_runs_a_sync_and_shows_the_last_run(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
+    # TODO(issue 8): drop once POST /sync is wired (a GET on a POST-only route answers 405).
+    if demo.request("GET", "/sync", token=token)[0] == 404:
+        pytest.skip("the companion does not serve /sync yet")
     page = ext_browser.open("popup.html")
     page.click("#btn-sync")
     page.locator("#action-result[data-kind='ok']").wait_for()
