@@ -162,8 +162,8 @@ def _opt_int(value: str) -> int | None:
     return int(value) if value else None
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(items=st.lists(valid_listings(), min_size=1, max_size=4))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(valid_listings(), min_size=1, max_size=3))
 def test_valid_listings_round_trip_through_csv(items: list[Listing]) -> None:
     for item in items:
         assume(validate_listing(item) == [])
