@@ -129,6 +129,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_login(args: argparse.Namespace) -> int:
+    from companion.direct_listing import login_once
+
+    config = _config(args)
+    config.ensure_dirs()
+    setup_logging(config.log_dir)
+    visible = False if args.headless else None
+    return asyncio.run(login_once(config, visible=visible, wait_seconds=args.wait))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recore-connector",
@@ -161,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--batch", type=int, required=True, help="batch id (生成済みリスト)")
     export.add_argument("-o", "--output", required=True, help="zip file to write")
     export.set_defaults(func=cmd_export)
+
+    login = with_data_dir(
+        sub.add_parser("login", help="log in to the Yahoo store once (SMS, captcha) in a window")
+    )
+    login.add_argument("--headless", action="store_true", help="no window: try the stored login")
+    login.add_argument("--wait", type=float, default=600, help="seconds to wait for staff")
+    login.set_defaults(func=cmd_login)
 
     sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
     sandbox.add_argument("system", choices=["recore", "yahoo"])

@@ -32,6 +32,7 @@ from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
 from companion.batches import BatchError, Batches
+from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
@@ -550,3 +551,75 @@ def setup(app: web.Application) -> None:
 
 
 __all__ = ["JOB_KIND", "DirectListing", "dedupe_key", "setup"]
+
+
+# --- `recore-connector login`: staff log in once, SMS and all ---------------------------------------
+async def login_once(
+    config: Config, *, visible: bool | None = None, wait_seconds: float = 600
+) -> int:
+    """Open the store with the connector's own browser profile and log in.
+
+    With a display a window opens: what the settings hold is filled in, staff do the rest (SMS
+    code, captcha) and the session is kept in the profile for the unattended runs. Without one the
+    stored login is tried headless and the outcome printed. Returns a process exit code.
+    """
+    from companion.db import Database
+    from companion.secretbox import SecretBox
+    from companion.settings import SettingsStore
+    from scrapers.session import has_display
+
+    show = has_display() if visible is None else visible
+    db = Database(config.db_url)
+    try:
+        await db.migrate()
+        settings = SettingsStore(db, SecretBox.load(config.data_dir))
+
+        async def credentials() -> Credentials:
+            return Credentials(
+                yahoo_id=await settings.get("yahoo_id"),
+                password=await settings.secret("yahoo_password"),
+                business_id=await settings.get("business_id"),
+                business_password=await settings.secret("business_password"),
+            )
+
+        urls = YahooUrls.for_base(await settings.get("yahoo_base_url"))
+        session = BrowserSession(
+            config.browser_profile_dir, urls, credentials, headless=not show, idle_timeout=0
+        )
+        try:
+            if show:
+                print("ブラウザーでヤフオクのログイン画面を開きます。ログインを完了してください。")
+                print("Opening the Yahoo login in a browser window; please complete it.")
+                ok = await session.interactive_login(wait_seconds=wait_seconds)
+                if not ok:
+                    print("ログインが完了しませんでした。 / The login did not complete.")
+                return 0 if ok else 1
+            async with session.use():
+                page = await session.new_page()
+                try:
+                    await session.open(page, urls.serinavi_top())
+                except WallError as wall:
+                    print(wall.ja)
+                    print(wall.en)
+                    print(
+                        "画面のあるコンピューターで実行すると、ウィンドウで手動ログインできます。"
+                        " / Run this where a display is available to log in by hand."
+                    )
+                    return 1
+            print(
+                "ヤフオクにログインしました（セッションを保存しました）。 / Logged in; session saved."
+            )
+            return 0
+        except PlaywrightError as exc:
+            first = (str(exc).splitlines() or ["?"])[0]
+            print(
+                "ブラウザーを起動できませんでした。直接出品の実行中なら、終わってからもう一度お試しください。"
+            )
+            print(
+                f"Could not start the browser ({first}); if a direct listing is running, retry later."
+            )
+            return 1
+        finally:
+            await session.close()
+    finally:
+        await db.close()
