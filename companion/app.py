@@ -21,7 +21,12 @@ from companion.settings import SettingsStore
 log = logging.getLogger(__name__)
 
 # Feature modules: each has `setup(app)` that adds its routes, job kinds and cleanup contexts.
-FEATURES: list[str] = ["companion.recore.service", "companion.batches", "companion.direct_listing"]
+FEATURES: list[str] = [
+    "companion.recore.service",
+    "companion.batches",
+    "companion.direct_listing",
+    "companion.sync",
+]
 
 
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -139,6 +139,17 @@ def cmd_login(args: argparse.Namespace) -> int:
     return asyncio.run(login_once(config, visible=visible, wait_seconds=args.wait))
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from companion.sync import format_summary, run_once
+
+    config = _config(args, workers=False)
+    config.ensure_dirs()
+    setup_logging(config.log_dir)
+    summary, fault, steps = asyncio.run(run_once(config))
+    print(format_summary(summary, fault, steps))
+    return 0 if fault is None else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recore-connector",
@@ -178,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--headless", action="store_true", help="no window: try the stored login")
     login.add_argument("--wait", type=float, default=600, help="seconds to wait for staff")
     login.set_defaults(func=cmd_login)
+
+    sync = with_data_dir(
+        sub.add_parser("sync", help="read the Yahoo store and send what changed to ReCORE")
+    )
+    sync.add_argument("--once", action="store_true", required=True, help="one sync, then exit")
+    sync.set_defaults(func=cmd_sync)
 
     sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
     sandbox.add_argument("system", choices=["recore", "yahoo"])

@@ -104,14 +104,20 @@ class YahooAccess:
     async def _base_url(self) -> str | None:
         return await self.app[SETTINGS].get("yahoo_base_url")
 
-    def browser(self, urls: YahooUrls) -> Any:
-        """The one BrowserSession of the app (one persistent profile can only be opened once)."""
+    async def browser(self, urls: YahooUrls) -> Any:
+        """The app's one BrowserSession: a persistent profile can be opened by one Chromium only,
+        so the direct listing's session is used when that feature is there."""
         from scrapers.session import BrowserSession, Credentials
 
         services = self.app[SERVICES]
+        direct = services.get("direct_listing")
+        if direct is not None:
+            return await direct.browser()
         existing = services.get("yahoo_browser")
         if existing is not None and existing.urls.serinavi_origin == urls.serinavi_origin:
             return existing
+        if existing is not None:
+            await existing.close()
         settings = self.app[SETTINGS]
 
         async def credentials() -> Credentials:
@@ -140,7 +146,7 @@ class YahooAccess:
         """Log in through the browser (stored credentials; walls raise `WallError`)."""
         async with self._lock:
             urls = await self.urls()
-            browser = self.browser(urls.base)
+            browser = await self.browser(urls.base)
             async with browser.use():
                 page = await browser.new_page()
                 try:
@@ -405,25 +411,40 @@ class SyncService:
             return int(await s.scalar(select(func.max(OutboxMessage.id))) or 0)
 
     async def _deliver(self, step: Any, since_id: int) -> SyncFault | None:
-        """Hand this sync's messages to the outbox; wait a little to see whether ReCORE takes them."""
+        """Hand the messages to the outbox; wait a little to see whether ReCORE takes them.
+
+        Counts every pending message, not only this sync's: what an earlier sync could not send
+        (ReCORE was down) is part of "the next run completes the rest"."""
         outbox = self.app[SERVICES].get("outbox")
         recore = self.app[SERVICES].get("recore")
         if outbox is None or outbox.client is None:
-            pending = await self._pending_since(since_id)
-            await step("deliver", "skipped", f"ReCOREの接続設定がないため未送信 {pending[0]}件")
+            pending, _ = await self._pending()
+            await step("deliver", "skipped", f"ReCOREの接続設定がないため未送信 {pending}件")
             return None
         loop_running = bool(recore and recore.configuration().get("workers"))
-        deadline = asyncio.get_running_loop().time() + self.options.deliver_wait
+        clock = asyncio.get_running_loop()
+        deadline = clock.time() + self.options.deliver_wait
         if loop_running:
             outbox.wake()
         while True:
-            if not loop_running:
-                await outbox.deliver_now()
-            pending, error = await self._pending_since(since_id)
-            left = deadline - asyncio.get_running_loop().time()
-            if pending == 0 or left <= 0 or (error and not loop_running):
+            if loop_running:
+                pending, error = await self._pending()
+                left = deadline - clock.time()
+                if pending == 0 or left <= 0:
+                    break
+                await asyncio.sleep(min(0.2, left))
+                continue
+            # no delivery loop (CLI, workers off): deliver here, waiting for backoffs that end
+            # before the deadline, but not for a ReCORE that refused this very pass
+            result = await outbox.deliver_now()
+            pending, error = await self._pending()
+            if pending == 0 or (result.retried and not result.delivered):
                 break
-            await asyncio.sleep(min(0.2, left))
+            wait = await outbox.next_due_in()
+            left = deadline - clock.time()
+            if wait is None or left <= 0 or wait > left:
+                break
+            await asyncio.sleep(max(wait, 0.01))
         if pending and error:
             fault = SyncFault(
                 "RECORE_UNAVAILABLE",
@@ -432,29 +453,37 @@ class SyncService:
             )
             await step("deliver", "failed", fault.message)
             return fault
-        message = (
-            "すべて送信しました" if not pending else f"送信中 {pending}件（バックグラウンドで続行）"
+        sent = await self._delivered_since(since_id)
+        message = f"送信 {sent}件" + (
+            f"・送信中 {pending}件（バックグラウンドで続行）" if pending else ""
         )
         await step("deliver", "succeeded", message)
         return None
 
-    async def _pending_since(self, since_id: int) -> tuple[int, str | None]:
+    async def _pending(self) -> tuple[int, str | None]:
         async with self.db.session() as s:
             count = await s.scalar(
                 select(func.count())
                 .select_from(OutboxMessage)
-                .where(OutboxMessage.id > since_id, OutboxMessage.state == "pending")
+                .where(OutboxMessage.state == "pending")
             )
             error = await s.scalar(
                 select(OutboxMessage.last_error)
-                .where(
-                    OutboxMessage.id > since_id,
-                    OutboxMessage.state == "pending",
-                    OutboxMessage.last_error.is_not(None),
-                )
+                .where(OutboxMessage.state == "pending", OutboxMessage.last_error.is_not(None))
                 .limit(1)
             )
         return int(count or 0), error
+
+    async def _delivered_since(self, since_id: int) -> int:
+        async with self.db.session() as s:
+            return int(
+                await s.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.id > since_id, OutboxMessage.state == "delivered")
+                )
+                or 0
+            )
 
 
 # ---- HTTP ----------------------------------------------------------------------------------------------
@@ -490,15 +519,23 @@ async def run_once(
     config: Config,
 ) -> tuple[dict[str, Any], SyncFault | None, list[tuple[str, str, str | None]]]:
     """One sync against the data dir's settings, without the HTTP server or background loops."""
-    from companion.app import create_app
+    import importlib
 
+    from companion.app import FEATURES, create_app
+
+    # the ReCORE service must be set up before sync (its gateway gets our handlers)
+    names = [n for n in FEATURES if n != "companion.sync"]
+    if "companion.recore.service" not in names:
+        names.insert(0, "companion.recore.service")
+    names.append("companion.sync")
     app = create_app(
         Config(
             data_dir=config.data_dir,
             port=config.port,
             database_url=config.database_url,
             workers=False,
-        )
+        ),
+        features=[importlib.import_module(n).setup for n in names],
     )
     runner = web.AppRunner(app)
     await runner.setup()  # runs the cleanup contexts: database, ReCORE client, this feature

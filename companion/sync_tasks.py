@@ -145,7 +145,7 @@ def delete_handler(app: web.Application) -> Handler:
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
-        actions = ItemActions(_service(app).access.browser(urls.base), urls)
+        actions = ItemActions(await _service(app).access.browser(urls.base), urls)
         for item in selling:
             result = await actions.end_early(item)
             if not result.ok:
@@ -208,7 +208,7 @@ def update_handler(app: web.Application) -> Handler:
             if listing.start_price is not None:
                 values[form.start_price_field] = str(listing.start_price)
             values[form.buyout_price_field] = str(listing.buyout_price or 0)
-        actions = ItemActions(_service(app).access.browser(urls.base), urls)
+        actions = ItemActions(await _service(app).access.browser(urls.base), urls)
         result = await actions.edit(items[0], values)
         if not result.ok:
             await ctx.fail(result.message, {"inventory": [result.message]})

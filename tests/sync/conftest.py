@@ -111,20 +111,34 @@ async def recore_server(aiohttp_server: Any) -> TestServer:
 
 
 @pytest.fixture
-async def hub(
+def make_hub(
     aiohttp_client: Any, data_dir: Path, yahoo_server: TestServer, recore_server: TestServer
-) -> Hub:
-    app = create_app(
-        Config(data_dir=data_dir, workers=False),
-        features=[recore_service.setup, batches.setup, __import__("companion.sync").sync.setup],
-    )
-    app[recore_service.RECORE_OPTIONS] = recore_service.ServiceOptions(
-        poll_interval=0.2,
-        policy=RetryPolicy(base=0.05, max_delay=0.5, unauthorized_delay=0.5, idle=0.5),
-        rate=100.0,
-    )
-    app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0, retry_delay=0.01)
-    client = await aiohttp_client(app)
+) -> Any:
+    async def factory(*, workers: bool = False) -> Hub:
+        from companion import sync
+
+        app = create_app(
+            Config(data_dir=data_dir, workers=workers),
+            features=[recore_service.setup, batches.setup, sync.setup],
+        )
+        app[recore_service.RECORE_OPTIONS] = recore_service.ServiceOptions(
+            poll_interval=0.2,
+            policy=RetryPolicy(base=0.05, max_delay=0.5, unauthorized_delay=0.5, idle=0.5),
+            rate=100.0,
+        )
+        app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0, retry_delay=0.01)
+        client = await aiohttp_client(app)
+        await configure(app, yahoo_server, recore_server)
+        await app[SERVICES]["recore"].rebuild()
+        return Hub(client, yahoo_server, recore_server)
+
+    return factory
+
+
+async def configure(
+    app: web.Application, yahoo_server: TestServer, recore_server: TestServer
+) -> None:
+    """The settings staff would enter on the options page, pointing at the two sandboxes."""
     creds = demo_credentials(recore_server.app)
     account = demo_account(yahoo_server.app)
     await app[SETTINGS].update(
@@ -139,5 +153,8 @@ async def hub(
             "business_password": account["business_password"],
         }
     )
-    await app[SERVICES]["recore"].rebuild()
-    return Hub(client, yahoo_server, recore_server)
+
+
+@pytest.fixture
+async def hub(make_hub: Any) -> Hub:
+    return await make_hub()

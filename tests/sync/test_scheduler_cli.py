@@ -1,0 +1,92 @@
+"""Auto-sync scheduling (interval, persisted next run, joining a running sync) and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from companion.cli import main as cli_main
+from companion.db.models import utcnow
+from companion.keys import JOBS, SETTINGS
+from companion.sync import iso, next_run, parse_iso
+from tests.conftest import pair_client
+
+
+async def test_next_run_follows_the_interval_setting(make_hub: Any) -> None:
+    hub = await make_hub(workers=True)
+    auth = {"Authorization": f"Bearer {await pair_client(hub.client)}"}
+    resp = await hub.client.put(
+        "/api/v1/settings", json={"sync_interval_minutes": 15}, headers=auth
+    )
+    assert resp.status == 200
+    for _ in range(50):  # the scheduler reschedules in the background
+        sync = (await hub.status())["sync"]
+        if sync["next_run_at"]:
+            break
+        await asyncio.sleep(0.05)
+    assert sync["interval_minutes"] == 15
+    due = parse_iso(sync["next_run_at"])
+    assert due is not None
+    ahead = (due - utcnow()).total_seconds()
+    assert 14 * 60 < ahead <= 15 * 60 + 60  # 15 min plus at most a minute of jitter
+
+    await hub.client.put("/api/v1/settings", json={"sync_interval_minutes": 0}, headers=auth)
+    for _ in range(50):
+        sync = (await hub.status())["sync"]
+        if sync["next_run_at"] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert sync["next_run_at"] is None
+
+
+async def test_a_due_sync_runs_by_itself_and_is_rescheduled(make_hub: Any) -> None:
+    hub = await make_hub(workers=True)
+    await hub.app[SETTINGS].update({"sync_interval_minutes": 60})
+    await asyncio.sleep(0.1)
+    # as if the planned time had come
+    await hub.sync.update_state(next_run_at=iso(utcnow() - timedelta(seconds=1)))
+    hub.sync._wake.set()
+    job: dict[str, Any] | None = None
+    for _ in range(300):
+        jobs = await hub.app[JOBS].list(kind="sync")
+        if jobs and jobs[0]["state"] not in ("queued", "running"):
+            job = jobs[0]
+            break
+        await asyncio.sleep(0.05)
+    assert job is not None and job["params"]["reason"] == "auto"
+    assert job["state"] == "succeeded", job
+    sync = (await hub.status())["sync"]
+    assert sync["last_result"] == "succeeded"
+    due = parse_iso(sync["next_run_at"])
+    assert due is not None and (due - utcnow()) > timedelta(minutes=59)
+
+
+async def test_sync_started_during_a_sync_joins_it(hub: Any) -> None:
+    first = await hub.sync.submit("manual")
+    second = await hub.sync.submit("manual")
+    assert first == second
+    await hub.app[JOBS].wait(first)
+    third = await hub.sync.submit("manual")
+    assert third != first
+    await hub.app[JOBS].wait(third)
+
+
+def test_next_run_is_off_at_zero() -> None:
+    now = utcnow()
+    assert next_run(now, 0) is None
+    due = next_run(now, 5)
+    assert due is not None and timedelta(minutes=5) <= due - now <= timedelta(minutes=5, seconds=15)
+
+
+async def test_cli_sync_once_prints_a_summary(hub: Any, data_dir: Any, capsys: Any) -> None:
+    # settings already in the data dir (the hub configured them); the companion itself is closed
+    # first, so the CLI owns the database and the browser profile like a real second process
+    await hub.client.close()
+    code = await asyncio.to_thread(cli_main, ["sync", "--once", "--data-dir", str(data_dir)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "注文一覧の読み取り" in out and "result: succeeded" in out
+    assert "upserts=10" in out
+    state = await hub.recore_state()
+    assert len(state["orders"]) == 10
