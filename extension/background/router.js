@@ -32,6 +32,11 @@ async function optional(promise, fallback) {
   }
 }
 
+/** Items of a batch not listed yet (what its zip holds). */
+function openCount(batch) {
+  return batch.open_count ?? (batch.item_count ?? 0) - (batch.listed_count ?? 0);
+}
+
 async function requirePaired() {
   const conn = await getConnection();
   if (!conn.token) throw new CompanionError({ code: "NOT_PAIRED" });
@@ -130,8 +135,7 @@ const handlers = {
     } else {
       batch = await api.batch(conn, requireBatchId(message));
     }
-    const remaining = (batch?.item_count ?? 0) - (batch?.listed_count ?? 0);
-    if (!batch || remaining <= 0) return { batch, download: null };
+    if (!batch || openCount(batch) <= 0) return { batch, download: null };
     const download = await downloadBatchZip(conn, batch.id);
     return { batch, download };
   },

@@ -76,6 +76,11 @@ async function loadInner() {
 
 // ---- source: 新規の出品待ち / 生成済みリスト -------------------------------------------------
 
+/** Items of a batch not listed yet (what its zip holds). */
+function openCount(batch) {
+  return batch.open_count ?? (batch.item_count ?? 0) - (batch.listed_count ?? 0);
+}
+
 function batchLabel(batch) {
   return t("batchOption", [batch.name, String(batch.item_count ?? 0), String(batch.listed_count ?? 0)]);
 }
@@ -106,7 +111,7 @@ function renderSource() {
     if (batch) {
       summary = t("batchSummary", [
         formatTime(batch.created_at, uiLang()),
-        String((batch.item_count ?? 0) - (batch.listed_count ?? 0)),
+        String(openCount(batch)),
         String((batch.errors ?? []).length),
       ]);
     }
@@ -163,7 +168,7 @@ async function onDownload() {
       return;
     }
     if (download.state === "complete") {
-      setResult(t("downloadDone", [download.filename, String(batch.item_count - batch.listed_count)]), "ok");
+      setResult(t("downloadDone", [download.filename, String(openCount(batch))]), "ok");
     } else {
       setResult(t("downloadInProgress", [download.filename || batch.name]), "info");
     }
