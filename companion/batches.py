@@ -8,6 +8,7 @@ fetched; the valid ones go into the batch (出品処理中) and its zip, the oth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -327,11 +328,32 @@ async def get_batch_zip(request: web.Request) -> web.StreamResponse:
     )
 
 
+IMAGE_CACHE_DAYS = 30
+PRUNE_EVERY_SECONDS = 24 * 3600
+
+
+async def prune_image_cache_daily(service: Batches) -> None:
+    """The image cache would grow for ever: forget images not fetched for a month, daily."""
+    while True:
+        async with service.image_store() as store:
+            removed = await asyncio.to_thread(store.prune, IMAGE_CACHE_DAYS * 86400)
+        log.info("image cache pruned: %s", removed)
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
 
     async def ctx(app: web.Application):  # type: ignore[no-untyped-def]
-        app[SERVICES]["batches"] = Batches(app)
+        service = Batches(app)
+        app[SERVICES]["batches"] = service
+        pruner = None
+        if app[CONFIG].workers:
+            pruner = asyncio.create_task(prune_image_cache_daily(service))
         yield
+        if pruner is not None:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
 
     app.cleanup_ctx.append(ctx)
