@@ -13,6 +13,7 @@ const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED
 let state = null;
 let refreshTimer = null;
 let busy = false;
+let newestShownError = null; // time of the newest error rendered so far (ms); null before load
 // Jobs started from this popup, kept on screen after they finish: id → last Job object.
 const startedJobs = new Map();
 
@@ -280,6 +281,13 @@ function renderStatus(status, notes) {
   ];
   if (sync.last_error) entries.push({ at: sync.last_run_at, text: pickServerText(sync.last_error) });
   entries.sort((a, b) => (parseTime(b.at) || 0) - (parseTime(a.at) || 0));
+  // Errors newly on screen while the popup is open count as seen (the badge's "!" goes).
+  const newest = Math.max(0, ...entries.map((entry) => parseTime(entry.at) || 0));
+  if (newestShownError === null) newestShownError = newest; // load() marks these seen
+  else if (newest > newestShownError) {
+    newestShownError = newest;
+    ask(MSG.MARK_SEEN).catch(() => {});
+  }
   const list = $("errors");
   list.replaceChildren();
   for (const entry of entries.slice(0, 5)) {

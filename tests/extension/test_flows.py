@@ -164,3 +164,52 @@ def test_sync_button_runs_a_sync_and_shows_the_last_run(
     assert status["sync"]["last_run_at"]
     wait_for(lambda: page.locator("#last-sync").inner_text() != "まだありません", "last sync time")
     page.close()
+
+
+def yahoo_faults(demo: Demo, **switches: Any) -> None:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{demo.yahoo_port}/_sandbox/faults",
+        data=json.dumps(switches).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (loopback)
+        assert resp.status == 200
+
+
+def test_a_sync_that_cannot_log_in_flags_the_badge_and_says_what_to_do(
+    ext_browser: ExtensionBrowser, demo: Demo, token: str
+) -> None:
+    # Yahoo asks for an SMS code at the next login: unattended sync has to stop and say so.
+    yahoo_faults(demo, sms_wall=True, expire_sessions=True)
+    try:
+        ext_browser.open("popup.html").close()  # everything so far has been seen
+        reply = ext_browser.send({"type": "sync"})  # 同期開始, then the popup is closed
+        assert reply["ok"], reply
+        job_id = reply["data"]["jobId"]
+        final = wait_for(
+            lambda: (
+                (job := demo.request("GET", f"/jobs/{job_id}", token=token)[1])["state"]
+                in SETTLED | {"paused"}
+                and job
+            ),
+            "the sync to stop",
+            120,
+        )
+        assert final["state"] in {"failed", "paused"}, final
+        wait_for(
+            lambda: ext_browser.send({"type": "refreshBadge"})["data"]["unseen"] > 0,
+            "the worker to note the failed sync",
+        )
+        assert ext_browser.worker.evaluate("chrome.action.getBadgeText({})") == "!"
+
+        page = ext_browser.open("popup.html")
+        errors = page.locator("#errors").inner_text()
+        assert "同期" in errors and "「利用しない」" in errors, errors
+        wait_for(
+            lambda: ext_browser.worker.evaluate("chrome.action.getBadgeText({})") != "!",
+            "the badge to clear once the popup showed the error",
+        )
+        page.close()
+    finally:
+        yahoo_faults(demo, reset=True)
