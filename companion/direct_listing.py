@@ -185,6 +185,8 @@ class _Run:
         self.session: BrowserSession | None = None
         self.images: ImageStore | None = None
         self.staging: Path | None = None
+        # recordings of listed items run beside the next item (see _one)
+        self.recording: set[asyncio.Task[None]] = set()
 
     # --- the run --------------------------------------------------------------------------------
     async def go(self) -> JobState | None:
@@ -241,6 +243,7 @@ class _Run:
                     queue.put_nowait(record)
                 await asyncio.gather(*(self._worker(context, page, queue) for page in pages))
             finally:
+                await asyncio.gather(*self.recording)
                 for page in pages:
                     try:
                         await page.close()
@@ -366,7 +369,13 @@ class _Run:
                     f"browser error: {first}",
                 )
                 return
-            await self._listed(record, listing, completion.auction_id, already=False)
+            # the database commit and the report run while this page opens the next form;
+            # a crash before the commit is covered by the item list read at the next start
+            task = asyncio.create_task(
+                self._listed(record, listing, completion.auction_id, already=False)
+            )
+            self.recording.add(task)
+            task.add_done_callback(self.recording.discard)
             return
         await self._failed(
             record,

@@ -167,12 +167,15 @@ class ItemCreatePage:
             raise LayoutChanged("商品登録フォーム", missing)
 
     async def fill(self, listing: Listing, images: Sequence[Path]) -> None:
-        """Images into the file inputs, then every other field in one pass (see FILL_JS)."""
+        """Images into the file inputs and every other field in one pass (see FILL_JS), the
+        commands sent together (each is a round trip to the browser)."""
         fv = form_values(listing)
         f = site.ITEM_FORM
-        for n, path in enumerate(images[: yf.MAX_IMAGES], start=1):
-            await self.page.set_input_files(f.image(n), str(path))
-        problems: list[dict[str, Any]] = await self.page.evaluate(
+        files = [
+            self.page.set_input_files(f.image(n), str(path))
+            for n, path in enumerate(images[: yf.MAX_IMAGES], start=1)
+        ]
+        fields = self.page.evaluate(
             FILL_JS,
             {
                 "anchor": f.by_name(f.management_number),
@@ -181,6 +184,7 @@ class ItemCreatePage:
                 "checkboxes": fv.checkboxes,
             },
         )
+        problems, *_ = await asyncio.gather(fields, *files)
         if problems:
             raise _fill_problem(problems, fv.labels)
 
