@@ -21,5 +21,6 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# each benchmark prints its figures against a baseline measured in the same run
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/zip_bench.py
+	@for b in benchmarks/*_bench.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
