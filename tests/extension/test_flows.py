@@ -146,8 +146,20 @@ def test_download_saves_the_zip_under_its_ascii_name(
     for error in batch["errors"]:
         assert error["management_number"] in shown
     page.select_option("#source", "batch")
-    labels = page.eval_on_selector_all("#batch option", "(os) => os.map((o) => o.textContent)")
-    assert any(label.startswith(batch["name"]) for label in labels)
+    wait_for(
+        lambda: any(
+            label.startswith(batch["name"])
+            for label in page.eval_on_selector_all("#batch option", "(os) => os.map((o) => o.text)")
+        ),
+        "the new list in the batch picker",
+    )
+
+    # Every pending listing is in a list now: 直接出品 from 新規の出品待ち says so, in Japanese.
+    page.select_option("#source", "pending")
+    page.click("#btn-direct")
+    result = page.locator("#action-result[data-kind='error']")
+    result.wait_for()
+    assert "新規の出品待ちはありません" in result.inner_text()
     page.close()
 
 
