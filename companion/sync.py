@@ -434,9 +434,18 @@ class SyncService:
                     break
                 await asyncio.sleep(min(0.2, left))
                 continue
-            # no delivery loop (CLI, workers off): deliver here, waiting for backoffs that end
-            # before the deadline, but not for a ReCORE that refused this very pass
-            result = await outbox.deliver_now()
+            # no delivery loop (CLI, workers off): deliver here until the deadline, waiting for
+            # backoffs that end before it, but not for a ReCORE that refused this very pass. A
+            # send cut at the deadline is sent again later: upserts and reports are idempotent.
+            left = deadline - clock.time()
+            if left <= 0:
+                pending, error = await self._pending()
+                break
+            try:
+                result = await asyncio.wait_for(outbox.deliver_now(), timeout=left)
+            except TimeoutError:
+                pending, error = await self._pending()
+                break
             pending, error = await self._pending()
             if pending == 0 or (result.retried and not result.delivered):
                 break

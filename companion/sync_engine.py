@@ -33,10 +33,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from companion.db import Database
-from companion.db.models import AuctionSnapshot, ListingRecord, OrderSnapshot, utcnow
+from companion.db.models import AuctionSnapshot, ListingRecord, OrderSnapshot, OutboxMessage, utcnow
 from companion.domain import ListingState, Order, OrderLine, OrderStatus
 from companion.events import Events
 from companion.recore import client as rc
@@ -236,6 +236,8 @@ class SyncEngine:
         self.read = StoreRead()
         self.faults: list[SyncFault] = []
         self.sold_complete = False
+        self._cookie_generation = 0
+        self._relogin_lock = asyncio.Lock()
 
     async def _step(self, key: str, state: str, message: str | None = None, **data: Any) -> None:
         if self.report is not None:
@@ -264,26 +266,33 @@ class SyncEngine:
         )
 
     async def _guarded(self, key: str, work: Callable[[], Awaitable[str | None]]) -> bool:
-        """Run one read step; a session expiry gets one re-login and one more try."""
+        """Run one read step; a session expiry gets one re-login and one more try. Steps run
+        side by side: one re-login serves them all (the cookie generation tells)."""
         for attempt in (1, 2):
+            generation = self._cookie_generation
+            failure: BaseException
             try:
                 message = await work()
-            except SessionExpired:
+            except SessionExpired as expired:
+                failure = expired
                 if attempt == 1 and self.relogin is not None:
                     try:
-                        self.http.cookies = await self.relogin()
+                        async with self._relogin_lock:
+                            if generation == self._cookie_generation:
+                                self.http.cookies = await self.relogin()
+                                self._cookie_generation += 1
                         continue
                     except ScraperError as wall:
-                        exc = wall  # type: ignore[assignment]
-                fault = self._fault(exc)
+                        failure = wall
             except (ScraperError, SyncFault) as exc:
-                fault = self._fault(exc)
+                failure = exc
             except Exception as exc:  # a bug in one step must not lose the others
                 log.exception("sync step %s failed", key)
-                fault = self._fault(exc)
+                failure = exc
             else:
                 await self._step(key, "succeeded", message)
                 return True
+            fault = self._fault(failure)
             self.faults.append(fault)
             await self._step(key, "failed", fault.message, code=fault.code)
             return False
@@ -378,13 +387,20 @@ class SyncEngine:
             snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
             auctions = {a.auction_id: a for a in (await s.scalars(select(AuctionSnapshot))).all()}
 
-        selling_ok = await self._guarded("selling", self.read_selling)
-        orders_ok = await self._guarded("orders", self.read_orders)
-        if orders_ok:
-            await self._guarded("details", lambda: self.read_details(snapshots))
-        else:
-            await self._step("details", "skipped", "注文一覧を読めなかったため省略しました")
-        sold_ok = await self._guarded("sold", self.read_sold)
+        async def orders_then_details() -> bool:
+            ok = await self._guarded("orders", self.read_orders)
+            if ok:
+                await self._guarded("details", lambda: self.read_details(snapshots))
+            else:
+                await self._step("details", "skipped", "注文一覧を読めなかったため省略しました")
+            return ok
+
+        # the three lists are independent: read side by side (the requests share one limit)
+        selling_ok, orders_ok, sold_ok = await asyncio.gather(
+            self._guarded("selling", self.read_selling),
+            orders_then_details(),
+            self._guarded("sold", self.read_sold),
+        )
         self.sold_complete = sold_ok
 
         vanished: list[AuctionSnapshot] = []
@@ -586,16 +602,15 @@ class SyncEngine:
         )
 
     # -- reconciling orders ------------------------------------------------------------------------------
-    async def reconcile_orders(self, snapshots: dict[str, OrderSnapshot]) -> None:
-        rows = self.read.orders
-        if rows is None:
-            # no complete list: still forward the details read (none without a list)
-            return
+    def _plan_orders(
+        self, snapshots: dict[str, OrderSnapshot]
+    ) -> tuple[list[tuple[pages.OrderRow, pages.OrderDetail, dict[str, Any], str]], set[str], int]:
+        """Pure CPU (runs in a thread): which orders to send, with their bodies and hashes.
+        An entry with an empty hash only refreshes the stored fingerprint (nothing is sent)."""
+        plan: list[tuple[pages.OrderRow, pages.OrderDetail, dict[str, Any], str]] = []
         unmapped: set[str] = set()
-        pending: list[
-            tuple[OrderSnapshot | None, pages.OrderRow, pages.OrderDetail, dict[str, Any], str]
-        ] = []
-        for row in rows:
+        unchanged = 0
+        for row in self.read.orders or []:
             snap = snapshots.get(row.order_id)
             detail = self.read.details.get(row.order_id)
             if detail is None and snap is not None:
@@ -609,38 +624,64 @@ class SyncEngine:
             body = rc.order_upsert_body(order, self.ec_account_id or 0)
             digest = body_hash(body)
             if snap is not None and snap.sent_hash == digest:
-                self.summary.unchanged_orders += 1
+                unchanged += 1
                 if row.order_id in self.read.details and snap.data.get("fp") != row.fingerprint():
-                    pending.append((snap, row, detail, body, ""))  # keep the new fingerprint
+                    plan.append((row, detail, body, ""))
                 continue
-            pending.append((snap, row, detail, body, digest))
-        if self.ec_account_id is None and any(p[4] for p in pending):
+            plan.append((row, detail, body, digest))
+        return plan, unmapped, unchanged
+
+    async def reconcile_orders(self, snapshots: dict[str, OrderSnapshot]) -> None:
+        if self.read.orders is None:
+            return  # no complete list this time
+        loop = asyncio.get_running_loop()
+        plan, unmapped, unchanged = await loop.run_in_executor(None, self._plan_orders, snapshots)
+        self.summary.unchanged_orders = unchanged
+        if self.ec_account_id is None and any(p[3] for p in plan):
             raise SyncFault(
                 "NO_EC_ACCOUNT",
                 "ECアカウントIDが設定されていないため、受注をReCOREへ送れません。設定画面で入力してください。",
                 "ec_account_id is not set; orders cannot be sent",
             )
+        now = utcnow()
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        messages: list[dict[str, Any]] = []
+        for row, detail, body, digest in plan:
+            snap = snapshots.get(row.order_id)
+            data = dict(snap.data or {}) if snap is not None else {}
+            data["fp"] = row.fingerprint()
+            data["detail"] = detail_to_json(detail)
+            values: dict[str, Any] = {
+                "mall_order_id": row.order_id,
+                "auction_id": detail.auction_id,
+                "management_number": detail.management_number,
+                "store_status": detail.store_status,
+                "updated_at": now,
+            }
+            if digest:
+                version = int(data.get("v", 0)) + 1
+                data["v"] = version
+                # the version in the key: an order that goes A → B → A is still sent the 3rd time
+                messages.append(
+                    _upsert_message(row.order_id, body, f"{version}:{digest[:24]}", now)
+                )
+                values["sent_hash"] = digest
+                values["recore_status"] = body["status"]
+            values["data"] = data
+            if snap is None:
+                new_rows.append({"sent_hash": None, "recore_status": None, **values})
+            else:
+                changed_rows.append(values)
+        # one transaction, bulk statements: 5,000 orders are three statements, not 15,000
         async with self.db.session() as s, s.begin():
-            for _snap, row, detail, body, digest in pending:
-                stored = await s.get(OrderSnapshot, row.order_id)
-                if stored is None:
-                    stored = OrderSnapshot(mall_order_id=row.order_id, data={})
-                    s.add(stored)
-                data = dict(stored.data or {})
-                data["fp"] = row.fingerprint()
-                data["detail"] = detail_to_json(detail)
-                if digest:
-                    version = int(data.get("v", 0)) + 1
-                    data["v"] = version
-                    # the version in the key: an order that goes A → B → A is still sent the 3rd time
-                    await ob.enqueue_order_upsert(s, row.order_id, body, f"{version}:{digest[:24]}")
-                    stored.sent_hash = digest
-                    stored.recore_status = body["status"]
-                    self.summary.upserts += 1
-                stored.auction_id = detail.auction_id
-                stored.management_number = detail.management_number
-                stored.store_status = detail.store_status
-                stored.data = data
+            if new_rows:
+                await s.execute(insert(OrderSnapshot), new_rows)
+            if changed_rows:
+                await s.execute(update(OrderSnapshot), changed_rows)
+            if messages:
+                await _insert_messages(s, messages)
+        self.summary.upserts = len(messages)
         for status in sorted(unmapped):
             await self.events.error(
                 EVENT_SOURCE,
@@ -648,6 +689,35 @@ class SyncEngine:
                 "注文ステータスから判断して送信しました。設定で対応先を決めてください。",
                 f"store status {status!r} is not in the mapping; derived from the order status",
             )
+
+
+def _upsert_message(
+    mall_order_id: str, body: dict[str, Any], change_key: str, now: datetime
+) -> dict[str, Any]:
+    """An outbox row exactly as `outbox.enqueue_order_upsert` writes it (same keys), for a bulk
+    insert: the outbox delivers it like any other message."""
+    return {
+        "idempotency_key": f"order-upsert:{mall_order_id}:{change_key}"[:200],
+        "ordering_key": ob.order_key(mall_order_id)[:100],
+        "operation": rc.OP_ORDER_UPSERT,
+        "target": mall_order_id[:100],
+        "body": body,
+        "state": ob.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+async def _insert_messages(s: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING for many messages in one statement (executemany)."""
+    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    await s.execute(stmt, rows)
 
 
 def default_watermark(last: str | None) -> datetime | None:

@@ -51,6 +51,11 @@ class YahooUnavailable(ScraperError):
         )
 
 
+def _maybe_login(url: str, text: str) -> bool:
+    """Cheap pre-check before parsing a page to see whether it is the login form."""
+    return "login" in url or "login_handle" in text or "business_id" in text
+
+
 def cookie_header(cookies: Iterable[Mapping[str, Any]], url: str) -> str:
     """The Cookie header a browser would send to `url` (domain and path matched)."""
     parts = urlsplit(url)
@@ -128,7 +133,7 @@ class StoreHttp:
             if status >= 500:
                 last = f"HTTP {status}"
                 continue
-            if pages.is_login_page(text):
+            if _maybe_login(final, text) and pages.is_login_page(text):
                 raise SessionExpired()
             return Fetched(final, status, text)
         raise YahooUnavailable(what, last)
