@@ -175,6 +175,19 @@ def test_sync_button_runs_a_sync_and_shows_the_last_run(
     _, status = demo.request("GET", "/status", token=token)
     assert status["sync"]["last_run_at"]
     wait_for(lambda: page.locator("#last-sync").inner_text() != "まだありません", "last sync time")
+
+    # With auto sync on, the popup shows when the companion will sync next.
+    assert page.locator("#next-sync").inner_text() == "自動同期はオフです"
+    page.select_option("#interval", "60")
+    page.locator("#interval-result", has_text="保存しました").wait_for()
+    wait_for(
+        lambda: demo.request("GET", "/status", token=token)[1]["sync"]["next_run_at"], "next run"
+    )
+    wait_for(
+        lambda: page.locator("#next-sync").inner_text() != "自動同期はオフです", "next sync time"
+    )
+    page.select_option("#interval", "0")
+    page.locator("#interval-result", has_text="保存しました").wait_for()
     page.close()
 
 
