@@ -59,8 +59,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_http(url: str, limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
     async with aiohttp.ClientSession() as s:
         while True:
             try:
