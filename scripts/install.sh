@@ -15,6 +15,13 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${RECORE_CONNECTOR_CHROMIUM:-}
     echo "!! chromium not found: set RECORE_CONNECTOR_CHROMIUM or run '.venv/bin/playwright install chromium'" >&2
   fi
 fi
+# Debian's chromium speaks only English without chromium-l10n; the extension is Japanese first.
+if [ -d /usr/lib/chromium ] && [ ! -f /usr/lib/chromium/locales/ja.pak ] \
+   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  echo "== installing chromium-l10n (Japanese UI)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-l10n >/dev/null
+fi
 if ! command -v zip >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   # Info-ZIP is the baseline of benchmarks/zip_bench.py
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip >/dev/null || true
