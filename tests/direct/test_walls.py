@@ -3,6 +3,8 @@ then resume from where it stopped when staff press 直接出品を実行 again).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.direct.conftest import WiredFactory
@@ -54,8 +56,9 @@ async def test_sms_wall_pauses_then_resumes(make_wired: WiredFactory) -> None:
     assert (await wired.sb.yahoo_state())["duplicates"] == {}
 
 
-async def test_expired_session_renews_itself_mid_run(make_wired: WiredFactory) -> None:
-    """An expired session with the login stored: logged in again, nothing lost or doubled."""
+async def test_expired_session_renews_or_pauses_then_resumes(make_wired: WiredFactory) -> None:
+    """An expired session with the login stored is renewed by itself; when the new login meets
+    SMS認証 the job pauses, and after staff fix it the rest is listed. Nothing lost or doubled."""
     wired = await make_wired(listings=2)
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
     job = await wired.wait_job(body["job_id"])
@@ -70,30 +73,27 @@ async def test_expired_session_renews_itself_mid_run(make_wired: WiredFactory) -
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
     assert session.logins == 2
-    assert (await wired.sb.yahoo_state())["duplicates"] == {}
 
-
-async def test_expired_session_that_will_not_renew_pauses_then_resumes(
-    make_wired: WiredFactory,
-) -> None:
-    """Expired, and the new login meets SMS認証: pause; after staff fix it, the rest is listed."""
-    wired = await make_wired(listings=3)
-    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
-    job = await wired.wait_job(body["job_id"])
-    assert job["state"] == "succeeded"
-
-    await wired.sb.add_listings(3)
+    # mid-run: the session ends and SMS認証 is switched on after the first item of four
+    await wired.sb.add_listings(4)
     await wired.poll()
-    await wired.sb.yahoo_faults(expire_sessions=True, sms_wall=True)
+    await wired.sb.yahoo_faults(latency_ms=30)
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    async with asyncio.timeout(60):
+        while (await wired.get(f"/api/v1/jobs/{body['job_id']}"))["progress"]["done"] < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await wired.sb.yahoo_faults(expire_sessions=True, sms_wall=True)
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "paused" and job["error"]["code"] == "SMS_AUTH", job
+    assert 1 <= job["progress"]["done"] < 4
+    done_before = {i["key"] for i in job["items"]}
     await wired.sb.yahoo_faults(sms_wall=False)
     status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
     assert again["job_id"] == body["job_id"]
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
-    assert job["progress"] == {"done": 3, "total": 3}
+    assert job["progress"] == {"done": 4, "total": 4}
+    assert all(not i["data"].get("already") for i in job["items"] if i["key"] in done_before)
     assert (await wired.sb.yahoo_state())["duplicates"] == {}
 
 
