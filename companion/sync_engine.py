@@ -473,7 +473,9 @@ class SyncEngine:
                 won_by_mn.setdefault(o.management_number, o.auction_id)
 
         async with self.db.session() as s, s.begin():
-            # 1. auctions now selling
+            # 1. auctions now selling (bulk: a busy store changes thousands of prices a day)
+            new_rows: list[dict[str, Any]] = []
+            changed_rows: list[dict[str, Any]] = []
             for row in selling:
                 snap = auctions.get(row.auction_id)
                 values = {
@@ -486,18 +488,22 @@ class SyncEngine:
                 }
                 data = {"item_id": row.item_id, "watchers": row.watchers}
                 if snap is None:
-                    snap = AuctionSnapshot(
-                        auction_id=row.auction_id, data=data, last_seen_at=now, **values
+                    new_rows.append(
+                        {"auction_id": row.auction_id, "data": data, "last_seen_at": now, **values}
                     )
-                    s.add(snap)
-                    auctions[row.auction_id] = snap
-                    continue
-                if any(getattr(snap, k) != v for k, v in values.items()) or snap.data != data:
-                    snap = await s.merge(snap)
+                    auctions[row.auction_id] = AuctionSnapshot(
+                        auction_id=row.auction_id, data=data, **values
+                    )
+                elif any(getattr(snap, k) != v for k, v in values.items()) or snap.data != data:
+                    changed_rows.append(
+                        {"auction_id": row.auction_id, "data": data, "last_seen_at": now, **values}
+                    )
                     for k, v in values.items():
-                        setattr(snap, k, v)
-                    snap.data = data
-                    snap.last_seen_at = now
+                        setattr(snap, k, v)  # the detached copy, for the steps below
+            if new_rows:
+                await s.execute(insert(AuctionSnapshot), new_rows)
+            if changed_rows:
+                await s.execute(update(AuctionSnapshot), changed_rows)
             # 2. auctions that ended since the last sync
             ended: dict[str, str] = {}  # auction id → sold | ended_unsold | ended
             selling_ids = {r.auction_id for r in selling}
