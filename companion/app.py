@@ -36,6 +36,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await db.migrate()
     app[DB] = db
     app[SETTINGS] = SettingsStore(db, SecretBox.load(config.data_dir))
+    await app[SETTINGS].redact_stored_secrets()
     app[EVENTS] = Events(db)
     pairing = Pairing(db)
     await pairing.load()

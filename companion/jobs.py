@@ -141,6 +141,7 @@ class JobRunner:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        self._submit_lock = asyncio.Lock()
 
     def register(self, kind: str, handler: Handler, *, resumable: bool = True) -> None:
         self._kinds[kind] = JobKind(handler, resumable)
@@ -179,16 +180,17 @@ class JobRunner:
         if kind not in self._kinds:
             raise KeyError(f"no handler for job kind {kind!r}")
         params = dict(params or {})
-        if dedupe_key is not None:
-            params["_dedupe"] = dedupe_key
-            existing = await self._active_with_key(kind, dedupe_key)
-            if existing is not None:
-                if existing.state == JobState.PAUSED:
-                    await self.resume(existing.id)
-                return existing.id
-        async with self.db.session() as s, s.begin():
-            job = Job(id=uuid.uuid4().hex, kind=kind, state=JobState.QUEUED, params=params)
-            s.add(job)
+        async with self._submit_lock:  # the popup and the scheduler may ask at the same moment
+            if dedupe_key is not None:
+                params["_dedupe"] = dedupe_key
+                existing = await self._active_with_key(kind, dedupe_key)
+                if existing is not None:
+                    if existing.state == JobState.PAUSED:
+                        await self.resume(existing.id)
+                    return existing.id
+            async with self.db.session() as s, s.begin():
+                job = Job(id=uuid.uuid4().hex, kind=kind, state=JobState.QUEUED, params=params)
+                s.add(job)
         self._schedule(job.id)
         return job.id
 

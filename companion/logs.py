@@ -20,22 +20,24 @@ def redact(value: str | None) -> None:
         _SECRETS.add(value)
 
 
-class RedactSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _SECRETS:
-            return True
-        message = record.getMessage()
-        if any(secret in message for secret in _SECRETS):
-            for secret in _SECRETS:
-                message = message.replace(secret, REDACTED)
-            record.msg, record.args = message, None
-        return True
+def scrub(text: str) -> str:
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted line: message, arguments and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 def setup_logging(log_dir: Path | None, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.setLevel(level)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -46,6 +48,5 @@ def setup_logging(log_dir: Path | None, level: int = logging.INFO) -> None:
         )
     for handler in handlers:
         handler.setFormatter(fmt)
-        handler.addFilter(RedactSecrets())
         root.addHandler(handler)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

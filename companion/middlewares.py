@@ -1,4 +1,4 @@
-"""Security middlewares, in order: errors → Host → Origin (+CORS) → bearer token.
+"""Security middlewares, in order: Host → Origin (+CORS) → errors → bearer token.
 
 Modelled on Jupyter Server's checks for a localhost server: a Host allow-list against DNS
 rebinding, an Origin allow-list against other web pages, and a token for everything else.
@@ -91,7 +91,13 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
         )
     if request.method == "OPTIONS" and origin is not None:
         return web.Response(status=204, headers=_cors_headers(origin))
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        # the paired extension must read a 404's JSON, not meet a CORS failure
+        if origin is not None:
+            exc.headers.update(_cors_headers(origin))
+        raise
     if origin is not None:
         response.headers.update(_cors_headers(origin))
     return response
@@ -112,4 +118,4 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
-MIDDLEWARES = [errors_middleware, host_middleware, origin_middleware, token_middleware]
+MIDDLEWARES = [host_middleware, origin_middleware, errors_middleware, token_middleware]

@@ -5,6 +5,7 @@ Codes and tokens are stored only as SHA-256 hashes. Five wrong codes lock pairin
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -48,6 +49,8 @@ class Pairing:
         self._locked_until = 0.0
         self._token_hashes: set[str] = set()
         self.paired_origin: str | None = None
+        # one redemption at a time: concurrent guesses must not all pass the lock check together
+        self._redeem_lock = asyncio.Lock()
 
     async def load(self) -> None:
         async with self._db.session() as s:
@@ -71,7 +74,11 @@ class Pairing:
 
     async def redeem(self, code: str, origin: str | None) -> str | None:
         """A fresh token for a valid code, or None. Raises PairingLocked while locked."""
-        self._check_lock()
+        async with self._redeem_lock:
+            self._check_lock()
+            return await self._redeem(code, origin)
+
+    async def _redeem(self, code: str, origin: str | None) -> str | None:
         now = utcnow()
         candidate = _sha256(code)
         async with self._db.session() as s, s.begin():

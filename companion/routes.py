@@ -27,7 +27,7 @@ async def read_json(request: web.Request) -> Any:
     """The body as JSON, or a 400 that says so (never a 500)."""
     try:
         return await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise web.HTTPBadRequest(
             text=json.dumps(
                 {

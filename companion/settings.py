@@ -64,8 +64,12 @@ def normalise_url(value: Any) -> str:
     """https everywhere; plain http only to this machine (the sandboxes). No path junk."""
     if not isinstance(value, str) or not value.strip():
         raise Invalid("URLを入力してください", "a URL is required")
-    parts = urlsplit(value.strip())
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise Invalid("URLの形式が正しくありません", "malformed URL") from None
     if parts.scheme not in ("https", "http") or not host:
         raise Invalid("https:// で始まるURLを入力してください", "must be an https:// URL")
     if parts.scheme == "http" and not _is_loopback(host):
@@ -261,6 +265,11 @@ class SettingsStore:
         for listener in self._listeners:
             listener(set(clean))
         return await self.public()
+
+    async def redact_stored_secrets(self) -> None:
+        """At start: every stored secret is known to the log redaction before any log line."""
+        for key in SECRET_KEYS:
+            await self.secret(key)
 
     # Internal state kept beside the settings (next sync time, paired origin …), never in the API.
     async def get_internal(self, key: str, default: Any = None) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,8 +45,31 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def upgrade(url: str) -> None:
-    """Bring the schema to the newest revision (blocking; call in a thread)."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the schema to the newest revision (blocking; call in a thread).
+
+    SQLite DDL is not transactional: two processes migrating a new file at once would collide,
+    so they take turns on a lock file beside the database.
+    """
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        command.upgrade(alembic_config(url), "head")
+        return
+    lock_path = Path(u.database).with_suffix(".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        _lock_file(lock)
+        command.upgrade(alembic_config(url), "head")
+
+
+def _lock_file(handle) -> None:  # type: ignore[no-untyped-def]
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file is closed
 
 
 class Database:

@@ -78,3 +78,22 @@ def test_serve_binds_loopback_only_and_pair_works(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_two_processes_starting_on_a_new_data_dir_both_migrate(tmp_path: Path) -> None:
+    """`serve` and `pair` may start together on a fresh install: neither may crash."""
+    env = {**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"}
+    procs = [
+        subprocess.Popen(
+            [*CLI, "pair", "--data-dir", str(tmp_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.strip().splitlines()[-1].isdigit()

@@ -88,6 +88,9 @@ async def test_submitting_during_a_run_joins_it(companion) -> None:
     first = await runner.submit("slow", dedupe_key="sync")
     second = await runner.submit("slow", dedupe_key="sync")
     assert first == second
+    # and when the popup and the scheduler ask at the very same moment
+    together = await asyncio.gather(*(runner.submit("slow", dedupe_key="other") for _ in range(5)))
+    assert len(set(together)) == 1
     release.set()
     await runner.wait(first)
 

@@ -123,3 +123,26 @@ async def test_token_is_stored_hashed(companion, data_dir) -> None:
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
+
+
+async def test_concurrent_guesses_cannot_outrun_the_lock(companion) -> None:
+    import asyncio
+
+    good = await create_code(companion.app[DB])
+    wrong = "0" * 8 if good != "0" * 8 else "1" * 8
+    answers = await asyncio.gather(
+        *(companion.post("/api/v1/pair", json={"code": wrong}) for _ in range(40))
+    )
+    statuses = [r.status for r in answers]
+    assert statuses.count(403) == MAX_FAILURES  # only five guesses were ever checked
+    assert statuses.count(429) == 40 - MAX_FAILURES
+
+
+async def test_errors_reach_the_paired_extension_with_cors(companion) -> None:
+    token = await pair_client(companion, origin=EXT)
+    resp = await companion.get(
+        "/api/v1/nowhere", headers={"Authorization": f"Bearer {token}", "Origin": EXT}
+    )
+    assert resp.status == 404
+    assert resp.headers["Access-Control-Allow-Origin"] == EXT
+    assert (await resp.json())["error"]["code"]

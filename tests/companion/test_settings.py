@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from companion.settings import DEFAULT_STATUS_MAPPING
+from tests.conftest import pair_client
 
 PASSWORD = "Yahoo-P@ss-9f8e7d6c"
 API_KEY = "eyJhbGciOiJIUzI1NiJ9.secret-recore-key.sig"
@@ -55,16 +56,46 @@ async def test_key_file_is_private(companion, auth, data_dir) -> None:
     assert key.stat().st_mode & 0o777 == 0o600
 
 
-async def test_secret_in_a_log_line_is_redacted(companion, auth, caplog) -> None:
-    caplog.set_level(logging.INFO)
-    await companion.put("/api/v1/settings", json={"business_password": PASSWORD}, headers=auth)
-    logging.getLogger("companion.test").error("oops: login failed for %s", PASSWORD)
-    from companion.logs import REDACTED, RedactSecrets
+def test_secrets_never_reach_the_log_file_even_in_tracebacks(tmp_path) -> None:
+    from companion.logs import REDACTED, redact, setup_logging
 
-    record = caplog.records[-1]
-    RedactSecrets().filter(record)
-    assert PASSWORD not in record.getMessage()
-    assert REDACTED in record.getMessage()
+    redact(PASSWORD)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    setup_logging(tmp_path)
+    try:
+        log = logging.getLogger("companion.test")
+        log.error("login failed for %s", PASSWORD)
+        try:
+            raise RuntimeError(f"GET https://example.invalid/?key={PASSWORD} failed")
+        except RuntimeError:
+            log.exception("request failed")
+    finally:
+        for handler in root.handlers[len(before) :]:
+            handler.close()
+            root.removeHandler(handler)
+    text = (tmp_path / "companion.log").read_text(encoding="utf-8")
+    assert "RuntimeError" in text and "login failed for" in text
+    assert PASSWORD not in text
+    assert text.count(REDACTED) == 2
+
+
+async def test_stored_secrets_are_known_to_redaction_after_a_restart(
+    make_companion, data_dir
+) -> None:
+    from companion import logs
+
+    first = await make_companion()
+    token = await pair_client(first)
+    await first.put(
+        "/api/v1/settings",
+        json={"business_password": PASSWORD},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    await first.close()
+    logs._SECRETS.clear()  # a new process knows nothing
+    await make_companion()
+    assert logs.scrub(f"x {PASSWORD} y") == f"x {logs.REDACTED} y"
 
 
 async def test_invalid_settings_name_field_and_rule(companion, auth) -> None:
@@ -128,4 +159,16 @@ async def test_bad_json_body_is_400(companion, auth) -> None:
     )
     assert resp.status == 400
     resp = await companion.put("/api/v1/settings", json=[1, 2], headers=auth)
+    assert resp.status == 400
+
+
+async def test_malformed_urls_and_nested_bodies_are_400(companion, auth) -> None:
+    for url in ("https://[::1", "http://127.0.0.1:99999", "ftp://example.com"):
+        resp = await companion.put("/api/v1/settings", json={"recore_api_url": url}, headers=auth)
+        assert resp.status == 400, url
+        assert "recore_api_url" in (await resp.json())["error"]["fields"]
+    nested = b"[" * 100_000 + b"]" * 100_000
+    resp = await companion.put(
+        "/api/v1/settings", data=nested, headers={**auth, "Content-Type": "application/json"}
+    )
     assert resp.status == 400
