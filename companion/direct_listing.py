@@ -331,13 +331,19 @@ class _Run:
         paths = self._stage(number or str(record.id), prepared)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
+            clock = asyncio.get_running_loop().time
+            marks = [clock()]
             try:
                 await form.open()
+                marks.append(clock())
                 await form.fill(listing, paths)
+                marks.append(clock())
                 await form.confirm()
+                marks.append(clock())
                 await self.pacer.wait()
                 submitted = True
                 completion = await form.submit()
+                marks.append(clock())
             except SessionLost:
                 # sent to the login page: the next form.open() logs in again. Whether 出品する
                 # got through is for the item list to say.
@@ -369,6 +375,13 @@ class _Run:
                     f"browser error: {first}",
                 )
                 return
+            steps = ", ".join(
+                f"{name} {b - a:.2f}"
+                for name, a, b in zip(
+                    ("form", "fill", "confirm", "submit"), marks, marks[1:], strict=False
+                )
+            )
+            log.info("%s: 出品する answered %s (s: %s)", number, completion.auction_id, steps)
             # the database commit and the report run while this page opens the next form;
             # a crash before the commit is covered by the item list read at the next start
             task = asyncio.create_task(
