@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
 from companion.batches import BatchError, Batches
@@ -236,12 +236,13 @@ class _Run:
         async with self.service.batches.image_store() as images, self.session.use() as context:
             self.images = images
             pages = [await context.new_page() for _ in range(workers)]
+            forms = [ItemCreatePage(page, self.session) for page in pages]
             try:
-                await self._preflight(context, pages[0])
+                await self._preflight(context, forms[0])
                 queue: asyncio.Queue[ListingRecord] = asyncio.Queue()
                 for record in todo:
                     queue.put_nowait(record)
-                await asyncio.gather(*(self._worker(context, page, queue) for page in pages))
+                await asyncio.gather(*(self._worker(context, form, queue) for form in forms))
             finally:
                 await asyncio.gather(*self.recording)
                 for page in pages:
@@ -254,10 +255,10 @@ class _Run:
             await self._raise_stop(self.stop.error)
         return None
 
-    async def _preflight(self, context: BrowserContext, page: Page) -> None:
+    async def _preflight(self, context: BrowserContext, form: ItemCreatePage) -> None:
         assert self.session is not None
         try:
-            await ItemCreatePage(page, self.session).check_layout()
+            await form.check_layout()
             self.store = await self._read_store(context)
         except (WallError, LayoutChanged) as exc:
             await self._raise_stop(exc)
@@ -285,10 +286,8 @@ class _Run:
         raise JobFailed("LAYOUT_CHANGED", exc.ja, exc.en)
 
     async def _worker(
-        self, context: BrowserContext, page: Page, queue: asyncio.Queue[ListingRecord]
+        self, context: BrowserContext, form: ItemCreatePage, queue: asyncio.Queue[ListingRecord]
     ) -> None:
-        assert self.session is not None
-        form = ItemCreatePage(page, self.session)
         while self.stop is None:
             try:
                 record = queue.get_nowait()

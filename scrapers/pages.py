@@ -153,9 +153,14 @@ class ItemCreatePage:
         self.page = page
         self.session = session
         self.url = session.urls.item_create(folder_id)
+        self._fresh = False  # the page shows an untouched, checked form (after check_layout)
 
     async def open(self, *, need_html: bool = False) -> str | None:
         """The empty form (logging in on the way if the store asks)."""
+        if self._fresh and not need_html:
+            self._fresh = False  # the pre-flight's form is used for the first item
+            return None
+        self._fresh = False
         return await self.session.open(self.page, self.url, need_html=need_html)
 
     async def check_layout(self) -> None:
@@ -165,6 +170,7 @@ class ItemCreatePage:
         missing = missing_on_form(html)
         if missing:
             raise LayoutChanged("商品登録フォーム", missing)
+        self._fresh = True
 
     async def fill(self, listing: Listing, images: Sequence[Path]) -> None:
         """Images into the file inputs and every other field in one pass (see FILL_JS), the
