@@ -11,14 +11,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from companion.db.models import AuctionSnapshot, Batch, ListingRecord, utcnow
+from companion.db.models import AuctionSnapshot, Batch, ListingRecord
 from companion.domain import STATE_LABELS, ListingState
 from companion.keys import CONFIG, DB, SERVICES
 from companion.listing import yahoo_format as yf
@@ -29,6 +30,7 @@ from companion.recore.client import listing_from_inventory
 from companion.recore.outbox import enqueue_task_failed, listing_key
 
 log = logging.getLogger(__name__)
+SHOP_TZ = ZoneInfo("Asia/Tokyo")  # Yahoo!オークション stores are in Japan
 
 
 class BatchError(Exception):
@@ -136,12 +138,17 @@ class Batches:
             ).all()
         return batch, list(items)
 
-    async def _already_listed(self) -> set[str]:
-        """管理番号 known to be on Yahoo: listed by us, or seen on the store by a sync."""
+    async def _already_listed(self, batch_id: int | None = None) -> set[str]:
+        """管理番号 that must not go into this batch's zip: on Yahoo (listed by us, or seen on
+        the store by a sync), or open in another batch (its zip may be uploaded already)."""
         async with self.db.session() as s:
             ours = await s.scalars(
                 select(ListingRecord.management_number).where(
-                    ListingRecord.state == ListingState.LISTED
+                    (ListingRecord.state == ListingState.LISTED)
+                    | (
+                        (ListingRecord.state == ListingState.PROCESSING)
+                        & (ListingRecord.batch_id != batch_id)
+                    )
                 )
             )
             seen = await s.scalars(
@@ -150,66 +157,111 @@ class Batches:
             return {n for n in [*ours, *seen] if n}
 
     async def _next_name(self) -> str:
-        today = datetime.now(UTC).strftime("%Y%m%d")
+        # the shop's date, not UTC: a batch made at 08:00 in Japan belongs to that day
+        today = datetime.now(SHOP_TZ).strftime("%Y%m%d")
         async with self.db.session() as s:
             count = await s.scalar(
                 select(func.count()).where(Batch.name.like(f"yahoo_upload_{today}_%"))
             )
-        return yf.upload_zip_name(datetime.now(UTC).date(), (count or 0) + 1).removesuffix(".zip")
+        return yf.upload_zip_name(datetime.now(SHOP_TZ).date(), (count or 0) + 1).removesuffix(
+            ".zip"
+        )
 
     async def create(self, listing_ids: list[int] | None = None) -> dict[str, Any]:
-        """Validate the waiting listings, build the zip of the valid ones, record the batch."""
-        async with self._lock:  # two clicks never put one listing in two batches
-            async with self.db.session() as s:
-                query = select(ListingRecord).where(
-                    ListingRecord.state == ListingState.WAITING, ListingRecord.batch_id.is_(None)
-                )
-                if listing_ids is not None:
-                    query = query.where(ListingRecord.id.in_(listing_ids))
-                records = list((await s.scalars(query.order_by(ListingRecord.id))).all())
-            if not records:
+        """Claim the waiting listings, build the zip of the valid ones, report the others.
+
+        The listings are claimed (出品処理中, this batch) in one guarded transaction before the
+        slow part, so a task handled meanwhile (an item sold in the shop) cannot be overwritten,
+        and two clicks never put one listing in two batches.
+        """
+        async with self._lock:
+            batch_id, claimed = await self._claim(listing_ids)
+            try:
+                listings = [listing_from_inventory(r.inventory) for r in claimed]
+                async with self.db.session() as s:
+                    name = (await s.get(Batch, batch_id)).name  # type: ignore[union-attr]
+                async with self.image_store() as store:
+                    result = await build_upload_zip(
+                        listings,
+                        store,
+                        self.config.exports_dir / f"{name}.zip",
+                        already_listed=await self._already_listed(batch_id),
+                    )
+            except BaseException:
+                await self._release(batch_id)
+                raise
+            await self._reject(batch_id, result.errors)
+        return await self.get(batch_id)
+
+    async def _claim(self, listing_ids: list[int] | None) -> tuple[int, list[ListingRecord]]:
+        name = await self._next_name()
+        async with self.db.session() as s, s.begin():
+            query = select(ListingRecord.id).where(
+                ListingRecord.state == ListingState.WAITING, ListingRecord.batch_id.is_(None)
+            )
+            if listing_ids is not None:
+                query = query.where(ListingRecord.id.in_(listing_ids))
+            ids = list((await s.scalars(query)).all())
+            if not ids:
                 raise BatchError(
                     409,
                     "NOTHING_PENDING",
                     "新規の出品待ちはありません。ReCOREで出品を押してから、もう一度お試しください。",
                     "no waiting listings",
                 )
-            listings = [listing_from_inventory(r.inventory) for r in records]
-            name = await self._next_name()
-            out = self.config.exports_dir / f"{name}.zip"
-            async with self.image_store() as store:
-                result = await build_upload_zip(
-                    listings, store, out, already_listed=await self._already_listed()
-                )
-            return await self._record(name, records, result.included_ids, result.errors)
-
-    async def _record(
-        self,
-        name: str,
-        records: list[ListingRecord],
-        included: list[Any],
-        errors: dict[Any, list[ListingError]],
-    ) -> dict[str, Any]:
-        now = utcnow()
-        all_errors = [e.to_dict() for errs in errors.values() for e in errs]
-        async with self.db.session() as s, s.begin():
-            batch = Batch(name=name, errors=all_errors)
+            batch = Batch(name=name, errors=[])
             s.add(batch)
             await s.flush()
-            for record in records:
-                row = await s.get(ListingRecord, record.id)
-                assert row is not None
-                if row.id in included:
-                    row.state, row.batch_id, row.errors = ListingState.PROCESSING, batch.id, []
+            await s.execute(
+                update(ListingRecord)
+                .where(
+                    ListingRecord.id.in_(ids),
+                    ListingRecord.state == ListingState.WAITING,
+                    ListingRecord.batch_id.is_(None),
+                )
+                .values(state=ListingState.PROCESSING, batch_id=batch.id, errors=[])
+            )
+            claimed = (
+                await s.scalars(
+                    select(ListingRecord)
+                    .where(ListingRecord.batch_id == batch.id)
+                    .order_by(ListingRecord.id)
+                )
+            ).all()
+            return batch.id, list(claimed)
+
+    async def _release(self, batch_id: int) -> None:
+        """The build failed: the listings go back to 新規の出品待ち, the empty batch goes."""
+        async with self.db.session() as s, s.begin():
+            await s.execute(
+                update(ListingRecord)
+                .where(
+                    ListingRecord.batch_id == batch_id,
+                    ListingRecord.state == ListingState.PROCESSING,
+                )
+                .values(state=ListingState.WAITING, batch_id=None)
+            )
+            batch = await s.get(Batch, batch_id)
+            if batch is not None:
+                await s.delete(batch)
+
+    async def _reject(self, batch_id: int, errors: dict[Any, list[ListingError]]) -> None:
+        """Listings that break a rule leave the batch as エラー, and ReCORE is told why."""
+        async with self.db.session() as s, s.begin():
+            batch = await s.get(Batch, batch_id)
+            assert batch is not None
+            batch.errors = [e.to_dict() for errs in errors.values() for e in errs]
+            for listing_id, mine in errors.items():
+                row = await s.get(ListingRecord, listing_id)
+                # only what is still ours: a task handled during the build wins
+                if row is None or row.batch_id != batch_id or row.state != ListingState.PROCESSING:
                     continue
-                mine = errors.get(row.id, [])
-                row.state, row.errors = ListingState.ERROR, [e.to_dict() for e in mine]
-                row.updated_at = now
+                row.state, row.batch_id = ListingState.ERROR, None
+                row.errors = [e.to_dict() for e in mine]
                 if row.task_id:
                     await report_invalid(s, row, mine)
                 for e in mine:
                     log.info("listing %s rejected: %s", row.id, e.message_en)
-        return await self.get(batch.id)
 
     async def zip_path(self, batch_id: int) -> tuple[Path, str]:
         """A fresh zip of the batch's items not yet listed (re-download and retry)."""
@@ -226,7 +278,7 @@ class Batches:
         out = self.config.exports_dir / f"{batch.name}.zip"
         async with self.image_store() as store:
             result = await build_upload_zip(
-                listings, store, out, already_listed=await self._already_listed()
+                listings, store, out, already_listed=await self._already_listed(batch_id)
             )
         if result.path is None:
             raise BatchError(

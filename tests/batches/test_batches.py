@@ -189,3 +189,92 @@ async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None
     )
     _, err = await bad.communicate()
     assert bad.returncode == 1 and "no such batch" in err.decode()
+
+
+async def test_a_listing_ended_while_its_batch_is_built_stays_ended(wired, aiohttp_server) -> None:
+    """An item sold in the shop during the (slow) zip build must not come back as 出品処理中."""
+    import asyncio
+
+    from aiohttp import web
+    from PIL import Image
+
+    client, auth = wired["client"], wired["auth"]
+    requested, gate = asyncio.Event(), asyncio.Event()
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buffer, "JPEG")
+
+    async def slow_image(request: web.Request) -> web.Response:
+        requested.set()
+        await gate.wait()
+        return web.Response(body=buffer.getvalue(), content_type="image/jpeg")
+
+    images = web.Application()
+    images.router.add_get("/slow.jpg", slow_image)
+    image_server = await aiohttp_server(images)
+    pending = (await (await client.get("/api/v1/pending", headers=auth)).json())["items"]
+    sold_id, other_id = pending[0]["id"], pending[1]["id"]
+    async with client.app[DB].session() as s, s.begin():
+        row = await s.get(ListingRecord, sold_id)
+        row.inventory = {**row.inventory, "image_urls": [str(image_server.make_url("/slow.jpg"))]}
+
+    making = asyncio.create_task(
+        client.post(
+            "/api/v1/batches",
+            json={"source": "pending", "listing_ids": [sold_id, other_id]},
+            headers=auth,
+        )
+    )
+    await asyncio.wait_for(requested.wait(), 30)
+    # meanwhile ReCORE's DELETE_INVENTORY is handled: the listing ends
+    async with client.app[DB].session() as s, s.begin():
+        await s.execute(
+            update(ListingRecord).where(ListingRecord.id == sold_id).values(state="ended")
+        )
+    gate.set()
+    resp = await making
+    assert resp.status == 201
+    batch = await resp.json()
+    async with client.app[DB].session() as s:
+        assert (await s.get(ListingRecord, sold_id)).state == "ended"
+    archive = zipfile.ZipFile(
+        io.BytesIO(
+            await (await client.get(f"/api/v1/batches/{batch['id']}/zip", headers=auth)).read()
+        )
+    )
+    csv_name = next(n for n in archive.namelist() if n.endswith(".csv"))
+    rows = list(csv.reader(io.StringIO(archive.read(csv_name).decode("cp932"), newline="")))
+    assert {r[0] for r in rows[1:]} == {pending[1]["management_number"]}
+
+
+async def test_one_management_number_is_never_open_in_two_batches(wired) -> None:
+    client, auth = wired["client"], wired["auth"]
+    pending = (await (await client.get("/api/v1/pending", headers=auth)).json())["items"]
+    first, second = pending[0], pending[1]
+    one = await (
+        await client.post(
+            "/api/v1/batches",
+            json={"source": "pending", "listing_ids": [first["id"]]},
+            headers=auth,
+        )
+    ).json()
+    assert one["item_count"] == 1
+    # ReCORE sends another listing with the same 管理番号 while the first zip may be uploaded
+    async with client.app[DB].session() as s, s.begin():
+        row = await s.get(ListingRecord, second["id"])
+        row.management_number = first["management_number"]
+        row.inventory = {
+            **row.inventory,
+            "mall_attributes": {
+                **row.inventory["mall_attributes"],
+                "management_number": first["management_number"],
+            },
+        }
+    two = await (
+        await client.post(
+            "/api/v1/batches",
+            json={"source": "pending", "listing_ids": [second["id"]]},
+            headers=auth,
+        )
+    ).json()
+    assert two["item_count"] == 0
+    assert [e["rule"] for e in two["errors"]] == ["already_listed"]
