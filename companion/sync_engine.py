@@ -455,6 +455,7 @@ class SyncEngine:
         self, auctions: dict[str, AuctionSnapshot], selling_complete: bool, ended_complete: bool
     ) -> None:
         now = utcnow()
+        notices: list[tuple[str | None, str | None, str]] = []  # told to staff after the commit
         selling = self.read.selling or []
         by_mn: dict[str, pages.SellingRow] = {}
         for row in selling:
@@ -515,6 +516,9 @@ class SyncEngine:
                 elif selling_complete and ended_complete:
                     items = self.read.items_by_mn.get(a.management_number or "", [])
                     same = next((i for i in items if i.auction_id == a.auction_id), None)
+                    if same is None and len(items) == 1:
+                        # relisted (自動再出品) under ids no sync saw: the item's state decides
+                        same = items[0]
                     if same is not None and same.status == site.ITEM_STATUS_SELLING:
                         continue  # still running (the list moved under us): look again next time
                     if same is not None and same.status == site.ITEM_STATUS_UNSOLD:
@@ -569,12 +573,15 @@ class SyncEngine:
                     self.summary.ended_sold += 1
                 else:
                     self.summary.ended_unsold += 1
-                    await self._notice_unsold(rec, outcome)
+                    notices.append((rec.management_number, rec.auction_id, outcome))
             for aid, state in ended.items():
                 if state != "sold":
                     snap = await s.get(AuctionSnapshot, aid)
                     if snap is not None and snap.reported_state != state:
                         snap.reported_state = state
+        # events are written in their own transaction: after ours, never inside it (SQLite)
+        for number, auction_id, outcome in notices:
+            await self._notice_unsold(number, auction_id, outcome)
 
     async def _mark_listed(
         self, s: Any, rec: ListingRecord, auction_id: str, now: datetime
@@ -596,15 +603,15 @@ class SyncEngine:
             )
             await ob.enqueue_task_succeeded(s, rec.task_id, body, ob.listing_key(rec.id))
 
-    async def _notice_unsold(self, rec: ListingRecord, outcome: str) -> None:
+    async def _notice_unsold(
+        self, number: str | None, auction_id: str | None, outcome: str
+    ) -> None:
         what = "落札者なしで終了しました" if outcome == "ended_unsold" else "終了しました"
-        # after the commit would be cleaner, but an event is harmless if the commit fails
         await self.events.error(
             EVENT_SOURCE,
-            f"管理番号 {rec.management_number}（オークション {rec.auction_id}）は{what}。"
+            f"管理番号 {number}（オークション {auction_id}）は{what}。"
             "ReCOREで出品を終了して在庫を戻すか、もう一度出品してください。",
-            f"{rec.management_number} ({rec.auction_id}) ended without a winner; "
-            "staff should end the listing in ReCORE",
+            f"{number} ({auction_id}) ended ({outcome}); staff should end the listing in ReCORE",
         )
 
     # -- reconciling orders ------------------------------------------------------------------------------
