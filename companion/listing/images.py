@@ -202,6 +202,8 @@ class ImageStore:
         for entry_path in (self.root / "urls").glob("*.json"):
             entry = _read_json(entry_path)
             fetched = float(entry.get("fetched_at", 0)) if entry else 0.0
+            with contextlib.suppress(OSError):
+                fetched = max(fetched, entry_path.stat().st_mtime)  # last used
             if entry and now - fetched <= older_than:
                 keep.add(str(entry.get("sha256")))
             elif _older(entry_path, now, grace):
@@ -252,6 +254,9 @@ class ImageStore:
             return None
         if not self.blob_path(entry["sha256"]).is_file():
             return None
+        # a hit counts as use: prune keeps what builds still need (its age is the mtime)
+        with contextlib.suppress(OSError):
+            os.utime(self._url_path(url))
         return entry["sha256"]
 
     async def _download(self, url: str) -> str:

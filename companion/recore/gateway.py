@@ -534,7 +534,12 @@ async def intake(ctx: TaskContext) -> None:
     record.errors = []
     record.last_attempt_error = None
     if record.state not in (ListingState.PROCESSING, ListingState.LISTED):
+        if record.state == ListingState.ENDED:
+            # put up again after it ended: a new auction, nothing of the old one carries over
+            record.auction_id = record.auction_url = record.listed_at = None
+        # back to 新規の出品待ち, out of any old batch (pending lists only unbatched listings)
         record.state = ListingState.WAITING
+        record.batch_id = None
     if keeps_create:
         # The change is taken in; the CREATE task stays open and is reported when listed.
         await ctx.succeed({})

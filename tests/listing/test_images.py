@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -234,12 +235,18 @@ async def test_prune_drops_old_urls_and_unreferenced_blobs(
     async with ImageStore(tmp_path / "cache") as store:
         old = await store.get(image_server.url("old.webp"))
         new = await store.get(image_server.url("new.jpg"))
-        # age the old URL's entry (as if fetched 40 days ago)
-        entry = store._url_path(image_server.url("old.webp"))
-        data = json.loads(entry.read_text())
-        data["fetched_at"] -= 40 * 86400
-        entry.write_text(json.dumps(data))
-        assert store.prune(older_than=30 * 86400, grace=3600)["urls"] == 0  # too fresh on disk
+        # age both URL entries (as if fetched and last used 40 days ago) ...
+        long_ago = time.time() - 40 * 86400
+        for name in ("old.webp", "new.jpg"):
+            entry = store._url_path(image_server.url(name))
+            data = json.loads(entry.read_text())
+            data["fetched_at"] -= 40 * 86400
+            entry.write_text(json.dumps(data))
+            os.utime(entry, (long_ago, long_ago))
+        # ... then a build uses new.jpg again (a cache hit): that counts as use
+        hits_new = image_server.hits["img/new.jpg"]
+        await store.get(image_server.url("new.jpg"))
+        assert image_server.hits["img/new.jpg"] == hits_new
         removed = store.prune(older_than=30 * 86400, grace=0)
         assert removed["urls"] == 1 and removed["blobs"] == 2 and removed["checked"] == 1
         assert not old.path.exists() and not store.blob_path(old.source_sha256).exists()

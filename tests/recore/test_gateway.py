@@ -222,3 +222,26 @@ async def test_missing_listing_is_failed_and_outage_defers(
     await sandbox.faults(reset=True)
     assert (await gateway.poll_once()).handled == 1
     assert gateway.last_error is None
+
+
+async def test_relisting_after_the_end_brings_it_back_to_pending(
+    sandbox: Sandbox, db: Database, gateway: Gateway
+) -> None:
+    from companion.db.models import Batch
+
+    [created] = await sandbox.create_listings(valid_item("A-0042"))
+    await gateway.poll_once()
+    async with db.session() as s, s.begin():
+        batch = Batch(name="yahoo_upload_20261122_0001")
+        s.add(batch)
+        await s.flush()
+        record = await s.get(ListingRecord, created["id"])
+        record.state, record.batch_id = "ended", batch.id
+        record.auction_id, record.auction_url = "x1100000099", "https://example.invalid/a"
+    # staff press 出品 again in ReCORE
+    await sandbox.issue_task("CREATE_INVENTORY", {"ec_inventory_id": created["id"]})
+    await gateway.poll_once()
+    async with db.session() as s:
+        record = await s.get(ListingRecord, created["id"])
+    assert record.state == "waiting" and record.batch_id is None
+    assert record.auction_id is None and record.auction_url is None
