@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, select, update
 
-from companion.db.models import AuctionSnapshot, Batch, ListingRecord
+from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso
 from companion.domain import STATE_LABELS, ListingState
 from companion.keys import CONFIG, DB, SERVICES
 from companion.listing import yahoo_format as yf
@@ -37,10 +37,6 @@ class BatchError(Exception):
     def __init__(self, status: int, code: str, message: str, message_en: str) -> None:
         super().__init__(message_en)
         self.status, self.code, self.message, self.message_en = status, code, message, message_en
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def listing_dict(record: ListingRecord) -> dict[str, Any]:
@@ -67,7 +63,7 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
     return {
         "id": batch.id,
         "name": batch.name,
-        "created_at": _iso(batch.created_at),
+        "created_at": iso(batch.created_at),
         "item_count": len(items),
         "listed_count": sum(1 for i in items if i.state == ListingState.LISTED),
         "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),

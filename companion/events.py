@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from companion.db import Database
-from companion.db.models import EventLog
+from companion.db.models import EventLog, iso
 
 log = logging.getLogger("companion.events")
 
@@ -37,7 +37,7 @@ class Events:
             ).all()
         return [
             {
-                "at": r.at.isoformat().replace("+00:00", "Z"),
+                "at": iso(r.at),
                 "source": r.source,
                 "message": r.message,
                 "message_en": r.message_en,

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from companion.db import Database
-from companion.db.models import Job, JobItem, utcnow
+from companion.db.models import Job, JobItem, iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,6 @@ class JobContext:
         return {r.key: {"state": r.state, "message": r.message, "data": r.data} for r in rows}
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def job_dict(job: Job, items: list[JobItem] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": job.id,
@@ -123,9 +119,9 @@ def job_dict(job: Job, items: list[JobItem] | None = None) -> dict[str, Any]:
         "params": {k: v for k, v in job.params.items() if not k.startswith("_")},
         "progress": {"done": job.progress_done, "total": job.progress_total},
         "error": job.error,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
     }
     if items is not None:
         out["items"] = [

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from companion.db import Database
 from companion.db.models import Setting
 from companion.logs import redact
+from companion.recore.client import DEFAULT_BASE_URL
 from companion.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ class FieldSpec:
 
 
 FIELDS: dict[str, FieldSpec] = {
-    "recore_api_url": FieldSpec(normalise_url, "https://co-api.recore-pos.com", "ReCORE API URL"),
+    "recore_api_url": FieldSpec(normalise_url, DEFAULT_BASE_URL, "ReCORE API URL"),
     "recore_api_key": FieldSpec(_secret, None, "ReCORE APIキー"),
     "ec_account_id": FieldSpec(_optional_int(1, 2**31), None, "ECアカウントID"),
     "store_id": FieldSpec(_optional_int(1, 2**31), None, "店舗ID"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -11,10 +10,6 @@ from sqlalchemy import func, select
 from companion import __version__
 from companion.db.models import AuctionSnapshot, ListingRecord, OutboxMessage, utcnow
 from companion.keys import DB, EVENTS, JOBS, SETTINGS
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 async def outbox_summary(app: web.Application) -> dict[str, Any]:

@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """The API's time format: ISO 8601 in UTC with a Z (`2026-11-22T12:00:00Z`)."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC (SQLite has no zones) and always hands back aware UTC datetimes."""
 

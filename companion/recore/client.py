@@ -28,6 +28,7 @@ import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -791,3 +792,39 @@ def _convert(obj: Any) -> tuple[Listing, list[FieldProblem]]:
         setattr(listing, name, value)
     listing.unparsed = {p.field: p.raw for p in problems}
     return listing, problems
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return parse_int(value)
+    except ValueError:
+        return None
+
+
+def task_from_json(raw: dict[str, Any], ec_account_id: int) -> dict[str, Any] | None:
+    """A RecoreTask row from ReCORE's task object (`issued_at` in Unix seconds, `data` with
+    `ec_inventory_id` or `mall_order_id`); None (logged) for one without a usable id."""
+    task_id = raw.get("id")
+    if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id).strip():
+        log.warning("recore: task without a usable id skipped: %r", str(raw)[:200])
+        return None
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    issued = raw.get("issued_at")
+    issued_at = None
+    if isinstance(issued, int | float) and not isinstance(issued, bool):
+        try:
+            issued_at = datetime.fromtimestamp(issued, UTC)
+        except (OverflowError, OSError, ValueError):
+            issued_at = None
+    mall_order = data.get("mall_order_id")
+    account = _int_or_none(raw.get("ec_account_id"))
+    return {
+        "id": str(task_id)[:64],
+        "type": str(raw.get("type") or "")[:40],
+        "ec_account_id": account if account is not None else ec_account_id,
+        "data": data,
+        "issued_at": issued_at,
+        "state": "new",
+        "ec_inventory_id": _int_or_none(data.get("ec_inventory_id")),
+        "mall_order_id": str(mall_order)[:64] if mall_order not in (None, "") else None,
+    }

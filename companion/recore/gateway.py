@@ -42,14 +42,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.db import Database
-from companion.db.models import ListingRecord, RecoreTask, utcnow
+from companion.db.models import ListingRecord, RecoreTask, iso, utcnow
 from companion.domain import Listing, ListingState
 from companion.events import Events
 from companion.recore import client as rc
@@ -233,7 +233,7 @@ class Gateway:
 
     async def _store(self, tasks: list[dict[str, Any]], ec_account_id: int) -> int:
         """Store each task once by id; returns how many were new."""
-        parsed = [t for t in (_task_fields(x, ec_account_id) for x in tasks) if t is not None]
+        parsed = [t for t in (rc.task_from_json(x, ec_account_id) for x in tasks) if t is not None]
         if not parsed:
             return 0
         async with self.db.session() as s, s.begin():
@@ -367,49 +367,10 @@ class Gateway:
     # -- status --------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {
-            "last_poll_at": _iso(self.last_poll_at),
-            "last_success_at": _iso(self.last_success_at),
+            "last_poll_at": iso(self.last_poll_at),
+            "last_success_at": iso(self.last_success_at),
             "last_error": self.last_error,
         }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return rc.parse_int(value)
-    except ValueError:
-        return None
-
-
-def _task_fields(raw: dict[str, Any], ec_account_id: int) -> dict[str, Any] | None:
-    """A RecoreTask row from ReCORE's task object; None (logged) for one without a usable id."""
-    task_id = raw.get("id")
-    if not isinstance(task_id, str | int) or isinstance(task_id, bool) or not str(task_id).strip():
-        log.warning("gateway: task without a usable id skipped: %r", str(raw)[:200])
-        return None
-    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-    issued = raw.get("issued_at")
-    issued_at = None
-    if isinstance(issued, int | float) and not isinstance(issued, bool):
-        try:
-            issued_at = datetime.fromtimestamp(issued, UTC)
-        except (OverflowError, OSError, ValueError):
-            issued_at = None
-    mall_order = data.get("mall_order_id")
-    account = _int_or_none(raw.get("ec_account_id"))
-    return {
-        "id": str(task_id)[:64],
-        "type": str(raw.get("type") or "")[:40],
-        "ec_account_id": account if account is not None else ec_account_id,
-        "data": data,
-        "issued_at": issued_at,
-        "state": "new",
-        "ec_inventory_id": _int_or_none(data.get("ec_inventory_id")),
-        "mall_order_id": str(mall_order)[:64] if mall_order not in (None, "") else None,
-    }
 
 
 def _context(s: AsyncSession, row: RecoreTask, inventory: dict[str, Any] | None) -> TaskContext:

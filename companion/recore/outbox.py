@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.db import Database
-from companion.db.models import OutboxMessage, RecoreTask, utcnow
+from companion.db.models import OutboxMessage, RecoreTask, iso, utcnow
 from companion.events import Events
 from companion.recore.client import (
     OP_ORDER_UPSERT,
@@ -460,5 +460,5 @@ async def summary(db: Database) -> dict[str, Any]:
         "pending": by_state.get(PENDING, (0, 0))[0],
         "rejected": by_state.get(REJECTED, (0, 0))[0],
         "max_attempts": by_state.get(PENDING, (0, 0))[1] or 0,
-        "next_attempt_at": None if next_at is None else next_at.isoformat().replace("+00:00", "Z"),
+        "next_attempt_at": iso(next_at),
     }
