@@ -251,19 +251,24 @@ class BrowserSession:
             raise busy_wall()
         if kind == PageKind.OTHER:
             return html
-        await self.login(page)
+        await self.login(page, url)
         await page.goto(url, wait_until="domcontentloaded")
         html = await page.content()
         if classify(html) != PageKind.OTHER:
             raise login_loop_wall()
         return html
 
-    async def login(self, page: Page) -> None:
-        """Walk the login steps on `page` (already on a login page, or sent to one)."""
+    async def login(self, page: Page, url: str | None = None) -> None:
+        """Walk the login steps on `page` (on a login page, or sent to one from `url`)."""
+        seen = self.logins
         async with self._login_lock:
+            if self.logins != seen and url is not None:
+                # another page logged in while this one waited: its session is ours too
+                await page.goto(url, wait_until="domcontentloaded")
+                if classify(await page.content()) == PageKind.OTHER:
+                    return
             html = await page.content()
             if classify(html) == PageKind.OTHER:
-                # another worker may have logged in meanwhile: the store page may now open
                 await page.goto(
                     self.urls.login(self.urls.store_top()), wait_until="domcontentloaded"
                 )

@@ -58,21 +58,27 @@ async def test_sms_wall_pauses_then_resumes(make_wired: WiredFactory) -> None:
 
 async def test_expired_session_renews_or_pauses_then_resumes(make_wired: WiredFactory) -> None:
     """An expired session with the login stored is renewed by itself; when the new login meets
-    SMS認証 the job pauses, and after staff fix it the rest is listed. Nothing lost or doubled."""
-    wired = await make_wired(listings=2)
+    SMS認証 the job pauses, and after staff fix it the rest is listed. Nothing lost or doubled.
+    Two pages: both meet the login page, one logs in, the other uses that session."""
+    wired = await make_wired(listings=2, direct_listing_concurrency=2)
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded"
     session = wired.services["direct_listing"]._session
     assert session is not None and session.logins == 1
 
-    await wired.sb.add_listings(2)
+    await wired.sb.add_listings(4)
     await wired.poll()
-    await wired.sb.yahoo_faults(expire_sessions=True)
+    await wired.sb.yahoo_faults(latency_ms=30)
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    async with asyncio.timeout(60):
+        while (await wired.get(f"/api/v1/jobs/{body['job_id']}"))["progress"]["done"] < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await wired.sb.yahoo_faults(expire_sessions=True)
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
     assert session.logins == 2
+    assert (await wired.sb.yahoo_state())["duplicates"] == {}
 
     # mid-run: the session ends and SMS認証 is switched on after the first item of four
     await wired.sb.add_listings(4)
