@@ -358,22 +358,26 @@ class BrowserSession:
     async def _prefill(
         self, page: Page, kind: PageKind, creds: Credentials, on_status: Callable[[str], None]
     ) -> None:
-        facts = site.LOGIN
-        with contextlib.suppress(PlaywrightError):
+        """Steps the settings can answer are answered (once: a step that comes back is left to
+        the person); SMS and captcha are for the person."""
+        with contextlib.suppress(PlaywrightError, WallError):
             if kind == PageKind.LOGIN_HANDLE and creds.yahoo_id:
-                await page.fill(facts.handle, creds.yahoo_id)
-            elif kind in (PageKind.LOGIN_PASSWORD, PageKind.CAPTCHA) and creds.password:
-                await page.fill(facts.password, creds.password)
-            elif kind == PageKind.BUSINESS and creds.business_id:
-                await page.fill(facts.business_id, creds.business_id)
-                if creds.business_password:
-                    await page.fill(facts.business_password, creds.business_password)
+                await self._login_step(page, kind, creds)
+                return
+            if kind == PageKind.LOGIN_PASSWORD and creds.password:
+                await self._login_step(page, kind, creds)
+                return
+            if kind == PageKind.BUSINESS and creds.business_id and creds.business_password:
+                await self._login_step(page, kind, creds)
+                return
+            if kind == PageKind.CAPTCHA and creds.password:
+                await page.fill(site.LOGIN.password, creds.password)
         hints = {
-            PageKind.LOGIN_HANDLE: "Y!IDを確認して「次へ」を押してください。",
-            PageKind.LOGIN_PASSWORD: "パスワードを確認して「ログイン」を押してください。",
+            PageKind.LOGIN_HANDLE: "Y!IDを入力して「次へ」を押してください。",
+            PageKind.LOGIN_PASSWORD: "パスワードを入力して「ログイン」を押してください。",
             PageKind.CAPTCHA: "画像の文字を入力して「ログイン」を押してください。",
-            PageKind.SMS: "携帯電話に届いた確認コードを入力してください。",
-            PageKind.BUSINESS: "ビジネスIDとパスワードを確認して「ログイン」を押してください。",
+            PageKind.SMS: "携帯電話に届いた確認コードを入力して「認証する」を押してください。",
+            PageKind.BUSINESS: "ビジネスIDとパスワードを入力して「ログイン」を押してください。",
         }
         if kind in hints:
             on_status(hints[kind])

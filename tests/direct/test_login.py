@@ -49,3 +49,48 @@ async def test_login_command_then_runs_reuse_the_session(
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
     assert wired.services["direct_listing"]._session.logins == 0
+
+
+async def test_staff_finish_the_sms_step_in_the_window(
+    make_wired: WiredFactory, tmp_path: Path
+) -> None:
+    """The window of `recore-connector login` (headless here): the stored ID and passwords are
+    filled in, a person types the SMS code, and the session is then kept in the profile."""
+    from sandbox.yahoo.app import WORLD
+    from scrapers.session import BrowserSession
+    from scrapers.site import YahooUrls
+
+    wired = await make_wired(listings=0)
+    await wired.sb.yahoo_faults(sms_wall=True)
+    service = wired.services["direct_listing"]
+    session = BrowserSession(
+        tmp_path / "profile",
+        YahooUrls.for_base(wired.sb.yahoo_url),
+        service.credentials,
+        headless=True,
+        idle_timeout=0,
+    )
+    said: list[str] = []
+    window = asyncio.create_task(session.interactive_login(wait_seconds=60, on_status=said.append))
+    world = wired.sb.yahoo.app[WORLD]
+    async with asyncio.timeout(60):  # the person reads the code on the phone …
+        while not (codes := [s.sms_code for s in world.sessions.values() if s.sms_code]):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        while not any("確認コード" in s for s in said):  # noqa: ASYNC110 - the window's hint
+            await asyncio.sleep(0.1)
+    page = next(p for p in session._context.pages if "login_verify" in p.url)
+    await page.fill("#code", codes[0])  # … and types it
+    await page.get_by_role("button", name="認証する").click()
+    assert await window is True
+    assert any("ログインしました" in s for s in said)
+    await session.close()
+
+    # a later unattended start finds the session in the profile: no login, no wall
+    again = BrowserSession(
+        tmp_path / "profile", YahooUrls.for_base(wired.sb.yahoo_url), service.credentials
+    )
+    async with again.use():
+        page = await again.new_page()
+        await again.open(page, again.urls.item_create())
+    assert again.logins == 0
+    await again.close()
