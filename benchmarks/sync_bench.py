@@ -114,7 +114,12 @@ async def main() -> None:
     ap.add_argument("--orders", type=int, default=5000)
     ap.add_argument("--paced", type=int, default=60, help="orders delivered at ReCORE's 5 rps")
     ap.add_argument("--concurrency", type=int, default=6)
-    ap.add_argument("--latency-ms", type=int, default=0, help="Yahoo sandbox latency per page")
+    ap.add_argument(
+        "--latency-ms",
+        type=int,
+        default=30,
+        help="Yahoo sandbox latency per page (loopback answers in <1 ms; no real site does)",
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="sync-bench-"))

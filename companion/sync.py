@@ -50,6 +50,9 @@ KIND = "sync"
 DEDUPE = "sync"
 STATE_KEY = "sync"  # internal setting read by companion.status
 STORE_ID_KEY = "yahoo_store_id"
+ACCOUNT_SETTINGS = frozenset(
+    {"yahoo_base_url", "yahoo_id", "yahoo_password", "business_id", "business_password"}
+)
 ALL_STEPS: dict[str, str] = {"recore_tasks": "ReCOREのタスク処理", "login": STEPS["login"]}
 ALL_STEPS |= {k: v for k, v in STEPS.items() if k != "login"}
 ALL_STEPS["deliver"] = "ReCOREへの送信"
@@ -100,6 +103,9 @@ class YahooAccess:
         self._cookies: list[dict[str, Any]] | None = None
         self._base: str | None = None
         self._lock = asyncio.Lock()
+
+    def forget(self) -> None:
+        self._cookies = None
 
     async def _base_url(self) -> str | None:
         return await self.app[SETTINGS].get("yahoo_base_url")
@@ -208,6 +214,9 @@ class SyncService:
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.http_session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        if (await self.state()).get("running"):
+            await self.update_state(running=False)  # a sync cut by a restart is not running
+        self.settings.on_change(self._account_changed)
         if self.app[CONFIG].workers:
             interval = int(await self.settings.get("sync_interval_minutes") or 0)
             state = await self.state()
@@ -230,6 +239,12 @@ class SyncService:
         if self.http_session is not None:
             await self.http_session.close()
 
+    def _account_changed(self, keys: set[str]) -> None:
+        if keys & ACCOUNT_SETTINGS:
+            # another store or login: never reuse the old cookies or the old store id
+            self.access.forget()
+            asyncio.get_running_loop().create_task(self.settings.set_internal(STORE_ID_KEY, None))
+
     def _settings_changed(self, keys: set[str]) -> None:
         if "sync_interval_minutes" in keys:
             asyncio.get_running_loop().create_task(self._reschedule())
@@ -250,6 +265,13 @@ class SyncService:
                 if delay is not None and delay <= 0:
                     job_id = await self.submit("auto")
                     await self.jobs.wait(job_id)
+                    after = parse_iso((await self.state()).get("next_run_at"))
+                    if after is not None and after <= utcnow():
+                        # the job ended without planning the next run (it never started): do not
+                        # spin; plan from now
+                        interval = int(await self.settings.get("sync_interval_minutes") or 0)
+                        planned = next_run(utcnow(), interval)
+                        await self.update_state(next_run_at=iso(planned))
                     continue
             except asyncio.CancelledError:
                 raise

@@ -9,6 +9,7 @@ so one odd row never hides the other 4,999.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -148,9 +149,24 @@ def clean(text: str | None) -> str | None:
     return text or None
 
 
+@functools.lru_cache(maxsize=1024)
 def label(text: str | None) -> str:
     """A header or row label, compared after NFKC (（） and () are the same label)."""
     return " ".join(unicodedata.normalize("NFKC", text or "").split())
+
+
+def _fragment(html: str, marker: str, end: str = "</table>") -> str:
+    """Only the part of a page from `marker` to `end` (a detail page is mostly head and forms:
+    parsing the table alone is several times faster). The whole page when not found, so a
+    missing table is still reported by the selector check."""
+    start = html.find(marker)
+    if start < 0:
+        return html
+    start = html.rfind("<", 0, start)  # back to the start of the tag holding the marker
+    if start < 0:
+        return html
+    stop = html.find(end, start)
+    return html[start : stop + len(end)] if stop >= 0 else html[start:]
 
 
 def parse_yen(text: str | None) -> int | None:
@@ -256,7 +272,7 @@ def _table(html: str, facts: site.TableFacts) -> tuple[list[dict[str, _Cell]], i
         row: dict[str, _Cell] = {}
         for key, i in index.items():
             if i < len(cells):
-                a = cells[i].css_first("a[href]")
+                a = cells[i].css_first("a[href]") if key in facts.links else None
                 row[key] = _Cell(
                     clean(cells[i].text(separator=" ")),
                     a.attributes.get("href") if a is not None else None,
@@ -403,7 +419,7 @@ def parse_orders(html: str) -> ListPage[OrderRow]:
 
 def parse_order_detail(html: str) -> OrderDetail:
     facts = site.ORDER_DETAIL
-    tree = HTMLParser(html)
+    tree = HTMLParser(_fragment(html, facts.table_marker))
     table = tree.css_first(facts.table)
     if table is None:
         raise LayoutChanged("注文詳細", facts.table)

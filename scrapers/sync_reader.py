@@ -151,10 +151,13 @@ class StoreHttp:
         parse: Callable[[str], pages.ListPage[T]],
         *,
         keep_going: Callable[[pages.ListPage[T]], bool] | None = None,
+        on_page: Callable[[pages.ListPage[T]], None] | None = None,
     ) -> pages.ListPage[T]:
         """Every page of a list. With `keep_going`, pages are read one by one while it says so
         (for lists sorted newest first, read up to what the last sync already saw)."""
         first = parse(await self.get(url_of(1), what))
+        if on_page is not None:
+            on_page(first)
         rows, problems = list(first.rows), list(first.problems)
         count = first.page_count or 1
         if keep_going is not None:
@@ -170,7 +173,10 @@ class StoreHttp:
             async def one(n: int) -> pages.ListPage[T]:
                 html = await self.get(url_of(n), what)
                 # parsing 50-100 rows is ~ms of CPU: off the event loop so fetches keep flowing
-                return await loop.run_in_executor(None, parse, html)
+                page = await loop.run_in_executor(None, parse, html)
+                if on_page is not None:
+                    on_page(page)
+                return page
 
             results = await asyncio.gather(
                 *(one(n) for n in range(2, count + 1)), return_exceptions=True

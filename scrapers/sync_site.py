@@ -28,6 +28,8 @@ class TableFacts:
     headers: dict[str, str]
     # columns that may be absent without stopping the sync
     optional: frozenset[str] = frozenset()
+    # columns whose link (href) the sync uses
+    links: frozenset[str] = frozenset()
 
 
 SELLING = TableFacts(
@@ -45,6 +47,7 @@ SELLING = TableFacts(
         "end_time": "終了日時",
     },
     optional=frozenset({"watchers", "title"}),
+    links=frozenset({"title"}),  # the edit link carries the 競りナビ item id
 )
 
 ITEMS = TableFacts(
@@ -99,6 +102,7 @@ ORDERS = TableFacts(
         "updated": "更新日時",
     },
     optional=frozenset({"payment_method", "updated", "pay_status", "ship_status"}),
+    links=frozenset({"order_id"}),  # the detail page
 )
 
 
@@ -107,6 +111,7 @@ class OrderDetailFacts:
     """注文詳細: a two-column table of label → value, and the action forms."""
 
     table: str = "table#orderDetail"
+    table_marker: str = 'id="orderDetail"'  # where the table starts in the page's HTML
     # logical field -> row label
     labels: dict[str, str] = field(
         default_factory=lambda: {
