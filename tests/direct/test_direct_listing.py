@@ -147,3 +147,15 @@ async def _yahoo_login_cookie(wired: Wired) -> str:
 
     world = wired.sb.yahoo.app[WORLD]
     return world.new_session("full").sid
+
+
+async def test_routes_refuse_clearly(make_wired: WiredFactory) -> None:
+    wired = await make_wired(listings=0)
+    status, body = await wired.post("/api/v1/batches/999/direct-listing")
+    assert status == 404 and body["error"]["code"] == "NOT_FOUND"
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "zip"})
+    assert status == 400 and "pending" in body["error"]["message"]
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    assert status == 409 and "出品待ち" in body["error"]["message"]
+    resp = await wired.client.post("/api/v1/direct-listing", json={"source": "pending"})
+    assert resp.status == 401  # no token, no listing
