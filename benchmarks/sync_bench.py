@@ -220,10 +220,14 @@ async def main() -> None:
         t_unchanged = time.perf_counter() - t0
         assert fault2 is None, fault2
         unchanged_writes = recore_writes(fast_app) - writes
+        engine2 = service.last_engine
+        assert engine2 is not None
+        t_floor2 = await floor(list(engine2.http.fetched), engine2.http.cookies, args.concurrency)
         print(
             f"unchanged sync: {t_unchanged:.2f}s — {summary2['yahoo_requests']} Yahoo pages, "
             f"{summary2['details_read']} details re-read, {summary2['upserts']} upserts; "
-            f"ReCORE: {unchanged_writes} writes, {recore_reads(fast_app) - reads} reads (the task poll)"
+            f"ReCORE: {unchanged_writes} writes, {recore_reads(fast_app) - reads} reads (the task poll); "
+            f"floor for its {len(engine2.http.fetched)} pages: {t_floor2:.2f}s"
         )
 
         # 4. delivery at ReCORE's limit

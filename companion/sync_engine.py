@@ -110,6 +110,18 @@ class StoreRead:
 
 
 # ---- pure helpers ------------------------------------------------------------------------------------
+def unique(rows: list[Any], key: Callable[[Any], str]) -> list[Any]:
+    """First row per id: a list that moved while its pages were read shows a row twice."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        k = key(row)
+        if k not in seen:
+            seen.add(k)
+            out.append(row)
+    return out
+
+
 _PREF_RE = re.compile(r"^(東京都|北海道|京都府|大阪府|.{2,3}?県)")
 _CITY_RE = re.compile(r"^((?:.{1,6}?郡)?.{1,8}?[市区町村])")
 
@@ -302,8 +314,8 @@ class SyncEngine:
     # -- reading -----------------------------------------------------------------------------------------
     async def read_selling(self) -> str:
         got = await self.http.read_list("出品中一覧", self.urls.selling, pages.parse_selling)
-        self.read.selling = got.rows
-        self.summary.selling = len(got.rows)
+        self.read.selling = unique(got.rows, lambda r: r.auction_id)
+        self.summary.selling = len(self.read.selling)
         self.summary.problems.extend(got.problems)
         return f"{len(got.rows)}件"
 
@@ -319,8 +331,8 @@ class SyncEngine:
         got = await self.http.read_list(
             "注文一覧", self.urls.orders, pages.parse_orders, on_page=on_page
         )
-        self.read.orders = got.rows
-        self.summary.orders = len(got.rows)
+        self.read.orders = unique(got.rows, lambda r: r.order_id)
+        self.summary.orders = len(self.read.orders)
         self.summary.problems.extend(got.problems)
         return f"{len(got.rows)}件"
 
@@ -390,8 +402,8 @@ class SyncEngine:
         got = await self.http.read_list(
             "落札分一覧", self.urls.sold, pages.parse_sold, keep_going=more if mark else None
         )
-        self.read.sold = got.rows
-        self.summary.sold_rows = len(got.rows)
+        self.read.sold = unique(got.rows, lambda r: r.auction_id)
+        self.summary.sold_rows = len(self.read.sold)
         self.summary.problems.extend(got.problems)
         return f"{len(got.rows)}件"
 

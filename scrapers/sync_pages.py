@@ -47,6 +47,7 @@ class ListPage(Generic[T]):
     total: int | None  # 「全N件」 when shown
     page_count: int | None
     problems: list[str] = field(default_factory=list)  # English, one per skipped row
+    has_next: bool = False  # a 「次」 link: used only when the page does not say 「全N件」
 
 
 @dataclass(slots=True)
@@ -242,8 +243,9 @@ class _Cell:
     node: Node
 
 
-def _table(html: str, facts: site.TableFacts) -> tuple[list[dict[str, _Cell]], int | None]:
+def _table(html: str, facts: site.TableFacts) -> tuple[list[dict[str, _Cell]], int | None, bool]:
     tree = HTMLParser(html)
+    more = tree.css_first(site.NEXT_LINK) is not None
     total = None
     count = tree.css_first(".pager .count")
     if count is not None:
@@ -253,7 +255,7 @@ def _table(html: str, facts: site.TableFacts) -> tuple[list[dict[str, _Cell]], i
     table = tree.css_first(facts.table)
     if table is None:
         if tree.css_first(facts.empty) is not None:
-            return [], total if total is not None else 0
+            return [], total if total is not None else 0, False
         raise LayoutChanged(facts.name, facts.table)
     header_cells = table.css("thead th") or table.css("tr:first-child th")
     headers = [label(th.text()) for th in header_cells]
@@ -280,7 +282,7 @@ def _table(html: str, facts: site.TableFacts) -> tuple[list[dict[str, _Cell]], i
                 )
         row["_row"] = _Cell(None, None, tr)
         rows.append(row)
-    return rows, total
+    return rows, total, more
 
 
 def _text(row: dict[str, _Cell], key: str) -> str | None:
@@ -304,7 +306,7 @@ def _auction_id(text: str | None) -> str | None:
 
 # ---- the list pages ----------------------------------------------------------------------------------
 def parse_selling(html: str) -> ListPage[SellingRow]:
-    rows, total = _table(html, site.SELLING)
+    rows, total, more = _table(html, site.SELLING)
     out: list[SellingRow] = []
     problems: list[str] = []
     for n, r in enumerate(rows, 1):
@@ -326,14 +328,14 @@ def parse_selling(html: str) -> ListPage[SellingRow]:
             )
         except ValueError as exc:
             problems.append(f"selling row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.SELLING.page_size), problems)
+    return ListPage(out, total, _pages(total, site.SELLING.page_size), problems, more)
 
 
 _MN_RE = re.compile(r"管理番号\s*[:：]?\s*(\S+)")
 
 
 def parse_items(html: str) -> ListPage[ItemRow]:
-    rows, total = _table(html, site.ITEMS)
+    rows, total, more = _table(html, site.ITEMS)
     out: list[ItemRow] = []
     problems: list[str] = []
     for n, r in enumerate(rows, 1):
@@ -359,11 +361,11 @@ def parse_items(html: str) -> ListPage[ItemRow]:
             )
         except ValueError as exc:
             problems.append(f"item row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.ITEMS.page_size), problems)
+    return ListPage(out, total, _pages(total, site.ITEMS.page_size), problems, more)
 
 
 def parse_sold(html: str) -> ListPage[SoldRow]:
-    rows, total = _table(html, site.SOLD)
+    rows, total, more = _table(html, site.SOLD)
     out: list[SoldRow] = []
     problems: list[str] = []
     for n, r in enumerate(rows, 1):
@@ -383,11 +385,11 @@ def parse_sold(html: str) -> ListPage[SoldRow]:
             )
         except ValueError as exc:
             problems.append(f"sold row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.SOLD.page_size), problems)
+    return ListPage(out, total, _pages(total, site.SOLD.page_size), problems, more)
 
 
 def parse_orders(html: str) -> ListPage[OrderRow]:
-    rows, total = _table(html, site.ORDERS)
+    rows, total, more = _table(html, site.ORDERS)
     out: list[OrderRow] = []
     problems: list[str] = []
     for n, r in enumerate(rows, 1):
@@ -414,7 +416,7 @@ def parse_orders(html: str) -> ListPage[OrderRow]:
             )
         except ValueError as exc:
             problems.append(f"order row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.ORDERS.page_size), problems)
+    return ListPage(out, total, _pages(total, site.ORDERS.page_size), problems, more)
 
 
 def parse_order_detail(html: str) -> OrderDetail:

@@ -29,6 +29,7 @@ from scrapers.errors import ScraperError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MAX_PAGES = 2000  # 100,000 rows at 50 a page: a runaway 「次」 loop stops here
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0 Safari/537.36 ReCORE-Connector"
@@ -160,11 +161,24 @@ class StoreHttp:
             on_page(first)
         rows, problems = list(first.rows), list(first.problems)
         count = first.page_count or 1
-        if keep_going is not None:
+        if first.page_count is None:
+            # no 「全N件」 on the page: follow 「次」 one page at a time (slower, still complete)
+            page_no, page = 1, first
+            while page.has_next and page.rows and page_no < MAX_PAGES:
+                page_no += 1
+                page = parse(await self.get(url_of(page_no), what))
+                if on_page is not None:
+                    on_page(page)
+                rows.extend(page.rows)
+                problems.extend(page.problems)
+            count = page_no
+        elif keep_going is not None:
             page_no, page = 1, first
             while page_no < count and keep_going(page):
                 page_no += 1
                 page = parse(await self.get(url_of(page_no), what))
+                if on_page is not None:
+                    on_page(page)
                 rows.extend(page.rows)
                 problems.extend(page.problems)
         elif count > 1:

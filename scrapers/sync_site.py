@@ -200,6 +200,7 @@ ITEM_STATUS_ENDED_EARLY = "早期終了"
 ORDER_STATUS_CANCELLED = "キャンセル"
 ORDER_STATUS_DONE = "完了"
 
+NEXT_LINK = '.pager a[rel="next"]'
 # 「全5,000件中 1〜50件目」
 TOTAL_RE = re.compile(r"全\s*([\d,]+)\s*件")
 AUCTION_ID_RE = re.compile(r"^[a-z]?\d{7,}$")

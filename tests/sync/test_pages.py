@@ -161,3 +161,23 @@ def test_cookie_header_matches_domain_and_path() -> None:
     assert cookie_header(cookies, "https://auctions.store.yahoo.co.jp/serinavi") == "T=a"
     assert cookie_header(cookies, "https://pro.store.yahoo.co.jp/pro.x/order") == "T=a; S=c"
     assert cookie_header(cookies, "http://pro.store.yahoo.co.jp/pro.x/order") == "T=a"
+
+
+def test_without_a_total_the_next_link_is_followed() -> None:
+    html = page("selling_p1.html").replace("全30件中", "")
+    got = p.parse_selling(html)
+    assert got.total is None and got.page_count is None
+    assert not got.has_next  # one page only: no 「次」 link
+    more = html.replace(
+        '<span class="page">',
+        '<a href="/serinavi/selling?page=2" rel="next">次</a><span class="page">',
+        1,
+    )
+    assert p.parse_selling(more).has_next
+
+
+def test_duplicated_rows_are_read_once() -> None:
+    from companion.sync_engine import unique
+
+    rows = p.parse_selling(page("selling_p1.html")).rows
+    assert len(unique(rows + rows[:5], lambda r: r.auction_id)) == len(rows)
