@@ -96,3 +96,14 @@ async def test_cli_sync_once_prints_a_summary(hub: Any, data_dir: Any, capsys: A
     state = await hub.recore_state()
     mine = next(o for o in state["orders"] if o["mall_order_id"] == order.order_id)
     assert mine["status"] == "UNSHIPPED"
+
+
+async def test_in_the_full_app_sync_shares_the_direct_listings_browser(make_hub: Any) -> None:
+    from companion.keys import SERVICES
+
+    hub = await make_hub(all_features=True)
+    job = await hub.run_sync()
+    assert job["state"] == "succeeded", job
+    services = hub.app[SERVICES]
+    assert "yahoo_browser" not in services  # one Chromium per profile: the direct listing's
+    assert (await services["direct_listing"].browser()).logins == 1
