@@ -233,6 +233,26 @@ class _Run:
         workers = min(await self.service.concurrency(), len(todo))
         self.staging = self.service.config.cache_dir / "direct-upload" / self.ctx.job_id
         self.staging.mkdir(parents=True, exist_ok=True)
+        try:
+            await self._run_browser(todo, workers)
+        except PlaywrightError as exc:
+            # Chromium would not start or the store's pages did not answer before any item
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            await self._raise_stop(
+                WallError(
+                    "BROWSER",
+                    "ブラウザーでヤフオクの画面を開けなかったため、一時停止しました。"
+                    "インターネット接続を確認し、しばらくしてからもう一度「直接出品を実行」を押してください。"
+                    "続きから再開します。",
+                    f"the browser could not open the store pages: {first}",
+                )
+            )
+        if self.stop is not None:
+            await self._raise_stop(self.stop.error)
+        return None
+
+    async def _run_browser(self, todo: list[ListingRecord], workers: int) -> None:
+        assert self.session is not None and self.staging is not None
         async with self.service.batches.image_store() as images, self.session.use() as context:
             self.images = images
             pages = [await context.new_page() for _ in range(workers)]
@@ -251,9 +271,6 @@ class _Run:
                     except PlaywrightError:
                         pass
                 shutil.rmtree(self.staging, ignore_errors=True)
-        if self.stop is not None:
-            await self._raise_stop(self.stop.error)
-        return None
 
     async def _preflight(self, context: BrowserContext, form: ItemCreatePage) -> None:
         assert self.session is not None
@@ -262,6 +279,15 @@ class _Run:
             self.store = await self._read_store(context)
         except (WallError, LayoutChanged) as exc:
             await self._raise_stop(exc)
+        except ItemError as exc:  # the item list stayed busy: nothing can be checked, so wait
+            await self._raise_stop(
+                WallError(
+                    "YAHOO_BUSY",
+                    f"ヤフオクの商品一覧を確認できなかったため、一時停止しました（{exc.ja}）。"
+                    "しばらくしてから、もう一度「直接出品を実行」を押してください。",
+                    exc.en,
+                )
+            )
         log.info("store has %d items; pre-flight passed", len(self.store))
 
     async def _read_store(self, context: BrowserContext) -> dict[str, parse.ListedItem]:
