@@ -659,6 +659,15 @@ class SyncEngine:
         )
 
     # -- reconciling orders ------------------------------------------------------------------------------
+    def mapping_key(self) -> str:
+        """What, besides the order itself, shapes an upsert body (the fast path's guard)."""
+        raw = json.dumps(
+            [self.mapping, self.ec_account_id, self.urls.order_detail("-")],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
     def _plan_orders(
         self, snapshots: dict[str, OrderSnapshot]
     ) -> tuple[list[tuple[pages.OrderRow, pages.OrderDetail, dict[str, Any], str]], set[str], int]:
@@ -667,9 +676,20 @@ class SyncEngine:
         plan: list[tuple[pages.OrderRow, pages.OrderDetail, dict[str, Any], str]] = []
         unmapped: set[str] = set()
         unchanged = 0
+        mk = self.mapping_key()
         for row in self.read.orders or []:
             snap = snapshots.get(row.order_id)
             detail = self.read.details.get(row.order_id)
+            if (
+                detail is None
+                and snap is not None
+                and snap.sent_hash
+                and snap.data.get("mk") == mk
+                and snap.data.get("fp") == row.fingerprint()
+            ):
+                # same list row, same mapping as when it was sent: the body cannot differ
+                unchanged += 1
+                continue
             if detail is None and snap is not None:
                 detail = detail_from_json(snap.data.get("detail") or {})
             if detail is None:
@@ -682,7 +702,9 @@ class SyncEngine:
             digest = body_hash(body)
             if snap is not None and snap.sent_hash == digest:
                 unchanged += 1
-                if row.order_id in self.read.details and snap.data.get("fp") != row.fingerprint():
+                if (
+                    row.order_id in self.read.details and snap.data.get("fp") != row.fingerprint()
+                ) or snap.data.get("mk") != mk:
                     plan.append((row, detail, body, ""))
                 continue
             plan.append((row, detail, body, digest))
@@ -704,10 +726,12 @@ class SyncEngine:
         new_rows: list[dict[str, Any]] = []
         changed_rows: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
+        mk = self.mapping_key()
         for row, detail, body, digest in plan:
             snap = snapshots.get(row.order_id)
             data = dict(snap.data or {}) if snap is not None else {}
             data["fp"] = row.fingerprint()
+            data["mk"] = mk
             data["detail"] = detail_to_json(detail)
             values: dict[str, Any] = {
                 "mall_order_id": row.order_id,
