@@ -173,14 +173,21 @@ class StoreHttp:
                 problems.extend(page.problems)
             count = page_no
         elif keep_going is not None:
+            # a window of pages at a time (as many as may run at once), stopping after the
+            # window where `keep_going` says no: a few pages too many at worst, never sequential
             page_no, page = 1, first
             while page_no < count and keep_going(page):
-                page_no += 1
-                page = parse(await self.get(url_of(page_no), what))
-                if on_page is not None:
-                    on_page(page)
-                rows.extend(page.rows)
-                problems.extend(page.problems)
+                window = range(page_no + 1, min(count, page_no + self.concurrency) + 1)
+                got = await asyncio.gather(*(self.get(url_of(n), what) for n in window))
+                for html in got:
+                    page = parse(html)
+                    if on_page is not None:
+                        on_page(page)
+                    rows.extend(page.rows)
+                    problems.extend(page.problems)
+                    if not keep_going(page):
+                        break
+                page_no = window[-1]
         elif count > 1:
             loop = asyncio.get_running_loop()
 
