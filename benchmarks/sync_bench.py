@@ -16,7 +16,10 @@ What it measures (all in one run, same machine, same concurrency):
    enforces 5 requests/s; the time, the achieved rate and the number of 429 answers (target 0).
 
 The Yahoo sandbox runs in its own process (`recore-connector sandbox yahoo`), so its page
-rendering does not share the connector's CPU. Run: `.venv/bin/python benchmarks/sync_bench.py`
+rendering does not share the connector's CPU. Each page gets 30 ms of latency (`--latency-ms`):
+on loopback the sandbox answers in well under a millisecond, which no real site does, and the
+comparison would then measure parsing CPU against a client that does not parse at all
+(`--latency-ms 0` shows that case; docs/sync.md has both figures). Run: `.venv/bin/python benchmarks/sync_bench.py`
 (`--selling 500 --orders 500` for a quick look). Last line:
 `sync_ratio=<ratio> unchanged_recore_requests=<n>`.
 """
