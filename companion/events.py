@@ -35,12 +35,13 @@ class Events:
                     .limit(limit)
                 )
             ).all()
-        return [
-            {
-                "at": iso(r.at),
-                "source": r.source,
-                "message": r.message,
-                "message_en": r.message_en,
-            }
-            for r in rows
-        ]
+        return [event_dict(r) for r in rows]
+
+
+def event_dict(event: EventLog) -> dict[str, Any]:
+    return {
+        "at": iso(event.at),
+        "source": event.source,
+        "message": event.message,
+        "message_en": event.message_en,
+    }

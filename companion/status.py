@@ -1,83 +1,153 @@
-"""`GET /api/v1/status`: what staff and the popup need at a glance, in few cheap queries."""
+"""`GET /api/v1/status`: what staff and the popup need at a glance.
+
+The popup polls this every few seconds while jobs run, so it is built from one database session
+and three statements (every count in one, the settings it needs in one, the running jobs and the
+latest errors in one each), plus what the services hold in memory.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
 
 from companion import __version__
-from companion.db.models import AuctionSnapshot, ListingRecord, OutboxMessage, utcnow
-from companion.keys import DB, EVENTS, JOBS, SETTINGS
+from companion.db.models import (
+    AuctionSnapshot,
+    EventLog,
+    Job,
+    ListingRecord,
+    OutboxMessage,
+    RecoreTask,
+    Setting,
+    iso,
+    utcnow,
+)
+from companion.events import event_dict
+from companion.jobs import ACTIVE_STATES, job_dict
+from companion.keys import DB
+from companion.settings import FIELDS
+
+LISTING_STATES = {
+    "pending": "waiting",
+    "processing": "processing",
+    "listed": "listed",
+    "errors": "error",
+    "ended": "ended",
+}
 
 
-async def outbox_summary(app: web.Application) -> dict[str, Any]:
-    async with app[DB].session() as s:
-        pending, oldest = (
-            await s.execute(
-                select(func.count(), func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.state == "pending"
-                )
-            )
-        ).one()
-        rejected = await s.scalar(select(func.count()).where(OutboxMessage.state == "rejected"))
-        last_error = await s.scalar(
-            select(OutboxMessage.last_error)
-            .where(OutboxMessage.last_error.is_not(None), OutboxMessage.state != "delivered")
-            .order_by(OutboxMessage.id.desc())
-            .limit(1)
-        )
-    oldest_age = None
-    if oldest is not None:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=utcnow().tzinfo)
-        oldest_age = round((utcnow() - oldest).total_seconds(), 1)
-    return {
-        "pending": pending,
-        "rejected": rejected,
-        "oldest_age_seconds": oldest_age,
-        "last_error": last_error,
-    }
+def _count(model: Any, *where: Any) -> Any:
+    return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
 
-async def listing_counts(app: web.Application) -> dict[str, int]:
-    async with app[DB].session() as s:
-        rows = (
-            await s.execute(select(ListingRecord.state, func.count()).group_by(ListingRecord.state))
-        ).all()
-        bidding = await s.scalar(
-            select(func.count()).where(AuctionSnapshot.state == "selling", AuctionSnapshot.bids > 0)
-        )
-    by_state = {state: count for state, count in rows}
-    return {
-        "pending": by_state.get("waiting", 0),
-        "processing": by_state.get("processing", 0),
-        "listed": by_state.get("listed", 0),
-        "errors": by_state.get("error", 0),
-        "ended": by_state.get("ended", 0),
-        "bidding": bidding or 0,
-    }
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes from aggregate functions
+    return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def build_status(app: web.Application) -> dict[str, Any]:
-    from companion.recore.service import recore_status
+    pending_outbox = OutboxMessage.state == "pending"
+    async with app[DB].session() as s:
+        figures = (
+            await s.execute(
+                select(
+                    *(
+                        _count(ListingRecord, ListingRecord.state == state).label(name)
+                        for name, state in LISTING_STATES.items()
+                    ),
+                    _count(
+                        AuctionSnapshot,
+                        AuctionSnapshot.state == "selling",
+                        AuctionSnapshot.bids > 0,
+                    ).label("bidding"),
+                    _count(OutboxMessage, pending_outbox).label("outbox_pending"),
+                    _count(OutboxMessage, OutboxMessage.state == "rejected").label(
+                        "outbox_rejected"
+                    ),
+                    select(func.min(OutboxMessage.created_at))
+                    .where(pending_outbox)
+                    .scalar_subquery()
+                    .label("outbox_oldest"),
+                    select(func.min(OutboxMessage.next_attempt_at))
+                    .where(pending_outbox)
+                    .scalar_subquery()
+                    .label("outbox_next"),
+                    select(func.max(OutboxMessage.attempts))
+                    .where(pending_outbox)
+                    .scalar_subquery()
+                    .label("outbox_attempts"),
+                    select(OutboxMessage.last_error)
+                    .where(
+                        OutboxMessage.last_error.is_not(None), OutboxMessage.state != "delivered"
+                    )
+                    .order_by(OutboxMessage.id.desc())
+                    .limit(1)
+                    .scalar_subquery()
+                    .label("outbox_last_error"),
+                    _count(RecoreTask, RecoreTask.state.in_(("new", "handled"))).label(
+                        "open_tasks"
+                    ),
+                )
+            )
+        ).one()
+        settings = {
+            row.key: row.value
+            for row in await s.scalars(
+                select(Setting).where(Setting.key.in_(("_sync", "sync_interval_minutes")))
+            )
+        }
+        jobs = (
+            await s.scalars(
+                select(Job).where(Job.state.in_(ACTIVE_STATES)).order_by(Job.created_at)
+            )
+        ).all()
+        errors = (
+            await s.scalars(
+                select(EventLog)
+                .where(EventLog.level == "error")
+                .order_by(EventLog.id.desc())
+                .limit(5)
+            )
+        ).all()
 
-    settings = app[SETTINGS]
-    sync_state = await settings.get_internal("sync", {}) or {}
-    recore = await recore_status(app)
-    outbox = {**recore.pop("outbox", {}), **await outbox_summary(app)}
+    oldest = _aware(figures.outbox_oldest)
+    sync_state = settings.get("_sync") or {}
+    interval = settings.get("sync_interval_minutes")
     return {
         "version": __version__,
-        "running_jobs": await app[JOBS].active(),
+        "running_jobs": [job_dict(j) for j in jobs],
         "sync": {
-            "interval_minutes": await settings.get("sync_interval_minutes"),
+            "interval_minutes": FIELDS["sync_interval_minutes"].default
+            if interval is None
+            else interval,
             "last_run_at": sync_state.get("last_run_at"),
             "last_result": sync_state.get("last_result"),
             "next_run_at": sync_state.get("next_run_at"),
             "last_error": sync_state.get("last_error"),
         },
-        "counts": await listing_counts(app),
-        "outbox": outbox,
-        "recore": recore,
-        "last_errors": await app[EVENTS].latest(5),
+        "counts": {name: getattr(figures, name) or 0 for name in [*LISTING_STATES, "bidding"]},
+        "outbox": {
+            "pending": figures.outbox_pending,
+            "rejected": figures.outbox_rejected,
+            "oldest_age_seconds": None
+            if oldest is None
+            else round((utcnow() - oldest).total_seconds(), 1),
+            "last_error": figures.outbox_last_error,
+            "max_attempts": figures.outbox_attempts or 0,
+            "next_attempt_at": iso(_aware(figures.outbox_next)),
+        },
+        "recore": _recore_part(app, figures.open_tasks),
+        "last_errors": [event_dict(e) for e in errors],
     }
+
+
+def _recore_part(app: web.Application, open_tasks: int) -> dict[str, Any]:
+    from companion.recore.service import RECORE_SERVICE
+
+    service = app.get(RECORE_SERVICE)
+    if service is None:
+        return {"configured": False, "missing": [], "missing_keys": [], "workers": False}
+    return {**service.configuration(), "poll": service.gateway.status(), "open_tasks": open_tasks}
