@@ -73,6 +73,9 @@ class YahooUrls:
             return f"{self.store_pro_origin}/pro.{self.store_id}"
         return self.serinavi_top()
 
+    def upload(self) -> str:
+        return f"{self.serinavi_origin}{UPLOAD.path}"
+
     def item_create(self, folder_id: int | str = 1) -> str:
         return f"{self.serinavi_origin}/serinavi/items/create?" + urlencode(
             {"action": "create", "folder_id": folder_id}
@@ -255,6 +258,24 @@ class ItemListFacts:
 
 
 ITEM_LIST = ItemListFacts()
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    """競りナビ 一括アップロード (`/serinavi/upload`). The page can say 通信エラー although the upload
+    went through, and it never de-duplicates 管理番号: read the item list before any retry."""
+
+    path: str = "/serinavi/upload"
+    file_input: str = "#uploadFile"
+    submit_text: str = "決定する"  # a link, found by role and text: its classes are generated
+    result: str = "#uploadResult"
+    accepted_table: str = "#uploadAccepted"
+    errors_table: str = "#uploadErrors"
+    accepted_text: str = "受け付け"
+    comm_error_text: str = "通信エラー"
+
+
+UPLOAD = UploadFacts()
 
 
 # --- common texts ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """競りナビ 一括アップロード (`/serinavi/upload`): upload the zip as staff would, read the answer.
 
-The page facts are `UPLOAD` below. The store's answer is parsed by a pure function
+The page facts are `scrapers.site.UPLOAD`. The store's answer is parsed by a pure function
 over the HTML (`parse_upload_result`), tested on saved pages. Remember the page's known fault: it
 can say 「通信エラー」 although the upload went through and it never de-duplicates 管理番号, so a
 caller must read the item list before any retry (`UploadResult.maybe_listed`).
@@ -14,21 +14,7 @@ from pathlib import Path
 from playwright.async_api import Page
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-
-@dataclass(frozen=True)
-class UploadFacts:
-    # (to join the other page facts in scrapers/site.py)
-    path: str = "/serinavi/upload"
-    file_input: str = "#uploadFile"
-    submit_text: str = "決定する"  # a link, found by role and text: its classes are generated
-    result: str = "#uploadResult"
-    accepted_table: str = "#uploadAccepted"
-    errors_table: str = "#uploadErrors"
-    accepted_text: str = "受け付け"
-    comm_error_text: str = "通信エラー"
-
-
-UPLOAD = UploadFacts()
+from scrapers.site import UPLOAD
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestServer
 from sandbox.yahoo.app import create_app as create_yahoo_sandbox
 from sandbox.yahoo.app import demo_account
 from scrapers.session import BrowserSession, Credentials
-from scrapers.site import YahooUrls
-from scrapers.upload import UPLOAD, UploadPage, parse_upload_result
+from scrapers.site import UPLOAD, YahooUrls
+from scrapers.upload import UploadPage, parse_upload_result
 
 pytestmark = pytest.mark.browser
 
