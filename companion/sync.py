@@ -50,6 +50,11 @@ KIND = "sync"
 DEDUPE = "sync"
 STATE_KEY = "sync"  # internal setting read by companion.status
 STORE_ID_KEY = "yahoo_store_id"
+# Login walls a program must not walk into again and again (each try may send an SMS, and failed
+# logins bring captchas): after one, automatic runs stop logging in until staff act.
+LOGIN_WALLS = frozenset(
+    {"SMS_AUTH", "CAPTCHA", "BAD_CREDENTIALS", "NO_CREDENTIALS", "LOGIN_FAILED"}
+)
 ACCOUNT_SETTINGS = frozenset(
     {"yahoo_base_url", "yahoo_id", "yahoo_password", "business_id", "business_password"}
 )
@@ -103,9 +108,12 @@ class YahooAccess:
         self._cookies: list[dict[str, Any]] | None = None
         self._base: str | None = None
         self._lock = asyncio.Lock()
+        # set after a login wall: {"code", "message"}; cleared by 同期開始 or a settings change
+        self.blocked: dict[str, str] | None = None
 
     def forget(self) -> None:
         self._cookies = None
+        self.blocked = None
 
     async def _base_url(self) -> str | None:
         return await self.app[SETTINGS].get("yahoo_base_url")
@@ -150,6 +158,15 @@ class YahooAccess:
 
     async def login(self) -> list[dict[str, Any]]:
         """Log in through the browser (stored credentials; walls raise `WallError`)."""
+        from scrapers.errors import WallError
+
+        if self.blocked is not None:
+            raise WallError(
+                "LOGIN_BLOCKED",
+                "前回のヤフオクへのログインで人の操作が必要になったため、自動ではログインしません"
+                f"（{self.blocked.get('message', '')}）。原因を直して「同期開始」を押してください。",
+                f"automatic login held back after {self.blocked.get('code')}; staff must act",
+            )
         async with self._lock:
             urls = await self.urls()
             browser = await self.browser(urls.base)
@@ -214,8 +231,10 @@ class SyncService:
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.http_session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-        if (await self.state()).get("running"):
+        state = await self.state()
+        if state.get("running"):
             await self.update_state(running=False)  # a sync cut by a restart is not running
+        self.access.blocked = state.get("login_blocked")
         self.settings.on_change(self._account_changed)
         if self.app[CONFIG].workers:
             interval = int(await self.settings.get("sync_interval_minutes") or 0)
@@ -243,7 +262,9 @@ class SyncService:
         if keys & ACCOUNT_SETTINGS:
             # another store or login: never reuse the old cookies or the old store id
             self.access.forget()
-            asyncio.get_running_loop().create_task(self.settings.set_internal(STORE_ID_KEY, None))
+            loop = asyncio.get_running_loop()
+            loop.create_task(self.settings.set_internal(STORE_ID_KEY, None))
+            loop.create_task(self.update_state(login_blocked=None))
 
     def _settings_changed(self, keys: set[str]) -> None:
         if "sync_interval_minutes" in keys:
@@ -297,16 +318,24 @@ class SyncService:
             label = ALL_STEPS.get(key, key)
             await ctx.item(key, state, f"{label}: {message}" if message else label, data)
 
-        summary, fault = await self.sync_once(report)
+        summary, fault = await self.sync_once(
+            report, reason=str(ctx.params.get("reason") or "manual")
+        )
         if fault is not None:
             stop = JobStop(fault.code, fault.message, fault.message_en)
             stop.state = JobState.PARTIAL if summary.get("read_anything") else JobState.FAILED
             raise stop
         return None
 
-    async def sync_once(self, report: Any = None) -> tuple[dict[str, Any], SyncFault | None]:
-        """One whole sync; returns (summary, first fault). Never raises for a Yahoo or ReCORE fault."""
+    async def sync_once(
+        self, report: Any = None, *, reason: str = "manual"
+    ) -> tuple[dict[str, Any], SyncFault | None]:
+        """One whole sync; returns (summary, first fault). Never raises for a Yahoo or ReCORE fault.
+        A manual sync (同期開始, the CLI) tries to log in again after a login wall; an automatic one
+        does not."""
         started = utcnow()
+        if reason != "auto":
+            self.access.blocked = None
         await self.update_state(running=True, started_at=iso(started))
 
         async def step(
@@ -343,6 +372,9 @@ class SyncService:
                     f"unexpected {type(exc).__name__}",
                 )
             )
+        wall = next((f for f in faults if f.code.removeprefix("YAHOO_") in LOGIN_WALLS), None)
+        if wall is not None:
+            self.access.blocked = {"code": wall.code, "message": wall.message}
         first = faults[0] if faults else None
         finished = utcnow()
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
@@ -364,6 +396,7 @@ class SyncService:
                 "at": iso(finished),
             },
             "last_summary": {k: v for k, v in summary.items() if k != "problems"},
+            "login_blocked": self.access.blocked,
             "next_run_at": iso(next_run(finished, interval)) if self.app[CONFIG].workers else None,
         }
         if first is None or summary.get("sold_complete"):

@@ -105,3 +105,25 @@ async def test_recore_down_is_reported_and_the_next_sync_delivers(hub: Hub) -> N
     assert job["state"] == "succeeded", job["items"]
     assert len((await hub.recore_state())["orders"]) == 10
     assert (await hub.status())["outbox"]["pending"] == 0
+
+
+async def test_a_login_wall_stops_automatic_logins_until_staff_act(hub: Hub) -> None:
+    await hub.yahoo_post("/_sandbox/faults", {"sms_wall": True})
+    job = await hub.run_sync()
+    assert job["state"] == "failed"
+    assert job["error"]["code"] == "YAHOO_SMS_AUTH"
+    assert "SMS認証" in job["error"]["message"]
+    assert (await hub.sync.state())["login_blocked"]["code"] == "YAHOO_SMS_AUTH"
+
+    # the scheduler's run does not walk into the wall again (no new login session on Yahoo)
+    sessions = len(hub.world.sessions)
+    summary, fault = await hub.sync.sync_once(reason="auto")
+    assert fault is not None and fault.code == "YAHOO_LOGIN_BLOCKED"
+    assert "同期開始" in fault.message
+    assert len(hub.world.sessions) == sessions
+
+    # staff fix it (SMS認証 off) and press 同期開始: it logs in and completes
+    await hub.yahoo_post("/_sandbox/faults", {"sms_wall": False})
+    job = await hub.run_sync()
+    assert job["state"] == "succeeded", job
+    assert (await hub.sync.state())["login_blocked"] is None
