@@ -401,8 +401,11 @@ class SyncService:
         }
         if first is None or summary.get("sold_complete"):
             state_values["sold_read_at"] = iso(started)
+        previous = (await self.state()).get("last_error") or {}
         await self.update_state(**state_values)
         for fault in faults:
+            if fault is first and previous.get("message_en") == fault.message_en:
+                continue  # the same trouble as last time: one event, not one per auto-sync
             await self.events.error("sync", fault.message, fault.message_en)
         return summary, first
 
