@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, select, update
 
-from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso
+from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
-from companion.keys import CONFIG, DB, SERVICES
+from companion.keys import CONFIG, DB, JOBS, SERVICES, SETTINGS
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
 from companion.listing.validation import ListingError
@@ -189,6 +189,27 @@ class Batches:
             await self._reject(batch_id, result.errors)
         return await self.get(batch_id)
 
+    async def _read_store_first(self) -> None:
+        sync = self.app[SERVICES].get("sync")
+        settings = self.app[SETTINGS]
+        if sync is None or not (
+            await settings.get("yahoo_id") and await settings.secret("yahoo_password")
+        ):
+            log.warning("re-download without reading the store: no Yahoo account is set")
+            return
+        job_id = await sync.submit("redownload")
+        await self.app[JOBS].wait(job_id)
+        job = await self.app[JOBS].get(job_id)
+        steps = {item["key"]: item["state"] for item in (job or {}).get("items", [])}
+        if steps.get("listings") != "succeeded":
+            raise BatchError(
+                409,
+                "STORE_NOT_CHECKED",
+                "ヤフオクの出品状況を確認できなかったため、二重出品を防ぐために再ダウンロードを止めました。"
+                "「同期開始」が成功してから、もう一度お試しください。",
+                "the store could not be read before a re-download; run a sync first",
+            )
+
     async def _claim(self, listing_ids: list[int] | None) -> tuple[int, list[ListingRecord]]:
         name = await self._next_name()
         async with self.db.session() as s, s.begin():
@@ -260,7 +281,16 @@ class Batches:
                     log.info("listing %s rejected: %s", row.id, e.message_en)
 
     async def zip_path(self, batch_id: int) -> tuple[Path, str]:
-        """A fresh zip of the batch's items not yet listed (re-download and retry)."""
+        """A fresh zip of the batch's items not yet listed (re-download and retry).
+
+        A batch handed out before may be on the store already (uploaded, or a 通信エラー that went
+        through), and the store does not de-duplicate: the store is read first (a sync), so what
+        is there leaves the zip. Where no Yahoo account is set, nothing can be read, and the
+        check is the local state only.
+        """
+        batch, _items = await self._load(batch_id)
+        if batch.uploaded_at is not None:
+            await self._read_store_first()
         batch, items = await self._load(batch_id)
         open_items = [i for i in items if i.state == ListingState.PROCESSING]
         if not open_items:
@@ -276,6 +306,11 @@ class Batches:
             result = await build_upload_zip(
                 listings, store, out, already_listed=await self._already_listed(batch_id)
             )
+        if result.path is not None and batch.uploaded_at is None:
+            async with self.db.session() as s, s.begin():
+                row = await s.get(Batch, batch_id)
+                if row is not None:
+                    row.uploaded_at = utcnow()  # handed to staff for 一括アップロード
         if result.path is None:
             raise BatchError(
                 409,
