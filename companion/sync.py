@@ -34,7 +34,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from companion.config import Config
-from companion.db.models import OutboxMessage, utcnow
+from companion.db.models import OutboxMessage, iso, utcnow
 from companion.jobs import JobContext, JobState, JobStop
 from companion.keys import CONFIG, DB, EVENTS, JOBS, SERVICES, SETTINGS
 from companion.sync_engine import STEPS, SyncEngine, SyncFault, default_watermark
@@ -61,10 +61,6 @@ ACCOUNT_SETTINGS = frozenset(
 ALL_STEPS: dict[str, str] = {"recore_tasks": "ReCOREのタスク処理", "login": STEPS["login"]}
 ALL_STEPS |= {k: v for k, v in STEPS.items() if k != "login"}
 ALL_STEPS["deliver"] = "ReCOREへの送信"
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def parse_iso(value: Any) -> datetime | None:

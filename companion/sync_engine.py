@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from companion.db import Database
-from companion.db.models import AuctionSnapshot, ListingRecord, OrderSnapshot, OutboxMessage, utcnow
+from companion.db.models import AuctionSnapshot, ListingRecord, OrderSnapshot, utcnow
 from companion.domain import ListingState, Order, OrderLine, OrderStatus
 from companion.events import Events
 from companion.recore import client as rc
@@ -745,7 +745,7 @@ class SyncEngine:
                 data["v"] = version
                 # the version in the key: an order that goes A → B → A is still sent the 3rd time
                 messages.append(
-                    _upsert_message(row.order_id, body, f"{version}:{digest[:24]}", now)
+                    ob.order_upsert_row(row.order_id, body, f"{version}:{digest[:24]}", now)
                 )
                 values["sent_hash"] = digest
                 values["recore_status"] = body["status"]
@@ -761,7 +761,7 @@ class SyncEngine:
             if changed_rows:
                 await s.execute(update(OrderSnapshot), changed_rows)
             if messages:
-                await _insert_messages(s, messages)
+                await ob.enqueue_many(s, messages)
         self.summary.upserts = len(messages)
         for status in sorted(unmapped):
             await self.events.error(
@@ -770,35 +770,6 @@ class SyncEngine:
                 "注文ステータスから判断して送信しました。設定で対応先を決めてください。",
                 f"store status {status!r} is not in the mapping; derived from the order status",
             )
-
-
-def _upsert_message(
-    mall_order_id: str, body: dict[str, Any], change_key: str, now: datetime
-) -> dict[str, Any]:
-    """An outbox row exactly as `outbox.enqueue_order_upsert` writes it (same keys), for a bulk
-    insert: the outbox delivers it like any other message."""
-    return {
-        "idempotency_key": f"order-upsert:{mall_order_id}:{change_key}"[:200],
-        "ordering_key": ob.order_key(mall_order_id)[:100],
-        "operation": rc.OP_ORDER_UPSERT,
-        "target": mall_order_id[:100],
-        "body": body,
-        "state": ob.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
-async def _insert_messages(s: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING for many messages in one statement (executemany)."""
-    dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    await s.execute(stmt, rows)
 
 
 def default_watermark(last: str | None) -> datetime | None:

@@ -62,7 +62,7 @@ def sms_wall() -> WallError:
         "ヤフオクのログインでSMS認証を求められたため、一時停止しました。"
         "Yahoo! JAPAN IDの設定でSMS認証を「利用しない」にするか、"
         f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "もう一度「直接出品を実行」を押してください。続きから再開します。",
+        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。続きから再開します。",
         "Yahoo asked for SMS authentication; set SMS認証 to 利用しない or run "
         f"`{LOGIN_COMMAND}` once, then run the job again",
     )
@@ -73,7 +73,7 @@ def captcha_wall() -> WallError:
         "CAPTCHA",
         "ヤフオクのログインで画像認証（キャプチャ）を求められたため、一時停止しました。"
         f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "もう一度「直接出品を実行」を押してください。続きから再開します。",
+        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。続きから再開します。",
         f"Yahoo asked for a captcha; run `{LOGIN_COMMAND}` once, then run the job again",
     )
 
@@ -83,7 +83,7 @@ def credentials_wall(page_text: str) -> WallError:
     return WallError(
         "BAD_CREDENTIALS",
         f"ヤフオクにログインできませんでした{quoted}。オプション画面のY!ID・パスワード・"
-        "ビジネスID・ビジネスパスワードを確認してから、もう一度「直接出品を実行」を押してください。",
+        "ビジネスID・ビジネスパスワードを確認してから、止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。",
         "Yahoo refused the stored login; check the Yahoo ID, passwords and business ID",
     )
 
@@ -93,7 +93,7 @@ def no_credentials_wall(missing: str) -> WallError:
         "NO_CREDENTIALS",
         f"ヤフオクのログインが必要ですが、{missing}が設定されていません。オプション画面で設定するか、"
         f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "もう一度「直接出品を実行」を押してください。",
+        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。",
         f"Yahoo needs a login but {missing} is not set",
     )
 
@@ -103,7 +103,7 @@ def login_loop_wall() -> WallError:
         "LOGIN_FAILED",
         "ヤフオクへのログインが完了しませんでした（ログイン後もログイン画面に戻ります）。"
         f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "もう一度「直接出品を実行」を押してください。",
+        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。",
         "the Yahoo login did not complete (the login page came back)",
     )
 
@@ -112,7 +112,7 @@ def busy_wall() -> WallError:
     return WallError(
         "YAHOO_BUSY",
         "ヤフオクが混雑しているため、一時停止しました。しばらくしてから、"
-        "もう一度「直接出品を実行」を押してください。続きから再開します。",
+        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。続きから再開します。",
         "Yahoo answered with a busy page repeatedly",
     )
 

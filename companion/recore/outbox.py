@@ -66,6 +66,79 @@ def order_key(mall_order_id: str) -> str:
     return f"order:{mall_order_id}"
 
 
+def message_row(
+    operation: str,
+    target: str,
+    body: dict[str, Any],
+    ordering_key: str,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """One outbox row, as every writer stores it."""
+    if operation not in (OP_TASK_SUCCEEDED, OP_TASK_FAILED, OP_ORDER_UPSERT):
+        raise ValueError(f"unknown outbox operation {operation!r}")
+    now = now or utcnow()
+    return {
+        "idempotency_key": idempotency_key[:200],
+        "ordering_key": ordering_key[:100],
+        "operation": operation,
+        "target": str(target)[:100],
+        "body": body,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def order_upsert_row(
+    mall_order_id: str, body: dict[str, Any], change_key: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """`change_key` names this version of the order (e.g. a hash of the body)."""
+    return message_row(
+        OP_ORDER_UPSERT,
+        mall_order_id,
+        body,
+        order_key(mall_order_id),
+        f"order-upsert:{mall_order_id}:{change_key}",
+        now,
+    )
+
+
+def _insert_ignoring_duplicates(session: AsyncSession) -> Any | None:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING where the database has it: safe even
+    when two writers race on one key."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    return insert(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+async def _add_if_new(session: AsyncSession, row: dict[str, Any]) -> bool:
+    exists = await session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == row["idempotency_key"])
+    )
+    if exists is not None:
+        return False
+    session.add(OutboxMessage(**row))
+    await session.flush()
+    return True
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Add rows in the caller's transaction, in one statement (a first sync may bring thousands
+    of orders); an idempotency key already there is skipped."""
+    if not rows:
+        return
+    stmt = _insert_ignoring_duplicates(session)
+    if stmt is None:
+        for row in rows:
+            await _add_if_new(session, row)
+        return
+    await session.execute(stmt, rows)
+
+
 async def enqueue(
     session: AsyncSession,
     operation: str,
@@ -75,35 +148,12 @@ async def enqueue(
     idempotency_key: str,
 ) -> bool:
     """Add a message in the caller's transaction; False when the idempotency key already exists."""
-    if operation not in (OP_TASK_SUCCEEDED, OP_TASK_FAILED, OP_ORDER_UPSERT):
-        raise ValueError(f"unknown outbox operation {operation!r}")
-    values = {
-        "idempotency_key": idempotency_key[:200],
-        "ordering_key": ordering_key[:100],
-        "operation": operation,
-        "target": str(target)[:100],
-        "body": body,
-        "state": PENDING,
-        "attempts": 0,
-        "next_attempt_at": utcnow(),
-        "created_at": utcnow(),
-    }
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect in ("sqlite", "postgresql"):
-        # INSERT … ON CONFLICT DO NOTHING: safe even when two writers race on one key
-        insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        stmt = insert(OutboxMessage).values(**values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
-        result = await session.execute(stmt)
-        return bool(result.rowcount)
-    exists = await session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == values["idempotency_key"])
-    )
-    if exists is not None:
-        return False
-    session.add(OutboxMessage(**values))
-    await session.flush()
-    return True
+    row = message_row(operation, target, body, ordering_key, idempotency_key)
+    stmt = _insert_ignoring_duplicates(session)
+    if stmt is None:
+        return await _add_if_new(session, row)
+    result = await session.execute(stmt.values(**row))
+    return bool(result.rowcount)
 
 
 async def enqueue_task_succeeded(
@@ -135,13 +185,9 @@ async def enqueue_order_upsert(
     session: AsyncSession, mall_order_id: str, body: dict[str, Any], change_key: str
 ) -> bool:
     """`change_key` names this version of the order (e.g. a hash of the body)."""
+    row = order_upsert_row(mall_order_id, body, change_key)
     return await enqueue(
-        session,
-        OP_ORDER_UPSERT,
-        mall_order_id,
-        body,
-        order_key(mall_order_id),
-        f"order-upsert:{mall_order_id}:{change_key}",
+        session, row["operation"], row["target"], body, row["ordering_key"], row["idempotency_key"]
     )
 
 
