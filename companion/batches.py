@@ -359,14 +359,13 @@ async def get_batches(request: web.Request) -> web.Response:
     return web.json_response({"batches": await _service(request).list()})
 
 
-@routes.post("/api/v1/batches")
-async def post_batch(request: web.Request) -> web.Response:
-    from companion.middlewares import error_response
+async def pending_source_ids(request: web.Request) -> list[int] | None:
+    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids, or BatchError 400."""
     from companion.routes import read_json
 
     body = await read_json(request)
     if not isinstance(body, dict) or body.get("source", "pending") != "pending":
-        return error_response(
+        raise BatchError(
             400,
             "VALIDATION_FAILED",
             'source は "pending"（新規の出品待ちから）を指定してください',
@@ -377,11 +376,16 @@ async def post_batch(request: web.Request) -> web.Response:
         not isinstance(ids, list)
         or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
     ):
-        return error_response(
+        raise BatchError(
             400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
         )
+    return ids
+
+
+@routes.post("/api/v1/batches")
+async def post_batch(request: web.Request) -> web.Response:
     try:
-        batch = await _service(request).create(ids)
+        batch = await _service(request).create(await pending_source_ids(request))
     except BatchError as exc:
         return _error(exc)
     return web.json_response(batch, status=201)

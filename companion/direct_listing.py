@@ -31,7 +31,7 @@ from aiohttp import web
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
-from companion.batches import BatchError, Batches
+from companion.batches import BatchError, Batches, pending_source_ids
 from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
@@ -545,27 +545,9 @@ async def post_batch_direct_listing(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/direct-listing")
 async def post_direct_listing(request: web.Request) -> web.Response:
-    from companion.routes import read_json
-
-    body = await read_json(request)
-    if not isinstance(body, dict) or body.get("source", "pending") != "pending":
-        return _error(
-            400,
-            "VALIDATION_FAILED",
-            'source は "pending"（新規の出品待ちから）を指定してください',
-            'source must be "pending"',
-        )
-    ids = body.get("listing_ids")
-    if ids is not None and (
-        not isinstance(ids, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-    ):
-        return _error(
-            400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
-        )
     service = _service(request)
     try:
-        batch = await service.batches.create(ids)
+        batch = await service.batches.create(await pending_source_ids(request))
     except BatchError as exc:
         return _error(exc.status, exc.code, exc.message, exc.message_en)
     if not batch.get("item_count"):
