@@ -13,9 +13,10 @@ import functools
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -26,6 +27,7 @@ from scrapers.errors import ScraperError
 
 JST = timezone(timedelta(hours=9))
 T = TypeVar("T")
+RowT = TypeVar("RowT")
 
 
 class LayoutChanged(ScraperError):
@@ -299,6 +301,21 @@ def _pages(total: int | None, size: int) -> int | None:
     return None if total is None else max(1, math.ceil(total / size))
 
 
+def _list_page(
+    html: str, facts: Any, kind: str, build: Callable[[dict[str, _Cell]], RowT]
+) -> ListPage[RowT]:
+    """Rows of one list page; a row that does not parse is named in `problems`, the rest go on."""
+    rows, total, more = _table(html, facts)
+    out: list[RowT] = []
+    problems: list[str] = []
+    for n, r in enumerate(rows, 1):
+        try:
+            out.append(build(r))
+        except ValueError as exc:
+            problems.append(f"{kind} row {n}: {exc}")
+    return ListPage(out, total, _pages(total, facts.page_size), problems, more)
+
+
 def _auction_id(text: str | None) -> str | None:
     t = clean(text)
     return t if t and site.AUCTION_ID_RE.match(t) else None
@@ -306,117 +323,93 @@ def _auction_id(text: str | None) -> str | None:
 
 # ---- the list pages ----------------------------------------------------------------------------------
 def parse_selling(html: str) -> ListPage[SellingRow]:
-    rows, total, more = _table(html, site.SELLING)
-    out: list[SellingRow] = []
-    problems: list[str] = []
-    for n, r in enumerate(rows, 1):
-        try:
-            aid = _auction_id(_text(r, "auction_id"))
-            if aid is None:
-                raise ValueError(f"bad auction id {_text(r, 'auction_id')!r}")
-            out.append(
-                SellingRow(
-                    auction_id=aid,
-                    management_number=_text(r, "management_number"),
-                    title=_text(r, "title"),
-                    price=parse_yen(_text(r, "price")),
-                    bids=parse_int(_text(r, "bids"), 0) or 0,
-                    end_time=parse_jst(_text(r, "end_time")),
-                    watchers=parse_int(_text(r, "watchers")),
-                    item_id=query_int(_href(r, "title"), "item_id"),
-                )
-            )
-        except ValueError as exc:
-            problems.append(f"selling row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.SELLING.page_size), problems, more)
+    return _list_page(html, site.SELLING, "selling", _selling_row)
+
+
+def _selling_row(r: dict[str, _Cell]) -> SellingRow:
+    aid = _auction_id(_text(r, "auction_id"))
+    if aid is None:
+        raise ValueError(f"bad auction id {_text(r, 'auction_id')!r}")
+    return SellingRow(
+        auction_id=aid,
+        management_number=_text(r, "management_number"),
+        title=_text(r, "title"),
+        price=parse_yen(_text(r, "price")),
+        bids=parse_int(_text(r, "bids"), 0) or 0,
+        end_time=parse_jst(_text(r, "end_time")),
+        watchers=parse_int(_text(r, "watchers")),
+        item_id=query_int(_href(r, "title"), "item_id"),
+    )
 
 
 _MN_RE = re.compile(r"管理番号\s*[:：]?\s*(\S+)")
 
 
 def parse_items(html: str) -> ListPage[ItemRow]:
-    rows, total, more = _table(html, site.ITEMS)
-    out: list[ItemRow] = []
-    problems: list[str] = []
-    for n, r in enumerate(rows, 1):
-        try:
-            cell = r["title"]
-            mn_node = cell.node.css_first(".sc-mn")
-            m = _MN_RE.search(label(mn_node.text() if mn_node else cell.text))
-            link = cell.node.css_first("a[href]")
-            item_id = query_int(link.attributes.get("href") if link else None, "item_id")
-            row_id = r["_row"].node.attributes.get("data-item-id")
-            if item_id is None and row_id and row_id.isdigit():
-                item_id = int(row_id)
-            out.append(
-                ItemRow(
-                    item_id=item_id,
-                    management_number=m.group(1) if m else None,
-                    title=clean(link.text()) if link is not None else None,
-                    status=_text(r, "status") or "",
-                    price=parse_yen(_text(r, "price")),
-                    auction_id=_auction_id(_text(r, "auction_id")),
-                    edit_url=link.attributes.get("href") if link is not None else None,
-                )
-            )
-        except ValueError as exc:
-            problems.append(f"item row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.ITEMS.page_size), problems, more)
+    return _list_page(html, site.ITEMS, "item", _items_row)
+
+
+def _items_row(r: dict[str, _Cell]) -> ItemRow:
+    cell = r["title"]
+    mn_node = cell.node.css_first(".sc-mn")
+    m = _MN_RE.search(label(mn_node.text() if mn_node else cell.text))
+    link = cell.node.css_first("a[href]")
+    item_id = query_int(link.attributes.get("href") if link else None, "item_id")
+    row_id = r["_row"].node.attributes.get("data-item-id")
+    if item_id is None and row_id and row_id.isdigit():
+        item_id = int(row_id)
+    return ItemRow(
+        item_id=item_id,
+        management_number=m.group(1) if m else None,
+        title=clean(link.text()) if link is not None else None,
+        status=_text(r, "status") or "",
+        price=parse_yen(_text(r, "price")),
+        auction_id=_auction_id(_text(r, "auction_id")),
+        edit_url=link.attributes.get("href") if link is not None else None,
+    )
 
 
 def parse_sold(html: str) -> ListPage[SoldRow]:
-    rows, total, more = _table(html, site.SOLD)
-    out: list[SoldRow] = []
-    problems: list[str] = []
-    for n, r in enumerate(rows, 1):
-        try:
-            aid = _auction_id(_text(r, "auction_id"))
-            if aid is None:
-                raise ValueError(f"bad auction id {_text(r, 'auction_id')!r}")
-            out.append(
-                SoldRow(
-                    auction_id=aid,
-                    management_number=_text(r, "management_number"),
-                    title=_text(r, "title"),
-                    price=parse_yen(_text(r, "price")),
-                    sold_at=parse_jst(_text(r, "sold_at")),
-                    winner=_text(r, "winner"),
-                )
-            )
-        except ValueError as exc:
-            problems.append(f"sold row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.SOLD.page_size), problems, more)
+    return _list_page(html, site.SOLD, "sold", _sold_row)
+
+
+def _sold_row(r: dict[str, _Cell]) -> SoldRow:
+    aid = _auction_id(_text(r, "auction_id"))
+    if aid is None:
+        raise ValueError(f"bad auction id {_text(r, 'auction_id')!r}")
+    return SoldRow(
+        auction_id=aid,
+        management_number=_text(r, "management_number"),
+        title=_text(r, "title"),
+        price=parse_yen(_text(r, "price")),
+        sold_at=parse_jst(_text(r, "sold_at")),
+        winner=_text(r, "winner"),
+    )
 
 
 def parse_orders(html: str) -> ListPage[OrderRow]:
-    rows, total, more = _table(html, site.ORDERS)
-    out: list[OrderRow] = []
-    problems: list[str] = []
-    for n, r in enumerate(rows, 1):
-        try:
-            oid = _text(r, "order_id")
-            if not oid:
-                raise ValueError("no order id")
-            out.append(
-                OrderRow(
-                    order_id=oid,
-                    ordered_at=parse_jst(_text(r, "ordered_at")),
-                    order_status=_text(r, "order_status"),
-                    pay_status=_text(r, "pay_status"),
-                    ship_status=_text(r, "ship_status"),
-                    store_status=_text(r, "store_status"),
-                    auction_id=_auction_id(_text(r, "auction_id")),
-                    management_number=_text(r, "management_number"),
-                    buyer_name=_text(r, "buyer_name"),
-                    total=parse_yen(_text(r, "total")),
-                    payment_method=_text(r, "payment_method"),
-                    updated=_text(r, "updated"),
-                    detail_url=_href(r, "order_id"),
-                )
-            )
-        except ValueError as exc:
-            problems.append(f"order row {n}: {exc}")
-    return ListPage(out, total, _pages(total, site.ORDERS.page_size), problems, more)
+    return _list_page(html, site.ORDERS, "order", _orders_row)
+
+
+def _orders_row(r: dict[str, _Cell]) -> OrderRow:
+    oid = _text(r, "order_id")
+    if not oid:
+        raise ValueError("no order id")
+    return OrderRow(
+        order_id=oid,
+        ordered_at=parse_jst(_text(r, "ordered_at")),
+        order_status=_text(r, "order_status"),
+        pay_status=_text(r, "pay_status"),
+        ship_status=_text(r, "ship_status"),
+        store_status=_text(r, "store_status"),
+        auction_id=_auction_id(_text(r, "auction_id")),
+        management_number=_text(r, "management_number"),
+        buyer_name=_text(r, "buyer_name"),
+        total=parse_yen(_text(r, "total")),
+        payment_method=_text(r, "payment_method"),
+        updated=_text(r, "updated"),
+        detail_url=_href(r, "order_id"),
+    )
 
 
 def parse_order_detail(html: str) -> OrderDetail:
