@@ -338,6 +338,23 @@ class _Run:
     async def _one(
         self, context: BrowserContext, form: ItemCreatePage, record: ListingRecord
     ) -> None:
+        # Re-read: a task handled since the job started (sold in the shop → ended, or edited in
+        # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
+        async with self.db.session() as s:
+            fresh = await s.get(ListingRecord, record.id)
+        if (
+            fresh is None
+            or fresh.state != ListingState.PROCESSING
+            or fresh.batch_id != record.batch_id
+        ):
+            await self.ctx.item(
+                item_key(record),
+                "skipped",
+                "出品中に状態が変わったため（店頭での販売など）、出品しませんでした",
+                {"listing_id": record.id, "state": fresh.state if fresh else None},
+            )
+            return
+        record = fresh
         listing = listing_from_inventory(record.inventory)
         number = listing.management_number or record.management_number or ""
         found = self.store.get(number)
@@ -463,6 +480,32 @@ class _Run:
         """One transaction: the listing is 出品中 and its `succeeded` report is in the outbox."""
         assert self.session is not None
         url = self.session.urls.auction(auction_id)
+        async with self.db.session() as s, s.begin():
+            row = await s.get(ListingRecord, record.id)
+            if row is None:
+                return
+            if row.state == ListingState.ENDED:
+                # ended (sold in the shop) while its form was being submitted: it stays ended;
+                # the live auction must be ended by staff (a double sale otherwise)
+                row.auction_id, row.auction_url = auction_id, url
+                ended_meanwhile = True
+            else:
+                ended_meanwhile = False
+        if ended_meanwhile:
+            number = record.management_number or str(record.id)
+            await self.service.app[EVENTS].error(
+                "direct_listing",
+                f"管理番号 {number}: 出品の途中で店頭販売などにより終了されました。"
+                f"ヤフオクのオークション {auction_id} を終了してください（二重販売の防止）。",
+                f"{number} ended while being listed; end auction {auction_id} on Yahoo",
+            )
+            await self.ctx.item(
+                item_key(record),
+                "failed",
+                f"出品中に終了されました。オークション {auction_id} を終了してください",
+                {"listing_id": record.id, "auction_id": auction_id},
+            )
+            return
         async with self.db.session() as s, s.begin():
             row = await s.get(ListingRecord, record.id)
             if row is None:

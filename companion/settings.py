@@ -251,20 +251,32 @@ class SettingsStore:
                 errors[key] = (f"{spec.label}: {exc.ja}", exc.en)
         if errors:
             raise SettingsError(errors)
+        changed: set[str] = set()
         async with self._db.session() as s, s.begin():
             for key, value in clean.items():
-                row = await s.get(Setting, key) or Setting(key=key)
+                existing = await s.get(Setting, key)
+                row = existing or Setting(key=key)
                 if key in SECRET_KEYS:
                     redact(value)
+                    before = None if row.ciphertext is None else self._box.decrypt(row.ciphertext)
+                    if before == value:
+                        continue
                     row.value = None
                     row.ciphertext = None if value is None else self._box.encrypt(value)
                 else:
+                    if existing is not None and existing.value == value:
+                        continue
                     row.value = value
+                changed.add(key)
                 s.add(row)
         # English only, and names only: values may be secrets
-        log.info("settings changed: %s", ", ".join(sorted(clean)))
+        if changed:
+            log.info("settings changed: %s", ", ".join(sorted(changed)))
+        # listeners hear only of real changes: re-saving the options page with the same Yahoo ID
+        # must not look like an account change (it would lift a login block, say)
         for listener in self._listeners:
-            listener(set(clean))
+            if changed:
+                listener(changed)
         return await self.public()
 
     async def redact_stored_secrets(self) -> None:

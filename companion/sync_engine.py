@@ -509,12 +509,24 @@ class SyncEngine:
         order_by_auction = {r.auction_id: r for r in self.read.orders or [] if r.auction_id}
         # 管理番号 → an auction that was won (sold list or an order), for listings that sold
         # before any sync saw them selling
+        # Wins by 管理番号 that can belong to a listing still open here. Not a win: a cancelled
+        # order, or an auction an earlier sync already settled (sold or ended) — that was an
+        # earlier life of the same 管理番号, before staff listed the item again.
+        settled = {aid for aid, snap in auctions.items() if snap.state != "selling"}
         won_by_mn: dict[str, str] = {}
         for r in self.read.sold:
-            if r.management_number:
+            if r.management_number and r.auction_id not in settled:
                 won_by_mn.setdefault(r.management_number, r.auction_id)
         for o in self.read.orders or []:
-            if o.management_number and o.auction_id:
+            cancelled = site.ORDER_STATUS_CANCELLED in (o.order_status or "") or (
+                site.ORDER_STATUS_CANCELLED in (o.store_status or "")
+            )
+            if (
+                o.management_number
+                and o.auction_id
+                and o.auction_id not in settled
+                and not cancelled
+            ):
                 won_by_mn.setdefault(o.management_number, o.auction_id)
 
         async with self.db.session() as s, s.begin():

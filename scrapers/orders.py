@@ -103,10 +103,8 @@ class OrderActions:
 
     async def cancel(self, order_id: str) -> ActionResult:
         detail, html = await self.detail(order_id)
-        if (
-            detail.order_status == site.ORDER_STATUS_CANCELLED
-            or detail.store_status == "キャンセル"
-        ):
+        # the official 注文ステータス decides: a store-defined label alone cancels nothing
+        if detail.order_status == site.ORDER_STATUS_CANCELLED:
             return _ok(f"注文 {order_id} はすでにキャンセル済みです。", "already cancelled", False)
         ok, error = await self._submit(order_id, html, self.facts.action_cancel)
         if not ok:

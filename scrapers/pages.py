@@ -364,7 +364,9 @@ class ItemListPage:
         """管理番号 → the item on the store (the newest one when a number appears twice)."""
         out: dict[str, parse.ListedItem] = {}
         for item in await self.all_items():
-            out.setdefault(item.management_number, item)  # newest first (sort=-update_date)
+            # an ended auction of the same 管理番号 (a relisted item) does not count
+            if site.ITEM_LIST.is_live(item.status):
+                out.setdefault(item.management_number, item)  # newest first (sort=-update_date)
         return out
 
     async def find(self, management_number: str, pages: int = 1) -> parse.ListedItem | None:
@@ -372,7 +374,9 @@ class ItemListPage:
         for n in range(1, pages + 1):
             page = await self.fetch_retrying(n)
             for item in page.items:
-                if item.management_number == management_number:
+                if item.management_number == management_number and site.ITEM_LIST.is_live(
+                    item.status
+                ):
                     return item
             if n >= page.last_page:
                 break

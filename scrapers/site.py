@@ -255,6 +255,12 @@ class ItemListFacts:
     )
     next_link_text: str = "次"
     loading_text: str = "読み込み中"
+    # 状態 texts of an item that is no longer on sale (終了（落札者あり/なし）, 早期終了, 取消): such a
+    # row does not block listing the 管理番号 again. Anything else (出品中, 予約, unknown) does.
+    ended_status_markers: tuple[str, ...] = ("終了", "取消", "取り消し")
+
+    def is_live(self, status: str | None) -> bool:
+        return not status or not any(m in status for m in self.ended_status_markers)
 
 
 ITEM_LIST = ItemListFacts()

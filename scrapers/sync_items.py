@@ -20,7 +20,7 @@ from scrapers.pages import FILL_JS
 from scrapers.parse import error_texts
 from scrapers.session import BrowserSession
 from scrapers.site import ITEM_FORM
-from scrapers.sync_reader import StoreHttp
+from scrapers.sync_reader import StoreHttp, YahooUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,14 @@ class ItemActions:
                 if await button.count() == 0:
                     html = await page.content()
                     status = pages.page_text(html, self.facts.status_selector) or ""
+                    if site.ITEM_STATUS_SOLD in status:
+                        # won on Yahoo meanwhile: not "ended" for ReCORE — a double sale
+                        return ActionResult(
+                            False,
+                            f"オークション {item.auction_id} はすでに落札されています。"
+                            "二重販売になるため、ヤフオクの注文と店頭の販売を確認してください。",
+                            "auction already won on Yahoo",
+                        )
                     if site.ITEM_STATUS_SELLING not in status:
                         return ActionResult(
                             True,
@@ -72,11 +80,8 @@ class ItemActions:
                     await button.click()
                 html = await page.content()
             except PlaywrightError as exc:
-                return ActionResult(
-                    False,
-                    f"オークション {item.auction_id} の早期終了中にヤフオクから応答がありませんでした。",
-                    f"end early: browser error {exc.message.splitlines()[0]}",
-                )
+                # no answer is not a refusal: the task stays open and the next sync tries again
+                raise YahooUnavailable("早期終了", exc.message.splitlines()[0]) from None
             finally:
                 await page.close()
         errors = error_texts(html, self.facts.error)
@@ -86,6 +91,9 @@ class ItemActions:
                 f"オークション {item.auction_id} を早期終了できませんでした: {' '.join(errors)}",
                 "end early refused by Yahoo",
             )
+        if not any(text in html for text in self.facts.ended_texts):
+            # neither an error nor the success text (a login page, say): do not claim it ended
+            raise YahooUnavailable("早期終了", "no confirmation on the page after the click")
         return ActionResult(
             True, f"オークション {item.auction_id} を早期終了しました。", "auction ended early"
         )
@@ -117,11 +125,7 @@ class ItemActions:
                     await button.first.click()
                 html = await page.content()
             except PlaywrightError as exc:
-                return ActionResult(
-                    False,
-                    f"オークション {item.auction_id} の編集中にヤフオクから応答がありませんでした。",
-                    f"edit: browser error {exc.message.splitlines()[0]}",
-                )
+                raise YahooUnavailable("商品の編集", exc.message.splitlines()[0]) from None
             finally:
                 await page.close()
         errors = error_texts(html, self.facts.error)

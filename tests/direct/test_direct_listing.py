@@ -159,3 +159,48 @@ async def test_routes_refuse_clearly(make_wired: WiredFactory) -> None:
     assert status == 409 and "出品待ち" in body["error"]["message"]
     resp = await wired.client.post("/api/v1/direct-listing", json={"source": "pending"})
     assert resp.status == 401  # no token, no listing
+
+
+async def test_an_ended_auction_of_the_same_number_does_not_block_listing_it_again(
+    wired: Wired,
+) -> None:
+    """A relisted item: its old, ended auction on the store is not a reason to skip it."""
+    status, batch = await wired.post("/api/v1/batches", {"source": "pending"})
+    assert status == 201, batch
+    first = batch["items"][0]
+    # no 自動再出品: when its auction ends, it is really off the store
+    async with wired.client.app[DB].session() as s, s.begin():
+        row = await s.get(ListingRecord, first["id"])
+        attrs = {**row.inventory["mall_attributes"], "resubmit_count": 0}
+        row.inventory = {**row.inventory, "mall_attributes": attrs}
+    resp = await wired.client.get(f"/api/v1/batches/{batch['id']}/zip", headers=wired.auth)
+    only_first = _zip_with_rows(await resp.read(), {first["management_number"]})
+    form = __import__("aiohttp").FormData()
+    form.add_field("uploadFile", only_first, filename="one.zip", content_type="application/zip")
+    cookie = await _yahoo_login_cookie(wired)
+    async with wired.sb.http.post(
+        f"{wired.sb.yahoo_url}/serinavi/upload", data=form, cookies={"T": cookie}
+    ) as r:
+        assert "受け付け" in await r.text()
+    listings = (await wired.sb.yahoo_state())["listings"]
+    old_id = next(x for x in listings if x["management_number"] == first["management_number"])[
+        "auction_id"
+    ]
+    # that earlier auction ends without a winner before the direct listing runs
+    async with wired.sb.http.post(
+        f"{wired.sb.yahoo_url}/_sandbox/end", json={"auction_id": old_id}
+    ) as r:
+        assert r.status == 200
+
+    status, body = await wired.post(f"/api/v1/batches/{batch['id']}/direct-listing")
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded", job
+    item = next(i for i in job["items"] if i["key"] == first["management_number"])
+    assert item["data"]["already"] is False
+    assert item["data"]["auction_id"] != old_id
+    live = [
+        x
+        for x in (await wired.sb.yahoo_state())["listings"]
+        if x["management_number"] == first["management_number"] and x["status"] == "selling"
+    ]
+    assert [x["auction_id"] for x in live] == [item["data"]["auction_id"]]
