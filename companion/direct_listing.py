@@ -592,6 +592,18 @@ async def post_direct_listing(request: web.Request) -> web.Response:
     try:
         batch = await service.batches.create(await pending_source_ids(request))
     except BatchError as exc:
+        if exc.code == "NOTHING_PENDING":
+            # the pause message says "press 直接出品を実行 again": with nothing new waiting, that
+            # press resumes the paused run instead of answering "nothing to list"
+            paused = [
+                j
+                for j in await request.app[JOBS].list(JOB_KIND, limit=20)
+                if j["state"] == "paused"
+            ]
+            if paused:
+                batch_id = int(paused[0]["params"]["batch_id"])
+                job_id = await service.start(batch_id)
+                return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
         return _error(exc.status, exc.code, exc.message, exc.message_en)
     if not batch.get("item_count"):
         return web.json_response(

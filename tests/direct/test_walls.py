@@ -46,9 +46,10 @@ async def test_sms_wall_pauses_then_resumes(make_wired: WiredFactory) -> None:
     assert "recore-connector login" in job["error"]["message"]
     assert job["items"] == []
 
-    # staff switch SMS認証 off and press the button again: the same job goes on
+    # staff switch SMS認証 off and press the button again, from the popup's default source
+    # (新規の出品待ち, where nothing new waits): the same job goes on
     await wired.sb.yahoo_faults(sms_wall=False)
-    status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
+    status, again = await wired.post("/api/v1/direct-listing", {"source": "pending"})
     assert status == 202 and again["job_id"] == body["job_id"]
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
