@@ -270,7 +270,7 @@ class _Run:
                         await page.close()
                     except PlaywrightError:
                         pass
-                shutil.rmtree(self.staging, ignore_errors=True)
+                await asyncio.to_thread(shutil.rmtree, self.staging, ignore_errors=True)
 
     async def _preflight(self, context: BrowserContext, form: ItemCreatePage) -> None:
         assert self.session is not None
@@ -370,7 +370,7 @@ class _Run:
                 "; ".join(e.message_en for e in errors),
             )
             return
-        paths = self._stage(number or str(record.id), prepared)
+        paths = await asyncio.to_thread(self._stage, number or str(record.id), prepared)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
             clock = asyncio.get_running_loop().time
