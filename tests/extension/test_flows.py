@@ -103,6 +103,19 @@ def test_direct_listing_shows_progress_until_done(
     assert job.locator(".count").inner_text() == "2 / 2件"
     assert job.locator("progress").evaluate("(p) => [p.value, p.max]") == [2, 2]
     assert job.locator(".state").inner_text() == "完了"
+
+    # and ReCORE's 出品リスト shows both as 出品中, with their auction ids (through the outbox)
+    def recore_listings() -> list[dict[str, Any]]:
+        listings = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
+        return [x for x in listings if x["id"] in two]
+
+    wait_for(
+        lambda: all(
+            x["status_label"] == "出品中" and x["mall_product_code"] for x in recore_listings()
+        ),
+        "ReCORE to show both listings as 出品中",
+        90,
+    )
     # the list now says both are listed
     wait_for(
         lambda: "出品済み2件" in page.locator("#batch option:checked").inner_text(),
@@ -238,3 +251,47 @@ def test_a_sync_that_cannot_log_in_flags_the_badge_and_says_what_to_do(
         page.close()
     finally:
         yahoo_faults(demo, reset=True)
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
+        return json.loads(resp.read())
+
+
+def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
+    ext_browser: ExtensionBrowser, demo: Demo, token: str
+) -> None:
+    """A won auction waiting for payment (未処理) lands in ReCORE's 受注管理 as 保留中; once paid on
+    Yahoo (入金済み), the next 同期開始 makes it 未出荷 (the seed's mapping)."""
+    yahoo = f"http://127.0.0.1:{demo.yahoo_port}"
+    order_id = next(
+        o["order_id"]
+        for o in _get_json(f"{yahoo}/_sandbox/state")["orders"]
+        if o["store_status"] == "未処理"
+    )
+
+    def recore_status() -> str | None:
+        orders = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["orders"]
+        return next((o["status"] for o in orders if o["mall_order_id"] == order_id), None)
+
+    def press_sync() -> None:
+        page = ext_browser.open("popup.html")
+        page.click("#btn-sync")
+        page.locator("#action-result[data-kind='ok']").wait_for()
+        _, jobs = demo.request("GET", "/jobs?kind=sync&limit=1", token=token)
+        job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
+        wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the sync to finish", 120)
+        page.close()
+
+    press_sync()
+    wait_for(lambda: recore_status() == "ORDERED", "the order in ReCORE as 保留中", 90)
+    req = urllib.request.Request(
+        f"{yahoo}/_sandbox/orders/{order_id}/status",
+        data=json.dumps({"store_status": "入金済み"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (loopback)
+        assert resp.status == 200
+    press_sync()
+    wait_for(lambda: recore_status() == "UNSHIPPED", "the order in ReCORE as 未出荷", 90)
