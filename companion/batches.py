@@ -336,7 +336,7 @@ def _service(request: web.Request) -> Batches:
     return request.app[SERVICES]["batches"]
 
 
-def _error(exc: BatchError) -> web.Response:
+def batch_error_response(exc: BatchError) -> web.Response:
     from companion.middlewares import error_response
 
     return error_response(exc.status, exc.code, exc.message, exc.message_en)
@@ -387,7 +387,7 @@ async def post_batch(request: web.Request) -> web.Response:
     try:
         batch = await _service(request).create(await pending_source_ids(request))
     except BatchError as exc:
-        return _error(exc)
+        return batch_error_response(exc)
     return web.json_response(batch, status=201)
 
 
@@ -396,7 +396,7 @@ async def get_batch(request: web.Request) -> web.Response:
     try:
         return web.json_response(await _service(request).get(_batch_id(request)))
     except BatchError as exc:
-        return _error(exc)
+        return batch_error_response(exc)
 
 
 @routes.get("/api/v1/batches/{batch_id}/zip")
@@ -404,7 +404,7 @@ async def get_batch_zip(request: web.Request) -> web.StreamResponse:
     try:
         path, name = await _service(request).zip_path(_batch_id(request))
     except BatchError as exc:
-        return _error(exc)
+        return batch_error_response(exc)
     return web.FileResponse(
         path,
         headers={

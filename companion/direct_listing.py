@@ -31,7 +31,7 @@ from aiohttp import web
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
-from companion.batches import BatchError, Batches, pending_source_ids
+from companion.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
@@ -564,12 +564,6 @@ def _service(request: web.Request) -> DirectListing:
     return request.app[SERVICES][SERVICE]
 
 
-def _error(status: int, code: str, message: str, message_en: str) -> web.Response:
-    from companion.middlewares import error_response
-
-    return error_response(status, code, message, message_en)
-
-
 @routes.post("/api/v1/batches/{batch_id}/direct-listing")
 async def post_batch_direct_listing(request: web.Request) -> web.Response:
     try:
@@ -580,7 +574,7 @@ async def post_batch_direct_listing(request: web.Request) -> web.Response:
     try:
         await service.batches.get(batch_id)
     except BatchError as exc:
-        return _error(exc.status, exc.code, exc.message, exc.message_en)
+        return batch_error_response(exc)
     # a batch with nothing open still gets a job: it records every item as already listed
     job_id = await service.start(batch_id)
     return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
@@ -604,7 +598,7 @@ async def post_direct_listing(request: web.Request) -> web.Response:
                 batch_id = int(paused[0]["params"]["batch_id"])
                 job_id = await service.start(batch_id)
                 return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
-        return _error(exc.status, exc.code, exc.message, exc.message_en)
+        return batch_error_response(exc)
     if not batch.get("item_count"):
         return web.json_response(
             {

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.db import Database
-from companion.db.models import OutboxMessage, RecoreTask, iso, utcnow
+from companion.db.models import OutboxMessage, RecoreTask, utcnow
 from companion.events import Events
 from companion.recore.client import (
     OP_ORDER_UPSERT,
@@ -486,25 +486,3 @@ def _describe(msg: OutboxMessage) -> tuple[str, str]:
         return f"受注 {msg.target} の送信", f"order upsert {msg.target}"
     kind = "成功" if msg.operation == OP_TASK_SUCCEEDED else "失敗"
     return f"タスク {msg.target} の{kind}報告", f"task {msg.target} {msg.operation}"
-
-
-async def summary(db: Database) -> dict[str, Any]:
-    """Outbox figures for `/status` beyond `companion.status.outbox_summary` (one cheap query)."""
-    async with db.session() as s:
-        rows = (
-            await s.execute(
-                select(OutboxMessage.state, func.count(), func.max(OutboxMessage.attempts))
-                .where(OutboxMessage.state != DELIVERED)
-                .group_by(OutboxMessage.state)
-            )
-        ).all()
-        next_at = await s.scalar(
-            select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.state == PENDING)
-        )
-    by_state = {state: (count, attempts) for state, count, attempts in rows}
-    return {
-        "pending": by_state.get(PENDING, (0, 0))[0],
-        "rejected": by_state.get(REJECTED, (0, 0))[0],
-        "max_attempts": by_state.get(PENDING, (0, 0))[1] or 0,
-        "next_attempt_at": iso(next_at),
-    }

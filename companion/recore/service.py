@@ -9,7 +9,7 @@
   `poll_interval` seconds, or at once after `gateway.poll_now()`) and the delivery loop.
 
 Tests and the demo may set `app[RECORE_OPTIONS]` before the app starts (short intervals, fast
-backoff). `recore_status(app)` gives what `GET /status` can show about ReCORE, cheaply.
+backoff). `GET /status` shows ReCORE's part from `configuration()` and the gateway's status.
 """
 
 from __future__ import annotations
@@ -23,11 +23,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, select
 
-from companion.db.models import RecoreTask
 from companion.keys import CONFIG, DB, EVENTS, SERVICES, SETTINGS
-from companion.recore import outbox as ob
 from companion.recore.client import PACED_RATE, RecoreClient
 from companion.recore.gateway import Gateway
 from companion.recore.outbox import Outbox, RetryPolicy
@@ -174,23 +171,3 @@ async def recore_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(recore_ctx)
-
-
-async def recore_status(app: web.Application) -> dict[str, Any]:
-    """ReCORE's part of `GET /status`: configured or what is missing, last poll, open tasks,
-    outbox figures beyond `companion.status.outbox_summary` (two small queries)."""
-    service: RecoreService | None = app.get(RECORE_SERVICE)
-    if service is None:
-        return {"configured": False, "missing": [], "missing_keys": [], "workers": False}
-    async with app[DB].session() as s:
-        open_tasks = await s.scalar(
-            select(func.count())
-            .select_from(RecoreTask)
-            .where(RecoreTask.state.in_(("new", "handled")))
-        )
-    return {
-        **service.configuration(),
-        "poll": service.gateway.status(),
-        "open_tasks": int(open_tasks or 0),
-        "outbox": await ob.summary(app[DB]),
-    }

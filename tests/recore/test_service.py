@@ -14,7 +14,8 @@ from companion.app import create_app
 from companion.config import Config
 from companion.keys import SERVICES, SETTINGS
 from companion.recore import service
-from companion.recore.service import RECORE_OPTIONS, ServiceOptions, recore_status
+from companion.recore.service import RECORE_OPTIONS, ServiceOptions
+from companion.status import build_status
 from tests.recore.conftest import FAST, Sandbox, valid_item
 
 Factory = Callable[..., Awaitable[TestClient]]
@@ -50,6 +51,12 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, limit: float =
         if loop.time() > deadline:
             raise AssertionError(f"gave up waiting for: {what}")
         await asyncio.sleep(0.05)
+
+
+async def recore_status(app: Any) -> dict[str, Any]:
+    """ReCORE's part of `GET /status`, with the outbox figures beside it."""
+    status = await build_status(app)
+    return {**status["recore"], "outbox": status["outbox"]}
 
 
 async def test_incomplete_settings_are_named_and_nothing_runs(start_companion: Factory) -> None:
