@@ -65,9 +65,7 @@ def prepare_dir(data_dir: Path, *, reset: bool) -> None:
 async def start_demo(data_dir: Path, ports: DemoPorts) -> RunningDemo:
     """Start the three servers and point the companion at the sandboxes."""
     from sandbox.recore.app import create_app as create_recore
-    from sandbox.recore.app import demo_credentials
     from sandbox.yahoo.app import create_app as create_yahoo
-    from sandbox.yahoo.app import demo_account
 
     sandbox_dir = data_dir / "sandboxes"
     recore_app = create_recore(state_file=sandbox_dir / "recore.json")
@@ -77,23 +75,38 @@ async def start_demo(data_dir: Path, ports: DemoPorts) -> RunningDemo:
     runners = [await _serve(recore_app, ports.recore), await _serve(yahoo_app, ports.yahoo)]
     runners.append(await _serve(companion_app, ports.companion))
 
-    creds = demo_credentials(recore_app)
-    account = demo_account(yahoo_app)
     await companion_app[SETTINGS].update(
-        {
-            "recore_api_url": f"http://{LOOPBACK}:{ports.recore}",
-            "recore_api_key": creds["api_key"],
-            "ec_account_id": creds["ec_account_id"],
-            "store_id": creds.get("store_id"),
-            "yahoo_base_url": f"http://{LOOPBACK}:{ports.yahoo}",
-            "yahoo_id": account["yahoo_id"],
-            "yahoo_password": account["password"],
-            "business_id": account["business_id"],
-            "business_password": account["business_password"],
-        }
+        sandbox_settings(
+            recore_app,
+            yahoo_app,
+            f"http://{LOOPBACK}:{ports.recore}",
+            f"http://{LOOPBACK}:{ports.yahoo}",
+        )
     )
     code = await create_code(companion_app[DB])
     return RunningDemo(runners, companion_app, recore_app, yahoo_app, ports, code)
+
+
+def sandbox_settings(
+    recore_app: web.Application, yahoo_app: web.Application, recore_url: str, yahoo_url: str
+) -> dict[str, object]:
+    """The settings staff would enter to use the two sandboxes (the demo's, and the tests')."""
+    from sandbox.recore.app import demo_credentials
+    from sandbox.yahoo.app import demo_account
+
+    creds = demo_credentials(recore_app)
+    account = demo_account(yahoo_app)
+    return {
+        "recore_api_url": recore_url,
+        "recore_api_key": creds["api_key"],
+        "ec_account_id": creds["ec_account_id"],
+        "store_id": creds.get("store_id"),
+        "yahoo_base_url": yahoo_url,
+        "yahoo_id": account["yahoo_id"],
+        "yahoo_password": account["password"],
+        "business_id": account["business_id"],
+        "business_password": account["business_password"],
+    }
 
 
 def instructions(demo: RunningDemo) -> str:

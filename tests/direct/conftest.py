@@ -18,13 +18,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from companion.app import create_app
 from companion.config import Config
+from companion.demo import sandbox_settings
 from companion.keys import JOBS, SERVICES
 from companion.recore.outbox import RetryPolicy
 from companion.recore.service import RECORE_OPTIONS, ServiceOptions
 from sandbox.recore.app import create_app as create_recore
-from sandbox.recore.app import demo_credentials
 from sandbox.yahoo.app import create_app as create_yahoo
-from sandbox.yahoo.app import demo_account
 from tests.conftest import pair_client
 
 
@@ -137,18 +136,15 @@ async def make_wired(aiohttp_client: Any, data_dir: Path, sandboxes: Sandboxes) 
         client = await aiohttp_client(app)
         token = await pair_client(client)
         auth = {"Authorization": f"Bearer {token}"}
-        creds = demo_credentials(sandboxes.recore.app)
-        account = demo_account(sandboxes.yahoo.app)
-        values = {
-            "recore_api_url": sandboxes.recore_url,
-            "recore_api_key": creds["api_key"],
-            "ec_account_id": creds["ec_account_id"],
-            "yahoo_base_url": sandboxes.yahoo_url,
-            "yahoo_id": account["yahoo_id"],
-            "yahoo_password": account["password"],
-            "business_id": account["business_id"],
-            "business_password": account["business_password"],
-        } | settings
+        values = (
+            sandbox_settings(
+                sandboxes.recore.app,
+                sandboxes.yahoo.app,
+                sandboxes.recore_url,
+                sandboxes.yahoo_url,
+            )
+            | settings
+        )
         resp = await client.put("/api/v1/settings", json=values, headers=auth)
         assert resp.status == 200, await resp.text()
         wired = Wired(client, auth, sandboxes)

@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from companion.demo import sandbox_settings
 from tests.conftest import free_port
 from tests.direct.conftest import Sandboxes, tasks_by_inventory
 
@@ -116,8 +117,6 @@ class CompanionProcess:
 
 
 async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Path) -> None:
-    from sandbox.recore.app import demo_credentials
-    from sandbox.yahoo.app import demo_account
 
     rng = random.Random()
     seed = rng.randrange(1 << 30)
@@ -137,18 +136,9 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
         async with http.post(f"{comp.base}/api/v1/pair", json={"code": code}) as resp:
             assert resp.status == 200, await resp.text()
             auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}
-        creds = demo_credentials(sandboxes.recore.app)
-        account = demo_account(sandboxes.yahoo.app)
-        settings = {
-            "recore_api_url": sandboxes.recore_url,
-            "recore_api_key": creds["api_key"],
-            "ec_account_id": creds["ec_account_id"],
-            "yahoo_base_url": sandboxes.yahoo_url,
-            "yahoo_id": account["yahoo_id"],
-            "yahoo_password": account["password"],
-            "business_id": account["business_id"],
-            "business_password": account["business_password"],
-        }
+        settings = sandbox_settings(
+            sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url, sandboxes.yahoo_url
+        )
         async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
             assert resp.status == 200, await resp.text()
 

@@ -15,13 +15,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from companion import batches
 from companion.app import create_app
 from companion.config import Config
+from companion.demo import sandbox_settings
 from companion.keys import DB, JOBS, SERVICES, SETTINGS
 from companion.recore import service as recore_service
 from companion.recore.outbox import RetryPolicy
 from companion.sync import SYNC_OPTIONS, SyncOptions, SyncService
 from sandbox.recore.app import create_app as create_recore
-from sandbox.recore.app import demo_credentials
-from sandbox.yahoo.app import WORLD, demo_account
+from sandbox.yahoo.app import WORLD
 from sandbox.yahoo.app import create_app as create_yahoo
 
 PAGES = Path(__file__).parent / "pages"
@@ -140,19 +140,13 @@ async def configure(
     app: web.Application, yahoo_server: TestServer, recore_server: TestServer
 ) -> None:
     """The settings staff would enter on the options page, pointing at the two sandboxes."""
-    creds = demo_credentials(recore_server.app)
-    account = demo_account(yahoo_server.app)
     await app[SETTINGS].update(
-        {
-            "recore_api_url": str(recore_server.make_url("")),
-            "recore_api_key": creds["api_key"],
-            "ec_account_id": creds["ec_account_id"],
-            "yahoo_base_url": str(yahoo_server.make_url("")),
-            "yahoo_id": account["yahoo_id"],
-            "yahoo_password": account["password"],
-            "business_id": account["business_id"],
-            "business_password": account["business_password"],
-        }
+        sandbox_settings(
+            recore_server.app,
+            yahoo_server.app,
+            str(recore_server.make_url("")),
+            str(yahoo_server.make_url("")),
+        )
     )
 
 
