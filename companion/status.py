@@ -1,8 +1,9 @@
 """`GET /api/v1/status`: what staff and the popup need at a glance.
 
-The popup polls this every few seconds while jobs run, so it is built from one database session
-and three statements (every count in one, the settings it needs in one, the running jobs and the
-latest errors in one each), plus what the services hold in memory.
+The popup polls this every few seconds while jobs run, so it is read in one worker thread hop
+(`Database.read`) with four statements (every count in one, the settings it needs, the running
+jobs, the latest errors), plus what the services hold in memory. Nothing here waits behind the
+event loop between statements, so a busy loop (Chromium driving a listing) delays it once at most.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from companion import __version__
 from companion.db.models import (
@@ -48,77 +50,62 @@ def _aware(value: datetime | None) -> datetime | None:
     return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def build_status(app: web.Application) -> dict[str, Any]:
-    pending_outbox = OutboxMessage.state == "pending"
-    async with app[DB].session() as s:
-        figures = (
-            await s.execute(
-                select(
-                    *(
-                        _count(ListingRecord, ListingRecord.state == state).label(name)
-                        for name, state in LISTING_STATES.items()
-                    ),
-                    _count(
-                        AuctionSnapshot,
-                        AuctionSnapshot.state == "selling",
-                        AuctionSnapshot.bids > 0,
-                    ).label("bidding"),
-                    _count(OutboxMessage, pending_outbox).label("outbox_pending"),
-                    _count(OutboxMessage, OutboxMessage.state == "rejected").label(
-                        "outbox_rejected"
-                    ),
-                    select(func.min(OutboxMessage.created_at))
-                    .where(pending_outbox)
-                    .scalar_subquery()
-                    .label("outbox_oldest"),
-                    select(func.min(OutboxMessage.next_attempt_at))
-                    .where(pending_outbox)
-                    .scalar_subquery()
-                    .label("outbox_next"),
-                    select(func.max(OutboxMessage.attempts))
-                    .where(pending_outbox)
-                    .scalar_subquery()
-                    .label("outbox_attempts"),
-                    select(OutboxMessage.last_error)
-                    .where(
-                        OutboxMessage.last_error.is_not(None), OutboxMessage.state != "delivered"
-                    )
-                    .order_by(OutboxMessage.id.desc())
-                    .limit(1)
-                    .scalar_subquery()
-                    .label("outbox_last_error"),
-                    _count(RecoreTask, RecoreTask.state.in_(("new", "handled"))).label(
-                        "open_tasks"
-                    ),
-                )
-            )
-        ).one()
-        settings = {
-            row.key: row.value
-            for row in await s.scalars(
-                select(Setting).where(Setting.key.in_(("_sync", "sync_interval_minutes")))
-            )
-        }
-        jobs = (
-            await s.scalars(
-                select(Job).where(Job.state.in_(ACTIVE_STATES)).order_by(Job.created_at)
-            )
-        ).all()
-        errors = (
-            await s.scalars(
-                select(EventLog)
-                .where(EventLog.level == "error")
-                .order_by(EventLog.id.desc())
-                .limit(5)
-            )
-        ).all()
+_PENDING_OUTBOX = OutboxMessage.state == "pending"
+# The statements are built once: building them costs more than running them on a small database.
+_FIGURES = select(
+    *(
+        _count(ListingRecord, ListingRecord.state == state).label(name)
+        for name, state in LISTING_STATES.items()
+    ),
+    _count(AuctionSnapshot, AuctionSnapshot.state == "selling", AuctionSnapshot.bids > 0).label(
+        "bidding"
+    ),
+    _count(OutboxMessage, _PENDING_OUTBOX).label("outbox_pending"),
+    _count(OutboxMessage, OutboxMessage.state == "rejected").label("outbox_rejected"),
+    select(func.min(OutboxMessage.created_at))
+    .where(_PENDING_OUTBOX)
+    .scalar_subquery()
+    .label("outbox_oldest"),
+    select(func.min(OutboxMessage.next_attempt_at))
+    .where(_PENDING_OUTBOX)
+    .scalar_subquery()
+    .label("outbox_next"),
+    select(func.max(OutboxMessage.attempts))
+    .where(_PENDING_OUTBOX)
+    .scalar_subquery()
+    .label("outbox_attempts"),
+    select(OutboxMessage.last_error)
+    .where(OutboxMessage.last_error.is_not(None), OutboxMessage.state != "delivered")
+    .order_by(OutboxMessage.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("outbox_last_error"),
+    _count(RecoreTask, RecoreTask.state.in_(("new", "handled"))).label("open_tasks"),
+)
+_SETTINGS = select(Setting).where(Setting.key.in_(("_sync", "sync_interval_minutes")))
+_RUNNING_JOBS = select(Job).where(Job.state.in_(ACTIVE_STATES)).order_by(Job.created_at)
+_LAST_ERRORS = (
+    select(EventLog).where(EventLog.level == "error").order_by(EventLog.id.desc()).limit(5)
+)
 
+
+def _snapshot(s: Session) -> tuple[Any, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """What /status reads from the database (runs in a worker thread, see `Database.read`)."""
+    figures = s.execute(_FIGURES).one()
+    settings = {row.key: row.value for row in s.scalars(_SETTINGS)}
+    jobs = [job_dict(j) for j in s.scalars(_RUNNING_JOBS)]
+    errors = [event_dict(e) for e in s.scalars(_LAST_ERRORS)]
+    return figures, settings, jobs, errors
+
+
+async def build_status(app: web.Application) -> dict[str, Any]:
+    figures, settings, jobs, errors = await app[DB].read(_snapshot)
     oldest = _aware(figures.outbox_oldest)
     sync_state = settings.get("_sync") or {}
     interval = settings.get("sync_interval_minutes")
     return {
         "version": __version__,
-        "running_jobs": [job_dict(j) for j in jobs],
+        "running_jobs": jobs,
         "sync": {
             "interval_minutes": FIELDS["sync_interval_minutes"].default
             if interval is None
@@ -140,7 +127,7 @@ async def build_status(app: web.Application) -> dict[str, Any]:
             "next_attempt_at": iso(_aware(figures.outbox_next)),
         },
         "recore": _recore_part(app, figures.open_tasks),
-        "last_errors": [event_dict(e) for e in errors],
+        "last_errors": errors,
     }
 
 

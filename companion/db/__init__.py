@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -81,6 +86,8 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: Engine | None = None
+        self._read_pool: ThreadPoolExecutor | None = None
 
     @staticmethod
     def _connect_args(url: str) -> dict[str, object]:
@@ -94,8 +101,39 @@ class Database:
         async with self.sessions() as session:
             yield session
 
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn` with a synchronous, read-only session in one worker thread.
+
+        Through the async driver every statement (and begin, fetch, close) is a hop between the
+        event loop and the driver's thread, so a read of several statements waits behind whatever
+        else the loop is doing, once per hop. A snapshot read that is polled while a job runs
+        (`GET /status`) takes one hop this way. SQLite in WAL mode lets it read beside the
+        writers; a database the sync driver cannot share (in memory) goes the async way.
+        """
+        u = make_url(self.url)
+        if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+            async with self.session() as s:
+                return await s.run_sync(fn)
+        if self._reader is None:
+            self._reader = create_engine(sync_url(self.url), connect_args={"timeout": 30})
+            event.listen(self._reader, "connect", _sqlite_pragmas)
+            self._read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-read")
+        reader = self._reader
+
+        def run() -> T:
+            with Session(reader) as s:
+                return fn(s)
+
+        return await asyncio.get_running_loop().run_in_executor(self._read_pool, run)
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
+            self._reader = None
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=False)
+            self._read_pool = None
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
