@@ -160,7 +160,7 @@ class BrowserSession:
         async with self._start_lock:
             if self._context is not None:
                 return self._context
-            from companion.browser import CHROMIUM_ARGS, chromium_executable
+            from companion.browser import STORE_PAGE_ARGS, chromium_executable
 
             self.profile_dir.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):
@@ -169,9 +169,9 @@ class BrowserSession:
             try:
                 context = await pw.chromium.launch_persistent_context(
                     str(self.profile_dir),
-                    executable_path=chromium_executable(),
+                    executable_path=chromium_executable(headless=self.headless),
                     headless=self.headless,
-                    args=list(CHROMIUM_ARGS),
+                    args=list(STORE_PAGE_ARGS),
                     locale="ja-JP",
                     timezone_id="Asia/Tokyo",
                     accept_downloads=False,

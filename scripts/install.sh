@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need, on a fresh machine.
-# - Debian's chromium when it is missing and we may install it (root with apt-get);
+# - Debian's chromium (and chromium-headless-shell, chromium-l10n, zip) when missing and we may
+#   install them (root with apt-get);
 #   elsewhere Playwright's own Chromium is used (run `.venv/bin/playwright install chromium`).
 # - the project with its test extras in .venv.
 set -euo pipefail
@@ -21,6 +22,14 @@ if [ -d /usr/lib/chromium ] && [ ! -f /usr/lib/chromium/locales/ja.pak ] \
   echo "== installing chromium-l10n (Japanese UI)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-l10n >/dev/null
+fi
+# The store's pages run headless without the extension: Debian's headless shell is the lighter
+# browser for that (what Playwright itself runs headless); the full chromium is the fallback.
+if [ -d /usr/lib/chromium ] && ! command -v chromium-headless-shell >/dev/null 2>&1 \
+   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  echo "== installing chromium-headless-shell (store pages)"
+  apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null || true
 fi
 if ! command -v zip >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   # Info-ZIP is the baseline of benchmarks/zip_bench.py

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, async_playwright
 
-from companion.browser import CHROMIUM_ARGS, chromium_executable
+from companion.browser import STORE_PAGE_ARGS, chromium_executable
 from sandbox.yahoo.app import create_app
 from tests.sandbox_yahoo.helpers import ACCOUNT, csv_bytes, good_row
 
@@ -28,7 +28,9 @@ async def server(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> TestSe
 async def page(server: TestServer) -> AsyncIterator[Page]:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
-            executable_path=chromium_executable(), args=list(CHROMIUM_ARGS), headless=True
+            executable_path=chromium_executable(headless=True),
+            args=list(STORE_PAGE_ARGS),
+            headless=True,
         )
         context = await browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
         page = await context.new_page()
