@@ -252,7 +252,9 @@ class BrowserSession:
         if kind == PageKind.OTHER:
             return html
         await self.login(page, url)
-        await page.goto(url, wait_until="domcontentloaded")
+        if urlsplit(page.url)[:4] != urlsplit(url)[:4]:
+            # the login usually ends where it was asked to return (`.done`); else go there
+            await page.goto(url, wait_until="domcontentloaded")
         html = await page.content()
         if classify(html) != PageKind.OTHER:
             raise login_loop_wall()
