@@ -408,21 +408,29 @@ class ItemListPage:
                 await asyncio.sleep(self.session.busy_delay * attempt)
         raise AssertionError("unreachable")
 
-    async def all_items(self, concurrency: int = 4) -> list[parse.ListedItem]:
-        """Every item on the store (every page): page 1 says how many pages there are."""
-        first = await self.fetch_retrying(1)
-        items = list(first.items)
-        if first.last_page > 1:
-            sem = asyncio.Semaphore(concurrency)
+    async def all_items(self, concurrency: int = 4, attempts: int = 3) -> list[parse.ListedItem]:
+        """Every item on the store (every page): page 1 says how many pages there are. A list
+        that moved during the read (see `parse.merge_list_pages`) is read again."""
+        sem = asyncio.Semaphore(concurrency)
 
-            async def one(n: int) -> parse.ItemListPage:
-                async with sem:
-                    return await self.fetch_retrying(n)
+        async def one(n: int) -> parse.ItemListPage:
+            async with sem:
+                return await self.fetch_retrying(n)
 
-            pages = await asyncio.gather(*(one(n) for n in range(2, first.last_page + 1)))
-            for p in pages:
-                items.extend(p.items)
-        return items
+        for attempt in range(1, attempts + 1):
+            first = await self.fetch_retrying(1)
+            pages = [first]
+            pages += await asyncio.gather(*(one(n) for n in range(2, first.last_page + 1)))
+            rows = parse.merge_list_pages(pages)
+            if rows is not None:
+                return rows
+            log.info("the item list changed while it was read (attempt %d); reading again", attempt)
+            await asyncio.sleep(self.session.busy_delay * attempt)
+        raise ItemError(
+            "ヤフオクの商品一覧が読み取り中に変わり続けました",
+            "the item list kept changing while it was read",
+            retry=True,
+        )
 
     async def management_numbers(self) -> dict[str, parse.ListedItem]:
         """管理番号 → the item on the store (the newest one when a number appears twice)."""

@@ -189,6 +189,27 @@ class ItemListPage:
         )
 
 
+def merge_list_pages(pages: list[ItemListPage]) -> list[ListedItem] | None:
+    """The rows of a list read page by page, or None when the list moved during the read.
+
+    The pages are read one after another (or a few at once) while the store keeps working: an
+    item listed or updated meanwhile moves to the top and pushes every row down one place. A row
+    can then slip past a page boundary unseen, and the same shift shows a row on two pages, or
+    changes the 全N件 count. Either sign means: read again.
+    """
+    seen: set[str] = set()
+    rows: list[ListedItem] = []
+    for page in pages:
+        for item in page.items:
+            if item.item_id in seen:
+                return None
+            seen.add(item.item_id)
+            rows.append(item)
+    if len({p.total for p in pages if p.total is not None}) > 1:
+        return None
+    return rows
+
+
 def _header_index(table: LexborNode, header: str) -> int | None:
     for i, th in enumerate(table.css("thead th")):
         if _text(th) == header:

@@ -160,3 +160,37 @@ def test_urls_real_and_sandbox() -> None:
         == "http://127.0.0.1:9000/serinavi/items?folder_id=&sort=-update_date&page=2"
     )
     assert box.auction("x1") == "http://127.0.0.1:9000/jp/auction/x1"
+
+
+def _rows(*numbers: int) -> list[parse.ListedItem]:
+    return [parse.ListedItem(str(n), f"BM-{n:06d}", f"x{n}") for n in numbers]
+
+
+def test_list_pages_read_while_still_give_every_row() -> None:
+    pages = [
+        parse.ItemListPage(_rows(5, 4), total=5, page=1, last_page=3),
+        parse.ItemListPage(_rows(3, 2), total=5, page=2, last_page=3),
+        parse.ItemListPage(_rows(1), total=5, page=3, last_page=3),
+    ]
+    assert [r.item_id for r in parse.merge_list_pages(pages) or []] == ["5", "4", "3", "2", "1"]
+
+
+def test_a_list_that_moved_during_the_read_is_refused() -> None:
+    # item 6 was listed after page 1 was read: page 2 (read after) starts with 4, and item 3,
+    # pushed from page 2 to page 3, was on neither page as they were read
+    shifted = [
+        parse.ItemListPage(_rows(5, 4), total=5, page=1, last_page=3),
+        parse.ItemListPage(_rows(4, 3), total=6, page=2, last_page=3),
+        parse.ItemListPage(_rows(1), total=5, page=3, last_page=3),
+    ]
+    assert parse.merge_list_pages(shifted) is None
+    # the same without a 全N件 count on the page: the row seen twice gives it away
+    for p in shifted:
+        p.total = None
+    assert parse.merge_list_pages(shifted) is None
+    # only the count changed (an item removed from a page already read)
+    counted = [
+        parse.ItemListPage(_rows(5, 4), total=5, page=1, last_page=2),
+        parse.ItemListPage(_rows(2, 1), total=4, page=2, last_page=2),
+    ]
+    assert parse.merge_list_pages(counted) is None
