@@ -41,6 +41,7 @@ from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore, PreparedImage
 from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
+from companion.settings import YAHOO_ACCOUNT_KEYS
 from scrapers import parse
 from scrapers.errors import ItemError, LayoutChanged, SessionLost, WallError
 from scrapers.pages import ItemCreatePage, ItemListPage
@@ -148,6 +149,11 @@ class DirectListing:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def settings_changed(self, keys: set[str]) -> None:
+        if keys & YAHOO_ACCOUNT_KEYS and self._session is not None:
+            # another login: the profile's cookies are checked (and cleared) before the next use
+            self._session.account_changed()
 
     async def concurrency(self) -> int:
         value = await self.settings.get("direct_listing_concurrency")
@@ -619,6 +625,7 @@ async def _ctx(app: web.Application) -> AsyncIterator[None]:
     service = DirectListing(app)
     app[SERVICES][SERVICE] = service
     app[JOBS].register(JOB_KIND, service.handle, resumable=True)
+    app[SETTINGS].on_change(service.settings_changed)
     yield
     await service.close()
 

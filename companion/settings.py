@@ -35,6 +35,10 @@ DEFAULT_STATUS_MAPPING: dict[str, str] = {
     "キャンセル": "キャンセル済み",
 }
 SECRET_KEYS: frozenset[str] = frozenset({"recore_api_key", "yahoo_password", "business_password"})
+# The Yahoo store login: a change means the browser's session may belong to someone else.
+YAHOO_ACCOUNT_KEYS: frozenset[str] = frozenset(
+    {"yahoo_base_url", "yahoo_id", "yahoo_password", "business_id", "business_password"}
+)
 
 
 class SettingsError(Exception):

@@ -37,6 +37,7 @@ from companion.config import Config
 from companion.db.models import OutboxMessage, iso, utcnow
 from companion.jobs import JobContext, JobState, JobStop
 from companion.keys import CONFIG, DB, EVENTS, JOBS, SERVICES, SETTINGS
+from companion.settings import YAHOO_ACCOUNT_KEYS
 from companion.sync_engine import STEPS, SyncEngine, SyncFault, default_watermark
 from scrapers import sync_pages as pages
 from scrapers import sync_site as site
@@ -54,9 +55,6 @@ STORE_ID_KEY = "yahoo_store_id"
 # logins bring captchas): after one, automatic runs stop logging in until staff act.
 LOGIN_WALLS = frozenset(
     {"SMS_AUTH", "CAPTCHA", "BAD_CREDENTIALS", "NO_CREDENTIALS", "LOGIN_FAILED"}
-)
-ACCOUNT_SETTINGS = frozenset(
-    {"yahoo_base_url", "yahoo_id", "yahoo_password", "business_id", "business_password"}
 )
 ALL_STEPS: dict[str, str] = {"recore_tasks": "ReCOREのタスク処理", "login": STEPS["login"]}
 ALL_STEPS |= {k: v for k, v in STEPS.items() if k != "login"}
@@ -255,9 +253,12 @@ class SyncService:
             await self.http_session.close()
 
     def _account_changed(self, keys: set[str]) -> None:
-        if keys & ACCOUNT_SETTINGS:
+        if keys & YAHOO_ACCOUNT_KEYS:
             # another store or login: never reuse the old cookies or the old store id
             self.access.forget()
+            own_browser = self.app[SERVICES].get("yahoo_browser")
+            if own_browser is not None:
+                own_browser.account_changed()
             loop = asyncio.get_running_loop()
             loop.create_task(self.settings.set_internal(STORE_ID_KEY, None))
             loop.create_task(self.update_state(login_blocked=None))

@@ -7,12 +7,16 @@
   business ID step). A wall a program must not pass — SMS認証, a captcha, wrong credentials — raises
   `WallError` with a Japanese message that says what staff should do.
 - Chromium starts on first use and closes after `idle_timeout` seconds without users.
+- The profile remembers whose login it holds (`ACCOUNT_FILE`, a hash of the store address, Yahoo ID
+  and business ID). When the settings name another account, the old cookies are cleared before
+  anything is opened: the connector never works in the previous store's session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import sys
@@ -36,6 +40,7 @@ LOGIN_COMMAND = "recore-connector login"
 DEFAULT_TIMEOUT_MS = 30_000
 MAX_LOGIN_STEPS = 8
 BUSY_RETRIES = 3
+ACCOUNT_FILE = "recore-connector-account"  # in the profile dir
 
 
 @dataclass(frozen=True)
@@ -150,40 +155,71 @@ class BrowserSession:
         self._users = 0
         self._idle_task: asyncio.Task[None] | None = None
         self.logins = 0  # how many automatic logins ran (for tests and logs)
+        self._account_checked = False
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         return self._context is not None
 
+    def account_changed(self) -> None:
+        """The settings now name another account: checked (the old login cleared) on next use."""
+        self._account_checked = False
+
     async def _start(self) -> BrowserContext:
         async with self._start_lock:
-            if self._context is not None:
-                return self._context
-            from companion.browser import STORE_PAGE_ARGS, chromium_executable
+            if self._context is None:
+                self._context = await self._launch()
+            if not self._account_checked:
+                await self._forget_other_account(self._context)
+                self._account_checked = True
+            return self._context
 
-            self.profile_dir.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):
-                os.chmod(self.profile_dir, 0o700)  # holds the store's login cookies
-            pw = await async_playwright().start()
-            try:
-                context = await pw.chromium.launch_persistent_context(
-                    str(self.profile_dir),
-                    executable_path=chromium_executable(headless=self.headless),
-                    headless=self.headless,
-                    args=list(STORE_PAGE_ARGS),
-                    locale="ja-JP",
-                    timezone_id="Asia/Tokyo",
-                    accept_downloads=False,
-                )
-            except BaseException:
-                await pw.stop()
-                raise
-            context.set_default_timeout(self.timeout_ms)
-            context.set_default_navigation_timeout(self.timeout_ms)
-            self._pw, self._context = pw, context
-            log.info("Chromium started (profile %s, headless=%s)", self.profile_dir, self.headless)
-            return context
+    async def _launch(self) -> BrowserContext:
+        from companion.browser import STORE_PAGE_ARGS, chromium_executable
+
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(self.profile_dir, 0o700)  # holds the store's login cookies
+        pw = await async_playwright().start()
+        try:
+            context = await pw.chromium.launch_persistent_context(
+                str(self.profile_dir),
+                executable_path=chromium_executable(headless=self.headless),
+                headless=self.headless,
+                args=list(STORE_PAGE_ARGS),
+                locale="ja-JP",
+                timezone_id="Asia/Tokyo",
+                accept_downloads=False,
+            )
+        except BaseException:
+            await pw.stop()
+            raise
+        context.set_default_timeout(self.timeout_ms)
+        context.set_default_navigation_timeout(self.timeout_ms)
+        self._pw = pw
+        log.info("Chromium started (profile %s, headless=%s)", self.profile_dir, self.headless)
+        return context
+
+    async def _forget_other_account(self, context: BrowserContext) -> None:
+        """Clear the cookies when the profile's login belongs to another account than the
+        settings name (another Yahoo ID or business ID, or another store address)."""
+        creds = await self._credentials()
+        marker = self.profile_dir / ACCOUNT_FILE
+        if not (creds.yahoo_id or creds.business_id):
+            return  # nothing known about whose login staff want: keep what is there
+        key = "\n".join((self.urls.serinavi_origin, creds.yahoo_id or "", creds.business_id or ""))
+        identity = hashlib.sha256(key.encode()).hexdigest()
+        try:
+            before = marker.read_text().strip()
+        except OSError:
+            before = None
+        if before == identity:
+            return
+        if before is not None:
+            await context.clear_cookies()
+            log.info("the Yahoo account in the settings changed: the old login was cleared")
+        marker.write_text(identity)
 
     @contextlib.asynccontextmanager
     async def use(self) -> AsyncIterator[BrowserContext]:
@@ -211,6 +247,7 @@ class BrowserSession:
         async with self._start_lock:
             context, pw = self._context, self._pw
             self._context = self._pw = None
+            self._account_checked = False
             if context is not None:
                 with contextlib.suppress(PlaywrightError):
                     await context.close()

@@ -94,3 +94,45 @@ async def test_staff_finish_the_sms_step_in_the_window(
         await again.open(page, again.urls.item_create())
     assert again.logins == 0
     await again.close()
+
+
+async def test_another_account_in_the_settings_clears_the_old_login(
+    make_wired: WiredFactory,
+) -> None:
+    """The profile's cookies belong to the account that logged in: naming another Yahoo ID in
+    the options clears them before the browser is used again, running or restarted."""
+    wired = await make_wired(listings=0)
+    service = wired.services["direct_listing"]
+    session = await service.browser()
+    async with session.use() as context:
+        page = await context.new_page()
+        await session.open(page, session.urls.serinavi_top())
+        await page.close()
+        assert await context.cookies(), "logged in: the store's cookies are in the profile"
+        # the same account again (a re-saved options page, a new password): the login stays
+        resp = await wired.client.put(
+            "/api/v1/settings", json={"yahoo_password": "changed-pass"}, headers=wired.auth
+        )
+        assert resp.status == 200
+        assert await session.cookies()
+
+        resp = await wired.client.put(
+            "/api/v1/settings", json={"yahoo_id": "another_shop"}, headers=wired.auth
+        )
+        assert resp.status == 200
+        assert await session.cookies() == []  # Chromium still running: cleared on next use
+
+    # after a restart of Chromium too: the profile remembers whose login it holds
+    await session.close()
+    async with session.use() as context:
+        await context.add_cookies(
+            [{"name": "leftover", "value": "1", "url": session.urls.serinavi_top()}]
+        )
+    await session.close()
+    resp = await wired.client.put(
+        "/api/v1/settings", json={"business_id": "another_business"}, headers=wired.auth
+    )
+    assert resp.status == 200
+    fresh = await service.browser()
+    assert [c["name"] for c in await fresh.cookies()] == []
+    await fresh.close()
