@@ -11,6 +11,7 @@ export class CompanionError extends Error {
     fields_en = null,
     status = 0,
     baseUrl = "",
+    batch = null,
   }) {
     super(message_en || message || code);
     this.code = code;
@@ -20,6 +21,7 @@ export class CompanionError extends Error {
     this.fieldsEn = fields_en; // {field: English rule}, when the companion sends them
     this.status = status;
     this.baseUrl = baseUrl; // the address that did not answer (COMPANION_DOWN)
+    this.batch = batch; // a batch built before the refusal (NOTHING_VALID: its errors say why)
   }
 }
 
@@ -75,6 +77,7 @@ export async function callCompanion(conn, method, path, options = {}) {
       fields: error.fields || null,
       fields_en: error.fields_en || null,
       status: response.status,
+      batch: data?.batch ?? null,
     });
   }
   return data;

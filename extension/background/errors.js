@@ -11,9 +11,10 @@ const HINTS = {
   ORIGIN_NOT_ALLOWED: "hintPair",
   PAIRING_LOCKED: "hintPairingLocked",
   VALIDATION_FAILED: "hintValidation",
+  NOTHING_VALID: "hintNothingValid",
 };
 
-/** @returns {{code: string, text: string, hint: string, fields: object|null, status: number}} */
+/** @returns {{code: string, text: string, hint: string, fields: object|null, status: number, batch?: object|null}} */
 export function describeError(err, conn) {
   if (err instanceof CompanionError) {
     const code = err.code;
@@ -25,7 +26,7 @@ export function describeError(err, conn) {
     else if (!text) text = t("errHttp", [String(err.status || code)]);
     const hintKey = HINTS[code];
     const fields = uiLang() === "ja" ? err.fields : (err.fieldsEn ?? err.fields);
-    return { code, text, hint: hintKey ? t(hintKey) : "", fields, status: err.status };
+    return { code, text, hint: hintKey ? t(hintKey) : "", fields, status: err.status, batch: err.batch };
   }
   const code = err?.code || "EXTENSION_ERROR";
   return {

@@ -153,6 +153,8 @@ async function runAction(startText, action) {
     await action();
   } catch (error) {
     setResult(error.text, "error", error.hint);
+    // nothing passed the checks: the batch's errors name each item, field and rule
+    if (error.batch) renderBatchErrors(error.batch);
     if (error.code === "COMPANION_DOWN") showNotice(error);
   } finally {
     busy = false;

@@ -176,6 +176,42 @@ def test_download_saves_the_zip_under_its_ascii_name(
     page.close()
 
 
+def test_direct_listing_with_nothing_valid_lists_each_items_error(
+    ext_browser: ExtensionBrowser, demo: Demo, token: str
+) -> None:
+    """新規の出品待ち holds only an item that breaks a Yahoo rule: 直接出品を実行 lists nothing and
+    the popup names the item and what to fix, not just "nothing to list"."""
+    body = json.dumps(
+        {"items": [{"management_number": "BAD-0001", "title": "長すぎる題名" * 20}]}
+    ).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{demo.recore_port}/_sandbox/listings",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback)
+        assert resp.status == 201
+    wait_for(
+        lambda: any(i["management_number"] == "BAD-0001" for i in pending_items(demo, token)),
+        "the companion to take in the new listing",
+    )
+
+    _, before = demo.request("GET", "/jobs?kind=direct_listing&limit=50", token=token)
+    page = ext_browser.open("popup.html")
+    page.select_option("#source", "pending")
+    page.click("#btn-direct")
+    result = page.locator("#action-result[data-kind='error']")
+    result.wait_for(timeout=60_000)
+    assert "出品できる商品がありません" in result.inner_text()
+    assert "ReCOREで直して" in result.inner_text()
+    shown = page.locator("#batch-errors").inner_text()
+    assert "BAD-0001" in shown and "タイトル" in shown, shown
+    _, after = demo.request("GET", "/jobs?kind=direct_listing&limit=50", token=token)
+    assert len(after["jobs"]) == len(before["jobs"]), "no listing job was started"
+    page.close()
+
+
 def test_sync_button_runs_a_sync_and_shows_the_last_run(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
