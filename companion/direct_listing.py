@@ -41,7 +41,7 @@ from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore, PreparedImage
 from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
-from companion.settings import YAHOO_ACCOUNT_KEYS
+from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
 from scrapers import parse
 from scrapers.errors import ItemError, LayoutChanged, SessionLost, WallError
 from scrapers.pages import ItemCreatePage, ItemListPage
@@ -70,6 +70,16 @@ def _env_float(name: str, default: float) -> float:
         return max(0.0, float(os.environ.get(name, default)))
     except ValueError:
         return default
+
+
+async def stored_credentials(settings: SettingsStore) -> Credentials:
+    """The Yahoo store login as the options page saved it (secrets decrypted only here)."""
+    return Credentials(
+        yahoo_id=await settings.get("yahoo_id"),
+        password=await settings.secret("yahoo_password"),
+        business_id=await settings.get("business_id"),
+        business_password=await settings.secret("business_password"),
+    )
 
 
 def dedupe_key(batch_id: int) -> str:
@@ -108,6 +118,8 @@ class DirectListing:
         self.settings = app[SETTINGS]
         self.config = app[CONFIG]
         self.pacing = _env_float(PACING_ENV, DEFAULT_PACING)
+        # one pace for every run: two batches listed at once still submit one at a time
+        self.pacer = Pacer(self.pacing)
         self.idle_timeout = _env_float(IDLE_ENV, DEFAULT_IDLE)
         self.retry_delay = _env_float(RETRY_DELAY_ENV, 1.0)
         self.headless = True
@@ -119,13 +131,7 @@ class DirectListing:
         return self.app[SERVICES]["batches"]
 
     async def credentials(self) -> Credentials:
-        s = self.settings
-        return Credentials(
-            yahoo_id=await s.get("yahoo_id"),
-            password=await s.secret("yahoo_password"),
-            business_id=await s.get("business_id"),
-            business_password=await s.secret("business_password"),
-        )
+        return await stored_credentials(self.settings)
 
     async def browser(self) -> BrowserSession:
         """The store session, re-made when the Yahoo address setting changed."""
@@ -187,7 +193,7 @@ class _Run:
         self.db = service.db
         self.stop: _Stop | None = None
         self.store: dict[str, parse.ListedItem] = {}
-        self.pacer = Pacer(service.pacing)
+        self.pacer = service.pacer
         self.session: BrowserSession | None = None
         self.images: ImageStore | None = None
         self.staging: Path | None = None
@@ -650,7 +656,6 @@ async def login_once(
     """
     from companion.db import Database
     from companion.secretbox import SecretBox
-    from companion.settings import SettingsStore
     from scrapers.session import has_display
 
     show = has_display() if visible is None else visible
@@ -660,12 +665,7 @@ async def login_once(
         settings = SettingsStore(db, SecretBox.load(config.data_dir))
 
         async def credentials() -> Credentials:
-            return Credentials(
-                yahoo_id=await settings.get("yahoo_id"),
-                password=await settings.secret("yahoo_password"),
-                business_id=await settings.get("business_id"),
-                business_password=await settings.secret("business_password"),
-            )
+            return await stored_credentials(settings)
 
         urls = YahooUrls.for_base(await settings.get("yahoo_base_url"))
         session = BrowserSession(

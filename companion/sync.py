@@ -126,15 +126,12 @@ class YahooAccess:
             return existing
         if existing is not None:
             await existing.close()
+        from companion.direct_listing import stored_credentials
+
         settings = self.app[SETTINGS]
 
         async def credentials() -> Credentials:
-            return Credentials(
-                yahoo_id=await settings.get("yahoo_id"),
-                password=await settings.secret("yahoo_password"),
-                business_id=await settings.get("business_id"),
-                business_password=await settings.secret("business_password"),
-            )
+            return await stored_credentials(settings)
 
         options = self.app.get(SYNC_OPTIONS) or SyncOptions()
         session = BrowserSession(
