@@ -20,4 +20,3 @@ async def test_presses_from_several_pages_are_spaced() -> None:
     times.sort()
     # sleeps never end early: each press waits at least the interval after the one before
     assert all(b - a >= 0.1 - 1e-3 for a, b in zip(times, times[1:], strict=False))
-
