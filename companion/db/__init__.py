@@ -88,6 +88,11 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
         self._read_pool: ThreadPoolExecutor | None = None
+        u = make_url(url)
+        # a database the sync driver cannot share (in memory, or not SQLite) is read the async way
+        self._reads_in_thread = (
+            u.get_backend_name() == "sqlite" and bool(u.database) and u.database != ":memory:"
+        )
 
     @staticmethod
     def _connect_args(url: str) -> dict[str, object]:
@@ -110,8 +115,7 @@ class Database:
         (`GET /status`) takes one hop this way. SQLite in WAL mode lets it read beside the
         writers; a database the sync driver cannot share (in memory) goes the async way.
         """
-        u = make_url(self.url)
-        if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        if not self._reads_in_thread:
             async with self.session() as s:
                 return await s.run_sync(fn)
         if self._reader is None:
