@@ -118,7 +118,8 @@ class DirectListing:
         self.settings = app[SETTINGS]
         self.config = app[CONFIG]
         self.pacing = _env_float(PACING_ENV, DEFAULT_PACING)
-        # one pace for every run: two batches listed at once still submit one at a time
+        # one pace for every run (runs take turns, see JobRunner): the next batch's first 出品する
+        # keeps its distance from the last one of the batch before
         self.pacer = Pacer(self.pacing)
         self.idle_timeout = _env_float(IDLE_ENV, DEFAULT_IDLE)
         self.retry_delay = _env_float(RETRY_DELAY_ENV, 1.0)

@@ -204,3 +204,33 @@ async def test_an_ended_auction_of_the_same_number_does_not_block_listing_it_aga
         if x["management_number"] == first["management_number"] and x["status"] == "selling"
     ]
     assert [x["auction_id"] for x in live] == [item["data"]["auction_id"]]
+
+
+async def test_two_batches_started_together_take_turns_on_the_store(
+    make_wired: WiredFactory,
+) -> None:
+    """The configured number of pages is for the companion as a whole: a batch started while
+    another is being listed waits its turn, so the store never sees more pages than configured."""
+    wired = await make_wired(listings=4)
+    ids = [i["id"] for i in (await wired.get("/api/v1/pending"))["items"]]
+    numbers: dict[str, set[str]] = {}
+    jobs = []
+    for name, part in (("a", ids[:2]), ("b", ids[2:])):
+        status, batch = await wired.post(
+            "/api/v1/batches", {"source": "pending", "listing_ids": part}
+        )
+        assert status == 201, batch
+        numbers[name] = {i["management_number"] for i in batch["items"]}
+    for batch_id in sorted({b["id"] for b in (await wired.get("/api/v1/batches"))["batches"]}):
+        status, started = await wired.post(f"/api/v1/batches/{batch_id}/direct-listing")
+        assert status == 202, started
+        jobs.append(started["job_id"])
+    for job_id in jobs:
+        assert (await wired.wait_job(job_id))["state"] == "succeeded"
+
+    listed = sorted(
+        (x for x in (await wired.sb.yahoo_state())["listings"] if x["source"] == "form"),
+        key=lambda x: int(x["item_id"]),
+    )
+    order = ["a" if x["management_number"] in numbers["a"] else "b" for x in listed]
+    assert order == ["a", "a", "b", "b"], order
