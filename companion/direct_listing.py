@@ -23,9 +23,10 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
 from playwright.async_api import BrowserContext
@@ -49,6 +50,7 @@ from scrapers.session import BrowserSession, Credentials
 from scrapers.site import YahooUrls
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOB_KIND = "direct_listing"
 EVENT_SOURCE = "direct_listing"
@@ -306,15 +308,21 @@ class _Run:
     async def _read_store(self, context: BrowserContext) -> dict[str, parse.ListedItem]:
         assert self.session is not None
         reader = ItemListPage(context.request, self.session)
+        return await self._logged_in(context, reader.management_numbers)
+
+    async def _logged_in(self, context: BrowserContext, read: Callable[[], Awaitable[T]]) -> T:
+        """A list read over HTTP with the browser's cookies; a lost session is renewed once
+        through a page (the store's login runs in the browser) and the read tried again."""
+        assert self.session is not None
         try:
-            return await reader.management_numbers()
+            return await read()
         except SessionLost:
             page = await context.new_page()
             try:
                 await self.session.open(page, self.session.urls.serinavi_top())
             finally:
                 await page.close()
-            return await reader.management_numbers()
+            return await read()
 
     async def _raise_stop(self, exc: WallError | LayoutChanged) -> None:
         events = self.service.app[EVENTS]
@@ -472,15 +480,7 @@ class _Run:
         """After a doubtful 出品する: is the 管理番号 on the store now (newest items first)?"""
         assert self.session is not None
         reader = ItemListPage(context.request, self.session)
-        try:
-            found = await reader.find(number, pages=2)
-        except SessionLost:
-            page = await context.new_page()
-            try:
-                await self.session.open(page, self.session.urls.serinavi_top())
-            finally:
-                await page.close()
-            found = await reader.find(number, pages=2)
+        found = await self._logged_in(context, lambda: reader.find(number, pages=2))
         if found is None:
             return False
         log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)

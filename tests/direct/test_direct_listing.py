@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -68,16 +69,7 @@ async def test_item_already_on_the_store_is_recorded_not_listed_again(wired: Wir
     assert status == 201, batch
     first = batch["items"][0]
     # put the first item on the store by the bulk upload, as staff would with the zip
-    resp = await wired.client.get(f"/api/v1/batches/{batch['id']}/zip", headers=wired.auth)
-    archive = await resp.read()
-    only_first = _zip_with_rows(archive, {first["management_number"]})
-    form = __import__("aiohttp").FormData()
-    form.add_field("uploadFile", only_first, filename="one.zip", content_type="application/zip")
-    cookie = await _yahoo_login_cookie(wired)
-    async with wired.sb.http.post(
-        f"{wired.sb.yahoo_url}/serinavi/upload", data=form, cookies={"T": cookie}
-    ) as r:
-        assert "受け付け" in await r.text()
+    await _upload_rows(wired, batch["id"], {first["management_number"]})
     before = {x["management_number"]: x for x in (await wired.sb.yahoo_state())["listings"]}
     uploaded_id = before[first["management_number"]]["auction_id"]
 
@@ -141,6 +133,23 @@ def _zip_with_rows(archive: bytes, numbers: set[str]) -> bytes:
     return out.getvalue()
 
 
+async def _upload_rows(wired: Wired, batch_id: int, numbers: set[str]) -> None:
+    """Put these rows of the batch's zip on the store by the bulk upload, as staff would."""
+    resp = await wired.client.get(f"/api/v1/batches/{batch_id}/zip", headers=wired.auth)
+    form = aiohttp.FormData()
+    form.add_field(
+        "uploadFile",
+        _zip_with_rows(await resp.read(), numbers),
+        filename="rows.zip",
+        content_type="application/zip",
+    )
+    cookie = await _yahoo_login_cookie(wired)
+    async with wired.sb.http.post(
+        f"{wired.sb.yahoo_url}/serinavi/upload", data=form, cookies={"T": cookie}
+    ) as r:
+        assert "受け付け" in await r.text()
+
+
 async def _yahoo_login_cookie(wired: Wired) -> str:
     """A logged-in Yahoo sandbox session, straight from its world (the test plays staff)."""
     from sandbox.yahoo.app import WORLD
@@ -173,15 +182,7 @@ async def test_an_ended_auction_of_the_same_number_does_not_block_listing_it_aga
         row = await s.get(ListingRecord, first["id"])
         attrs = {**row.inventory["mall_attributes"], "resubmit_count": 0}
         row.inventory = {**row.inventory, "mall_attributes": attrs}
-    resp = await wired.client.get(f"/api/v1/batches/{batch['id']}/zip", headers=wired.auth)
-    only_first = _zip_with_rows(await resp.read(), {first["management_number"]})
-    form = __import__("aiohttp").FormData()
-    form.add_field("uploadFile", only_first, filename="one.zip", content_type="application/zip")
-    cookie = await _yahoo_login_cookie(wired)
-    async with wired.sb.http.post(
-        f"{wired.sb.yahoo_url}/serinavi/upload", data=form, cookies={"T": cookie}
-    ) as r:
-        assert "受け付け" in await r.text()
+    await _upload_rows(wired, batch["id"], {first["management_number"]})
     listings = (await wired.sb.yahoo_state())["listings"]
     old_id = next(x for x in listings if x["management_number"] == first["management_number"])[
         "auction_id"

@@ -73,6 +73,17 @@ def all_pending_items(demo: Demo, token: str) -> list[dict[str, Any]]:
     return wait_for(known, f"the companion to take in {expected} listings from ReCORE")
 
 
+def press_sync(ext_browser: ExtensionBrowser, demo: Demo, token: str) -> Any:
+    """Press 同期開始 in a fresh popup and wait for that sync to finish; the popup stays open."""
+    page = ext_browser.open("popup.html")
+    page.click("#btn-sync")
+    page.locator("#action-result[data-kind='ok']").wait_for()
+    _, jobs = demo.request("GET", "/jobs?kind=sync&limit=1", token=token)
+    job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
+    wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the sync to finish", 120)
+    return page
+
+
 def test_direct_listing_shows_progress_until_done(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
@@ -215,12 +226,7 @@ def test_direct_listing_with_nothing_valid_lists_each_items_error(
 def test_sync_button_runs_a_sync_and_shows_the_last_run(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
-    page = ext_browser.open("popup.html")
-    page.click("#btn-sync")
-    page.locator("#action-result[data-kind='ok']").wait_for()
-    _, jobs = demo.request("GET", "/jobs?kind=sync&limit=1", token=token)
-    job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
-    wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the sync to finish", 120)
+    page = press_sync(ext_browser, demo, token)
     _, status = demo.request("GET", "/status", token=token)
     assert status["sync"]["last_run_at"]
     wait_for(lambda: page.locator("#last-sync").inner_text() != "まだありません", "last sync time")
@@ -310,16 +316,7 @@ def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
         orders = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["orders"]
         return next((o["status"] for o in orders if o["mall_order_id"] == order_id), None)
 
-    def press_sync() -> None:
-        page = ext_browser.open("popup.html")
-        page.click("#btn-sync")
-        page.locator("#action-result[data-kind='ok']").wait_for()
-        _, jobs = demo.request("GET", "/jobs?kind=sync&limit=1", token=token)
-        job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
-        wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the sync to finish", 120)
-        page.close()
-
-    press_sync()
+    press_sync(ext_browser, demo, token).close()
     wait_for(lambda: recore_status() == "ORDERED", "the order in ReCORE as 保留中", 90)
     req = urllib.request.Request(
         f"{yahoo}/_sandbox/orders/{order_id}/status",
@@ -329,5 +326,5 @@ def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
     )
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (loopback)
         assert resp.status == 200
-    press_sync()
+    press_sync(ext_browser, demo, token).close()
     wait_for(lambda: recore_status() == "UNSHIPPED", "the order in ReCORE as 未出荷", 90)
