@@ -94,8 +94,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     import os
     import shutil
 
-    from companion.batches import BatchError
-    from companion.keys import SERVICES
+    from companion.keys import BATCHES
+    from companion.listing.batches import BatchError
 
     config = _config(args, workers=False)
     config.ensure_dirs()
@@ -103,7 +103,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.output).expanduser()
 
     async def export(app: web.Application) -> Path:
-        path, _name = await app[SERVICES]["batches"].zip_path(args.batch)
+        path, _name = await app[BATCHES].zip_path(args.batch)
         return path
 
     try:
@@ -130,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from companion.direct_listing import login_once
+    from companion.direct.service import login_once
 
     config = _config(args)
     config.ensure_dirs()
@@ -140,7 +140,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from companion.sync import format_summary, run_once
+    from companion.sync.service import format_summary, run_once
 
     config = _config(args, workers=False)
     config.ensure_dirs()
