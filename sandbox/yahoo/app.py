@@ -1553,6 +1553,7 @@ def create_app(
     )
     env.filters["yen"] = yen
     env.filters["jst"] = fmt_jst
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}  # tojson keeps Japanese readable
     sid = "{store_id}"
     r = app.router
     # pages both worlds share
