@@ -356,7 +356,7 @@ async def test_start_registered_items(store: TestClient) -> None:
     # a running auction can get bids and sell like any other
     r = await store.post("/_sandbox/bid", json={"auction_id": st1["auction_id"]})
     assert r.status == 200
-    for bad in ({}, {"itemIds": []}, {"itemIds": ["x"]}):
+    for bad in ({}, {"itemIds": []}, {"itemIds": ["x"]}, {"itemIds": [True]}, [ids[1]]):
         r = await store.post("/serinavi/api/items/start", json=bad)
         assert r.status == 400
     assert (await store.post("/serinavi/api/items/start", data=b"nope")).status == 400

@@ -273,7 +273,7 @@ async def api_start(request: web.Request) -> web.Response:
     except ValueError:
         return json_response({"error": "BAD_REQUEST", "message": "JSONで送ってください"}, 400)
     ids = body.get("itemIds") if isinstance(body, dict) else None
-    if not isinstance(ids, list) or not ids or not all(isinstance(x, int) for x in ids):
+    if not isinstance(ids, list) or not ids or not all(type(x) is int for x in ids):
         return json_response(
             {"error": "BAD_REQUEST", "message": "出品開始する商品を選択してください。"}, 400
         )
