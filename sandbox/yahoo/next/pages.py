@@ -15,7 +15,6 @@ from sandbox.yahoo.app import (
     FLAVOR,
     ITEM_SORTS,
     Item,
-    _dumps,
     build_of,
     checked_form,
     class_namer,
@@ -26,6 +25,7 @@ from sandbox.yahoo.app import (
     folder_items,
     form_context,
     item_edit,
+    json_dumps,
     keep_draft,
     layout_changed,
     log,
@@ -57,7 +57,7 @@ UNKNOWN_ID = "このIDは登録されていません。入力内容をご確認�
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
+    return web.json_response(data, status=status, dumps=json_dumps)
 
 
 # --- login: the chooser and the Yahoo ID check ------------------------------------------------------
@@ -95,7 +95,7 @@ def require_api_login(request: web.Request) -> None:
     done = safe_done(request, request.headers.get("Referer", ""))
     if done.startswith("/"):
         done = str(request.url.origin()) + done
-    body = _dumps({"error": "LOGIN_REQUIRED", "loginUrl": request.app[FLAVOR].entry_url(done)})
+    body = json_dumps({"error": "LOGIN_REQUIRED", "loginUrl": request.app[FLAVOR].entry_url(done)})
     raise web.HTTPUnauthorized(text=body, content_type="application/json")
 
 
