@@ -25,6 +25,7 @@ from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
 from companion.listing.validation import ListingError
+from companion.listing.wording import refused_items
 from companion.listing.zipper import build_upload_zip
 from companion.recore.client import listing_from_inventory
 from companion.recore.outbox import enqueue_task_failed, listing_key
@@ -69,6 +70,8 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
         "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),
         "items": [listing_dict(i) for i in items],
         "errors": batch.errors or [],
+        # the same errors for staff: one entry per refused item, all its problems, by 管理番号
+        "refused": refused_items(batch.errors or []),
         "zip_name": f"{batch.name}.zip",
     }
 
