@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,9 +271,9 @@ class SyncService:
             loop.create_task(self.settings.set_internal(STORE_ID_KEY, None))
             loop.create_task(self.update_state(login_blocked=None))
 
-    def _settings_changed(self, keys: set[str]) -> None:
-        if "sync_interval_minutes" in keys:
-            asyncio.get_running_loop().create_task(self._reschedule())
+    def _settings_changed(self, keys: set[str]) -> Awaitable[None] | None:
+        # awaited by the settings' update: the new next run is stored before 保存しました
+        return self._reschedule() if "sync_interval_minutes" in keys else None
 
     async def _reschedule(self) -> None:
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
