@@ -60,6 +60,30 @@ def listing_dict(record: ListingRecord) -> dict[str, Any]:
     }
 
 
+def error_entry(record: ListingRecord) -> dict[str, Any]:
+    """One listing in エラー as staff read it (`GET /errors`)."""
+    grouped = refused_items(record.errors or [])
+    problems = [p for entry in grouped for p in entry["problems"]]
+    if not problems and record.last_attempt_error:
+        # refused by the connector without a field (e.g. a task it could not handle)
+        problems = [
+            {"field": "", "field_label": "", "rule": None, "message": record.last_attempt_error}
+        ]
+    label = (
+        f"管理番号 {record.management_number}"
+        if record.management_number
+        else (grouped[0]["label"] if grouped else "管理番号のない商品")
+    )
+    return {
+        "listing_id": record.id,
+        "management_number": record.management_number,
+        "label": label,
+        "title": record.title,
+        "at": iso(record.updated_at),
+        "problems": problems,
+    }
+
+
 def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
     return {
         "id": batch.id,
@@ -120,6 +144,25 @@ class Batches:
     async def get(self, batch_id: int) -> dict[str, Any]:
         batch, items = await self._load(batch_id)
         return batch_dict(batch, items)
+
+    async def in_error(self, limit: int = 200) -> dict[str, Any]:
+        """Listings in エラー (the counts line's エラー N), most recent first: each with its
+        管理番号, when, and every problem (field, rule, staff wording)."""
+        async with self.db.session() as s:
+            total = await s.scalar(
+                select(func.count())
+                .select_from(ListingRecord)
+                .where(ListingRecord.state == ListingState.ERROR)
+            )
+            rows = (
+                await s.scalars(
+                    select(ListingRecord)
+                    .where(ListingRecord.state == ListingState.ERROR)
+                    .order_by(ListingRecord.updated_at.desc(), ListingRecord.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return {"total": total or 0, "items": [error_entry(r) for r in rows]}
 
     async def _load(self, batch_id: int) -> tuple[Batch, list[ListingRecord]]:
         async with self.db.session() as s:
@@ -355,6 +398,15 @@ def _batch_id(request: web.Request) -> int:
 @routes.get("/api/v1/pending")
 async def get_pending(request: web.Request) -> web.Response:
     return web.json_response({"items": await _service(request).pending()})
+
+
+@routes.get("/api/v1/errors")
+async def get_errors(request: web.Request) -> web.Response:
+    try:
+        limit = min(max(int(request.query.get("limit", "200")), 1), 500)
+    except ValueError:
+        limit = 200
+    return web.json_response(await _service(request).in_error(limit))
 
 
 @routes.get("/api/v1/batches")
