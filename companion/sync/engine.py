@@ -254,7 +254,27 @@ class SyncEngine:
 
     async def _step(self, key: str, state: str, message: str | None = None, **data: Any) -> None:
         if self.report is not None:
+            if state == "succeeded":
+                data = {**self._figures(key), **data}
             await self.report(key, state, message, data or None)
+
+    def _figures(self, key: str) -> dict[str, int]:
+        """What a finished step did, as numbers (the job item's data: the popup's summary of a
+        sync is orders read and changes sent, not its step count)."""
+        s = self.summary
+        return {
+            "selling": {"selling": s.selling},
+            "orders": {"orders": s.orders},
+            "details": {"details_read": s.details_read},
+            "sold": {"sold_rows": s.sold_rows},
+            "listings": {
+                "listed": s.listed,
+                "relisted": s.relisted,
+                "ended_sold": s.ended_sold,
+                "ended_unsold": s.ended_unsold,
+            },
+            "upserts": {"upserts": s.upserts, "unchanged_orders": s.unchanged_orders},
+        }.get(key, {})
 
     def _fault(self, exc: BaseException) -> SyncFault:
         if isinstance(exc, SyncFault):
