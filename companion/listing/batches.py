@@ -108,6 +108,7 @@ class Batches:
         self.db = app[DB]
         self.config = app[CONFIG]
         self._lock = asyncio.Lock()
+        self._handed: set[str] = set()  # download names given out since start
 
     def image_store(self) -> ImageStore:
         return ImageStore(self.config.cache_dir / "images")
@@ -364,7 +365,23 @@ class Batches:
                 "出品できる商品がありません。エラーを確認してください。",
                 "no item of the batch can be listed",
             )
-        return result.path, f"{batch.name}.zip"
+        return result.path, self._download_name(batch.name, first=batch.uploaded_at is None)
+
+    def _download_name(self, batch_name: str, *, first: bool) -> str:
+        """Every download a name of its own (ASCII, no spaces): a second download of a batch
+        saved under the first one's name would become 「… (1).zip」 in the browser, and staff
+        might upload the older file. The first keeps the batch's name; later ones add when they
+        were made (shop time), and a counter within the same second."""
+        name = f"{batch_name}.zip"
+        if not first or name in self._handed:
+            stamp = datetime.now(SHOP_TZ).strftime("%m%d-%H%M%S")
+            name = f"{batch_name}_{stamp}.zip"
+            n = 1
+            while name in self._handed:
+                n += 1
+                name = f"{batch_name}_{stamp}_{n}.zip"
+        self._handed.add(name)
+        return name
 
 
 async def report_invalid(session: Any, row: ListingRecord, errors: list[ListingError]) -> None:

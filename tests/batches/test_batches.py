@@ -126,6 +126,30 @@ async def test_generated_list_redownload_has_only_unlisted_items(wired) -> None:
     assert {r[0] for r in rows[1:]} == {i["management_number"] for i in batch["items"][1:]}
 
 
+async def test_every_download_of_a_batch_has_a_name_of_its_own(wired) -> None:
+    """A browser saves a second file of the same name as 「… (1).zip」: each download is named
+    apart instead (ASCII, no spaces), the first under the batch's own name."""
+    client, auth = wired["client"], wired["auth"]
+    pending = (await (await client.get("/api/v1/pending", headers=auth)).json())["items"]
+    batch = await (
+        await client.post(
+            "/api/v1/batches",
+            json={"source": "pending", "listing_ids": [pending[0]["id"]]},
+            headers=auth,
+        )
+    ).json()
+    names = []
+    for _ in range(3):
+        resp = await client.get(f"/api/v1/batches/{batch['id']}/zip", headers=auth)
+        assert resp.status == 200
+        names.append(resp.headers["Content-Disposition"].split('filename="')[1].rstrip('"'))
+    assert names[0] == f"{batch['name']}.zip"
+    assert len(set(names)) == 3, names
+    for name in names:
+        assert name.isascii() and " " not in name and name.endswith(".zip"), name
+        assert name.startswith(batch["name"])
+
+
 @pytest.mark.parametrize(
     "body", [{"source": "elsewhere"}, {"source": "pending", "listing_ids": ["a"]}, [1]]
 )
