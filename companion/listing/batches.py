@@ -75,7 +75,7 @@ def error_entry(record: ListingRecord) -> dict[str, Any]:
         else (grouped[0]["label"] if grouped else "管理番号のない商品")
     )
     return {
-        "listing_id": record.id,
+        "listing_ids": [record.id],
         "management_number": record.management_number,
         "label": label,
         "title": record.title,
@@ -147,8 +147,9 @@ class Batches:
         return batch_dict(batch, items)
 
     async def in_error(self, limit: int = 200) -> dict[str, Any]:
-        """Listings in エラー (the counts line's エラー N), most recent first: each with its
-        管理番号, when, and every problem (field, rule, staff wording)."""
+        """Listings in エラー (the counts line's エラー N), most recent first: one entry per
+        管理番号 (two listings sharing one are one item to staff), with when and every problem
+        (field, rule, staff wording). `total` counts listings, as the counts line does."""
         async with self.db.session() as s:
             total = await s.scalar(
                 select(func.count())
@@ -163,7 +164,18 @@ class Batches:
                     .limit(limit)
                 )
             ).all()
-        return {"total": total or 0, "items": [error_entry(r) for r in rows]}
+        entries: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = error_entry(row)
+            key = row.management_number or f"#{row.id}"
+            if key not in entries:
+                entries[key] = entry  # the newest listing of that 管理番号 gives the time
+                continue
+            kept = entries[key]
+            kept["listing_ids"].extend(entry["listing_ids"])
+            known = {p["message"] for p in kept["problems"]}
+            kept["problems"].extend(p for p in entry["problems"] if p["message"] not in known)
+        return {"total": total or 0, "items": list(entries.values())}
 
     async def _load(self, batch_id: int) -> tuple[Batch, list[ListingRecord]]:
         async with self.db.session() as s:

@@ -138,6 +138,9 @@ def refused_items(errors: Iterable[Any]) -> list[dict[str, Any]]:
             "field_label": field_name(field),
             "rule": error.get("rule"),
             "message": _problem_of(error),
+            # the English UI's words (the log's: it names the field by its attribute)
+            "message_en": str(error.get("message_en") or "").partition(": ")[2]
+            or str(error.get("message_en") or ""),
         }
         if all(p["message"] != problem["message"] for p in entry["problems"]):
             entry["problems"].append(problem)

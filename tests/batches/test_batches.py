@@ -333,7 +333,10 @@ async def test_errors_lists_every_item_in_error_most_recent_first(wired) -> None
     assert resp.status == 200
     body = await resp.json()
     status = await (await client.get("/api/v1/status", headers=auth)).json()
-    assert body["total"] == status["counts"]["errors"] == len(body["items"])
+    assert body["total"] == status["counts"]["errors"]
+    # one entry per 管理番号: the two listings that share RC-10008 are one item to staff
+    numbers = [item["management_number"] for item in body["items"]]
+    assert len(numbers) == len(set(numbers)) == body["total"] - 1
     newest = body["items"][0]
     assert newest["management_number"] == "LATE-0001" and newest["at"]
     (problem,) = newest["problems"]
@@ -341,7 +344,7 @@ async def test_errors_lists_every_item_in_error_most_recent_first(wired) -> None
     assert "ReCOREでタイトルを短くしてください" in problem["message"]
     times = [item["at"] for item in body["items"]]
     assert times == sorted(times, reverse=True)
-    assert {i["listing_id"] for i in body["items"]} >= {
+    assert {i for item in body["items"] for i in item["listing_ids"]} >= {
         e["ec_inventory_id"] for e in first["errors"]
     }
     for item in body["items"]:
