@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -194,15 +194,20 @@ FIELDS: dict[str, FieldSpec] = {
 }
 
 
+SettingsListener = Callable[[set[str]], Awaitable[None] | None]
+
+
 class SettingsStore:
     """Settings in the database; secrets as Fernet ciphertext only."""
 
     def __init__(self, db: Database, box: SecretBox) -> None:
         self._db = db
         self._box = box
-        self._listeners: list[Callable[[set[str]], None]] = []
+        self._listeners: list[SettingsListener] = []
 
-    def on_change(self, listener: Callable[[set[str]], None]) -> None:
+    def on_change(self, listener: SettingsListener) -> None:
+        """`listener(changed_keys)` after a change; what it returns to await is awaited before
+        `update` answers (so what staff see after 保存しました already follows the change)."""
         self._listeners.append(listener)
 
     async def _rows(self) -> dict[str, Setting]:
@@ -280,7 +285,9 @@ class SettingsStore:
         # must not look like an account change (it would lift a login block, say)
         for listener in self._listeners:
             if changed:
-                listener(changed)
+                pending = listener(changed)
+                if pending is not None:
+                    await pending
         return await self.public()
 
     async def redact_stored_secrets(self) -> None:

@@ -15,6 +15,7 @@ export const MSG = Object.freeze({
   DOWNLOAD: "download",
   DIRECT_LISTING: "directListing",
   SYNC: "sync",
+  LIST_ERRORS: "listErrors",
   MARK_SEEN: "markErrorsSeen",
   REFRESH_BADGE: "refreshBadge",
 });
