@@ -159,7 +159,10 @@ HISTORY_OPTIONS = web.AppKey("history_options", HistoryOptions)
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    """Aggregates and some drivers hand back naive UTC: make every time aware."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _parse_iso(value: Any) -> datetime | None:
