@@ -116,6 +116,8 @@ async def test_a_day_of_demo_work_exported_to_csv_reads_back_row_by_row(
 
 
 async def test_bad_filters_are_a_400_naming_the_field(companion: Any, auth: dict[str, str]) -> None:
+    for path in ("/api/v1/history", "/api/v1/history?format=csv", "/api/v1/notifications"):
+        assert (await companion.get(path)).status == 401  # the token, as everywhere
     body = await get_json(
         companion, "/api/v1/history?from=2026-13-01&kind=sold&result=maybe", auth, 400
     )
