@@ -222,9 +222,13 @@ class HistoryRecorder:
             cursor = dict(await self.settings.get_internal(CURSOR_KEY, {}) or {})
             added = 0
             while True:
-                entries, cursor, more = await self._read(cursor)
+                entries, moved, more = await self._read(cursor)
                 added += await self._write(entries)
-                await self.settings.set_internal(CURSOR_KEY, cursor)
+                if (
+                    moved != cursor
+                ):  # a quiet pass writes nothing (the shop PC's disk, SQLite's lock)
+                    await self.settings.set_internal(CURSOR_KEY, moved)
+                    cursor = moved
                 if not more:
                     break
             added += await self._write(await self._stuck())
@@ -273,6 +277,10 @@ class HistoryRecorder:
         return entries, cursor, more
 
     async def _write(self, entries: list[NewEntry]) -> int:
+        # the first pass of an existing installation reads old records: beyond the retention
+        # period they are not history any more
+        cutoff = utcnow() - timedelta(days=self.options.retention_days or self.retention_days())
+        entries = [e for e in entries if e.at >= cutoff]
         if not entries:
             return 0
         async with self.db.session() as s, s.begin():
