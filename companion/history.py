@@ -156,6 +156,7 @@ class HistoryOptions:
 
 
 HISTORY_OPTIONS = web.AppKey("history_options", HistoryOptions)
+HISTORY_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("history_task")
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -980,7 +981,7 @@ async def get_notifications(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
-    task_key = web.AppKey("history_task", asyncio.Task)
+    task_key = HISTORY_TASK
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         from companion.alerts.service import configured_value
