@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from playwright.sync_api import expect
 
 from tests.alerts.standins import CHATWORK, CHATWORK_ROOM, CHATWORK_TOKEN, chatwork_app
 from tests.conftest import free_port
@@ -160,7 +161,7 @@ def test_history_is_saved_as_csv_for_excel(ext_browser: ExtensionBrowser, shop: 
     page.wait_for_selector("#history[data-ready='true']:not([hidden])")
     page.fill("#history-mn", "A-0904")
     page.click("#history-search")
-    page.wait_for_function("document.querySelectorAll('#history-rows tr').length === 1")
+    expect(page.locator("#history-rows tr")).to_have_count(1)  # the page's CSP forbids eval
     assert "A-0904" in page.locator("#history-rows").inner_text()
     page.click("#history-csv")
     message = page.locator("#history-message")
