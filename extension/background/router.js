@@ -1,6 +1,7 @@
 // The one message router: every page → worker request goes through `handleMessage`.
 import { MSG, SECRET_FIELDS } from "../common/protocol.js";
 import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.js";
+import { alertHandlers } from "./alerts.js";
 import { api, callCompanion, CompanionError } from "./companion.js";
 import { forgetToken, getConnection, saveConnection } from "./connection.js";
 import { downloadBatchZip } from "./download.js";
@@ -176,6 +177,9 @@ const handlers = {
   async [MSG.REFRESH_BADGE]() {
     return pollOnce();
   },
+
+  // the options page's 通知 and 履歴 (alerts.js)
+  ...alertHandlers,
 };
 
 /** Answer one message. Never rejects: failures become {ok: false, error}. */
