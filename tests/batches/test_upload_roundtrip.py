@@ -8,9 +8,8 @@ from aiohttp.test_utils import TestServer
 
 from sandbox.yahoo.app import create_app as create_yahoo_sandbox
 from sandbox.yahoo.app import demo_account
-from scrapers.session import BrowserSession, Credentials
-from scrapers.site import UPLOAD, YahooUrls
-from scrapers.upload import UploadPage, parse_upload_result
+from scrapers.parse import parse_upload_result
+from tests.staff import upload_zip
 
 pytestmark = pytest.mark.browser
 
@@ -37,29 +36,7 @@ async def test_store_upload_page_lists_exactly_the_valid_items(
 
     account = demo_account(yahoo_sandbox.app)
     base = str(yahoo_sandbox.make_url("")).rstrip("/")
-
-    async def credentials() -> Credentials:
-        return Credentials(
-            account["yahoo_id"],
-            account["password"],
-            account["business_id"],
-            account["business_password"],
-        )
-
-    session = BrowserSession(
-        tmp_path / "profile",
-        YahooUrls.for_base(base, account["store_id"]),
-        credentials,
-        idle_timeout=0.1,
-    )
-    try:
-        async with session.use():
-            page = await session.new_page()
-            url = base + UPLOAD.path
-            await session.open(page, url)  # logs in on the way (ID, password, business ID)
-            result = await UploadPage(page, url).upload(zip_path)
-    finally:
-        await session.close()
+    result = await upload_zip(base, account, zip_path, tmp_path / "profile")
 
     assert result.accepted, result.message
     assert result.errors == []
