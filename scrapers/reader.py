@@ -114,11 +114,12 @@ class StoreReader:
             self.cookies = await self.browser.logged_in_cookies()
             self._generation += 1
 
-    async def start(self) -> None:
-        """Cookies, and what 競りナビ's top page tells: the lists' links and the store id."""
+    async def start(self, *, check: bool = False) -> None:
+        """Cookies, and what 競りナビ's top page tells: the lists' links and the store id. With
+        `check` the top page is read again (a sync's first step: is the session still good?)."""
         if self.cookies is None:
             await self.renew(self._generation)
-        if self._discovered:
+        if self._discovered and not check:
             return
         top = await self.get(self.urls.serinavi_top(), "競りナビ")
         self.urls.nav.update(parse.navigation(top, self.facts))

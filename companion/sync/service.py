@@ -300,7 +300,7 @@ class SyncService:
     async def _yahoo(self, step: Any, faults: list[SyncFault]) -> SyncEngine | None:
         reader = await self.store.reader()
         try:
-            await reader.start()
+            await reader.start(check=True)
         except ScraperError as exc:
             code = getattr(exc, "code", None)
             fault = SyncFault(f"YAHOO_{code}" if code else "YAHOO_UNAVAILABLE", exc.ja, exc.en)
