@@ -324,7 +324,11 @@ class StoreReader:
         async with self._render_sem, self.browser.use() as context:
             page = await context.new_page()
             answers: list[Response] = []
-            page.on("response", answers.append)
+
+            def on_response(response: Response) -> None:
+                answers.append(response)
+
+            page.on("response", on_response)
             try:
                 await self.browser.open(page, url)
                 await self._rendered_rows(page, lst)

@@ -15,6 +15,10 @@ Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>
    task). A failure keeps the item 出品処理中 in its batch with the page's own error text.
 5. A wall (SMS認証, captcha, a login that will not renew) pauses the job with a Japanese message;
    pressing 直接出品を実行 again (same dedupe key) resumes it from where it stopped.
+6. Items registered in a 競りナビ folder but not started (a bulk upload that only registers) are
+   started with the item list's 「出品開始」 where the store offers it, never listed a second
+   time. 「出品開始」 in the popup runs this job for those items only
+   (`POST /api/v1/batches/{id}/start`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from playwright.async_api import BrowserContext
@@ -53,7 +58,7 @@ from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
 from companion.store_session import env_float
 from scrapers.errors import ItemError, LayoutChanged, SessionExpired, WallError
-from scrapers.listing import ItemForm
+from scrapers.listing import ItemActions, ItemForm
 from scrapers.parse import ListRow
 from scrapers.reader import StoreReader
 from scrapers.session import BrowserSession
@@ -61,6 +66,8 @@ from scrapers.session import BrowserSession
 log = logging.getLogger(__name__)
 
 JOB_KIND = "direct_listing"
+# listings this job may list or start (registered: in a 競りナビ folder, not started)
+OPEN_STATES = (ListingState.PROCESSING, ListingState.REGISTERED)
 EVENT_SOURCE = "direct_listing"
 MAX_CONCURRENCY = 4
 MAX_ATTEMPTS = 3  # per item, for answers that say "try again" (busy, expired draft, timeouts)
@@ -69,8 +76,8 @@ PACING_ENV = "RECORE_CONNECTOR_DIRECT_PACING_SECONDS"
 DEFAULT_PACING = 1.0
 
 
-def dedupe_key(batch_id: int) -> str:
-    return f"batch:{batch_id}"
+def dedupe_key(batch_id: int, *, only_registered: bool = False) -> str:
+    return f"{'start' if only_registered else 'batch'}:{batch_id}"
 
 
 def item_key(record: ListingRecord) -> str:
@@ -122,12 +129,16 @@ class DirectListing:
         except (TypeError, ValueError):
             return 1
 
-    async def start(self, batch_id: int) -> str:
-        """Start (or join, or resume) the direct listing of one batch."""
+    async def start(self, batch_id: int, *, only_registered: bool = False) -> str:
+        """Start (or join, or resume) the direct listing of one batch; `only_registered`: only
+        start its items registered in a 競りナビ folder."""
         await self.batches._load(batch_id)  # 404 early
         await self.store.staff_acted()
+        params: dict[str, Any] = {"batch_id": batch_id}
+        if only_registered:
+            params["only_registered"] = True
         return await self.app[JOBS].submit(
-            JOB_KIND, {"batch_id": batch_id}, dedupe_key=dedupe_key(batch_id)
+            JOB_KIND, params, dedupe_key=dedupe_key(batch_id, only_registered=only_registered)
         )
 
     async def handle(self, ctx: JobContext) -> JobState | None:
@@ -156,6 +167,7 @@ class _Run:
         # recordings of listed items run beside the next item (see _one)
         self.recording: set[asyncio.Task[None]] = set()
         self.listed_any = False  # this run listed an item (said when it stops early)
+        self.only_registered = False  # only start items registered in a folder
 
     # --- the run --------------------------------------------------------------------------------
     async def go(self) -> JobState | None:
@@ -168,6 +180,9 @@ class _Run:
             ) from None
         except BatchError as exc:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
+        self.only_registered = bool(self.ctx.params.get("only_registered"))
+        if self.only_registered:
+            records = [r for r in records if r.state == ListingState.REGISTERED]
         await self.ctx.set_total(len(records))
         done = await self.ctx.results()
         todo: list[ListingRecord] = []
@@ -186,7 +201,7 @@ class _Run:
                             "already": True,
                         },
                     )
-            elif record.state == ListingState.PROCESSING and key not in done:
+            elif record.state in OPEN_STATES and key not in done:
                 todo.append(record)
             elif key not in done:
                 await self.ctx.item(
@@ -303,11 +318,7 @@ class _Run:
         # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
         async with self.db.session() as s:
             fresh = await s.get(ListingRecord, record.id)
-        if (
-            fresh is None
-            or fresh.state != ListingState.PROCESSING
-            or fresh.batch_id != record.batch_id
-        ):
+        if fresh is None or fresh.state not in OPEN_STATES or fresh.batch_id != record.batch_id:
             await self.ctx.item(
                 item_key(record),
                 "skipped",
@@ -321,6 +332,16 @@ class _Run:
         found = self.store.get(number)
         if found is not None and found.auction_id:
             await self._listed(record, listing, found.auction_id, already=True)
+            return
+        if found is not None:  # in a 競りナビ folder, not started: start it, never list it again
+            await self._start_registered(record, listing, found)
+            return
+        if self.only_registered:
+            await self._failed(
+                record,
+                "競りナビのフォルダに見つかりませんでした。競りナビの商品管理で確認してください。",
+                "registered item not found on the store",
+            )
             return
         assert self.images is not None
         prepared, errors = await self.images.prepare_listing(listing)
@@ -395,6 +416,30 @@ class _Run:
             record,
             "ヤフオクのログインが繰り返し切れたため、出品できませんでした。",
             "the session was lost on every attempt",
+        )
+
+    async def _start_registered(
+        self, record: ListingRecord, listing: Listing, found: ListRow
+    ) -> None:
+        """An item registered in a folder: 「出品開始」 on the item list, where the store offers it.
+        Where it does not, the listing stays registered and staff are told what to do."""
+        assert self.session is not None and self.reader is not None
+        await self.pacer.wait()
+        result = await ItemActions(self.session, self.reader).start(found)
+        if result.ok and found.auction_id:
+            await self._listed(record, listing, found.auction_id, already=False)
+            return
+        async with self.db.session() as s, s.begin():
+            row = await s.get(ListingRecord, record.id)
+            if row is not None and row.state in OPEN_STATES:
+                row.state = ListingState.REGISTERED
+                row.last_attempt_error = result.message
+        number = record.management_number or f"ID {record.id}"
+        await self.ctx.item(
+            item_key(record),
+            "failed",
+            f"管理番号 {number}: フォルダに登録済み（未出品）です。{result.message}",
+            {"listing_id": record.id, "registered": True},
         )
 
     def _stage(self, number: str, prepared: list[PreparedImage]) -> list[Path]:
@@ -528,6 +573,33 @@ async def post_batch_direct_listing(request: web.Request) -> web.Response:
         return batch_error_response(exc)
     # a batch with nothing open still gets a job: it records every item as already listed
     job_id = await service.start(batch_id)
+    return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
+
+
+@routes.post("/api/v1/batches/{batch_id}/start")
+async def post_batch_start(request: web.Request) -> web.Response:
+    """出品開始: start the batch's items registered in a 競りナビ folder (not listed yet)."""
+    try:
+        batch_id = int(request.match_info["batch_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    service = _service(request)
+    try:
+        batch = await service.batches.get(batch_id)
+    except BatchError as exc:
+        return batch_error_response(exc)
+    if not batch.get("registered_count"):
+        return web.json_response(
+            {
+                "error": {
+                    "code": "NOTHING_REGISTERED",
+                    "message": "このリストにフォルダに登録済み（未出品）の商品はありません。",
+                    "message_en": "no item of this batch is registered and waiting to start",
+                }
+            },
+            status=409,
+        )
+    job_id = await service.start(batch_id, only_registered=True)
     return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
 
 

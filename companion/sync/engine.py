@@ -50,7 +50,7 @@ from scrapers.reader import StoreReader
 log = logging.getLogger(__name__)
 
 EVENT_SOURCE = "sync"
-OPEN_STATES = (ListingState.WAITING, ListingState.PROCESSING)
+OPEN_STATES = (ListingState.WAITING, ListingState.PROCESSING, ListingState.REGISTERED)
 
 StepReporter = Callable[[str, str, str | None, dict[str, Any] | None], Awaitable[None]]
 
@@ -84,6 +84,7 @@ class Summary:
     details_read: int = 0
     sold_rows: int = 0
     listed: int = 0
+    registered: int = 0  # found in a 競りナビ folder, not started
     relisted: int = 0
     ended_sold: int = 0
     ended_unsold: int = 0
@@ -383,9 +384,10 @@ class SyncEngine:
         self.summary.problems.extend(got.problems)
         return f"{len(got.rows)}件"
 
-    async def read_ended(self, vanished: list[AuctionSnapshot]) -> str:
-        """商品管理 searched by 管理番号 for auctions that left the selling list with no order."""
-        numbers = sorted({a.management_number for a in vanished if a.management_number})
+    async def read_ended(self, vanished: list[AuctionSnapshot], unplaced: set[str]) -> str:
+        """商品管理 searched by 管理番号: for auctions that left the selling list with no order,
+        and for listings handed out (zip, form) that no list shows yet (registered in a folder?)."""
+        numbers = sorted({a.management_number for a in vanished if a.management_number} | unplaced)
         results = await asyncio.gather(
             *(self.reader.find_items(mn) for mn in numbers), return_exceptions=True
         )
@@ -441,9 +443,12 @@ class SyncEngine:
                 and a.auction_id not in sold_ids
                 and a.auction_id not in ordered
             ]
+        if not (orders_ok and sold_ok):
+            vanished = []  # their end is concluded only from complete lists
+        unplaced = await self._unplaced() if selling_ok else set()
         ended_ok = True
-        if vanished and orders_ok and sold_ok:
-            ended_ok = await self._guarded("ended", lambda: self.read_ended(vanished))
+        if vanished or unplaced:
+            ended_ok = await self._guarded("ended", lambda: self.read_ended(vanished, unplaced))
         else:
             await self._step("ended", "skipped", "確認が必要なオークションはありません")
 
@@ -481,6 +486,7 @@ class SyncEngine:
     ) -> None:
         now = utcnow()
         notices: list[tuple[str | None, str | None, str]] = []  # told to staff after the commit
+        registered: list[str] = []  # found in a folder, not started: staff are told too
         selling = self.read.selling or []
         by_mn: dict[str, ListRow] = {}
         for row in selling:
@@ -578,9 +584,7 @@ class SyncEngine:
             records = (
                 await s.scalars(
                     select(ListingRecord).where(
-                        ListingRecord.state.in_(
-                            [ListingState.WAITING, ListingState.PROCESSING, ListingState.LISTED]
-                        )
+                        ListingRecord.state.in_([*OPEN_STATES, ListingState.LISTED])
                     )
                 )
             ).all()
@@ -590,6 +594,10 @@ class SyncEngine:
                 if rec.state in OPEN_STATES:
                     aid = row.auction_id if row is not None else won_by_mn.get(mn)
                     if aid is None:
+                        if rec.state == ListingState.PROCESSING and self._registered(mn):
+                            rec.state = ListingState.REGISTERED
+                            self.summary.registered += 1
+                            registered.append(mn)
                         continue
                     await self._mark_listed(s, rec, aid, now)
                     if row is None:  # it sold before a sync saw it selling
@@ -620,6 +628,8 @@ class SyncEngine:
         # events are written in their own transaction: after ours, never inside it (SQLite)
         for number, auction_id, outcome in notices:
             await self._notice_unsold(number, auction_id, outcome)
+        if registered:
+            await self._notice_registered(registered)
 
     async def _mark_listed(
         self, s: Any, rec: ListingRecord, auction_id: str, now: datetime
@@ -640,6 +650,36 @@ class SyncEngine:
                 management_number=rec.management_number,
             )
             await ob.enqueue_task_succeeded(s, rec.task_id, body, ob.listing_key(rec.id))
+
+    async def _unplaced(self) -> set[str]:
+        """管理番号 of listings handed out (出品処理中) that no list read this time shows."""
+        shown = {r.management_number for r in self.read.selling or []}
+        shown |= {r.management_number for r in self.read.sold}
+        shown |= {r.management_number for r in self.read.orders or []}
+        async with self.db.session() as s:
+            numbers = await s.scalars(
+                select(ListingRecord.management_number).where(
+                    ListingRecord.state == ListingState.PROCESSING
+                )
+            )
+            return {n for n in numbers if n and n not in shown}
+
+    def _registered(self, number: str) -> bool:
+        """The 管理番号 is in a 競りナビ folder, registered but not started (no auction)."""
+        states = self.facts.items
+        return any(
+            i.status == states.status_registered and not i.auction_id
+            for i in self.read.items_by_mn.get(number, [])
+        )
+
+    async def _notice_registered(self, numbers: list[str]) -> None:
+        shown = "、".join(numbers[:5]) + (f" ほか{len(numbers) - 5}件" if len(numbers) > 5 else "")
+        await self.events.error(
+            EVENT_SOURCE,
+            f"管理番号 {shown} は競りナビのフォルダに登録済み（未出品）です。まだ出品されていません。"
+            "ツールバーの生成済みリストから「出品開始」を押すか、競りナビの商品管理で出品を開始してください。",
+            f"{len(numbers)} listing(s) registered in a 競りナビ folder, not started: {shown}",
+        )
 
     async def _notice_unsold(
         self, number: str | None, auction_id: str | None, outcome: str

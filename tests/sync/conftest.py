@@ -102,8 +102,8 @@ class Hub:
 
 
 @pytest.fixture
-async def yahoo_server(aiohttp_server: Any) -> TestServer:
-    return await aiohttp_server(create_yahoo(seed=True))
+async def yahoo_server(aiohttp_server: Any, store_world: str) -> TestServer:
+    return await aiohttp_server(create_yahoo(seed=True, world=store_world))
 
 
 @pytest.fixture
