@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask
 from companion.domain import ListingState
-from companion.keys import DB, GATEWAY, STORE
+from companion.keys import DB, EVENTS, GATEWAY, STORE
 from companion.recore import client as rc
 from companion.recore.gateway import TaskContext
 from scrapers.errors import ScraperError
@@ -133,6 +133,14 @@ def delete_handler(app: web.Application) -> Handler:
         items = await actions.reader.find_items(mn)
         selling = [i for i in items if i.status == states.status_selling]
         sold = [i for i in items if i.status == states.status_sold]
+        if any(i.status == states.status_registered for i in items) and not selling:
+            # in a 競りナビ folder, never started: it must not be started now (a double sale)
+            await app[EVENTS].error(
+                "sync",
+                f"管理番号 {mn} は店頭などで販売されました。競りナビのフォルダに登録済み（未出品）の"
+                "この商品は出品開始せず、競りナビの商品管理で削除してください。",
+                f"{mn} was sold elsewhere; its registered 競りナビ item must not be started",
+            )
         if not selling:
             if sold:
                 ids = "、".join(i.auction_id or "?" for i in sold)
@@ -182,8 +190,10 @@ def update_handler(app: web.Application) -> Handler:
             return
         mn = rec.management_number or listing.management_number or ""
         actions = await _item_actions(app)
-        selling = actions.facts.items.status_selling
-        items = [i for i in await actions.reader.find_items(mn) if i.status == selling]
+        states = actions.facts.items
+        # a running auction, or an item registered in a folder (its edit keeps it registered)
+        editable = (states.status_selling, states.status_registered)
+        items = [i for i in await actions.reader.find_items(mn) if i.status in editable]
         if not items:
             if rec.state == ListingState.PROCESSING:
                 # not on Yahoo yet: the batch's zip is rebuilt from the new data
