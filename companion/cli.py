@@ -130,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from companion.direct.service import login_once
+    from companion.store_session import login_once
 
     config = _config(args)
     config.ensure_dirs()

@@ -19,10 +19,10 @@ from pathlib import Path
 from aiohttp import web
 
 from companion.app import create_app
-from companion.browser import CHROMIUM_ARGS, chromium_executable
 from companion.config import LOOPBACK, Config
 from companion.keys import CONFIG, DB, SETTINGS
 from companion.pairing import create_code
+from scrapers.browser import CHROMIUM_ARGS, chromium_executable
 
 log = logging.getLogger(__name__)
 EXTENSION_DIR = Path(__file__).resolve().parent.parent / "extension"

@@ -162,6 +162,15 @@ const handlers = {
     return callCompanion(await requirePaired(), "GET", "/errors");
   },
 
+  // 出品開始: start a batch's items registered in a 競りナビ folder (a bulk upload that registers)
+  async [MSG.START_REGISTERED](message) {
+    const conn = await requirePaired();
+    const id = encodeURIComponent(requireBatchId(message));
+    const reply = await callCompanion(conn, "POST", `/batches/${id}/start`, { body: {} });
+    await watchJob(reply.job_id, "direct_listing");
+    return { jobId: reply.job_id, batchId: reply.batch_id ?? message.batchId ?? null };
+  },
+
   async [MSG.SYNC]() {
     const conn = await requirePaired();
     const reply = await api.sync(conn);

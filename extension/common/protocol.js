@@ -14,6 +14,7 @@ export const MSG = Object.freeze({
   LIST_PENDING: "listPending",
   DOWNLOAD: "download",
   DIRECT_LISTING: "directListing",
+  START_REGISTERED: "startRegistered",
   SYNC: "sync",
   LIST_ERRORS: "listErrors",
   MARK_SEEN: "markErrorsSeen",

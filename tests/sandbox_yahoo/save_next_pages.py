@@ -17,8 +17,8 @@ from pathlib import Path
 from aiohttp.test_utils import TestServer
 from playwright.async_api import async_playwright
 
-from companion.browser import STORE_PAGE_ARGS, chromium_executable
 from sandbox.yahoo.app import WORLD, create_app
+from scrapers.browser import STORE_PAGE_ARGS, chromium_executable
 from tests.sandbox_yahoo.helpers import csv_bytes, good_row
 from tests.sandbox_yahoo.test_next_browser import login_next, rendered
 
