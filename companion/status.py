@@ -46,8 +46,10 @@ def _count(model: Any, *where: Any) -> Any:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes from aggregate functions
-    return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    # SQLite may hand back naive datetimes from aggregate functions; aware ones are kept
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _PENDING_OUTBOX = OutboxMessage.state == "pending"
@@ -119,9 +121,10 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         "outbox": {
             "pending": figures.outbox_pending,
             "rejected": figures.outbox_rejected,
+            # never negative, even when the PC's clock was set back since it was written
             "oldest_age_seconds": None
             if oldest is None
-            else round((utcnow() - oldest).total_seconds(), 1),
+            else max(0.0, round((utcnow() - oldest).total_seconds(), 1)),
             "last_error": figures.outbox_last_error,
             "max_attempts": figures.outbox_attempts or 0,
             "next_attempt_at": iso(_aware(figures.outbox_next)),
