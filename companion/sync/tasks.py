@@ -25,6 +25,7 @@ from sqlalchemy import select
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask
 from companion.domain import ListingState
 from companion.keys import DB, GATEWAY, SYNC
+from companion.listing.validation import validate_listing
 from companion.recore import client as rc
 from companion.recore.gateway import TaskContext
 from scrapers import sync_site as site
@@ -44,6 +45,11 @@ HANDLED_TYPES = (
 DEFER_NOTE = "ヤフオクに接続できないため保留しています（次回の同期で再試行します）: "
 
 Handler = Callable[[TaskContext], Awaitable[None]]
+# what each edit task changes on Yahoo (Listing attributes)
+EDITED_FIELDS = {
+    rc.UPDATE_INVENTORY: frozenset({"title", "description"}),
+    rc.UPDATE_INVENTORY_PRICE: frozenset({"start_price", "buyout_price"}),
+}
 
 
 def _service(app: web.Application) -> Any:
@@ -181,6 +187,14 @@ def update_handler(app: web.Application) -> Handler:
             )
             return
         mn = rec.management_number or listing.management_number or ""
+        # the new values pass the same rules as a new listing before anything reaches Yahoo
+        fields = EDITED_FIELDS[ctx.type]
+        refused = [e for e in validate_listing(listing) if e.field in fields]
+        if refused:
+            await ctx.fail(
+                "\n".join(e.message for e in refused), {e.field: [e.message] for e in refused}
+            )
+            return
         http, urls = await _store(app)
         items = [
             i for i in await find_items(http, urls, mn) if i.status == site.ITEM_STATUS_SELLING
