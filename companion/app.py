@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -10,11 +12,13 @@ from aiohttp import web
 from companion import routes
 from companion.config import Config
 from companion.db import Database
+from companion.db.sqlite import sqlite_file
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS
+from companion.keys import CONFIG, DB, DISK, EVENTS, JOBS, PAIRING, SETTINGS
 from companion.middlewares import MIDDLEWARES
 from companion.pairing import Pairing
+from companion.resources import DiskGuard, resume_when_resources_return
 from companion.secretbox import SecretBox
 from companion.settings import SettingsStore
 
@@ -32,8 +36,16 @@ FEATURES: list[str] = [
 async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     config.ensure_dirs()
+    disk = DiskGuard(
+        config.data_dir,
+        reserve_bytes=config.disk_reserve_bytes,
+        min_free_bytes=config.min_free_bytes,
+        also=database.parent if (database := sqlite_file(config.db_url)) else None,
+    )
+    app[DISK] = disk
     db = Database(config.db_url)
     await db.migrate()
+    await asyncio.to_thread(disk.ensure_reserve)
     app[DB] = db
     app[SETTINGS] = SettingsStore(db, SecretBox.load(config.data_dir))
     await app[SETTINGS].redact_stored_secrets()
@@ -41,16 +53,27 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     pairing = Pairing(db)
     await pairing.load()
     app[PAIRING] = pairing
-    app[JOBS] = JobRunner(db)
+    app[JOBS] = JobRunner(db, config.run_dir, on_local_problem=disk.problem_seen)
     yield
     await db.close()
 
 
 async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     # after every feature registered its job kinds (their setup ran before startup)
-    await app[JOBS].recover()
+    jobs = app[JOBS]
+    await jobs.recover()
+    watcher = None
+    if app[CONFIG].workers:
+        watcher = asyncio.create_task(
+            resume_when_resources_return(jobs, app[DISK], app[CONFIG].resource_check_seconds),
+            name="resource-watch",
+        )
     yield
-    await app[JOBS].close()
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    await jobs.close()
 
 
 def create_app(

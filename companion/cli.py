@@ -111,6 +111,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     except BatchError as exc:
         print(f"{exc.message} ({exc.message_en})", file=sys.stderr)
         return 1
+    except Exception as exc:
+        return _local_problem_exit(exc)
     tmp = out.with_name(f".{out.name}.part")
     shutil.copyfile(path, tmp)
     os.replace(tmp, out)  # never a half-written zip under the real name
@@ -145,9 +147,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = _config(args, workers=False)
     config.ensure_dirs()
     setup_logging(config.log_dir)
-    summary, fault, steps = asyncio.run(run_once(config))
+    try:
+        summary, fault, steps = asyncio.run(run_once(config))
+    except Exception as exc:
+        return _local_problem_exit(exc)
     print(format_summary(summary, fault, steps))
     return 0 if fault is None else 1
+
+
+def _local_problem_exit(exc: Exception) -> int:
+    """A full disk (or the like) in a one-shot command: say what to do, exit 1; else re-raise."""
+    from companion.resources import local_problem
+
+    problem = local_problem(exc)
+    if problem is None:
+        raise exc
+    print(problem.request_message, file=sys.stderr)
+    print(problem.message_en, file=sys.stderr)
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from companion.db import Database
 from companion.events import Events
 from companion.jobs import JobRunner
 from companion.pairing import Pairing
+from companion.resources import DiskGuard
 from companion.settings import SettingsStore
 
 if TYPE_CHECKING:  # the services import this module: their types only for the checker
@@ -33,6 +34,7 @@ PAIRING = web.AppKey("pairing", Pairing)
 SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
+DISK = web.AppKey("disk", DiskGuard)
 
 # Feature services (set by each feature's setup)
 RECORE: web.AppKey[RecoreService] = web.AppKey("recore")

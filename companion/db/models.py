@@ -96,6 +96,8 @@ class Job(Base):
     progress_total: Mapped[int] = mapped_column(default=0)
     # {"code", "message" (ja), "message_en"} or NULL
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the JobRunner (one per running companion) that queued or runs it; see companion.jobs
+    owner: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

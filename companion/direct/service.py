@@ -36,12 +36,23 @@ from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
-from companion.keys import BATCHES, CONFIG, DB, DIRECT_LISTING, EVENTS, JOBS, OUTBOX, SETTINGS
+from companion.keys import (
+    BATCHES,
+    CONFIG,
+    DB,
+    DIRECT_LISTING,
+    DISK,
+    EVENTS,
+    JOBS,
+    OUTBOX,
+    SETTINGS,
+)
 from companion.listing import yahoo_format as yf
 from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.listing.images import ImageStore, PreparedImage
 from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
+from companion.resources import LocalProblem, local_problem
 from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
 from scrapers import parse
 from scrapers.errors import ItemError, LayoutChanged, SessionLost, WallError
@@ -185,7 +196,7 @@ class DirectListing:
 class _Stop:
     """Why the run stops early (all workers finish their item, then the job ends this way)."""
 
-    error: WallError | LayoutChanged
+    error: WallError | LayoutChanged | LocalProblem
 
 
 class _Run:
@@ -243,6 +254,8 @@ class _Run:
         if not todo:
             return None
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
+        # images are staged on disk: a nearly full one pauses the job before any item
+        await asyncio.to_thread(self.service.app[DISK].check)
         self.session = await self.service.browser()
         workers = min(await self.service.concurrency(), len(todo))
         self.staging = self.service.config.cache_dir / "direct-upload" / self.ctx.job_id
@@ -323,7 +336,9 @@ class _Run:
                 await page.close()
             return await read()
 
-    async def _raise_stop(self, exc: WallError | LayoutChanged) -> None:
+    async def _raise_stop(self, exc: WallError | LayoutChanged | LocalProblem) -> None:
+        if isinstance(exc, LocalProblem):
+            raise exc  # the runner pauses the job until the PC is fixed
         events = self.service.app[EVENTS]
         if isinstance(exc, WallError):
             await events.record("warning", EVENT_SOURCE, exc.ja, exc.en)
@@ -347,6 +362,12 @@ class _Run:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                problem = local_problem(exc)
+                if problem is not None:
+                    # a full disk is not the item's fault: no result, the resumed job retries it
+                    log.warning("direct listing stops: %s", problem.message_en)
+                    self.stop = _Stop(problem)
+                    continue
                 log.exception("direct listing of %s failed unexpectedly", item_key(record))
                 await self._failed(
                     record,

@@ -41,6 +41,7 @@ from companion.domain import ListingState, Order, OrderLine, OrderStatus
 from companion.events import Events
 from companion.recore import client as rc
 from companion.recore import outbox as ob
+from companion.resources import LocalProblem, local_problem
 from scrapers import sync_pages as pages
 from scrapers import sync_site as site
 from scrapers.errors import ScraperError
@@ -70,11 +71,18 @@ STEPS: dict[str, str] = {
 class SyncFault(Exception):
     """The sync met a fault; what it learned is saved. `message` (ja) / `message_en`."""
 
-    def __init__(self, code: str, message: str, message_en: str) -> None:
+    def __init__(
+        self, code: str, message: str, message_en: str, problem: LocalProblem | None = None
+    ) -> None:
         super().__init__(message_en)
         self.code = code
         self.message = message
         self.message_en = message_en
+        self.problem = problem  # the PC's own trouble (a full disk), when that is what it is
+
+    @classmethod
+    def local(cls, problem: LocalProblem) -> SyncFault:
+        return cls(problem.code, problem.message, problem.message_en, problem)
 
 
 @dataclass
@@ -259,6 +267,9 @@ class SyncEngine:
     def _fault(self, exc: BaseException) -> SyncFault:
         if isinstance(exc, SyncFault):
             return exc
+        problem = local_problem(exc)
+        if problem is not None:  # the PC's disk or database: the sync pauses (SyncService)
+            return SyncFault.local(problem)
         if isinstance(exc, pages.LayoutChanged):
             return SyncFault("YAHOO_LAYOUT_CHANGED", exc.ja, exc.en)
         if isinstance(exc, SessionExpired):

@@ -40,6 +40,7 @@ from companion.keys import (
     CONFIG,
     DB,
     DIRECT_LISTING,
+    DISK,
     EVENTS,
     GATEWAY,
     JOBS,
@@ -49,6 +50,7 @@ from companion.keys import (
     SYNC,
     YAHOO_BROWSER,
 )
+from companion.resources import local_problem
 from companion.settings import YAHOO_ACCOUNT_KEYS
 from companion.sync.engine import STEPS, SyncEngine, SyncFault, default_watermark
 from scrapers import sync_pages as pages
@@ -315,6 +317,7 @@ class SyncService:
         return await self.jobs.submit(KIND, {"reason": reason}, dedupe_key=DEDUPE)
 
     async def run_job(self, ctx: JobContext) -> JobState | None:
+        await asyncio.to_thread(self.app[DISK].check)  # not on a nearly full disk
         await ctx.set_total(len(ALL_STEPS))
 
         async def report(
@@ -369,14 +372,26 @@ class SyncService:
             await asyncio.shield(self.update_state(running=False))
             raise
         except Exception as exc:  # never leave the state 'running'
-            log.exception("sync failed unexpectedly")
-            faults.append(
-                SyncFault(
-                    "UNEXPECTED",
-                    "同期中に予期しないエラーが発生しました。ログを確認してください。",
-                    f"unexpected {type(exc).__name__}",
+            problem = local_problem(exc)
+            if problem is not None:
+                faults.append(SyncFault.local(problem))
+            else:
+                log.exception("sync failed unexpectedly")
+                faults.append(
+                    SyncFault(
+                        "UNEXPECTED",
+                        "同期中に予期しないエラーが発生しました。ログを確認してください。",
+                        f"unexpected {type(exc).__name__}",
+                    )
                 )
-            )
+        local = next((f.problem for f in faults if f.problem is not None), None)
+        if local is not None:
+            # the PC's own trouble (a full disk): the job pauses and resumes by itself once it
+            # is gone; it is not an event about ReCORE or Yahoo
+            self.app[DISK].problem_seen(local)
+            with contextlib.suppress(Exception):
+                await self.update_state(running=False)
+            raise local
         wall = next((f for f in faults if f.code.removeprefix("YAHOO_") in LOGIN_WALLS), None)
         if wall is not None:
             self.access.blocked = {"code": wall.code, "message": wall.message}
