@@ -123,8 +123,10 @@ WiredFactory = Callable[..., Awaitable[Wired]]
 
 @pytest.fixture
 async def make_wired(aiohttp_client: Any, data_dir: Path, sandboxes: Sandboxes) -> WiredFactory:
-    async def factory(listings: int = 3, **settings: Any) -> Wired:
-        app = create_app(Config(data_dir=data_dir, workers=True))
+    async def factory(
+        listings: int = 3, config: dict[str, Any] | None = None, **settings: Any
+    ) -> Wired:
+        app = create_app(Config(data_dir=data_dir, workers=True, **(config or {})))
         fast = RetryPolicy(
             base=0.05, factor=2.0, max_delay=0.4, jitter=0.25, unauthorized_delay=0.5
         )
