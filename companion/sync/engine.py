@@ -800,6 +800,9 @@ def default_watermark(last: str | None) -> datetime | None:
     if not last:
         return None
     try:
-        return datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(days=1)
+        read_at = datetime.fromisoformat(last.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # a time ahead of now was written while the PC's clock was ahead: reading from there would
+    # skip what sold meanwhile
+    return min(read_at, utcnow()) - timedelta(days=1)

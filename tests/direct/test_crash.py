@@ -21,99 +21,22 @@ What is truly guaranteed, and asserted:
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from companion.demo import sandbox_settings
+from tests.companion_process import CompanionProcess, until
 from tests.conftest import free_port
 from tests.direct.conftest import Sandboxes, tasks_by_inventory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 KILLS = 10
 ITEMS = 14
-
-
-async def until(check: Any, limit: float, every: float = 0.1) -> Any:
-    """Poll `check()` (async) until it returns something truthy."""
-    async with asyncio.timeout(limit):
-        while not (value := await check()):  # noqa: ASYNC110 - polling another process
-            await asyncio.sleep(every)
-        return value
-
-
-class CompanionProcess:
-    """`recore-connector serve` in a subprocess; killed with SIGKILL, started again."""
-
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.base = f"http://127.0.0.1:{port}"
-        self.env = {
-            **os.environ,
-            "RECORE_CONNECTOR_NO_KEYRING": "1",
-            "RECORE_CONNECTOR_DIRECT_PACING_SECONDS": "0",
-            "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS": "0.05",
-            "PYTHONPATH": str(ROOT),
-        }
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, not a wait
-                [sys.executable, "-m", "companion.cli", "serve", "--data-dir", str(self.data_dir),
-                 "--port", str(self.port)],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    async def ready(self, http: aiohttp.ClientSession) -> None:
-        async with asyncio.timeout(60):
-            while True:
-                assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
-                try:
-                    async with http.get(f"{self.base}/api/v1/health") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-
-    def pairing_code(self) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "companion.cli", "pair", "--data-dir", str(self.data_dir)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            check=True,
-        )
-        return out.stdout.decode().strip().splitlines()[-1]
 
 
 async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Path) -> None:
