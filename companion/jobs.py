@@ -180,6 +180,15 @@ class RunnerLease:
             path.unlink()  # a dead runner's file
         return False
 
+    @staticmethod
+    def any_alive(run_dir: Path) -> bool:
+        """Whether a companion process holds a lease in `run_dir` (e.g. before a restore)."""
+        if not run_dir.is_dir():
+            return False
+        probe = RunnerLease(None)
+        probe.run_dir = run_dir
+        return any(probe.alive(lock.stem) for lock in run_dir.glob("*.lock"))
+
     def close(self) -> None:
         if self._handle is not None and self.run_dir is not None:
             self._handle.close()

@@ -83,13 +83,14 @@ class CompanionProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    async def ready(self, http: aiohttp.ClientSession) -> None:
+    async def ready(self, http: aiohttp.ClientSession, status: int = 200) -> None:
+        """Until `/health` answers with `status` (503: a companion that cannot start)."""
         async with asyncio.timeout(60):
             while True:
                 assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
                 try:
                     async with http.get(f"{self.base}/api/v1/health") as resp:
-                        if resp.status == 200:
+                        if resp.status == status:
                             return
                 except aiohttp.ClientError:
                     pass
