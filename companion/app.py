@@ -18,12 +18,13 @@ from companion.db import Database, sqlite
 from companion.db.sqlite import sqlite_file
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, DISK, EVENTS, JOBS, PAIRING, SETTINGS
+from companion.keys import CONFIG, DB, DISK, EVENTS, JOBS, PAIRING, SETTINGS, STORE
 from companion.middlewares import EXTENSION_SCHEME, MIDDLEWARES, error_response, host_middleware
 from companion.pairing import Pairing
 from companion.resources import DiskGuard, resume_when_resources_return
 from companion.secretbox import SecretBox
 from companion.settings import SettingsStore
+from companion.store_session import STORE_OPTIONS, StoreSession
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await pairing.load()
     app[PAIRING] = pairing
     app[JOBS] = JobRunner(db, config.run_dir, on_local_problem=disk.problem_seen)
+    store = StoreSession(config, app[SETTINGS], app.get(STORE_OPTIONS))
+    await store.start()
+    app[STORE] = store
     yield
+    await store.close()
     if copies is not None:
         copies.cancel()
         with contextlib.suppress(asyncio.CancelledError):

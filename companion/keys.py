@@ -1,6 +1,6 @@
 """Typed application keys: every shared resource and service of the companion app, in one place.
 
-Core resources are set by `companion.app.storage_ctx`; each feature's `setup(app)` sets its own
+Core resources (the store session among them) are set by `companion.app.storage_ctx`; each feature's `setup(app)` sets its own
 service key. A key that a feature may not have set (an app built with fewer features, as some
 tests do) is read with `app.get(KEY)`.
 """
@@ -18,6 +18,7 @@ from companion.jobs import JobRunner
 from companion.pairing import Pairing
 from companion.resources import DiskGuard
 from companion.settings import SettingsStore
+from companion.store_session import StoreSession
 
 if TYPE_CHECKING:  # the services import this module: their types only for the checker
     from companion.direct.service import DirectListing
@@ -26,7 +27,6 @@ if TYPE_CHECKING:  # the services import this module: their types only for the c
     from companion.recore.outbox import Outbox
     from companion.recore.service import RecoreService
     from companion.sync.service import SyncService
-    from scrapers.session import BrowserSession
 
 CONFIG = web.AppKey("config", Config)
 DB = web.AppKey("db", Database)
@@ -35,6 +35,7 @@ SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
 DISK = web.AppKey("disk", DiskGuard)
+STORE = web.AppKey("store", StoreSession)  # the one Yahoo store session
 
 # Feature services (set by each feature's setup)
 RECORE: web.AppKey[RecoreService] = web.AppKey("recore")
@@ -43,5 +44,3 @@ OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
 BATCHES: web.AppKey[Batches] = web.AppKey("batches")
 DIRECT_LISTING: web.AppKey[DirectListing] = web.AppKey("direct_listing")
 SYNC: web.AppKey[SyncService] = web.AppKey("sync")
-# The store's browser session when direct listing is not there to own it (sync-only apps)
-YAHOO_BROWSER: web.AppKey[BrowserSession] = web.AppKey("yahoo_browser")

@@ -35,6 +35,7 @@ from companion.settings import FIELDS
 LISTING_STATES = {
     "pending": "waiting",
     "processing": "processing",
+    "registered": "registered",
     "listed": "listed",
     "errors": "error",
     "ended": "ended",

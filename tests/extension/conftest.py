@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from companion.browser import CHROMIUM_ARGS, chromium_executable
+from scrapers.browser import CHROMIUM_ARGS, chromium_executable
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
