@@ -48,6 +48,12 @@ class Config:
     min_free_bytes: int = field(
         default_factory=lambda: _env_mb("RECORE_CONNECTOR_MIN_FREE_MB", 100)
     )
+    # how long the store may take to finish a request: an item whose press (出品する, 早期終了 …)
+    # has no known outcome is not pressed again before the store was read after this long
+    # (companion.direct.intents says what was measured and what is assumed)
+    submit_grace_seconds: float = field(
+        default_factory=lambda: _env_number("RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS", 120)
+    )
     # how often jobs paused by a problem of the PC look whether it is gone
     resource_check_seconds: float = field(
         default_factory=lambda: _env_number("RECORE_CONNECTOR_RESOURCE_CHECK_SECONDS", 30)

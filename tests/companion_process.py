@@ -50,6 +50,7 @@ class CompanionProcess:
             "RECORE_CONNECTOR_NO_KEYRING": "1",
             "RECORE_CONNECTOR_DIRECT_PACING_SECONDS": "0",
             "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS": "0.05",
+            "RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS": "2",
             "PYTHONPATH": str(ROOT),
             **(env or {}),
         }

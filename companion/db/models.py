@@ -226,3 +226,23 @@ class EventLog(Base):
     source: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     message_en: Mapped[str] = mapped_column(Text)
+
+
+class SubmitIntent(Base):
+    """A press that changes the store (出品する, 出品開始, 早期終了, an edit's save), written and
+    committed BEFORE the press. It stays open until the outcome is known. After a crash an open one
+    makes its item uncertain (確認中): it is not pressed again until the store has been read again
+    after a grace period longer than the store may take to finish a request
+    (`companion.direct.intents`)."""
+
+    __tablename__ = "submit_intents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # 管理番号 or auction id
+    action: Mapped[str] = mapped_column(String(16))  # list | start | end | edit
+    pressed: Mapped[str] = mapped_column(String(32))  # the button, as staff know it
+    listing_id: Mapped[int | None] = mapped_column(index=True)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    pressed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # done | failed | not_done
+    resolved_at: Mapped[datetime | None]

@@ -273,6 +273,7 @@ function renderStatus(status, notes) {
       ])
     : "";
   renderOutboxAge(status?.outbox);
+  renderChecking(status?.checking ?? []);
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()
@@ -314,6 +315,13 @@ function renderOutboxAge(outbox) {
   const waiting = (outbox?.pending ?? 0) > 0 && typeof age === "number" && age >= OUTBOX_AGE_SHOWN_S;
   node.hidden = !waiting;
   node.textContent = waiting ? t("outboxWaiting", [String(outbox.pending), formatAge(age)]) : "";
+}
+
+/** Items whose press on the store has no known outcome yet (確認中): nothing is pressed twice. */
+function renderChecking(items) {
+  const list = $("checking");
+  list.replaceChildren(...items.map((item) => el("li", { text: t("checkingItem", [item.key, item.pressed]) })));
+  list.hidden = items.length === 0;
 }
 
 async function refreshStatus() {

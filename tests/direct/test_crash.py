@@ -141,3 +141,86 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
     with sqlite3.connect(data_dir / "companion.sqlite3") as db:
         keys = [row[0] for row in db.execute("SELECT idempotency_key FROM outbox")]
     assert len(keys) == len(set(keys)) == ITEMS
+
+
+async def test_a_submit_still_at_the_store_when_killed_is_listed_once(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    """The store holds 出品する (a slow submit); the companion is killed meanwhile and restarted;
+    the store completes that request only after the restart. The resumed job must not press
+    出品する again: the item is 確認中 until the store was read after the grace period."""
+    http = sandboxes.http
+    comp = CompanionProcess(
+        tmp_path / "companion",
+        free_port(),
+        tmp_path / "companion.log",
+        env={"RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS": "40"},
+    )
+    await sandboxes.add_listings(1)
+    comp.start()
+    try:
+        await comp.ready(http)
+        auth = await comp.pair(http)
+
+        async def get(path: str) -> dict[str, Any]:
+            async with http.get(f"{comp.base}/api/v1{path}", headers=auth) as resp:
+                assert resp.status == 200, await resp.text()
+                return await resp.json()
+
+        settings = sandbox_settings(
+            sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url, sandboxes.yahoo_url
+        )
+        async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
+            assert resp.status == 200, await resp.text()
+
+        async def pending() -> bool:
+            return len((await get("/pending"))["items"]) == 1
+
+        await until(pending, 60)
+        await sandboxes.yahoo_faults(hold_submits=True)
+        async with http.post(
+            f"{comp.base}/api/v1/direct-listing", json={"source": "pending"}, headers=auth
+        ) as resp:
+            assert resp.status == 202, await resp.text()
+            job_id = (await resp.json())["job_id"]
+
+        async def held() -> int:
+            return (await sandboxes.yahoo_faults())["held_submits"]
+
+        await until(held, 90)  # 出品する is at the store, unanswered
+        comp.kill()
+        comp.start()
+        await comp.ready(http)
+
+        async def checking() -> dict[str, Any] | None:
+            job = await get(f"/jobs/{job_id}")
+            items = [i for i in job["items"] if i["state"] == "checking"]
+            return items[0] if items else None
+
+        item = await until(checking, 90)
+        assert "確認中" in item["message"] and "出品する" in item["message"]
+
+        async def shown() -> list[dict[str, Any]]:
+            return (await get("/status"))["checking"]
+
+        assert (await until(shown, 30))[0]["pressed"] == "出品する"  # the popup shows it
+        assert await held() == 1  # nothing was pressed again
+
+        # the store finishes the request it was given before the kill
+        await sandboxes.yahoo_faults(hold_submits=False)
+
+        async def finished() -> dict[str, Any] | None:
+            job = await get(f"/jobs/{job_id}")
+            return None if job["state"] in ("queued", "running") else job
+
+        job = await until(finished, 120)
+        assert job["state"] == "succeeded", job
+        assert "既にヤフオクに出品されていた" in job["items"][0]["message"]
+        yahoo = await sandboxes.yahoo_state()
+        assert yahoo["duplicates"] == {}
+        assert list(yahoo["listing_counts"].values()).count(1) >= 1
+        number = job["items"][0]["key"]
+        assert yahoo["listing_counts"][number] == 1
+        assert (await get("/status"))["checking"] == []
+    finally:
+        comp.stop()
