@@ -60,7 +60,7 @@ from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
 from companion.resources import LocalProblem, local_problem
 from companion.store_session import env_float
-from scrapers.errors import ItemError, LayoutChanged, SessionExpired, WallError
+from scrapers.errors import ItemError, LayoutChanged, ScraperError, SessionExpired, WallError
 from scrapers.listing import ItemActions, ItemForm
 from scrapers.parse import ListRow
 from scrapers.reader import StoreReader
@@ -388,7 +388,7 @@ class _Run:
             try:
                 await form.open()
                 marks.append(clock())
-                await form.fill(form_values(listing), paths)
+                await self._fill(form, listing, paths)
                 marks.append(clock())
                 await form.confirm()
                 marks.append(clock())
@@ -458,6 +458,34 @@ class _Run:
             "the session was lost on every attempt",
         )
 
+    @staticmethod
+    async def _fill(form: ItemForm, listing: Listing, paths: list[Path]) -> None:
+        """Fill the form. A field it cannot fill may mean the page changed since the pre-flight:
+        the form is checked again, and a changed page stops the run once, naming what is
+        missing, instead of failing every remaining item with 「入力欄が見つかりません」."""
+        try:
+            await form.fill(form_values(listing), paths)
+        except ItemError:
+            await form.check_layout()  # raises LayoutChanged when the page itself changed
+            raise  # the page is as expected: a problem of this item's values
+
+    async def _read_live(self, number: str) -> ListRow | None:
+        """Is the 管理番号 on the store (after a doubtful press)? A store that cannot be read
+        says nothing: the run pauses (the press stays 確認中) rather than guess."""
+        assert self.reader is not None
+        try:
+            return await self.reader.find_live(number)
+        except (WallError, LayoutChanged):
+            raise
+        except ScraperError as exc:  # busy, 5xx, a session that would not renew
+            raise WallError(
+                "STORE_UNREADABLE",
+                f"管理番号 {number}: ヤフオクの商品一覧を読めなかったため、出品されたかどうかを"
+                f"確認できませんでした（{exc.ja}）。二重出品を防ぐため一時停止しました。"
+                "しばらくしてから、もう一度「直接出品を実行」を押してください。続きから再開します。",
+                f"{number}: the item list could not be read after a doubtful submit: {exc.en}",
+            ) from exc
+
     async def _start_registered(
         self, record: ListingRecord, listing: Listing, found: ListRow
     ) -> None:
@@ -512,8 +540,7 @@ class _Run:
         """After a doubtful 出品する: is the 管理番号 on the store now? If not yet, the store may
         still be working on it: the item is 確認中 until the grace period since the press has
         passed and the store was read again; only then is it pressed again."""
-        assert self.reader is not None
-        found = await self.reader.find_live(number)
+        found = await self._read_live(number)
         if found is not None and found.auction_id:
             log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)
             await self._listed(record, listing, found.auction_id, already=True)
@@ -547,7 +574,7 @@ class _Run:
                 {"listing_id": record.id, "checking": True},
             )
             await asyncio.sleep(left)
-        found = await self.reader.find_live(number)
+        found = await self._read_live(number)
         if found is not None and found.auction_id:
             log.info(
                 "%s: the earlier %s went through (%s)", number, left_open.pressed, found.auction_id
