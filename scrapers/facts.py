@@ -56,6 +56,7 @@ class Texts:
     bare_auction_id_pattern: re.Pattern[str]
     auction_link_pattern: re.Pattern[str]
     management_number_pattern: re.Pattern[str]
+    management_number_value: re.Pattern[str]
     yen_pattern: re.Pattern[str]
     error: str
 
@@ -77,7 +78,6 @@ class LoginFacts:
     business_button: str
     error: str
     bad_credentials_texts: tuple[str, ...]
-    logged_in_texts: tuple[str, ...]
 
     def is_login_address(self, url: str) -> bool:
         """A page here is part of a login, never a logged-in store page."""
@@ -231,6 +231,7 @@ class Lists:
     loading_texts: tuple[str, ...]
     row_checkbox: str
     edit_link_marker: str
+    edit_link_text: str
     total_pattern: re.Pattern[str]
     next_link_texts: tuple[str, ...]
     empty_texts: tuple[str, ...]

@@ -461,9 +461,6 @@ def _blocks(tree: LexborHTMLParser) -> Iterator[tuple[LexborNode, list[_Cell]]]:
             yield ul, [_Cell(node_text(li), li) for li in lis]
 
 
-_NUMBER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
 def _list_row(
     block: LexborNode, cells: list[_Cell], facts: Facts
 ) -> tuple[ListRow, set[str]] | None:
@@ -489,13 +486,13 @@ def _list_row(
             bare.append(cell.said)
     number_match = None
     if "management_number" in said:
-        number_match = _NUMBER_RE.match(said["management_number"])
+        number_match = texts.management_number_value.match(said["management_number"])
     if number_match is None:
         for cell in cells:
             m = texts.management_number_pattern.search(cell.said)
             if m is not None:
                 said["management_number"] = cell.said[m.start(1) :]
-                number_match = _NUMBER_RE.match(said["management_number"])
+                number_match = texts.management_number_value.match(said["management_number"])
                 break
     if not (boxes or auction_links or number_match or "auction_id" in said):
         return None
@@ -525,7 +522,7 @@ def _list_row(
     link_text = node_text(link)
     if "title" in said:
         row.title = said["title"] or None
-    elif link_text and link_text != "編集":
+    elif link_text and link_text != lists.edit_link_text:
         row.title = link_text
     if "price" in said:
         row.price = parse_yen(said["price"])
@@ -585,7 +582,10 @@ def parse_list(html: str, lst: ListFacts, facts: Facts = FACTS) -> ListPage[List
     if missing:
         raise LayoutChanged(
             lst.name,
-            ["または".join(f"「{t}」" for t in lists.labels.get(name, (name,))) for name in missing],
+            [
+                "または".join(f"「{t}」" for t in lists.labels.get(name, (name,)))
+                for name in missing
+            ],
         )
     if problems and not rows:
         # not one row of the page could be read: the page changed, it is not "empty"
@@ -768,9 +768,10 @@ def parse_orders(html: str, facts: Facts = FACTS) -> ListPage[OrderRow]:
     missing = [
         of.list_labels[k] for k in of.list_required if label(of.list_labels[k]) not in seen_headers
     ]
-    if missing and (rows or problems or (total and "該当する注文はありません" not in body_text)):
+    empty = any(t in body_text for t in lists.empty_texts)
+    if missing and (rows or problems or (total and not empty)):
         raise LayoutChanged(of.list_name, [f"列「{t}」" for t in missing])
-    if not rows and not problems and total and not any(t in body_text for t in lists.empty_texts):
+    if not rows and not problems and total and not empty:
         raise LayoutChanged(of.list_name, [f"列「{of.list_labels['order_id']}」"])
     pages = None if total is None else max(1, math.ceil(total / of.list_page_size))
     return ListPage(rows, total, pages, problems, has_next)

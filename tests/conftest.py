@@ -23,7 +23,7 @@ STORE_WORLDS: tuple[str, ...] = ("classic", "next")
 both_worlds = pytest.mark.parametrize("store_world", STORE_WORLDS)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # module-scoped fixtures (the extension's) may depend on it
 def store_world() -> str:
     return "classic"
 

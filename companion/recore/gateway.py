@@ -494,7 +494,7 @@ async def intake(ctx: TaskContext) -> None:
         return
     record.errors = []
     record.last_attempt_error = None
-    if record.state not in (ListingState.PROCESSING, ListingState.LISTED):
+    if record.state not in (ListingState.PROCESSING, ListingState.REGISTERED, ListingState.LISTED):
         if record.state == ListingState.ENDED:
             # put up again after it ended: a new auction, nothing of the old one carries over
             record.auction_id = record.auction_url = record.listed_at = None

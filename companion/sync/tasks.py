@@ -25,7 +25,7 @@ from sqlalchemy import select
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
 from companion.domain import ListingState
-from companion.keys import CONFIG, DB, GATEWAY, STORE
+from companion.keys import CONFIG, DB, EVENTS, GATEWAY, STORE
 from companion.listing.validation import validate_listing
 from companion.recore import client as rc
 from companion.recore.gateway import TaskContext
@@ -176,6 +176,14 @@ def delete_handler(app: web.Application) -> Handler:
         items = await actions.reader.find_items(mn)
         selling = [i for i in items if i.status == states.status_selling]
         sold = [i for i in items if i.status == states.status_sold]
+        if any(i.status == states.status_registered for i in items) and not selling:
+            # in a 競りナビ folder, never started: it must not be started now (a double sale)
+            await app[EVENTS].error(
+                "sync",
+                f"管理番号 {mn} は店頭などで販売されました。競りナビのフォルダに登録済み（未出品）の"
+                "この商品は出品開始せず、競りナビの商品管理で削除してください。",
+                f"{mn} was sold elsewhere; its registered 競りナビ item must not be started",
+            )
         if not selling:
             if sold:
                 ids = "、".join(i.auction_id or "?" for i in sold)
@@ -240,8 +248,10 @@ def update_handler(app: web.Application) -> Handler:
         if await _still_checking(app, ctx, mn, "edit"):
             return
         actions = await _item_actions(app)
-        selling = actions.facts.items.status_selling
-        items = [i for i in await actions.reader.find_items(mn) if i.status == selling]
+        states = actions.facts.items
+        # a running auction, or an item registered in a folder (its edit keeps it registered)
+        editable = (states.status_selling, states.status_registered)
+        items = [i for i in await actions.reader.find_items(mn) if i.status in editable]
         if not items:
             if rec.state == ListingState.PROCESSING:
                 # not on Yahoo yet: the batch's zip is rebuilt from the new data

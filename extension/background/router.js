@@ -1,7 +1,7 @@
 // The one message router: every page → worker request goes through `handleMessage`.
 import { MSG, SECRET_FIELDS } from "../common/protocol.js";
 import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.js";
-import { api, CompanionError } from "./companion.js";
+import { api, callCompanion, CompanionError } from "./companion.js";
 import { forgetToken, getConnection, saveConnection } from "./connection.js";
 import { downloadBatchZip } from "./download.js";
 import { describeError, localError } from "./errors.js";
@@ -146,6 +146,15 @@ const handlers = {
       message.source === "pending"
         ? await api.directListingPending(conn)
         : await api.directListingBatch(conn, requireBatchId(message));
+    await watchJob(reply.job_id, "direct_listing");
+    return { jobId: reply.job_id, batchId: reply.batch_id ?? message.batchId ?? null };
+  },
+
+  // 出品開始: start a batch's items registered in a 競りナビ folder (a bulk upload that registers)
+  async [MSG.START_REGISTERED](message) {
+    const conn = await requirePaired();
+    const id = encodeURIComponent(requireBatchId(message));
+    const reply = await callCompanion(conn, "POST", `/batches/${id}/start`, { body: {} });
     await watchJob(reply.job_id, "direct_listing");
     return { jobId: reply.job_id, batchId: reply.batch_id ?? message.batchId ?? null };
   },

@@ -14,6 +14,7 @@ export const MSG = Object.freeze({
   LIST_PENDING: "listPending",
   DOWNLOAD: "download",
   DIRECT_LISTING: "directListing",
+  START_REGISTERED: "startRegistered",
   SYNC: "sync",
   MARK_SEEN: "markErrorsSeen",
   REFRESH_BADGE: "refreshBadge",

@@ -120,9 +120,16 @@ function renderSource() {
     }
   }
   $("source-summary").textContent = summary;
+  // Items the store keeps in a 競りナビ folder, not started: say so, offer to start them
+  const chosen = source === "batch" ? state.batches.find((b) => String(b.id) === select.value) : null;
+  const registered = chosen?.registered_count ?? 0;
+  $("registered-summary").hidden = registered === 0;
+  $("registered-summary").textContent = registered ? t("registeredSummary", [String(registered)]) : "";
+  $("btn-start").hidden = registered === 0;
   const nothing = source === "batch" && !state.batches.length;
   $("btn-download").disabled = busy || nothing;
   $("btn-direct").disabled = busy || nothing;
+  $("btn-start").disabled = busy;
   $("btn-sync").disabled = busy;
 }
 
@@ -185,6 +192,15 @@ async function onDirect() {
     const { jobId } = await ask(MSG.DIRECT_LISTING, selectedSource());
     startedJobs.set(jobId, null);
     setResult(t("directStarted"), "ok");
+    await refreshStatus();
+  });
+}
+
+async function onStart() {
+  await runAction(t("startStarting"), async () => {
+    const { jobId } = await ask(MSG.START_REGISTERED, selectedSource());
+    startedJobs.set(jobId, null);
+    setResult(t("startStarted"), "ok");
     await refreshStatus();
   });
 }
@@ -382,6 +398,7 @@ $("source").addEventListener("change", renderSource);
 $("batch").addEventListener("change", renderSource);
 $("btn-download").addEventListener("click", onDownload);
 $("btn-direct").addEventListener("click", onDirect);
+$("btn-start").addEventListener("click", onStart);
 $("btn-sync").addEventListener("click", onSync);
 $("interval").addEventListener("change", onIntervalChange);
 $("retry").addEventListener("click", load);

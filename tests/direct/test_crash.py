@@ -30,7 +30,7 @@ import pytest
 
 from companion.demo import sandbox_settings
 from tests.companion_process import CompanionProcess, until
-from tests.conftest import free_port
+from tests.conftest import both_worlds, free_port
 from tests.direct.conftest import Sandboxes, tasks_by_inventory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,6 +39,7 @@ KILLS = 10
 ITEMS = 14
 
 
+@both_worlds
 async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Path) -> None:
 
     rng = random.Random()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from companion.keys import STORE
+from tests.conftest import both_worlds
 from tests.direct.conftest import WiredFactory
 
 pytestmark = pytest.mark.browser
@@ -30,6 +31,7 @@ def _login(data_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@both_worlds
 async def test_login_command_then_runs_reuse_the_session(
     make_wired: WiredFactory, data_dir: Path
 ) -> None:
@@ -52,6 +54,7 @@ async def test_login_command_then_runs_reuse_the_session(
     assert (await wired.client.app[STORE].browser()).logins == 0
 
 
+@both_worlds
 async def test_staff_finish_the_sms_step_in_the_window(
     make_wired: WiredFactory, tmp_path: Path
 ) -> None:
@@ -79,8 +82,9 @@ async def test_staff_finish_the_sms_step_in_the_window(
             await asyncio.sleep(0.1)
         while not any("確認コード" in s for s in said):  # noqa: ASYNC110 - the window's hint
             await asyncio.sleep(0.1)
-    page = next(p for p in session._context.pages if "login_verify" in p.url)
-    await page.fill("#code", codes[0])  # … and types it
+    assert session._context is not None
+    page = session._context.pages[-1]  # the window interactive_login opened
+    await page.locator(", ".join(FACTS.login.one_time_code)).fill(codes[0])  # … and types it
     await page.get_by_role("button", name="認証する").click()
     assert await window is True
     assert any("ログインしました" in s for s in said)

@@ -3,28 +3,38 @@ sandboxes) as a subprocess, the extension in real Chromium, staff pressing the p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox.recore.seed import SEEDED_INVALID
+from tests.conftest import STORE_WORLDS
 from tests.extension.conftest import Demo, ExtensionBrowser
+from tests.staff import upload_zip
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# every flow in both store worlds: one demo (and pairing) per world
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.parametrize("store_world", STORE_WORLDS, scope="module"),
+]
 
 ZIP_NAME = re.compile(r"yahoo_upload_\d{8}_\d{4}\.zip")
 SETTLED = {"succeeded", "partial", "failed"}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo"))
+def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
+    server = Demo(tmp_path_factory.mktemp("demo"), store_world)
     server.start()
     yield server
     server.stop()
@@ -328,3 +338,73 @@ def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
         assert resp.status == 200
     press_sync(ext_browser, demo, token).close()
     wait_for(lambda: recore_status() == "UNSHIPPED", "the order in ReCORE as 未出荷", 90)
+
+
+def _in_a_thread(work: Any) -> Any:
+    """An asyncio coroutine run to its end beside Playwright's sync API (own thread, own loop)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = asyncio.run(work)
+        except BaseException as exc:  # handed to the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_an_uploaded_zip_is_found_listed_or_registered_then_started(
+    ext_browser: ExtensionBrowser, demo: Demo, token: str, store_world: str, tmp_path: Path
+) -> None:
+    """Staff upload the downloaded zip at 一括アップロード. 同期開始 then finds the item on the
+    store: listed (world classic), or registered in its folder (world next), which the popup
+    says and offers to start with 「出品開始」; either way it ends 出品中 in ReCORE."""
+    items = all_pending_items(demo, token)
+    one = next(i["id"] for i in items if i["management_number"] not in set(SEEDED_INVALID))
+    status, batch = demo.request(
+        "POST", "/batches", {"source": "pending", "listing_ids": [one]}, token=token
+    )
+    assert status == 201, batch
+    request = urllib.request.Request(
+        f"{demo.url}/api/v1/batches/{batch['id']}/zip",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 (loopback)
+        zip_path = tmp_path / f"{batch['name']}.zip"
+        zip_path.write_bytes(resp.read())
+    yahoo = f"http://127.0.0.1:{demo.yahoo_port}"
+    account = _get_json(f"{yahoo}/_sandbox/state?brief=1")["account"]
+    uploaded = _in_a_thread(upload_zip(yahoo, account, zip_path, tmp_path / "staff-profile"))
+    number = batch["items"][0]["management_number"]
+    assert number in {**uploaded.listed, **uploaded.registered}, uploaded
+
+    page = press_sync(ext_browser, demo, token)
+    page.select_option("#source", "batch")
+    page.select_option("#batch", str(batch["id"]))
+    notice = page.locator("#registered-summary")
+    if store_world == "next":  # the upload only registered it
+        notice.wait_for()
+        assert "フォルダに登録済み（未出品）1件" in notice.inner_text()
+        page.click("#btn-start")
+        page.locator("#action-result[data-kind='ok']").wait_for()
+        _, jobs = demo.request("GET", "/jobs?kind=direct_listing&limit=1", token=token)
+        job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
+        wait_for(lambda: job.get_attribute("data-state") in SETTLED, "出品開始 to finish", 120)
+        assert job.get_attribute("data-state") == "succeeded"
+        page.close()
+        press_sync(ext_browser, demo, token).close()  # brings the result to ReCORE
+    else:
+        assert notice.is_hidden() and page.locator("#btn-start").is_hidden()
+        page.close()
+
+    def listed_in_recore() -> bool:
+        listings = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
+        mine = next(x for x in listings if x["id"] == one)
+        return mine["status_label"] == "出品中" and bool(mine["mall_product_code"])
+
+    wait_for(listed_in_recore, "ReCORE to show the item as 出品中", 90)

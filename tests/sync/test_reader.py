@@ -105,3 +105,57 @@ async def test_an_expired_session_is_renewed_once_for_every_request_that_met_it(
     got = await reader.read_orders()  # 21 pages side by side, all meet the login page
     assert got.total == 1010 and len(got.rows) == 1010
     assert reader.browser.logins == 1
+
+
+@pytest.fixture
+async def next_store(aiohttp_server: Any) -> TestServer:
+    from sandbox.yahoo.app import create_app
+
+    server = await aiohttp_server(create_app(seed=True, world="next"))
+    async with aiohttp.ClientSession() as s:
+        await s.post(str(server.make_url("/_sandbox/bulk")), json={"selling": 90})
+    return server
+
+
+async def _read_selling(server: TestServer, facts: Any, profile: Path) -> tuple[Any, Any]:
+    account = demo_account(server.app)
+
+    async def credentials() -> Credentials:
+        return Credentials(
+            account["yahoo_id"],
+            account["password"],
+            account["business_id"],
+            account["business_password"],
+        )
+
+    browser = BrowserSession(profile, StoreUrls(facts, str(server.make_url(""))), credentials)
+    try:
+        async with aiohttp.ClientSession() as session:
+            reader = StoreReader(browser, session, retry_delay=0.01)
+            return await reader.read_list(facts.lists.selling), reader
+    finally:
+        await browser.close()
+
+
+@pytest.mark.browser
+async def test_a_list_rendered_in_the_browser_is_read_from_its_json_or_its_rendered_page(
+    next_store: TestServer, tmp_path: Path
+) -> None:
+    """World next's lists hold no rows in their HTML. The first page is rendered in Chromium; the
+    JSON it loads has the keys the facts name, so the other pages come from that JSON over
+    plain HTTP. With facts that do not know the JSON's keys, every page is read as rendered."""
+    from scrapers.facts import load_facts
+
+    got, reader = await _read_selling(next_store, FACTS, tmp_path / "a")
+    assert got.total == 120 and len({r.auction_id for r in got.rows}) == 120
+    assert not got.problems
+    assert reader._json_paths == {"selling": "/serinavi/api/selling"}  # learnt from the page
+    assert any("/serinavi/api/selling" in url for url in reader.fetched)
+
+    other_keys = tmp_path / "facts.toml"
+    other_keys.write_text('[lists.json.fields]\nauction_id = "auctionNo"\n', encoding="utf-8")
+    got2, reader2 = await _read_selling(next_store, load_facts(other_keys), tmp_path / "b")
+    assert reader2._json_paths == {}
+    assert [(r.auction_id, r.price, r.bids, r.end_time) for r in got2.rows] == [
+        (r.auction_id, r.price, r.bids, r.end_time) for r in got.rows
+    ]
