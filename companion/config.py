@@ -15,6 +15,17 @@ DEFAULT_PORT = 8765
 LOOPBACK = "127.0.0.1"  # never 0.0.0.0: the API must not be reachable from the network
 
 
+def _env_number(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _env_mb(name: str, default: float) -> int:
+    return int(_env_number(name, default) * 1024 * 1024)
+
+
 def default_data_dir() -> Path:
     override = os.environ.get("RECORE_CONNECTOR_DATA_DIR")
     return (
@@ -29,6 +40,24 @@ class Config:
     database_url: str | None = None
     # background workers (ReCORE poller, outbox, scheduler); tests of the bare API switch them off
     workers: bool = True
+    # disk space held back in `reserve.bin` for the log and the job state when the disk fills,
+    # and the free space heavy work (a batch, a direct listing, a sync) needs to start
+    disk_reserve_bytes: int = field(
+        default_factory=lambda: _env_mb("RECORE_CONNECTOR_DISK_RESERVE_MB", 32)
+    )
+    min_free_bytes: int = field(
+        default_factory=lambda: _env_mb("RECORE_CONNECTOR_MIN_FREE_MB", 100)
+    )
+    # how long the store may take to finish a request: an item whose press (出品する, 早期終了 …)
+    # has no known outcome is not pressed again before the store was read after this long
+    # (companion.direct.intents says what was measured and what is assumed)
+    submit_grace_seconds: float = field(
+        default_factory=lambda: _env_number("RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS", 120)
+    )
+    # how often jobs paused by a problem of the PC look whether it is gone
+    resource_check_seconds: float = field(
+        default_factory=lambda: _env_number("RECORE_CONNECTOR_RESOURCE_CHECK_SECONDS", 30)
+    )
 
     @property
     def db_url(self) -> str:
@@ -49,6 +78,11 @@ class Config:
     @property
     def exports_dir(self) -> Path:
         return self.data_dir / "exports"
+
+    @property
+    def run_dir(self) -> Path:
+        """Lock files of the running companion processes (see `companion.jobs.RunnerLease`)."""
+        return self.data_dir / "run"
 
     @property
     def browser_profile_dir(self) -> Path:

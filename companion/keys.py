@@ -16,6 +16,7 @@ from companion.db import Database
 from companion.events import Events
 from companion.jobs import JobRunner
 from companion.pairing import Pairing
+from companion.resources import DiskGuard
 from companion.settings import SettingsStore
 from companion.store_session import StoreSession
 
@@ -36,6 +37,7 @@ PAIRING = web.AppKey("pairing", Pairing)
 SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
+DISK = web.AppKey("disk", DiskGuard)
 STORE = web.AppKey("store", StoreSession)  # the one Yahoo store session
 
 # Feature services (set by each feature's setup)

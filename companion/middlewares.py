@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from companion.keys import PAIRING
+from companion.keys import DISK, PAIRING
+from companion.resources import DISK_FULL, local_problem
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,7 +42,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status >= 400 and exc.content_type != "application/json":
             return error_response(exc.status, "HTTP_ERROR", exc.reason, exc.reason)
         raise
-    except Exception:
+    except Exception as exc:
+        problem = local_problem(exc)
+        if problem is not None:  # the PC's disk or database: say what to do, not "see the log"
+            disk = request.app.get(DISK)
+            if disk is not None:
+                disk.problem_seen(problem)  # room for this line in the log
+            log.warning("%s %s: %s", request.method, request.path, problem.message_en)
+            status = 507 if problem.code == DISK_FULL else 503
+            return error_response(status, problem.code, problem.request_message, problem.message_en)
         # English in the log with the traceback; the body says nothing about internals or secrets
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(

@@ -96,6 +96,8 @@ class Job(Base):
     progress_total: Mapped[int] = mapped_column(default=0)
     # {"code", "message" (ja), "message_en"} or NULL
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the JobRunner (one per running companion) that queued or runs it; see companion.jobs
+    owner: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -271,3 +273,21 @@ class AlertDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None]
+class SubmitIntent(Base):
+    """A press that changes the store (出品する, 出品開始, 早期終了, an edit's save), written and
+    committed BEFORE the press. It stays open until the outcome is known. After a crash an open one
+    makes its item uncertain (確認中): it is not pressed again until the store has been read again
+    after a grace period longer than the store may take to finish a request
+    (`companion.direct.intents`)."""
+
+    __tablename__ = "submit_intents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # 管理番号 or auction id
+    action: Mapped[str] = mapped_column(String(16))  # list | start | end | edit
+    pressed: Mapped[str] = mapped_column(String(32))  # the button, as staff know it
+    listing_id: Mapped[int | None] = mapped_column(index=True)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    pressed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # done | failed | not_done
+    resolved_at: Mapped[datetime | None]

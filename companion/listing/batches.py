@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
-from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
+from companion.keys import BATCHES, CONFIG, DB, DISK, JOBS, OUTBOX, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
 from companion.listing.validation import ListingError
@@ -231,6 +231,7 @@ class Batches:
         slow part, so a task handled meanwhile (an item sold in the shop) cannot be overwritten,
         and two clicks never put one listing in two batches.
         """
+        await asyncio.to_thread(self.app[DISK].check)  # heavy work: not on a nearly full disk
         async with self._lock:
             batch_id, claimed = await self._claim(listing_ids)
             try:
@@ -248,6 +249,10 @@ class Batches:
                 await self._release(batch_id)
                 raise
             await self._reject(batch_id, result.errors)
+        if result.errors:
+            outbox = self.app.get(OUTBOX)
+            if outbox is not None:
+                outbox.wake()  # ReCORE hears why now, not at the delivery loop's next idle tick
         return await self.get(batch_id)
 
     async def _read_store_first(self) -> None:

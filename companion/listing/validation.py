@@ -200,6 +200,14 @@ class _Checker:
         if not isinstance(title, str):
             self.add("title", "not_text", "が文字列ではありません", f"not text: {_short(title)}")
             return
+        tag = yf.TITLE_HTML_RE.search(title)
+        if tag:
+            self.add(
+                "title",
+                "title_html",
+                f"にHTMLタグは使えません（「{_short(tag.group())}」）。文字だけにしてください",
+                f"contains HTML ({_short(tag.group())}); titles are plain text",
+            )
         width = yf.title_width(title)
         if width > yf.TITLE_MAX_WIDTH:
             shown = yf.format_width(width)
@@ -316,6 +324,8 @@ class _Checker:
                     f"は1円以上にしてください（{start}円）",
                     f"must be at least 1 yen, got {start}",
                 )
+            elif start > yf.PRICE_MAX:
+                self._too_high("start_price", start)
         if self.skip("buyout_price"):
             return
         raw = self.get("buyout_price")
@@ -336,6 +346,16 @@ class _Checker:
                 f"は0（なし）か開始価格以上にしてください（即決価格{buyout}円、開始価格{start}円）",
                 f"must be 0 (none) or at least the start price (buyout {buyout}, start {start})",
             )
+        elif buyout > yf.PRICE_MAX:
+            self._too_high("buyout_price", buyout)
+
+    def _too_high(self, name: str, price: int) -> None:
+        self.add(
+            name,
+            "price_too_high",
+            f"は{yf.PRICE_MAX:,}円以下にしてください（{price:,}円）。桁の打ち間違いがないか確認してください",
+            f"must be at most {yf.PRICE_MAX} yen, got {price}",
+        )
 
     def _range(
         self, name: str, allowed: Collection[int], rule: str, ja: str, en: str, required: bool

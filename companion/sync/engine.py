@@ -42,6 +42,7 @@ from companion.domain import ListingState, Order, OrderLine, OrderStatus
 from companion.events import Events
 from companion.recore import client as rc
 from companion.recore import outbox as ob
+from companion.resources import LocalProblem, local_problem
 from scrapers.errors import LayoutChanged, ScraperError, SessionExpired
 from scrapers.facts import FACTS, OrderFacts
 from scrapers.parse import ListPage, ListRow, OrderDetail, OrderRow, parse_order_detail
@@ -70,11 +71,18 @@ STEPS: dict[str, str] = {
 class SyncFault(Exception):
     """The sync met a fault; what it learned is saved. `message` (ja) / `message_en`."""
 
-    def __init__(self, code: str, message: str, message_en: str) -> None:
+    def __init__(
+        self, code: str, message: str, message_en: str, problem: LocalProblem | None = None
+    ) -> None:
         super().__init__(message_en)
         self.code = code
         self.message = message
         self.message_en = message_en
+        self.problem = problem  # the PC's own trouble (a full disk), when that is what it is
+
+    @classmethod
+    def local(cls, problem: LocalProblem) -> SyncFault:
+        return cls(problem.code, problem.message, problem.message_en, problem)
 
 
 @dataclass
@@ -274,6 +282,9 @@ class SyncEngine:
     def _fault(self, exc: BaseException) -> SyncFault:
         if isinstance(exc, SyncFault):
             return exc
+        problem = local_problem(exc)
+        if problem is not None:  # the PC's disk or database: the sync pauses (SyncService)
+            return SyncFault.local(problem)
         if isinstance(exc, LayoutChanged):
             return SyncFault(
                 "YAHOO_LAYOUT_CHANGED", f"{exc.ja}読み取れた分は保存しました。", exc.en
@@ -871,6 +882,9 @@ def default_watermark(last: str | None) -> datetime | None:
     if not last:
         return None
     try:
-        return datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(days=1)
+        read_at = datetime.fromisoformat(last.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # a time ahead of now was written while the PC's clock was ahead: reading from there would
+    # skip what sold meanwhile
+    return min(read_at, utcnow()) - timedelta(days=1)

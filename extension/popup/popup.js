@@ -7,6 +7,8 @@ import { ask, formatTime } from "../ui/messaging.js";
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 1500;
 const FINISHED = new Set(["succeeded", "partial", "failed"]);
+// Results waiting for ReCORE longer than this are worth a line (a few seconds' wait is normal).
+const OUTBOX_AGE_SHOWN_S = 300;
 // Codes after which only the options page (pairing) helps.
 const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED"]);
 
@@ -414,6 +416,8 @@ function renderStatus(status, notes) {
   showErrors.disabled = errorCount === 0;
   if (errorCount === 0) hideListingErrors();
   else if (shownErrorTotal !== null && shownErrorTotal !== errorCount) showListingErrors().catch(() => {});
+  renderOutboxAge(status?.outbox);
+  renderChecking(status?.checking ?? []);
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()
@@ -441,6 +445,27 @@ function renderStatus(status, notes) {
   }
   if (entries.length) list.append(el("li", { text: t("errorsHint"), className: "hint" }));
   $("errors-section").hidden = entries.length === 0;
+}
+
+function formatAge(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 120 ? t("ageMinutes", [String(minutes)]) : t("ageHours", [String(Math.floor(minutes / 60))]);
+}
+
+/** How long results have waited for ReCORE, once that is more than a few minutes. */
+function renderOutboxAge(outbox) {
+  const node = $("outbox-age");
+  const age = outbox?.oldest_age_seconds;
+  const waiting = (outbox?.pending ?? 0) > 0 && typeof age === "number" && age >= OUTBOX_AGE_SHOWN_S;
+  node.hidden = !waiting;
+  node.textContent = waiting ? t("outboxWaiting", [String(outbox.pending), formatAge(age)]) : "";
+}
+
+/** Items whose press on the store has no known outcome yet (確認中): nothing is pressed twice. */
+function renderChecking(items) {
+  const list = $("checking");
+  list.replaceChildren(...items.map((item) => el("li", { text: t("checkingItem", [item.key, item.pressed]) })));
+  list.hidden = items.length === 0;
 }
 
 async function refreshStatus() {

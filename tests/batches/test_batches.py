@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import zipfile
@@ -349,3 +350,47 @@ async def test_errors_lists_every_item_in_error_most_recent_first(wired) -> None
     }
     for item in body["items"]:
         assert item["problems"] and all(p["message"] for p in item["problems"])
+async def test_a_rejected_items_report_leaves_at_once_not_at_the_next_idle_tick(
+    make_companion, recore_sandbox
+) -> None:
+    from companion.keys import GATEWAY, RECORE
+    from companion.recore.outbox import RetryPolicy
+    from companion.recore.service import RECORE_OPTIONS, ServiceOptions
+    from sandbox.recore.app import demo_credentials
+    from tests.conftest import pair_client
+
+    def prepare(app) -> None:
+        # the delivery loop runs, but its idle timer would not fire within this test
+        app[RECORE_OPTIONS] = ServiceOptions(
+            rate=500.0, poll_interval=3600, policy=RetryPolicy(idle=3600)
+        )
+
+    client = await make_companion(prepare=prepare, workers=True)
+    auth = {"Authorization": f"Bearer {await pair_client(client)}"}
+    creds = demo_credentials(recore_sandbox.app)
+    settings = {
+        "recore_api_url": str(recore_sandbox.make_url("")),
+        "recore_api_key": creds["api_key"],
+        "ec_account_id": creds["ec_account_id"],
+    }
+    assert (await client.put("/api/v1/settings", json=settings, headers=auth)).status == 200
+    await client.app[RECORE].settled()
+    await client.app[GATEWAY].poll_once()
+    await client.app[OUTBOX].drain(timeout=10)  # what the poll itself sent is out of the way
+
+    resp = await client.post("/api/v1/batches", json={"source": "pending"}, headers=auth)
+    assert resp.status == 201, await resp.text()
+    rejected = {e["ec_inventory_id"] for e in (await resp.json())["errors"]}
+    assert rejected
+
+    async def reported() -> set[int]:
+        state = await _sandbox_state(client, recore_sandbox)
+        return {
+            t["data"]["ec_inventory_id"]
+            for t in state["tasks"]
+            if t["type"] == "CREATE_INVENTORY" and t.get("outcome") == "failed"
+        }
+
+    async with asyncio.timeout(20):
+        while not rejected <= await reported():  # noqa: ASYNC110 - another server's state
+            await asyncio.sleep(0.1)

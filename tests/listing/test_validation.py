@@ -51,6 +51,18 @@ RULES: list[tuple[dict[str, Any], str, str, list[str]]] = [
         ["999円", "1000円"],
     ),
     ({"buyout_price": -1}, "buyout_price", "buyout_below_start", ["-1円"]),
+    (
+        {"start_price": 10**12, "buyout_price": 0},
+        "start_price",
+        "price_too_high",
+        ["999,999,999円以下", "1,000,000,000,000円"],
+    ),
+    ({"buyout_price": 1_000_000_000}, "buyout_price", "price_too_high", ["1,000,000,000円"]),
+    ({"title": "<b>限定</b> カメラ"}, "title", "title_html", ["HTMLタグ", "<b>"]),
+    ({"title": "カメラ <script src=x>"}, "title", "title_html", ["<script src=x>"]),
+    ({"title": "カメラ <BR>"}, "title", "title_html", ["<BR>"]),
+    ({"title": "<x-tag data-a=1>カメラ"}, "title", "title_html", ["<x-tag data-a="]),
+    ({"title": "<!-- x --> カメラ"}, "title", "title_html", ["<!--"]),
     ({"buyout_price": "x"}, "buyout_price", "not_integer", ["x"]),
     ({"quantity": 0}, "quantity", "quantity_invalid", ["1以上", "0"]),
     ({"quantity": None}, "quantity", "quantity_missing", ["ありません"]),
@@ -168,6 +180,11 @@ def test_rule(overrides: dict[str, Any], field: str, rule: str, fragments: list[
     assert error.to_dict()["rule"] == rule
     # the broken field is the only complaint (one rule, one error)
     assert {e.rule for e in errors} == {rule} or rule in ("buyout_below_start",), errors
+
+
+@pytest.mark.parametrize("title", ["Tシャツ <M> 綿", "1<2 の証明", "矢印 <- と ->", "<新品> 電卓"])
+def test_brackets_that_are_not_html_are_allowed_in_a_title(title: str) -> None:
+    assert validate_listing(make_listing(1, title=title)) == []
 
 
 def test_unparsed_field_is_reported_once() -> None:

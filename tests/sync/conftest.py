@@ -115,11 +115,11 @@ async def recore_server(aiohttp_server: Any) -> TestServer:
 def make_hub(
     aiohttp_client: Any, data_dir: Path, yahoo_server: TestServer, recore_server: TestServer
 ) -> Any:
-    async def factory(*, workers: bool = False, all_features: bool = False) -> Hub:
+    async def factory(*, workers: bool = False, all_features: bool = False, **config: Any) -> Hub:
         from companion.sync import service as sync
 
         app = create_app(
-            Config(data_dir=data_dir, workers=workers),
+            Config(data_dir=data_dir, workers=workers, **config),
             # all_features: the app exactly as `serve` builds it (FEATURES)
             features=None if all_features else [recore_service.setup, batches.setup, sync.setup],
         )
