@@ -9,10 +9,12 @@ from pathlib import Path
 import platformdirs
 
 from companion.db import sqlite_url
+from companion.logs import private_dir
 
 APP_NAME = "recore-connector"
 DEFAULT_PORT = 8765
 LOOPBACK = "127.0.0.1"  # never 0.0.0.0: the API must not be reachable from the network
+YAHOO_BASE_URL_ENV = "RECORE_CONNECTOR_YAHOO_BASE_URL"
 
 
 def default_data_dir() -> Path:
@@ -29,6 +31,11 @@ class Config:
     database_url: str | None = None
     # background workers (ReCORE poller, outbox, scheduler); tests of the bare API switch them off
     workers: bool = True
+    # Where the Yahoo store pages are: None = the real Yahoo sites; the demo and the tests point
+    # it at the Yahoo sandbox. Never settable through the HTTP API: the Yahoo passwords follow it.
+    yahoo_base_url: str | None = field(
+        default_factory=lambda: os.environ.get(YAHOO_BASE_URL_ENV) or None
+    )
 
     @property
     def db_url(self) -> str:
@@ -55,7 +62,8 @@ class Config:
         return self.data_dir / "browser-profile"
 
     def ensure_dirs(self) -> None:
-        for d in (self.data_dir, self.log_dir, self.cache_dir, self.exports_dir):
-            d.mkdir(parents=True, exist_ok=True)
         # the data dir holds the token hashes and the encrypted secrets: owner only
-        os.chmod(self.data_dir, 0o700)
+        private_dir(self.data_dir)
+        private_dir(self.log_dir)
+        for d in (self.cache_dir, self.exports_dir):
+            d.mkdir(exist_ok=True)
