@@ -22,6 +22,7 @@ from companion.app import create_app
 from companion.browser import CHROMIUM_ARGS, chromium_executable
 from companion.config import LOOPBACK, Config
 from companion.keys import CONFIG, DB, SETTINGS
+from companion.logs import private_dir
 from companion.pairing import create_code
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ async def _serve(app: web.Application, port: int) -> web.AppRunner:
 def prepare_dir(data_dir: Path, *, reset: bool) -> None:
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)
-    (data_dir / "sandboxes").mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # logs and the companion's data live below: nobody else reads them
+    (data_dir / "sandboxes").mkdir(exist_ok=True)
 
 
 async def start_demo(data_dir: Path, ports: DemoPorts) -> RunningDemo:
