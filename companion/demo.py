@@ -19,7 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from companion.app import create_app
-from companion.browser import CHROMIUM_ARGS, chromium_executable
+from companion.browser import chromium_args, chromium_executable
 from companion.config import LOOPBACK, Config
 from companion.keys import CONFIG, DB, SETTINGS
 from companion.logs import private_dir
@@ -146,7 +146,7 @@ def open_browser(demo: RunningDemo, profile_dir: Path) -> subprocess.Popen[bytes
         f"--user-data-dir={profile_dir}",
         f"--disable-extensions-except={EXTENSION_DIR}",
         f"--load-extension={EXTENSION_DIR}",
-        *[a for a in CHROMIUM_ARGS if a != "--no-sandbox" or os.geteuid() == 0],
+        *chromium_args(exe),
         f"http://{LOOPBACK}:{demo.ports.recore}/",
     ]
     return subprocess.Popen(args)  # noqa: S603 (our own chromium, fixed args)
