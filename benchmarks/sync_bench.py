@@ -45,11 +45,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RECORE_CONNECTOR_NO_KEYRING", "1")
 
-from companion import batches, sync  # noqa: E402
 from companion.app import create_app  # noqa: E402
 from companion.config import Config  # noqa: E402
-from companion.keys import SERVICES, SETTINGS  # noqa: E402
+from companion.keys import GATEWAY, OUTBOX, RECORE, SETTINGS, SYNC  # noqa: E402
+from companion.listing import batches  # noqa: E402
 from companion.recore import service as recore_service  # noqa: E402
+from companion.sync import service as sync  # noqa: E402
 from sandbox.recore.app import create_app as create_recore  # noqa: E402
 from sandbox.recore.app import demo_credentials  # noqa: E402
 from sandbox.recore.keys import COUNTERS_KEY  # noqa: E402
@@ -162,7 +163,7 @@ async def main() -> None:
         app[sync.SYNC_OPTIONS] = sync.SyncOptions(concurrency=args.concurrency, deliver_wait=0.0)
         runner, _ = await serve(app)
         runners.append(runner)
-        service: sync.SyncService = app[SERVICES]["sync"]
+        service: sync.SyncService = app[SYNC]
         creds = demo_credentials(fast_app)
         await app[SETTINGS].update(
             {
@@ -176,10 +177,10 @@ async def main() -> None:
                 "business_password": "biz-pass-1234",
             }
         )
-        recore = app[SERVICES]["recore"]
+        recore = app[RECORE]
         await recore.rebuild()
         # ReCORE's first poll (26 demo CREATE tasks) is not what this benchmark is about
-        await app[SERVICES]["gateway"].poll_once()
+        await app[GATEWAY].poll_once()
         await service.access.login()  # the browser login (Chromium), once, before timing
 
         # 1. full sync: read + reconcile, changes land in the outbox
@@ -205,7 +206,7 @@ async def main() -> None:
         ratio = t_full / t_floor
 
         # deliver the first sync's upserts to the fast sandbox (not a figure: ReCORE is 5 rps)
-        outbox = app[SERVICES]["outbox"]
+        outbox = app[OUTBOX]
         recore.client.rate = 1000.0
         for bucket in recore.client._buckets.values():
             bucket.rate = bucket.max_rate = 1000.0

@@ -12,7 +12,7 @@ from companion.config import Config
 from companion.db import Database
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SERVICES, SETTINGS
+from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS
 from companion.middlewares import MIDDLEWARES
 from companion.pairing import Pairing
 from companion.secretbox import SecretBox
@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 # Feature modules: each has `setup(app)` that adds its routes, job kinds and cleanup contexts.
 FEATURES: list[str] = [
     "companion.recore.service",
-    "companion.batches",
-    "companion.direct_listing",
-    "companion.sync",
+    "companion.listing.batches",
+    "companion.direct.service",
+    "companion.sync.service",
 ]
 
 
@@ -59,7 +59,6 @@ def create_app(
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=2 * 1024 * 1024)
     app[CONFIG] = config
-    app[SERVICES] = {}
     app.cleanup_ctx.append(storage_ctx)
     app.add_routes(routes.routes)
     for setup in features if features is not None else _default_features():

@@ -64,14 +64,15 @@ def prepare_dir(data_dir: Path, *, reset: bool) -> None:
     (data_dir / "sandboxes").mkdir(exist_ok=True)
 
 
-async def start_demo(data_dir: Path, ports: DemoPorts) -> RunningDemo:
-    """Start the three servers and point the companion at the sandboxes."""
+async def start_demo(data_dir: Path, ports: DemoPorts, *, world: str = "classic") -> RunningDemo:
+    """Start the three servers and point the companion at the sandboxes. `world` chooses the
+    Yahoo sandbox's store pages (classic, or next: docs/yahoo-sandbox.md)."""
     from sandbox.recore.app import create_app as create_recore
     from sandbox.yahoo.app import create_app as create_yahoo
 
     sandbox_dir = data_dir / "sandboxes"
     recore_app = create_recore(state_file=sandbox_dir / "recore.json")
-    yahoo_app = create_yahoo(state_file=sandbox_dir / "yahoo.json")
+    yahoo_app = create_yahoo(state_file=sandbox_dir / "yahoo.json", world=world)
     companion_app = create_app(Config(data_dir=data_dir / "companion", port=ports.companion))
 
     runners = [await _serve(recore_app, ports.recore), await _serve(yahoo_app, ports.yahoo)]
@@ -152,8 +153,10 @@ def open_browser(demo: RunningDemo, profile_dir: Path) -> subprocess.Popen[bytes
     return subprocess.Popen(args)  # noqa: S603 (our own chromium, fixed args)
 
 
-async def run_demo(data_dir: Path, ports: DemoPorts, *, open_chromium: bool) -> None:
-    demo = await start_demo(data_dir, ports)
+async def run_demo(
+    data_dir: Path, ports: DemoPorts, *, open_chromium: bool, world: str = "classic"
+) -> None:
+    demo = await start_demo(data_dir, ports, world=world)
     print(instructions(demo), flush=True)
     browser = open_browser(demo, data_dir / "chromium-profile") if open_chromium else None
     stop = asyncio.Event()

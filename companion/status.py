@@ -29,7 +29,7 @@ from companion.db.models import (
 )
 from companion.events import event_dict
 from companion.jobs import ACTIVE_STATES, job_dict
-from companion.keys import DB
+from companion.keys import DB, RECORE
 from companion.settings import FIELDS
 
 LISTING_STATES = {
@@ -132,9 +132,7 @@ async def build_status(app: web.Application) -> dict[str, Any]:
 
 
 def _recore_part(app: web.Application, open_tasks: int) -> dict[str, Any]:
-    from companion.recore.service import RECORE_SERVICE
-
-    service = app.get(RECORE_SERVICE)
+    service = app.get(RECORE)
     if service is None:
         return {"configured": False, "missing": [], "missing_keys": [], "workers": False}
     return {**service.configuration(), "poll": service.gateway.status(), "open_tasks": open_tasks}

@@ -10,7 +10,7 @@ message naming the type, and the queue moves on. A handler that raises leaves it
 
 Registering a handler (the sync feature does this for SHIP_ORDER, CANCEL_ORDER, DELETE_INVENTORY …)::
 
-    from companion.keys import SERVICES
+    from companion.keys import GATEWAY
 
     async def ship(ctx: TaskContext) -> None:
         order = await ctx.session.get(OrderSnapshot, ctx.mall_order_id)
@@ -19,7 +19,7 @@ Registering a handler (the sync feature does this for SHIP_ORDER, CANCEL_ORDER, 
         # or neither: the task stays `handled` (open in ReCORE) until someone reports it later
         # with `outbox.enqueue_task_succeeded(session, task_id, body, ordering_key)`.
 
-    app[SERVICES]["gateway"].register_handler("SHIP_ORDER", ship)
+    app[GATEWAY].register_handler("SHIP_ORDER", ship)
 
 A handler runs inside ONE transaction (`ctx.session`): its state changes and its report commit
 together. `ctx.listing` / `ctx.inventory` are set for listing tasks that need the listing

@@ -4,7 +4,7 @@
 - builds a `RecoreClient` from the settings `recore_api_url`, `recore_api_key` (secret),
   `ec_account_id`, `store_id`, and rebuilds it when any of them changes;
 - puts `gateway` (`companion.recore.gateway.Gateway`), `outbox` (`companion.recore.outbox.Outbox`)
-  and `recore` (this `RecoreService`) into `app[SERVICES]`;
+  and `recore` (this `RecoreService`) into their typed keys (`companion.keys`);
 - when `app[CONFIG].workers` is True and the settings are complete, runs the poll loop (every
   `poll_interval` seconds, or at once after `gateway.poll_now()`) and the delivery loop.
 
@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from companion.keys import CONFIG, DB, EVENTS, SERVICES, SETTINGS
+from companion.keys import CONFIG, DB, EVENTS, GATEWAY, OUTBOX, RECORE, SETTINGS
 from companion.recore.client import PACED_RATE, RecoreClient
 from companion.recore.gateway import Gateway
 from companion.recore.outbox import Outbox, RetryPolicy
@@ -49,7 +49,6 @@ class ServiceOptions:
 
 
 RECORE_OPTIONS = web.AppKey("recore_options", ServiceOptions)
-RECORE_SERVICE = web.AppKey("recore_service", "RecoreService")
 
 
 class RecoreService:
@@ -160,10 +159,9 @@ class RecoreService:
 
 async def recore_ctx(app: web.Application) -> AsyncIterator[None]:
     service = RecoreService(app, app.get(RECORE_OPTIONS) or ServiceOptions())
-    app[RECORE_SERVICE] = service
-    app[SERVICES]["recore"] = service
-    app[SERVICES]["gateway"] = service.gateway
-    app[SERVICES]["outbox"] = service.outbox
+    app[RECORE] = service
+    app[GATEWAY] = service.gateway
+    app[OUTBOX] = service.outbox
     await service.start()
     yield
     await service.stop()

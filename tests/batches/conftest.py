@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from companion.keys import SERVICES
+from companion.keys import GATEWAY, RECORE
 from companion.recore.service import RECORE_OPTIONS, ServiceOptions
 from sandbox.recore.app import create_app as create_recore_sandbox
 from sandbox.recore.app import demo_credentials
@@ -43,7 +43,6 @@ async def wired(make_companion, recore_sandbox) -> dict[str, Any]:
         headers=auth,
     )
     assert resp.status == 200, await resp.text()
-    services = companion.app[SERVICES]
-    await services["recore"].settled()
-    await services["gateway"].poll_once()
-    return {"client": companion, "auth": auth, "sandbox": recore_sandbox, "services": services}
+    await companion.app[RECORE].settled()
+    await companion.app[GATEWAY].poll_once()
+    return {"client": companion, "auth": auth, "sandbox": recore_sandbox}

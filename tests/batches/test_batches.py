@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from companion.db.models import ListingRecord
-from companion.keys import DB
+from companion.keys import DB, OUTBOX
 
 
 async def _sandbox_state(companion, sandbox) -> dict[str, Any]:
@@ -78,7 +78,7 @@ async def test_batch_takes_the_valid_items_and_names_every_rejected_one(wired) -
             assert not ref or ref in names
 
     # each rejected one is reported failed to ReCORE once, with the staff message
-    await wired["services"]["outbox"].drain(timeout=20)
+    await wired["client"].app[OUTBOX].drain(timeout=20)
     state = await _sandbox_state(client, sandbox)
     tasks = {
         t["data"]["ec_inventory_id"]: t for t in state["tasks"] if t["type"] == "CREATE_INVENTORY"

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from companion.app import create_app
 from companion.config import Config
 from companion.demo import sandbox_settings
-from companion.keys import JOBS, SERVICES
+from companion.keys import GATEWAY, JOBS, OUTBOX, RECORE
 from companion.recore.outbox import RetryPolicy
 from companion.recore.service import RECORE_OPTIONS, ServiceOptions
 from sandbox.recore.app import create_app as create_recore
@@ -92,12 +92,8 @@ class Wired:
     auth: dict[str, str]
     sb: Sandboxes
 
-    @property
-    def services(self) -> dict[str, Any]:
-        return self.client.app[SERVICES]
-
     async def poll(self) -> None:
-        await self.services["gateway"].poll_once()
+        await self.client.app[GATEWAY].poll_once()
 
     async def post(self, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         resp = await self.client.post(path, json=body, headers=self.auth)
@@ -119,7 +115,7 @@ class Wired:
                 await asyncio.sleep(0.05)
 
     async def drain_outbox(self) -> None:
-        await self.services["outbox"].drain(timeout=20)
+        await self.client.app[OUTBOX].drain(timeout=20)
 
 
 WiredFactory = Callable[..., Awaitable[Wired]]
@@ -148,7 +144,7 @@ async def make_wired(aiohttp_client: Any, data_dir: Path, sandboxes: Sandboxes) 
         resp = await client.put("/api/v1/settings", json=values, headers=auth)
         assert resp.status == 200, await resp.text()
         wired = Wired(client, auth, sandboxes)
-        await wired.services["recore"].settled()
+        await wired.client.app[RECORE].settled()
         if listings:
             await sandboxes.add_listings(listings)
             await wired.poll()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.keys import DIRECT_LISTING
 from tests.direct.conftest import WiredFactory
 
 pytestmark = pytest.mark.browser
@@ -48,7 +49,7 @@ async def test_login_command_then_runs_reuse_the_session(
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded", job
-    assert wired.services["direct_listing"]._session.logins == 0
+    assert wired.client.app[DIRECT_LISTING]._session.logins == 0
 
 
 async def test_staff_finish_the_sms_step_in_the_window(
@@ -62,7 +63,7 @@ async def test_staff_finish_the_sms_step_in_the_window(
 
     wired = await make_wired(listings=0)
     await wired.sb.yahoo_faults(sms_wall=True)
-    service = wired.services["direct_listing"]
+    service = wired.client.app[DIRECT_LISTING]
     session = BrowserSession(
         tmp_path / "profile",
         YahooUrls.for_base(wired.sb.yahoo_url),
@@ -102,7 +103,7 @@ async def test_another_account_in_the_settings_clears_the_old_login(
     """The profile's cookies belong to the account that logged in: naming another Yahoo ID in
     the options clears them before the browser is used again, running or restarted."""
     wired = await make_wired(listings=0)
-    service = wired.services["direct_listing"]
+    service = wired.client.app[DIRECT_LISTING]
     session = await service.browser()
     async with session.use() as context:
         page = await context.new_page()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from companion.direct_listing import Pacer
+from companion.direct.service import Pacer
 
 
 async def test_presses_from_several_pages_are_spaced() -> None:

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from companion.keys import DIRECT_LISTING
 from tests.direct.conftest import WiredFactory
 
 pytestmark = pytest.mark.browser
@@ -65,7 +66,7 @@ async def test_expired_session_renews_or_pauses_then_resumes(make_wired: WiredFa
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "succeeded"
-    session = wired.services["direct_listing"]._session
+    session = wired.client.app[DIRECT_LISTING]._session
     assert session is not None and session.logins == 1
 
     await wired.sb.add_listings(4)

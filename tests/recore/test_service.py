@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from companion.app import create_app
 from companion.config import Config
-from companion.keys import SERVICES, SETTINGS
+from companion.keys import GATEWAY, OUTBOX, RECORE, SETTINGS
 from companion.recore import service
 from companion.recore.service import RECORE_OPTIONS, ServiceOptions
 from companion.status import build_status
@@ -40,7 +40,7 @@ async def _connect(companion: TestClient, sandbox: Sandbox, **extra: Any) -> Non
             **extra,
         }
     )
-    await companion.app[SERVICES]["recore"].settled()
+    await companion.app[RECORE].settled()
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, limit: float = 30.0) -> None:
@@ -64,8 +64,7 @@ async def test_incomplete_settings_are_named_and_nothing_runs(start_companion: F
     status = await recore_status(companion.app)
     assert status["configured"] is False and status["workers"] is False
     assert status["missing"] == ["ReCORE APIキー", "ECアカウントID"]
-    services = companion.app[SERVICES]
-    assert services["gateway"].client is None and services["outbox"].client is None
+    assert companion.app[GATEWAY].client is None and companion.app[OUTBOX].client is None
 
 
 async def test_settings_bring_the_loops_up_and_results_flow(
@@ -103,10 +102,10 @@ async def test_restart_with_a_full_outbox_delivers_everything_once(
     await sandbox.create_listings(*items)
     first = await start_companion(workers=False)  # intake by hand, loops off
     await _connect(first, sandbox)
-    gateway = first.app[SERVICES]["gateway"]
+    gateway = first.app[GATEWAY]
     assert (await gateway.poll_once()).failed == 4
     await sandbox.faults(down_seconds=60)
-    await first.app[SERVICES]["outbox"].deliver_now()  # fails: ReCORE is down
+    await first.app[OUTBOX].deliver_now()  # fails: ReCORE is down
     assert (await recore_status(first.app))["outbox"]["pending"] == 4
     await first.close()
 

@@ -12,14 +12,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from companion import batches
 from companion.app import create_app
 from companion.config import Config
 from companion.demo import sandbox_settings
-from companion.keys import DB, JOBS, SERVICES, SETTINGS
+from companion.keys import DB, JOBS, RECORE, SETTINGS, SYNC
+from companion.listing import batches
 from companion.recore import service as recore_service
 from companion.recore.outbox import RetryPolicy
-from companion.sync import SYNC_OPTIONS, SyncOptions, SyncService
+from companion.sync.service import SYNC_OPTIONS, SyncOptions, SyncService
 from sandbox.recore.app import create_app as create_recore
 from sandbox.yahoo.app import WORLD
 from sandbox.yahoo.app import create_app as create_yahoo
@@ -41,7 +41,7 @@ class Hub:
 
     @property
     def sync(self) -> SyncService:
-        return self.app[SERVICES]["sync"]
+        return self.app[SYNC]
 
     @property
     def world(self) -> Any:
@@ -115,7 +115,7 @@ def make_hub(
     aiohttp_client: Any, data_dir: Path, yahoo_server: TestServer, recore_server: TestServer
 ) -> Any:
     async def factory(*, workers: bool = False, all_features: bool = False) -> Hub:
-        from companion import sync
+        from companion.sync import service as sync
 
         app = create_app(
             Config(data_dir=data_dir, workers=workers),
@@ -130,7 +130,7 @@ def make_hub(
         app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0, retry_delay=0.01)
         client = await aiohttp_client(app)
         await configure(app, yahoo_server, recore_server)
-        await app[SERVICES]["recore"].rebuild()
+        await app[RECORE].rebuild()
         return Hub(client, yahoo_server, recore_server)
 
     return factory

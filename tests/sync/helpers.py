@@ -10,7 +10,7 @@ import aiohttp
 from sqlalchemy import select
 
 from companion.db.models import ListingRecord, OrderSnapshot, RecoreTask
-from companion.keys import SERVICES
+from companion.keys import BATCHES
 from tests.sync.conftest import Hub
 
 
@@ -67,7 +67,7 @@ async def waiting_listing_ids(hub: Hub) -> list[int]:
 
 async def list_on_yahoo(hub: Hub, listing_id: int) -> None:
     """出品ファイルをダウンロード (a batch of one) and upload it as staff would."""
-    batches = hub.app[SERVICES]["batches"]
+    batches = hub.app[BATCHES]
     batch = await batches.create([listing_id])
     assert batch["items"] and batch["items"][0]["state"] == "processing", batch
     path, _name = await batches.zip_path(batch["id"])

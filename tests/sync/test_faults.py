@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from companion.db.models import AuctionSnapshot, OrderSnapshot
-from companion.keys import SERVICES
+from companion.keys import YAHOO_BROWSER
 from sandbox.yahoo.app import WORLD
 from sandbox.yahoo.app import create_app as create_yahoo
 from tests.sync.conftest import Hub
@@ -75,7 +75,7 @@ async def test_session_expiring_mid_sync_logs_in_again(hub: Hub) -> None:
     SWITCHES["expire_on_orders"] = True
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
-    assert hub.app[SERVICES]["yahoo_browser"].logins == 2
+    assert hub.app[YAHOO_BROWSER].logins == 2
     assert len((await hub.recore_state())["orders"]) == 10
 
 

@@ -177,7 +177,7 @@ def test_without_a_total_the_next_link_is_followed() -> None:
 
 
 def test_duplicated_rows_are_read_once() -> None:
-    from companion.sync_engine import unique
+    from companion.sync.engine import unique
 
     rows = p.parse_selling(page("selling_p1.html")).rows
     assert len(unique(rows + rows[:5], lambda r: r.auction_id)) == len(rows)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from companion.db.models import ListingRecord
-from companion.keys import DB, SERVICES
+from companion.keys import DB, GATEWAY
 from sandbox.yahoo.app import demo_account
 from scrapers.session import BrowserSession, Credentials
 from scrapers.site import UPLOAD, YahooUrls
@@ -46,7 +46,7 @@ async def test_redownload_after_an_upload_reads_the_store_first(
     hub = await make_hub(all_features=True)
     client = hub.client
     auth = {"Authorization": f"Bearer {await pair_client(client)}"}
-    await hub.app[SERVICES]["gateway"].poll_once()
+    await hub.app[GATEWAY].poll_once()
     pending = (await (await client.get("/api/v1/pending", headers=auth)).json())["items"]
     ids = [pending[0]["id"], pending[1]["id"]]
     batch = await (
@@ -76,7 +76,7 @@ async def test_redownload_is_refused_when_the_store_cannot_be_read(make_hub: Any
     hub = await make_hub(all_features=True)
     client = hub.client
     auth = {"Authorization": f"Bearer {await pair_client(client)}"}
-    await hub.app[SERVICES]["gateway"].poll_once()
+    await hub.app[GATEWAY].poll_once()
     pending = (await (await client.get("/api/v1/pending", headers=auth)).json())["items"]
     batch = await (
         await client.post(

@@ -9,7 +9,7 @@ from typing import Any
 from companion.cli import main as cli_main
 from companion.db.models import utcnow
 from companion.keys import JOBS, SETTINGS
-from companion.sync import iso, next_run, parse_iso
+from companion.sync.service import iso, next_run, parse_iso
 from tests.conftest import pair_client
 
 
@@ -99,11 +99,10 @@ async def test_cli_sync_once_prints_a_summary(hub: Any, data_dir: Any, capsys: A
 
 
 async def test_in_the_full_app_sync_shares_the_direct_listings_browser(make_hub: Any) -> None:
-    from companion.keys import SERVICES
+    from companion.keys import DIRECT_LISTING, YAHOO_BROWSER
 
     hub = await make_hub(all_features=True)
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
-    services = hub.app[SERVICES]
-    assert "yahoo_browser" not in services  # one Chromium per profile: the direct listing's
-    assert (await services["direct_listing"].browser()).logins == 1
+    assert YAHOO_BROWSER not in hub.app  # one Chromium per profile: the direct listing's
+    assert (await hub.app[DIRECT_LISTING].browser()).logins == 1

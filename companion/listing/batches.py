@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
-from companion.keys import CONFIG, DB, JOBS, SERVICES, SETTINGS
+from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
 from companion.listing.validation import ListingError
@@ -74,7 +74,7 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
 
 
 class Batches:
-    """The batch service; one per app (`app[SERVICES]["batches"]`)."""
+    """The batch service; one per app (`app[BATCHES]`)."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
@@ -190,7 +190,7 @@ class Batches:
         return await self.get(batch_id)
 
     async def _read_store_first(self) -> None:
-        sync = self.app[SERVICES].get("sync")
+        sync = self.app.get(SYNC)
         settings = self.app[SETTINGS]
         if sync is None or not (
             await settings.get("yahoo_id") and await settings.secret("yahoo_password")
@@ -333,7 +333,7 @@ routes = web.RouteTableDef()
 
 
 def _service(request: web.Request) -> Batches:
-    return request.app[SERVICES]["batches"]
+    return request.app[BATCHES]
 
 
 def batch_error_response(exc: BatchError) -> web.Response:
@@ -433,7 +433,7 @@ def setup(app: web.Application) -> None:
 
     async def ctx(app: web.Application):  # type: ignore[no-untyped-def]
         service = Batches(app)
-        app[SERVICES]["batches"] = service
+        app[BATCHES] = service
         pruner = None
         if app[CONFIG].workers:
             pruner = asyncio.create_task(prune_image_cache_daily(service))

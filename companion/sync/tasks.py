@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask
 from companion.domain import ListingState
-from companion.keys import DB, SERVICES
+from companion.keys import DB, GATEWAY, SYNC
 from companion.recore import client as rc
 from companion.recore.gateway import TaskContext
 from scrapers import sync_site as site
@@ -47,7 +47,7 @@ Handler = Callable[[TaskContext], Awaitable[None]]
 
 
 def _service(app: web.Application) -> Any:
-    return app[SERVICES]["sync"]
+    return app[SYNC]
 
 
 async def _store(app: web.Application) -> tuple[Any, site.SyncUrls]:
@@ -238,7 +238,7 @@ def handlers(app: web.Application) -> dict[str, Handler]:
 
 
 def register_handlers(app: web.Application) -> None:
-    gateway = app[SERVICES].get("gateway")
+    gateway = app.get(GATEWAY)
     if gateway is None:
         log.warning("sync: no ReCORE gateway; order and inventory tasks are not handled")
         return
@@ -249,7 +249,7 @@ def register_handlers(app: web.Application) -> None:
 async def retry_open_tasks(app: web.Application) -> int:
     """Tasks of ours left open because Yahoo could not be reached: try each once more."""
     db = app[DB]
-    gateway = app[SERVICES].get("gateway")
+    gateway = app.get(GATEWAY)
     table = handlers(app)
     async with db.session() as s:
         rows = (

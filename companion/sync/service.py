@@ -3,17 +3,17 @@
 - Job kind `sync` (`JobRunner`), one at a time: 同期開始 while a sync runs joins it
   (`submit(..., dedupe_key="sync")`). Steps, each a job item: ReCOREのタスク (poll the gateway, so
   SHIP_ORDER / CANCEL_ORDER / DELETE_INVENTORY reach Yahoo first), ヤフオクへの接続, the read and
-  reconcile steps of `companion.sync_engine`, ReCOREへの送信 (the outbox).
+  reconcile steps of `companion.sync.engine`, ReCOREへの送信 (the outbox).
 - `POST /api/v1/sync` → `202 {"job_id"}`.
 - The scheduler (only when `app[CONFIG].workers`): runs a sync every `sync_interval_minutes`
   (0 = off) with a little jitter; the next run time is persisted in the internal setting `sync`
   (with last_run_at, last_result, last_error), which `GET /status` shows; an interval change
   reschedules at once.
-- Gateway handlers for ReCORE's order and inventory tasks (`companion.sync_tasks`).
+- Gateway handlers for ReCORE's order and inventory tasks (`companion.sync.tasks`).
 - `run_once(config)` for `recore-connector sync --once`.
 
 Yahoo access: the logged-in browser session (`scrapers.session.BrowserSession`, shared as
-`app[SERVICES]["yahoo_browser"]`) is used to log in; its cookies are then used for plain HTTP
+`app[YAHOO_BROWSER]`) is used to log in; its cookies are then used for plain HTTP
 (`scrapers.sync_reader.StoreHttp`). Cookies are kept in memory between syncs; the browser is asked
 again only when Yahoo answers with its login page.
 """
@@ -36,9 +36,21 @@ from sqlalchemy import func, select
 from companion.config import Config
 from companion.db.models import OutboxMessage, iso, utcnow
 from companion.jobs import JobContext, JobState, JobStop
-from companion.keys import CONFIG, DB, EVENTS, JOBS, SERVICES, SETTINGS
+from companion.keys import (
+    CONFIG,
+    DB,
+    DIRECT_LISTING,
+    EVENTS,
+    GATEWAY,
+    JOBS,
+    OUTBOX,
+    RECORE,
+    SETTINGS,
+    SYNC,
+    YAHOO_BROWSER,
+)
 from companion.settings import YAHOO_ACCOUNT_KEYS
-from companion.sync_engine import STEPS, SyncEngine, SyncFault, default_watermark
+from companion.sync.engine import STEPS, SyncEngine, SyncFault, default_watermark
 from scrapers import sync_pages as pages
 from scrapers import sync_site as site
 from scrapers.errors import ScraperError
@@ -117,16 +129,15 @@ class YahooAccess:
         so the direct listing's session is used when that feature is there."""
         from scrapers.session import BrowserSession, Credentials
 
-        services = self.app[SERVICES]
-        direct = services.get("direct_listing")
+        direct = self.app.get(DIRECT_LISTING)
         if direct is not None:
             return await direct.browser()
-        existing = services.get("yahoo_browser")
+        existing = self.app.get(YAHOO_BROWSER)
         if existing is not None and existing.urls.serinavi_origin == urls.serinavi_origin:
             return existing
         if existing is not None:
             await existing.close()
-        from companion.direct_listing import stored_credentials
+        from companion.direct.service import stored_credentials
 
         settings = self.app[SETTINGS]
 
@@ -137,7 +148,7 @@ class YahooAccess:
         session = BrowserSession(
             self.app[CONFIG].browser_profile_dir, urls, credentials, headless=options.headless
         )
-        services["yahoo_browser"] = session
+        self.app[YAHOO_BROWSER] = session
         return session
 
     async def urls(self) -> site.SyncUrls:
@@ -243,7 +254,7 @@ class SyncService:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
-        browser = self.app[SERVICES].get("yahoo_browser")
+        browser = self.app.get(YAHOO_BROWSER)
         if browser is not None:
             await browser.close()
         if self.http_session is not None:
@@ -253,7 +264,7 @@ class SyncService:
         if keys & YAHOO_ACCOUNT_KEYS:
             # another store or login: never reuse the old cookies or the old store id
             self.access.forget()
-            own_browser = self.app[SERVICES].get("yahoo_browser")
+            own_browser = self.app.get(YAHOO_BROWSER)
             if own_browser is not None:
                 own_browser.account_changed()
             loop = asyncio.get_running_loop()
@@ -404,9 +415,9 @@ class SyncService:
         return summary, first
 
     async def _recore_tasks(self, step: Any) -> SyncFault | None:
-        from companion.sync_tasks import retry_open_tasks
+        from companion.sync.tasks import retry_open_tasks
 
-        gateway = self.app[SERVICES].get("gateway")
+        gateway = self.app.get(GATEWAY)
         if gateway is None or gateway.client is None:
             await step("recore_tasks", "skipped", "ReCOREの接続設定がありません")
             return None
@@ -467,8 +478,8 @@ class SyncService:
 
         Counts every pending message, not only this sync's: what an earlier sync could not send
         (ReCORE was down) is part of "the next run completes the rest"."""
-        outbox = self.app[SERVICES].get("outbox")
-        recore = self.app[SERVICES].get("recore")
+        outbox = self.app.get(OUTBOX)
+        recore = self.app.get(RECORE)
         if outbox is None or outbox.client is None:
             pending, _ = await self._pending()
             await step("deliver", "skipped", f"ReCOREの接続設定がないため未送信 {pending}件")
@@ -553,19 +564,19 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/sync")
 async def post_sync(request: web.Request) -> web.Response:
-    service: SyncService = request.app[SERVICES]["sync"]
+    service: SyncService = request.app[SYNC]
     job_id = await service.submit("manual")
     return web.json_response({"job_id": job_id}, status=202)
 
 
 def setup(app: web.Application) -> None:
-    from companion.sync_tasks import register_handlers
+    from companion.sync.tasks import register_handlers
 
     app.add_routes(routes)
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         service = SyncService(app)
-        app[SERVICES]["sync"] = service
+        app[SYNC] = service
         app[JOBS].register(KIND, service.run_job, resumable=False)
         register_handlers(app)
         await service.start()
@@ -585,10 +596,10 @@ async def run_once(
     from companion.app import FEATURES, create_app
 
     # the ReCORE service must be set up before sync (its gateway gets our handlers)
-    names = [n for n in FEATURES if n != "companion.sync"]
+    names = [n for n in FEATURES if n != "companion.sync.service"]
     if "companion.recore.service" not in names:
         names.insert(0, "companion.recore.service")
-    names.append("companion.sync")
+    names.append("companion.sync.service")
     app = create_app(
         Config(
             data_dir=config.data_dir,
@@ -606,7 +617,7 @@ async def run_once(
         steps.append((ALL_STEPS.get(key, key), state, message))
 
     try:
-        service: SyncService = app[SERVICES]["sync"]
+        service: SyncService = app[SYNC]
         service.options.deliver_wait = max(service.options.deliver_wait, 60.0)
         summary, fault = await service.sync_once(report)
     finally:

@@ -32,13 +32,13 @@ from aiohttp import web
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
-from companion.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
-from companion.keys import CONFIG, DB, EVENTS, JOBS, SERVICES, SETTINGS
+from companion.keys import BATCHES, CONFIG, DB, DIRECT_LISTING, EVENTS, JOBS, OUTBOX, SETTINGS
 from companion.listing import yahoo_format as yf
+from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.listing.images import ImageStore, PreparedImage
 from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
@@ -54,7 +54,6 @@ T = TypeVar("T")
 
 JOB_KIND = "direct_listing"
 EVENT_SOURCE = "direct_listing"
-SERVICE = "direct_listing"
 MAX_CONCURRENCY = 4
 MAX_ATTEMPTS = 3  # per item, for answers that say "try again" (busy, expired draft, timeouts)
 # Seconds between two 出品する presses across all pages: gentle on the store. Tests set 0.
@@ -112,7 +111,7 @@ class Pacer:
 
 
 class DirectListing:
-    """The service behind the routes and the job (`app[SERVICES]["direct_listing"]`)."""
+    """The service behind the routes and the job (`app[DIRECT_LISTING]`)."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
@@ -131,7 +130,7 @@ class DirectListing:
 
     @property
     def batches(self) -> Batches:
-        return self.app[SERVICES]["batches"]
+        return self.app[BATCHES]
 
     async def credentials(self) -> Credentials:
         return await stored_credentials(self.settings)
@@ -535,7 +534,7 @@ class _Run:
                     succeeded_body(listing, auction_id=auction_id, auction_url=url),
                     ob.listing_key(row.id),
                 )
-        outbox = self.service.app[SERVICES].get("outbox")
+        outbox = self.service.app.get(OUTBOX)
         if outbox is not None:
             outbox.wake()
         message = (
@@ -574,7 +573,7 @@ routes = web.RouteTableDef()
 
 
 def _service(request: web.Request) -> DirectListing:
-    return request.app[SERVICES][SERVICE]
+    return request.app[DIRECT_LISTING]
 
 
 @routes.post("/api/v1/batches/{batch_id}/direct-listing")
@@ -630,7 +629,7 @@ async def post_direct_listing(request: web.Request) -> web.Response:
 
 async def _ctx(app: web.Application) -> AsyncIterator[None]:
     service = DirectListing(app)
-    app[SERVICES][SERVICE] = service
+    app[DIRECT_LISTING] = service
     app[JOBS].register(JOB_KIND, service.handle, resumable=True)
     app[SETTINGS].on_change(service.settings_changed)
     yield
