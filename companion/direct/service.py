@@ -35,6 +35,7 @@ from playwright.async_api import Error as PlaywrightError
 from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
+from companion.inputs import path_id
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
 from companion.keys import BATCHES, CONFIG, DB, DIRECT_LISTING, EVENTS, JOBS, OUTBOX, SETTINGS
 from companion.listing import yahoo_format as yf
@@ -578,10 +579,7 @@ def _service(request: web.Request) -> DirectListing:
 
 @routes.post("/api/v1/batches/{batch_id}/direct-listing")
 async def post_batch_direct_listing(request: web.Request) -> web.Response:
-    try:
-        batch_id = int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    batch_id = path_id(request, "batch_id")
     service = _service(request)
     try:
         await service.batches.get(batch_id)

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
+from companion.inputs import id_list, path_id, read_json
 from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
@@ -342,13 +343,6 @@ def batch_error_response(exc: BatchError) -> web.Response:
     return error_response(exc.status, exc.code, exc.message, exc.message_en)
 
 
-def _batch_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
 @routes.get("/api/v1/pending")
 async def get_pending(request: web.Request) -> web.Response:
     return web.json_response({"items": await _service(request).pending()})
@@ -360,9 +354,8 @@ async def get_batches(request: web.Request) -> web.Response:
 
 
 async def pending_source_ids(request: web.Request) -> list[int] | None:
-    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids, or BatchError 400."""
-    from companion.routes import read_json
-
+    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids; a 400 (BatchError,
+    or the inputs' own for ids out of range) otherwise."""
     body = await read_json(request)
     if not isinstance(body, dict) or body.get("source", "pending") != "pending":
         raise BatchError(
@@ -372,14 +365,7 @@ async def pending_source_ids(request: web.Request) -> list[int] | None:
             'source must be "pending"',
         )
     ids = body.get("listing_ids")
-    if ids is not None and (
-        not isinstance(ids, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-    ):
-        raise BatchError(
-            400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
-        )
-    return ids
+    return None if ids is None else id_list(ids, "listing_ids")
 
 
 @routes.post("/api/v1/batches")
@@ -394,7 +380,7 @@ async def post_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}")
 async def get_batch(request: web.Request) -> web.Response:
     try:
-        return web.json_response(await _service(request).get(_batch_id(request)))
+        return web.json_response(await _service(request).get(path_id(request, "batch_id")))
     except BatchError as exc:
         return batch_error_response(exc)
 
@@ -402,7 +388,7 @@ async def get_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}/zip")
 async def get_batch_zip(request: web.Request) -> web.StreamResponse:
     try:
-        path, name = await _service(request).zip_path(_batch_id(request))
+        path, name = await _service(request).zip_path(path_id(request, "batch_id"))
     except BatchError as exc:
         return batch_error_response(exc)
     return web.FileResponse(

@@ -94,7 +94,7 @@ def test_a_normal_user_keeps_chromiums_sandbox_for_the_store_pages() -> None:
     assert report["seccomp"] and all(mode == 2 for mode in report["seccomp"]), report
 
 
-def test_as_root_the_store_pages_run_without_it_and_the_log_says_so(caplog) -> None:
+def test_as_root_the_store_pages_run_without_it_and_the_log_says_so(caplog, tmp_path) -> None:
     import os
 
     if os.geteuid() != 0:
@@ -110,7 +110,7 @@ def test_as_root_the_store_pages_run_without_it_and_the_log_says_so(caplog) -> N
         browser.chromium_sandbox.cache_clear()
     assert "WITHOUT its sandbox" in caplog.text and "root" in caplog.text
     # and the probe confirms what that means: renderers without a seccomp filter
-    report = _run_probe([sys.executable, "-c", PROBE])
+    report = _run_probe([sys.executable, "-c", PROBE], cwd=tmp_path)
     assert report["sandbox"] is False
     assert report["seccomp"] and set(report["seccomp"]) == {0}, report
 

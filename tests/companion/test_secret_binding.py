@@ -12,8 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from companion.keys import SETTINGS
-from companion.recore.service import RECORE_SERVICE
+from companion.keys import RECORE, SETTINGS
 from companion.settings import SettingsStore
 from tests.conftest import pair_client
 
@@ -60,7 +59,7 @@ async def test_moving_the_recore_url_clears_the_key_and_sends_it_nowhere(
     companion, auth, recorder
 ) -> None:
     rec, server = recorder
-    service = companion.app[RECORE_SERVICE]
+    service = companion.app[RECORE]
     status, body = await _settings(
         companion,
         auth,
@@ -97,6 +96,7 @@ async def test_same_url_spelled_differently_keeps_the_key(companion, auth) -> No
     )
     _, body = await _settings(companion, auth, {"recore_api_url": "HTTPS://127.0.0.1:9/"})
     assert body["recore_api_key"] == {"set": True}
+    await companion.app[RECORE].settled()
 
 
 async def test_yahoo_base_url_is_not_settable_through_the_api(make_companion) -> None:
