@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +17,12 @@ from companion.logs import private_dir
 
 APP_NAME = "recore-connector"
 DEFAULT_PORT = 8765
+log = logging.getLogger(__name__)
+
 LOOPBACK = "127.0.0.1"  # never 0.0.0.0: the API must not be reachable from the network
+# Held too, so that no other local user can listen there: a browser may try `localhost` as ::1
+# first, and whoever answers there would be taken for the companion.
+LOOPBACK_V6 = "::1"
 YAHOO_BASE_URL_ENV = "RECORE_CONNECTOR_YAHOO_BASE_URL"
 
 
@@ -67,3 +76,39 @@ class Config:
         private_dir(self.log_dir)
         for d in (self.cache_dir, self.exports_dir):
             d.mkdir(exist_ok=True)
+
+
+def _listening_socket(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if sys.platform == "win32":
+            # no other program may bind the same address, whatever options it sets
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart after TIME_WAIT
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def loopback_sockets(port: int) -> list[socket.socket]:
+    """Listening sockets on 127.0.0.1:port (required) and [::1]:port (where this machine has
+    IPv6): the companion holds its port on both loopback addresses."""
+    sockets = [_listening_socket(socket.AF_INET, LOOPBACK, port)]
+    try:
+        sockets.append(_listening_socket(socket.AF_INET6, LOOPBACK_V6, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            log.warning(
+                "[::1]:%d is held by another program: the extension talks to 127.0.0.1 only and "
+                "is not affected, but a browser opening localhost:%d may reach that program",
+                port,
+                port,
+            )
+        else:  # no IPv6 on this machine: nothing can listen on ::1 either
+            log.info("no IPv6 loopback here (%s): listening on 127.0.0.1 only", exc.strerror)
+    return sockets

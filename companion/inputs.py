@@ -72,15 +72,29 @@ async def read_json(request: web.Request) -> Any:
     return request[_JSON_KEY]
 
 
+def as_int(value: Any, hi: int = MAX_ID) -> int | None:
+    """A JSON number or a string of ASCII digits as an int (never a bool); None otherwise. Digits
+    beyond `hi`'s length count as `hi + 1` without being converted (no slow 5,000-digit int())."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+        if digits.isascii() and digits.isdigit():
+            return int(sign + digits) if len(digits) <= len(str(abs(hi))) + 1 else hi + 1
+    return None
+
+
+def int_in_range(value: Any, lo: int = 1, hi: int = MAX_ID) -> int | None:
+    """`value` (see `as_int`) when it is an int in [lo, hi], else None: for the command line."""
+    number = as_int(value, hi)
+    return number if number is not None and lo <= number <= hi else None
+
+
 def bounded_int(value: Any, field: str, *, lo: int = 1, hi: int = MAX_ID) -> int:
     """`value` as an int in [lo, hi] (a JSON number or a string of digits), else a 400 naming
     the field."""
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        digits = value.strip()
-        number = int(digits) if len(digits) <= len(str(hi)) + 1 else hi + 1
+    number = as_int(value, hi)
     if number is None:
         raise _bad_request(
             "VALIDATION_FAILED",

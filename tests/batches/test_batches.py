@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,26 +138,23 @@ async def test_bad_batch_requests_are_400(companion, auth, body) -> None:
 async def test_unknown_batch_is_404(companion, auth) -> None:
     assert (await companion.get("/api/v1/batches/999", headers=auth)).status == 404
     assert (await companion.get("/api/v1/batches/999/zip", headers=auth)).status == 404
-    assert (await companion.get("/api/v1/batches/abc/zip", headers=auth)).status == 404
+    # not an id at all: a bad request, as an id out of range is
+    assert (await companion.get("/api/v1/batches/abc/zip", headers=auth)).status == 400
 
 
-async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None:
+async def _export(data_dir: Path, batch: str, out: Path) -> tuple[int, str]:
+    """`recore-connector export --batch BATCH -o OUT` as staff run it: (exit code, stderr)."""
     import asyncio
     import os
     import sys
 
-    client, auth = wired["client"], wired["auth"]
-    batch = await (
-        await client.post("/api/v1/batches", json={"source": "pending"}, headers=auth)
-    ).json()
-    out = tmp_path / "export.zip"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "companion.cli",
         "export",
         "--batch",
-        str(batch["id"]),
+        batch,
         "-o",
         str(out),
         "--data-dir",
@@ -165,30 +163,56 @@ async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await proc.communicate()
-    assert proc.returncode == 0, stderr.decode()
+    _, stderr = await proc.communicate()
+    return proc.returncode or 0, stderr.decode()
+
+
+async def _new_batch(wired: dict[str, Any]) -> dict[str, Any]:
+    client, auth = wired["client"], wired["auth"]
+    resp = await client.post("/api/v1/batches", json={"source": "pending"}, headers=auth)
+    return await resp.json()
+
+
+async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None:
+    batch = await _new_batch(wired)
+    out = tmp_path / "export.zip"
+    code, stderr = await _export(data_dir, str(batch["id"]), out)
+    assert code == 0, stderr
     archive = zipfile.ZipFile(out)
     csv_name = next(n for n in archive.namelist() if n.endswith(".csv"))
     rows = list(csv.reader(io.StringIO(archive.read(csv_name).decode("cp932"), newline="")))
     assert {r[0] for r in rows[1:]} == {i["management_number"] for i in batch["items"]}
     # an unknown batch says so and fails
-    bad = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "companion.cli",
-        "export",
-        "--batch",
-        "999",
-        "-o",
-        str(out),
-        "--data-dir",
-        str(data_dir),
-        env={**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await bad.communicate()
-    assert bad.returncode == 1 and "no such batch" in err.decode()
+    code, stderr = await _export(data_dir, "999", out)
+    assert code == 1 and "no such batch" in stderr
+
+
+async def test_export_never_writes_through_a_planted_symlink(wired, data_dir, tmp_path) -> None:
+    batch = await _new_batch(wired)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours")
+    out = tmp_path / "export.zip"
+    # the temporary name the export used to write to, planted by someone who can write here
+    planted = tmp_path / ".export.zip.part"
+    planted.symlink_to(victim)
+    code, stderr = await _export(data_dir, str(batch["id"]), out)
+    assert code == 0, stderr
+    assert victim.read_text() == "not yours"
+    assert planted.is_symlink() and planted.resolve() == victim  # left alone
+    assert not out.is_symlink() and zipfile.is_zipfile(out)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == [planted.name]
+
+
+async def test_export_of_an_id_out_of_range_is_refused_without_a_traceback(
+    wired, data_dir, tmp_path
+) -> None:
+    for batch in ("99999999999999999999", "9" * 5000, "0", "-3", "abc"):
+        code, stderr = await _export(data_dir, batch, tmp_path / "x.zip")
+        assert code == 2, (batch[:30], stderr[-500:])  # argparse: a usage error
+        assert "batch id is a whole number from 1 to 2147483647" in stderr
+        assert "Traceback" not in stderr
+    log = data_dir / "logs" / "companion.log"
+    assert "Traceback" not in (log.read_text() if log.exists() else "")
 
 
 async def test_a_listing_ended_while_its_batch_is_built_stays_ended(wired, aiohttp_server) -> None:

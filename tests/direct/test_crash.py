@@ -55,8 +55,9 @@ async def until(check: Any, limit: float, every: float = 0.1) -> Any:
 class CompanionProcess:
     """`recore-connector serve` in a subprocess; killed with SIGKILL, started again."""
 
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+    def __init__(self, data_dir: Path, port: int, log: Path, yahoo_url: str) -> None:
         self.data_dir = data_dir
+        self.yahoo_url = yahoo_url
         self.port = port
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -73,7 +74,7 @@ class CompanionProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, not a wait
                 [sys.executable, "-m", "companion.cli", "serve", "--data-dir", str(self.data_dir),
-                 "--port", str(self.port)],
+                 "--port", str(self.port), "--yahoo-base-url", self.yahoo_url],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
@@ -124,7 +125,7 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
     print(f"crash test seed {seed}")
     http = sandboxes.http
     data_dir = tmp_path / "companion"
-    comp = CompanionProcess(data_dir, free_port(), tmp_path / "companion.log")
+    comp = CompanionProcess(data_dir, free_port(), tmp_path / "companion.log", sandboxes.yahoo_url)
     await sandboxes.add_listings(ITEMS)
     # some latency so that kills land in every phase of an item (form, confirm, 出品する, report)
     await sandboxes.yahoo_faults(latency_ms=40)
@@ -136,9 +137,7 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
         async with http.post(f"{comp.base}/api/v1/pair", json={"code": code}) as resp:
             assert resp.status == 200, await resp.text()
             auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}
-        settings = sandbox_settings(
-            sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url, sandboxes.yahoo_url
-        )
+        settings = sandbox_settings(sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url)
         async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
             assert resp.status == 200, await resp.text()
 

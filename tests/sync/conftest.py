@@ -118,7 +118,11 @@ def make_hub(
         from companion.sync import service as sync
 
         app = create_app(
-            Config(data_dir=data_dir, workers=workers),
+            Config(
+                data_dir=data_dir,
+                workers=workers,
+                yahoo_base_url=str(yahoo_server.make_url("")).rstrip("/"),
+            ),
             # all_features: the app exactly as `serve` builds it (FEATURES)
             features=None if all_features else [recore_service.setup, batches.setup, sync.setup],
         )
@@ -139,14 +143,10 @@ def make_hub(
 async def configure(
     app: web.Application, yahoo_server: TestServer, recore_server: TestServer
 ) -> None:
-    """The settings staff would enter on the options page, pointing at the two sandboxes."""
+    """The settings staff would enter on the options page, pointing at the two sandboxes (the
+    Yahoo sandbox's address is the app's configuration, see make_hub)."""
     await app[SETTINGS].update(
-        sandbox_settings(
-            recore_server.app,
-            yahoo_server.app,
-            str(recore_server.make_url("")),
-            str(yahoo_server.make_url("")),
-        )
+        sandbox_settings(recore_server.app, yahoo_server.app, str(recore_server.make_url("")))
     )
 
 
