@@ -13,6 +13,7 @@ from aiohttp import web
 
 from companion.inputs import inputs_middleware
 from companion.keys import PAIRING
+from companion.loopback import host_allowed
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -28,23 +29,6 @@ def error_response(
 ) -> web.Response:
     body: dict[str, object] = {"code": code, "message": message, "message_en": message_en, **extra}
     return web.json_response({"error": body}, status=status)
-
-
-def local_address(request: web.Request) -> tuple[str, int] | None:
-    """(ip, port) of our own socket the request came in on."""
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return (sockname[0], sockname[1]) if sockname else None
-
-
-def host_allowed(request: web.Request) -> bool:
-    """The Host header names this machine by a loopback name and the port we were reached on:
-    a DNS name rebound to 127.0.0.1 (a web page's own host name) gets nothing."""
-    address = local_address(request)
-    if address is None:
-        return False
-    port = address[1]
-    allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
-    return request.headers.get("Host", "").lower() in allowed
 
 
 @web.middleware

@@ -14,7 +14,8 @@ from aiohttp import web
 from companion import __version__
 from companion.inputs import path_id, query_int, read_json
 from companion.keys import JOBS, PAIRING, SETTINGS
-from companion.middlewares import API, TOKEN_ID, error_response, local_address
+from companion.loopback import local_address
+from companion.middlewares import API, TOKEN_ID, error_response
 from companion.pairing import CHALLENGE, PairingLocked
 from companion.settings import SettingsError
 from companion.status import build_status
