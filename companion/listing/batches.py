@@ -25,7 +25,7 @@ from companion.inputs import id_list, path_id, read_json
 from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
-from companion.listing.validation import ListingError
+from companion.listing.validation import ListingError, listing_warnings
 from companion.listing.zipper import build_upload_zip
 from companion.recore.client import listing_from_inventory
 from companion.recore.outbox import enqueue_task_failed, listing_key
@@ -56,11 +56,13 @@ def listing_dict(record: ListingRecord) -> dict[str, Any]:
         "auction_id": record.auction_id,
         "auction_url": record.auction_url,
         "errors": record.errors or [],
+        "warnings": [w.to_dict() for w in listing_warnings(listing or record)],
         "last_error": record.last_attempt_error,
     }
 
 
 def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
+    listings = [listing_dict(i) for i in items]
     return {
         "id": batch.id,
         "name": batch.name,
@@ -68,8 +70,10 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
         "item_count": len(items),
         "listed_count": sum(1 for i in items if i.state == ListingState.LISTED),
         "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),
-        "items": [listing_dict(i) for i in items],
+        "items": listings,
         "errors": batch.errors or [],
+        # notices about items in the batch (they are listed all the same)
+        "warnings": [w for listing in listings for w in listing["warnings"]],
         "zip_name": f"{batch.name}.zip",
     }
 

@@ -141,6 +141,10 @@ function renderBatchErrors(batch) {
   const list = $("batch-errors");
   list.replaceChildren();
   for (const error of batch?.errors ?? []) list.append(el("li", { text: pickServerText(error) }));
+  // notices about items that are in the batch all the same (a title Excel would take for a formula)
+  for (const warning of batch?.warnings ?? []) {
+    list.append(el("li", { text: pickServerText(warning), className: "notice-item" }));
+  }
 }
 
 async function runAction(startText, action) {

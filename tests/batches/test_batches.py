@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from companion.db.models import ListingRecord
-from companion.keys import DB, OUTBOX
+from companion.keys import DB, GATEWAY, OUTBOX
 
 
 async def _sandbox_state(companion, sandbox) -> dict[str, Any]:
@@ -302,3 +302,37 @@ async def test_one_management_number_is_never_open_in_two_batches(wired) -> None
     ).json()
     assert two["item_count"] == 0
     assert [e["rule"] for e in two["errors"]] == ["already_listed"]
+
+
+async def test_a_formula_like_title_goes_to_yahoo_unchanged_with_a_warning(wired) -> None:
+    """Right for Yahoo, so never altered; staff are warned because Excel would run it."""
+    client, auth, sandbox = wired["client"], wired["auth"], wired["sandbox"]
+    titles = {"F-0001": '=HYPERLINK("http://x.example","ブランドバッグ")', "F-0002": "-50%セール品"}
+    async with client.session.post(
+        str(sandbox.make_url("/_sandbox/listings")),
+        json={
+            "items": [
+                {"title": t, "management_number": n, "image_count": 1} for n, t in titles.items()
+            ]
+        },
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        ids = [item["id"] for item in (await resp.json())["listings"]]
+    await client.app[GATEWAY].poll_once()
+    resp = await client.post(
+        "/api/v1/batches", json={"source": "pending", "listing_ids": ids}, headers=auth
+    )
+    assert resp.status == 201, await resp.text()
+    batch = await resp.json()
+    assert batch["errors"] == [] and batch["item_count"] == 2  # listed all the same
+    warned = {w["management_number"]: w for w in batch["warnings"]}
+    assert set(warned) == set(titles)
+    for number, warning in warned.items():
+        assert warning["rule"] == "formula_like_title" and warning["field"] == "title"
+        assert number in warning["message"] and "Excel" in warning["message"]
+    zipped = await client.get(f"/api/v1/batches/{batch['id']}/zip", headers=auth)
+    archive = zipfile.ZipFile(io.BytesIO(await zipped.read()))
+    csv_name = next(n for n in archive.namelist() if n.endswith(".csv"))
+    rows = list(csv.reader(io.StringIO(archive.read(csv_name).decode("cp932"), newline="")))
+    title_column = rows[0].index("タイトル")
+    assert {r[title_column] for r in rows[1:]} == set(titles.values())
