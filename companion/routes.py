@@ -49,8 +49,10 @@ async def pair(request: web.Request) -> web.Response:
             {
                 "error": {
                     "code": "PAIRING_LOCKED",
-                    "message": "コードの誤りが続いたため、1分間ペアリングできません。",
-                    "message_en": "too many wrong codes; pairing locked for a minute",
+                    "message": "コードの誤りが続いたため、このコードは1分間使えません。"
+                    "`recore-connector pair` で新しいコードを出すと、すぐにペアリングできます。",
+                    "message_en": "too many wrong codes: this code rests for a minute; "
+                    "a new code works at once",
                 }
             },
             status=429,

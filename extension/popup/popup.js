@@ -8,7 +8,8 @@ const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 1500;
 const FINISHED = new Set(["succeeded", "partial", "failed"]);
 // Codes after which only the options page (pairing) helps.
-const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED"]);
+const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED", "UNKNOWN_PAIRING"]);
+const CONN_STATES = { COMPANION_DOWN: "down", COMPANION_TIMEOUT: "down", COMPANION_UNVERIFIED: "unverified" };
 
 let state = null;
 let refreshTimer = null;
@@ -39,7 +40,7 @@ function showNotice(error, { options = false } = {}) {
   $("notice-text").textContent = error.text ?? String(error);
   $("notice-hint").textContent = error.hint ?? "";
   $("open-options").hidden = !options;
-  setConnState(error.code === "COMPANION_DOWN" || error.code === "COMPANION_TIMEOUT" ? "down" : "unpaired");
+  setConnState(CONN_STATES[error.code] ?? "unpaired");
 }
 
 async function load() {
