@@ -197,7 +197,7 @@ async def test_export_never_writes_through_a_planted_symlink(wired, data_dir, tm
     planted.symlink_to(victim)
     code, stderr = await _export(data_dir, str(batch["id"]), out)
     assert code == 0, stderr
-    assert victim.read_text() == "not yours"
+    assert victim.read_bytes() == b"not yours"
     assert planted.is_symlink() and planted.resolve() == victim  # left alone
     assert not out.is_symlink() and zipfile.is_zipfile(out)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == [planted.name]

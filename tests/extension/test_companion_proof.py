@@ -189,9 +189,9 @@ def test_localhost_never_leads_the_extension_to_a_listener_on_ipv6(
         state = popup.locator("#conn-state").get_attribute("data-state")
         popup.close()
         saved = ext_browser.send({"type": "putSettings", "patch": {"yahoo_password": PASSWORD}})
+    assert _leaked(records, secrets) == []
     # the companion holds [::1]:PORT itself, and the extension goes to 127.0.0.1 anyway
     assert "refused" in records[0], records[0]
-    assert _leaked(records, secrets) == []
     assert state == "ok" and saved["ok"], saved
     status, settings = own_companion.request("GET", "/settings", token=secrets[0])
     assert status == 200 and settings["yahoo_password"] == {"set": True}
