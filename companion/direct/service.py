@@ -660,12 +660,14 @@ async def login_once(
     db = Database(config.db_url)
     try:
         await db.migrate()
-        settings = SettingsStore(db, SecretBox.load(config.data_dir))
+        settings = SettingsStore(
+            db, SecretBox.load(config.data_dir), yahoo_base_url=config.yahoo_base_url
+        )
 
         async def credentials() -> Credentials:
             return await stored_credentials(settings)
 
-        urls = YahooUrls.for_base(await settings.get("yahoo_base_url"))
+        urls = YahooUrls.for_base(settings.yahoo_base_url)
         session = BrowserSession(
             config.browser_profile_dir, urls, credentials, headless=not show, idle_timeout=0
         )
