@@ -26,6 +26,8 @@ FEATURES: list[str] = [
     "companion.listing.batches",
     "companion.direct.service",
     "companion.sync.service",
+    "companion.history",  # before alerts: the alert queue listens to the history recorder
+    "companion.alerts.service",
 ]
 
 

@@ -19,7 +19,10 @@ from companion.pairing import Pairing
 from companion.settings import SettingsStore
 
 if TYPE_CHECKING:  # the services import this module: their types only for the checker
+    from companion.alerts.channels import AlertEndpoints
+    from companion.alerts.queue import AlertQueue
     from companion.direct.service import DirectListing
+    from companion.history import HistoryRecorder
     from companion.listing.batches import Batches
     from companion.recore.gateway import Gateway
     from companion.recore.outbox import Outbox
@@ -43,3 +46,7 @@ DIRECT_LISTING: web.AppKey[DirectListing] = web.AppKey("direct_listing")
 SYNC: web.AppKey[SyncService] = web.AppKey("sync")
 # The store's browser session when direct listing is not there to own it (sync-only apps)
 YAHOO_BROWSER: web.AppKey[BrowserSession] = web.AppKey("yahoo_browser")
+# History (companion.history) and alerts (companion.alerts); where Chatwork and LINE are (tests)
+HISTORY: web.AppKey[HistoryRecorder] = web.AppKey("history")
+ALERTS: web.AppKey[AlertQueue] = web.AppKey("alerts")
+ALERT_ENDPOINTS: web.AppKey[AlertEndpoints] = web.AppKey("alert_endpoints")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -211,20 +211,25 @@ FIELDS: dict[str, FieldSpec] = {
 }
 
 
+SettingsListener = Callable[[set[str]], Awaitable[None] | None]
+
+
 class SettingsStore:
     """Settings in the database; secrets as Fernet ciphertext only, each bound to its host."""
 
     def __init__(self, db: Database, box: SecretBox, *, yahoo_base_url: str | None = None) -> None:
         self._db = db
         self._box = box
-        self._listeners: list[Callable[[set[str]], None]] = []
+        self._listeners: list[SettingsListener] = []
         try:
             self.yahoo_base_url = optional_url(yahoo_base_url)
         except Invalid as exc:
             raise ValueError(f"yahoo_base_url {yahoo_base_url!r}: {exc.en}") from None
         self._warned: set[str] = set()
 
-    def on_change(self, listener: Callable[[set[str]], None]) -> None:
+    def on_change(self, listener: SettingsListener) -> None:
+        """`listener(changed_keys)` after a change; what it returns to await is awaited before
+        `update` answers (so what staff see after 保存しました already follows the change)."""
         self._listeners.append(listener)
 
     async def _rows(self) -> dict[str, Setting]:
@@ -356,7 +361,9 @@ class SettingsStore:
         # must not look like an account change (it would lift a login block, say)
         for listener in self._listeners:
             if changed:
-                listener(changed)
+                pending = listener(changed)
+                if pending is not None:
+                    await pending
         return await self.public()
 
     async def prepare_stored_secrets(self) -> None:

@@ -57,9 +57,18 @@ _FIGURES = select(
         _count(ListingRecord, ListingRecord.state == state).label(name)
         for name, state in LISTING_STATES.items()
     ),
-    _count(AuctionSnapshot, AuctionSnapshot.state == "selling", AuctionSnapshot.bids > 0).label(
-        "bidding"
-    ),
+    # 入札中 counts the shop's own listings, like every other number on that line: the store
+    # may sell things that never came from ReCORE
+    select(func.count())
+    .select_from(ListingRecord)
+    .join(AuctionSnapshot, AuctionSnapshot.auction_id == ListingRecord.auction_id)
+    .where(
+        ListingRecord.state == "listed",
+        AuctionSnapshot.state == "selling",
+        AuctionSnapshot.bids > 0,
+    )
+    .scalar_subquery()
+    .label("bidding"),
     _count(OutboxMessage, _PENDING_OUTBOX).label("outbox_pending"),
     _count(OutboxMessage, OutboxMessage.state == "rejected").label("outbox_rejected"),
     select(func.min(OutboxMessage.created_at))

@@ -227,3 +227,50 @@ class EventLog(Base):
     source: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     message_en: Mapped[str] = mapped_column(Text)
+
+
+class HistoryEntry(Base):
+    """One thing that happened, for staff's 履歴 (30 days by default, then pruned).
+
+    Written by `companion.history.HistoryRecorder` from the durable records (outbox, jobs,
+    events), once per `key`. `recore_key` names the outbox message that told ReCORE, whose state
+    says whether ReCORE accepted it.
+    """
+
+    __tablename__ = "history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    result: Mapped[str] = mapped_column(String(16))  # ok | failed | warning | info
+    management_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    auction_id: Mapped[str | None] = mapped_column(String(32))
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    recore_key: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AlertDelivery(Base):
+    """One alert bound for one channel (e-mail, Chatwork, LINE): sent once, retried with backoff.
+
+    `retry_key` stays the same across attempts: LINE's X-Line-Retry-Key and the mail's Message-ID,
+    so a retry after a lost answer is not a second message.
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (Index("ix_alert_deliveries_state_next", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(240), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    retry_key: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|dropped
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[datetime | None]

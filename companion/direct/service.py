@@ -3,7 +3,9 @@
 Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>`):
 
 1. Items of the batch already listed count as done; items that already have a result in this job
-   (a resumed job) are not tried again.
+   (a resumed job) are not tried again. Items the checks refused when the batch was made (still
+   エラー) are results of their own (`refused`, one per 管理番号 with every problem), so the
+   finished job says what was not listed and why, as the answer to the press did.
 2. Pre-flight: log in if needed, open the item form and check every selector the run needs. One
    missing (the page changed) → the job fails naming it, and nothing is listed.
 3. The store's item list (every page) is read once: a 管理番号 already on the store is recorded as
@@ -26,14 +28,15 @@ import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
+from sqlalchemy import select
 
 from companion.config import Config
-from companion.db.models import ListingRecord, utcnow
+from companion.db.models import Batch, ListingRecord, utcnow
 from companion.domain import Listing, ListingState
 from companion.inputs import path_id
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
@@ -41,6 +44,7 @@ from companion.keys import BATCHES, CONFIG, DB, DIRECT_LISTING, EVENTS, JOBS, OU
 from companion.listing import yahoo_format as yf
 from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.listing.images import ImageStore, PreparedImage
+from companion.listing.wording import refused_items, refused_text
 from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
 from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
@@ -207,15 +211,28 @@ class _Run:
     async def go(self) -> JobState | None:
         try:
             batch_id = int(self.ctx.params["batch_id"])
-            _batch, records = await self.service.batches._load(batch_id)
+            batch, records = await self.service.batches._load(batch_id)
         except (KeyError, TypeError, ValueError):
             raise JobFailed(
                 "BAD_PARAMS", "出品リストの指定が正しくありません", "bad batch id"
             ) from None
         except BatchError as exc:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
-        await self.ctx.set_total(len(records))
+        refused = await self._still_refused(batch)
+        await self.ctx.set_total(len(records) + len(refused))
         done = await self.ctx.results()
+        for entry in refused:
+            if entry["label"] not in done:
+                await self.ctx.item(
+                    entry["label"],
+                    "refused",
+                    refused_text(entry),
+                    {
+                        "management_number": entry["management_number"],
+                        "listing_ids": entry["listing_ids"],
+                        "problems": entry["problems"],
+                    },
+                )
         todo: list[ListingRecord] = []
         for record in records:
             key = item_key(record)
@@ -265,6 +282,22 @@ class _Run:
         if self.stop is not None:
             await self._raise_stop(self.stop.error)
         return None
+
+    async def _still_refused(self, batch: Batch) -> list[dict[str, Any]]:
+        """The batch's refused items that are still エラー (not fixed in ReCORE since)."""
+        entries = refused_items(batch.errors or [])
+        ids = {i for e in entries for i in e["listing_ids"] if isinstance(i, int)}
+        if not ids:
+            return entries
+        async with self.db.session() as s:
+            in_error = set(
+                await s.scalars(
+                    select(ListingRecord.id).where(
+                        ListingRecord.id.in_(ids), ListingRecord.state == ListingState.ERROR
+                    )
+                )
+            )
+        return [e for e in entries if not e["listing_ids"] or in_error & set(e["listing_ids"])]
 
     async def _run_browser(self, todo: list[ListingRecord], workers: int) -> None:
         assert self.session is not None and self.staging is not None
@@ -622,7 +655,16 @@ async def post_direct_listing(request: web.Request) -> web.Response:
             status=409,
         )
     job_id = await service.start(batch["id"])
-    return web.json_response({"job_id": job_id, "batch_id": batch["id"]}, status=202)
+    # what the checks refused is said at once, with what goes ahead (the job's items say it again)
+    return web.json_response(
+        {
+            "job_id": job_id,
+            "batch_id": batch["id"],
+            "item_count": batch["item_count"],
+            "refused": batch["refused"],
+        },
+        status=202,
+    )
 
 
 async def _ctx(app: web.Application) -> AsyncIterator[None]:

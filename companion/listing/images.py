@@ -174,7 +174,7 @@ class ImageStore:
                         listing,
                         f"image_{n}",
                         "image_fetch_failed",
-                        f"を処理できませんでした（{type(result).__name__}）",
+                        "を処理できませんでした",
                         f"could not be processed: {type(result).__name__}: {result}",
                     )
                 )

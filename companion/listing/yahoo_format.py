@@ -174,13 +174,6 @@ def cp932_bad_chars(text: str) -> list[str]:
     return bad
 
 
-def describe_char(ch: str) -> str:
-    """'😀 (U+1F600)' — a character staff can find, with its code point for the unprintable."""
-    shown = ch if ch.isprintable() and not ch.isspace() else ""
-    code = f"U+{ord(ch):04X}"
-    return f"「{shown}」({code})" if shown else code
-
-
 # --- value mapping ------------------------------------------------------------------------------
 def yes_no(value: Any) -> str:
     return YES if bool(value) else NO

@@ -320,7 +320,12 @@ class Outbox:
                     if outcome == "unreachable":
                         stop.set()
 
-        await asyncio.gather(*(one(m) for m in heads))
+        # Task reports first: an order that ends a listing must not reach ReCORE before the
+        # report that the listing is on Yahoo (a 即決 between a listing and the next sync makes
+        # both in one sync), or the report would reopen the ended listing.
+        reports = [m for m in heads if m.operation != OP_ORDER_UPSERT]
+        await asyncio.gather(*(one(m) for m in reports))
+        await asyncio.gather(*(one(m) for m in heads if m.operation == OP_ORDER_UPSERT))
         return result
 
     async def _deliver(self, msg: OutboxMessage) -> str:

@@ -254,7 +254,27 @@ class SyncEngine:
 
     async def _step(self, key: str, state: str, message: str | None = None, **data: Any) -> None:
         if self.report is not None:
+            if state == "succeeded":
+                data = {**self._figures(key), **data}
             await self.report(key, state, message, data or None)
+
+    def _figures(self, key: str) -> dict[str, int]:
+        """What a finished step did, as numbers (the job item's data: the popup's summary of a
+        sync is orders read and changes sent, not its step count)."""
+        s = self.summary
+        return {
+            "selling": {"selling": s.selling},
+            "orders": {"orders": s.orders},
+            "details": {"details_read": s.details_read},
+            "sold": {"sold_rows": s.sold_rows},
+            "listings": {
+                "listed": s.listed,
+                "relisted": s.relisted,
+                "ended_sold": s.ended_sold,
+                "ended_unsold": s.ended_unsold,
+            },
+            "upserts": {"upserts": s.upserts, "unchanged_orders": s.unchanged_orders},
+        }.get(key, {})
 
     def _fault(self, exc: BaseException) -> SyncFault:
         if isinstance(exc, SyncFault):
@@ -426,6 +446,7 @@ class SyncEngine:
     # -- the whole run -------------------------------------------------------------------------------------
     async def run(self) -> Summary:
         requests_before = len(self.http.fetched)
+        await self.adopt_unseen_auctions()
         async with self.db.session() as s:
             snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
             auctions = {a.auction_id: a for a in (await s.scalars(select(AuctionSnapshot))).all()}
@@ -495,6 +516,45 @@ class SyncEngine:
         return self.summary
 
     # -- reconciling listings and auctions -------------------------------------------------------------
+    async def adopt_unseen_auctions(self) -> None:
+        """Auctions of ours that no sync has seen yet (listed directly, or recorded while the
+        sync was not looking) become known as selling, the last thing we know of them: the end
+        of an auction is only found among known auctions, so one won before any sync saw it
+        would otherwise stay 出品中 for ever."""
+        async with self.db.session() as s, s.begin():
+            known = select(AuctionSnapshot.auction_id)
+            rows = (
+                await s.execute(
+                    select(
+                        ListingRecord.auction_id,
+                        ListingRecord.management_number,
+                        ListingRecord.title,
+                        ListingRecord.listed_at,
+                    ).where(
+                        ListingRecord.state == ListingState.LISTED,
+                        ListingRecord.auction_id.is_not(None),
+                        ListingRecord.auction_id.not_in(known),
+                    )
+                )
+            ).all()
+            if rows:
+                await s.execute(
+                    insert(AuctionSnapshot),
+                    [
+                        {
+                            "auction_id": r.auction_id,
+                            "management_number": r.management_number,
+                            "title": r.title,
+                            "state": "selling",
+                            "data": {"adopted": True},
+                            "last_seen_at": r.listed_at or utcnow(),
+                        }
+                        for r in rows
+                    ],
+                )
+        if rows:
+            log.info("sync: %d auctions of ours not seen by a sync yet are now watched", len(rows))
+
     async def reconcile_listings(
         self, auctions: dict[str, AuctionSnapshot], selling_complete: bool, ended_complete: bool
     ) -> None:

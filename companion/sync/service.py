@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -271,9 +271,9 @@ class SyncService:
             loop.create_task(self.settings.set_internal(STORE_ID_KEY, None))
             loop.create_task(self.update_state(login_blocked=None))
 
-    def _settings_changed(self, keys: set[str]) -> None:
-        if "sync_interval_minutes" in keys:
-            asyncio.get_running_loop().create_task(self._reschedule())
+    def _settings_changed(self, keys: set[str]) -> Awaitable[None] | None:
+        # awaited by the settings' update: the new next run is stored before 保存しました
+        return self._reschedule() if "sync_interval_minutes" in keys else None
 
     async def _reschedule(self) -> None:
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
@@ -435,6 +435,7 @@ class SyncService:
             "recore_tasks",
             "succeeded",
             f"新規 {result.new}件・処理 {result.handled}件・失敗報告 {result.failed}件・再試行 {retried}件",
+            {"new": result.new, "handled": result.handled, "failed": result.failed},
         )
         return None
 
@@ -482,7 +483,12 @@ class SyncService:
         recore = self.app.get(RECORE)
         if outbox is None or outbox.client is None:
             pending, _ = await self._pending()
-            await step("deliver", "skipped", f"ReCOREの接続設定がないため未送信 {pending}件")
+            await step(
+                "deliver",
+                "skipped",
+                f"ReCOREの接続設定がないため未送信 {pending}件",
+                {"sent": 0, "pending": pending},
+            )
             return None
         loop_running = bool(recore and recore.configuration().get("workers"))
         clock = asyncio.get_running_loop()
@@ -523,13 +529,14 @@ class SyncService:
                 f"ReCOREへの送信がまだできていません（未送信 {pending}件）。自動で再送します。理由: {error}",
                 f"{pending} messages not delivered yet: {error}",
             )
-            await step("deliver", "failed", fault.message)
+            sent = await self._delivered_since(since_id)
+            await step("deliver", "failed", fault.message, {"sent": sent, "pending": pending})
             return fault
         sent = await self._delivered_since(since_id)
         message = f"送信 {sent}件" + (
             f"・送信中 {pending}件（バックグラウンドで続行）" if pending else ""
         )
-        await step("deliver", "succeeded", message)
+        await step("deliver", "succeeded", message, {"sent": sent, "pending": pending})
         return None
 
     async def _pending(self) -> tuple[int, str | None]:

@@ -28,7 +28,7 @@ export async function downloadBatchZip(conn, batchId) {
   };
 }
 
-function waitForDownload(downloadId) {
+export function waitForDownload(downloadId) {
   return new Promise((resolve) => {
     let done = false;
     const finish = async () => {

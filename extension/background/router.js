@@ -1,7 +1,8 @@
 // The one message router: every page → worker request goes through `handleMessage`.
 import { MSG, SECRET_FIELDS } from "../common/protocol.js";
 import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.js";
-import { api, CompanionError } from "./companion.js";
+import { alertHandlers } from "./alerts.js";
+import { api, callCompanion, CompanionError } from "./companion.js";
 import { forgetPairing, getConnection, saveConnection } from "./connection.js";
 import { downloadBatchZip } from "./download.js";
 import { describeError, localError } from "./errors.js";
@@ -175,7 +176,18 @@ const handlers = {
         ? await api.directListingPending(conn)
         : await api.directListingBatch(conn, requireBatchId(message));
     await watchJob(reply.job_id, "direct_listing");
-    return { jobId: reply.job_id, batchId: reply.batch_id ?? message.batchId ?? null };
+    return {
+      jobId: reply.job_id,
+      batchId: reply.batch_id ?? message.batchId ?? null,
+      // what goes ahead, and what the checks refused (管理番号, field, rule), said at the press
+      itemCount: reply.item_count ?? null,
+      refused: reply.refused ?? [],
+    };
+  },
+
+  // The listings in エラー behind the counts line's number, most recent first.
+  async [MSG.LIST_ERRORS]() {
+    return callCompanion(await requirePaired(), "GET", "/errors");
   },
 
   async [MSG.SYNC]() {
@@ -193,6 +205,9 @@ const handlers = {
   async [MSG.REFRESH_BADGE]() {
     return pollOnce();
   },
+
+  // the options page's 通知 and 履歴 (alerts.js)
+  ...alertHandlers,
 };
 
 /** Answer one message. Never rejects: failures become {ok: false, error}. */

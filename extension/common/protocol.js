@@ -17,8 +17,15 @@ export const MSG = Object.freeze({
   DOWNLOAD: "download",
   DIRECT_LISTING: "directListing",
   SYNC: "sync",
+  LIST_ERRORS: "listErrors",
   MARK_SEEN: "markErrorsSeen",
   REFRESH_BADGE: "refreshBadge",
+  GET_ALERTS: "getAlerts",
+  PUT_ALERTS: "putAlerts",
+  TEST_ALERT: "testAlert",
+  HISTORY: "history",
+  HISTORY_CSV: "historyCsv",
+  POLL_NOTIFICATIONS: "pollNotifications",
 });
 
 // Allowed auto-sync intervals in minutes (0 = off), as the companion accepts them.

@@ -127,6 +127,30 @@ async def test_generated_list_redownload_has_only_unlisted_items(wired) -> None:
     assert {r[0] for r in rows[1:]} == {i["management_number"] for i in batch["items"][1:]}
 
 
+async def test_every_download_of_a_batch_has_a_name_of_its_own(wired) -> None:
+    """A browser saves a second file of the same name as 「… (1).zip」: each download is named
+    apart instead (ASCII, no spaces), the first under the batch's own name."""
+    client, auth = wired["client"], wired["auth"]
+    pending = (await (await client.get("/api/v1/pending", headers=auth)).json())["items"]
+    batch = await (
+        await client.post(
+            "/api/v1/batches",
+            json={"source": "pending", "listing_ids": [pending[0]["id"]]},
+            headers=auth,
+        )
+    ).json()
+    names = []
+    for _ in range(3):
+        resp = await client.get(f"/api/v1/batches/{batch['id']}/zip", headers=auth)
+        assert resp.status == 200
+        names.append(resp.headers["Content-Disposition"].split('filename="')[1].rstrip('"'))
+    assert names[0] == f"{batch['name']}.zip"
+    assert len(set(names)) == 3, names
+    for name in names:
+        assert name.isascii() and " " not in name and name.endswith(".zip"), name
+        assert name.startswith(batch["name"])
+
+
 @pytest.mark.parametrize(
     "body", [{"source": "elsewhere"}, {"source": "pending", "listing_ids": ["a"]}, [1]]
 )
@@ -336,3 +360,50 @@ async def test_a_formula_like_title_goes_to_yahoo_unchanged_with_a_warning(wired
     rows = list(csv.reader(io.StringIO(archive.read(csv_name).decode("cp932"), newline="")))
     title_column = rows[0].index("タイトル")
     assert {r[title_column] for r in rows[1:]} == set(titles.values())
+
+
+async def test_errors_lists_every_item_in_error_most_recent_first(wired) -> None:
+    """The counts line's エラー N opens this list: 管理番号, field, rule, when."""
+    client, auth, sandbox = wired["client"], wired["auth"], wired["sandbox"]
+    first = await (
+        await client.post("/api/v1/batches", json={"source": "pending"}, headers=auth)
+    ).json()
+    # the batch answers with its refused items grouped for staff, by 管理番号
+    labels = [entry["label"] for entry in first["refused"]]
+    numbered = [e["management_number"] for e in first["refused"] if e["management_number"]]
+    assert numbered == sorted(numbered)
+    assert len(labels) == len(set(labels)) == len({e["listing_ids"][0] for e in first["refused"]})
+    assert all(entry["problems"] for entry in first["refused"])
+
+    # later, one more item is refused: it comes first
+    async with client.session.post(
+        str(sandbox.make_url("/_sandbox/listings")),
+        json={"items": [{"management_number": "LATE-0001", "title": "長い題名" * 20}]},
+    ) as resp:
+        assert resp.status == 201
+    await client.app[GATEWAY].poll_once()
+    second = await (
+        await client.post("/api/v1/batches", json={"source": "pending"}, headers=auth)
+    ).json()
+    assert [e["management_number"] for e in second["refused"]] == ["LATE-0001"]
+
+    resp = await client.get("/api/v1/errors", headers=auth)
+    assert resp.status == 200
+    body = await resp.json()
+    status = await (await client.get("/api/v1/status", headers=auth)).json()
+    assert body["total"] == status["counts"]["errors"]
+    # one entry per 管理番号: the two listings that share RC-10008 are one item to staff
+    numbers = [item["management_number"] for item in body["items"]]
+    assert len(numbers) == len(set(numbers)) == body["total"] - 1
+    newest = body["items"][0]
+    assert newest["management_number"] == "LATE-0001" and newest["at"]
+    (problem,) = newest["problems"]
+    assert problem["field_label"] == "タイトル" and problem["rule"] == "title_too_long"
+    assert "ReCOREでタイトルを短くしてください" in problem["message"]
+    times = [item["at"] for item in body["items"]]
+    assert times == sorted(times, reverse=True)
+    assert {i for item in body["items"] for i in item["listing_ids"]} >= {
+        e["ec_inventory_id"] for e in first["errors"]
+    }
+    for item in body["items"]:
+        assert item["problems"] and all(p["message"] for p in item["problems"])

@@ -1,15 +1,15 @@
 """api_tokens: the proof key the extension checks the companion with
 
-Revision ID: 0002_token_proof_key
-Revises: 0001
+Revision ID: 0003_token_proof_key
+Revises: 0002_history_alerts
 Create Date: 2026-11-30 12:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_token_proof_key"
-down_revision = "0001"
+revision = "0003_token_proof_key"
+down_revision = "0002_history_alerts"
 branch_labels = None
 depends_on = None
 
