@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers (PostgreSQL's `integer`)
 MAX_JSON_INT = 2**63 - 1  # any integer in a JSON body; ranges per field are narrower
@@ -129,7 +130,8 @@ def path_id(request: web.Request, name: str) -> int:
     return bounded_int(request.match_info[name], name)
 
 
-def query_int(request: web.Request, name: str, default: int, *, lo: int, hi: int) -> int:
+def query_int(request: web.Request, name: str, default: T, *, lo: int, hi: int) -> int | T:
+    """A number from the query string in [lo, hi]; `default` when it is not given."""
     raw = request.query.get(name)
     return default if raw in (None, "") else bounded_int(raw, name, lo=lo, hi=hi)
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
-from companion.inputs import id_list, path_id, read_json
+from companion.inputs import id_list, path_id, query_int, read_json
 from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
@@ -429,10 +429,7 @@ async def get_pending(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/errors")
 async def get_errors(request: web.Request) -> web.Response:
-    try:
-        limit = min(max(int(request.query.get("limit", "200")), 1), 500)
-    except ValueError:
-        limit = 200
+    limit = query_int(request, "limit", 200, lo=1, hi=500)
     return web.json_response(await _service(request).in_error(limit))
 
 
