@@ -56,10 +56,11 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     copies = None
     if (database := sqlite_file(config.db_url)) is not None:
         copies = asyncio.create_task(keep_daily_copies(database), name="daily-copy")
-    app[SETTINGS] = SettingsStore(db, SecretBox.load(config.data_dir))
-    await app[SETTINGS].redact_stored_secrets()
+    box = SecretBox.load(config.data_dir)
+    app[SETTINGS] = SettingsStore(db, box, yahoo_base_url=config.yahoo_base_url)
+    await app[SETTINGS].prepare_stored_secrets()
     app[EVENTS] = Events(db)
-    pairing = Pairing(db)
+    pairing = Pairing(db, box)
     await pairing.load()
     app[PAIRING] = pairing
     app[JOBS] = JobRunner(db, config.run_dir, on_local_problem=disk.problem_seen)

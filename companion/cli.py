@@ -10,7 +10,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from companion.config import DEFAULT_PORT, LOOPBACK, Config, default_data_dir
+from companion.config import (
+    DEFAULT_PORT,
+    LOOPBACK,
+    YAHOO_BASE_URL_ENV,
+    Config,
+    default_data_dir,
+    loopback_sockets,
+)
 from companion.logs import setup_logging
 
 log = logging.getLogger("companion.cli")
@@ -18,6 +25,8 @@ log = logging.getLogger("companion.cli")
 
 def _config(args: argparse.Namespace, **extra: object) -> Config:
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    if getattr(args, "yahoo_base_url", None):
+        extra["yahoo_base_url"] = args.yahoo_base_url
     return Config(data_dir=data_dir, port=getattr(args, "port", DEFAULT_PORT), **extra)  # type: ignore[arg-type]
 
 
@@ -29,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _config(args)
     config.ensure_dirs()
     setup_logging(config.log_dir)
+    sockets = loopback_sockets(config.port)
     log.info("companion on http://%s:%d, data in %s", LOOPBACK, config.port, config.data_dir)
     try:
         upgrade(config.db_url)  # checks the file first, copies it before a migration
@@ -37,9 +47,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.error("%s", damaged.message_en)
         print(damaged.message, file=sys.stderr)
         app = create_damaged_app(config, damaged)
-        web.run_app(app, host=LOOPBACK, port=config.port, print=None)
+        web.run_app(app, sock=sockets, print=None)
         return 1
-    web.run_app(create_app(config), host=LOOPBACK, port=config.port, print=None)
+    web.run_app(create_app(config), sock=sockets, print=None)
     return 0
 
 
@@ -167,10 +177,43 @@ async def run_with_app(config: Config, work):  # type: ignore[no-untyped-def]
         await runner.cleanup()
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def write_new_file(source: Path, out: Path) -> None:
+    """Copy `source` to `out` through a temporary file in `out`'s directory, created exclusively
+    under a random name (never an existing file or a planted symlink), then renamed over `out`:
+    never a half-written zip under the real name."""
     import os
     import shutil
+    import tempfile
 
+    umask = os.umask(0)
+    os.umask(umask)
+    with (
+        tempfile.NamedTemporaryFile(
+            dir=out.parent, prefix=f".{out.name}.", suffix=".part", delete=False
+        ) as tmp,
+        source.open("rb") as src,
+    ):
+        try:
+            shutil.copyfileobj(src, tmp)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+            os.fchmod(tmp.fileno(), 0o666 & ~umask)  # as any new file of the user's
+            os.replace(tmp.name, out)
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+
+
+def batch_id_arg(text: str) -> int:
+    from companion.inputs import MAX_ID, int_in_range
+
+    number = int_in_range(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"a batch id is a whole number from 1 to {MAX_ID}")
+    return number
+
+
+def cmd_export(args: argparse.Namespace) -> int:
     from companion.keys import BATCHES
     from companion.listing.batches import BatchError
 
@@ -190,9 +233,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     except Exception as exc:
         return _local_problem_exit(exc)
-    tmp = out.with_name(f".{out.name}.part")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, out)  # never a half-written zip under the real name
+    try:
+        write_new_file(
+            path, out
+        )  # never a half-written zip under the real name, nor a planted link
+    except OSError as exc:
+        return _local_problem_exit(exc)
     print(out)
     return 0
 
@@ -264,7 +310,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", help="data directory (default: the user's data dir)")
         return p
 
-    serve = with_data_dir(sub.add_parser("serve", help="run the companion on 127.0.0.1"))
+    def with_store(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        # never a setting of the HTTP API: the Yahoo passwords are bound to where the store is
+        p.add_argument(
+            "--yahoo-base-url",
+            help=f"the Yahoo sandbox to use instead of the real store (or ${YAHOO_BASE_URL_ENV})",
+        )
+        return with_data_dir(p)
+
+    serve = with_store(sub.add_parser("serve", help="run the companion on 127.0.0.1"))
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.set_defaults(func=cmd_serve)
 
@@ -283,18 +337,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     export = with_data_dir(sub.add_parser("export", help="write a batch's upload zip to a file"))
-    export.add_argument("--batch", type=int, required=True, help="batch id (生成済みリスト)")
+    export.add_argument(
+        "--batch", type=batch_id_arg, required=True, help="batch id (生成済みリスト)"
+    )
     export.add_argument("-o", "--output", required=True, help="zip file to write")
     export.set_defaults(func=cmd_export)
 
-    login = with_data_dir(
+    login = with_store(
         sub.add_parser("login", help="log in to the Yahoo store once (SMS, captcha) in a window")
     )
     login.add_argument("--headless", action="store_true", help="no window: try the stored login")
     login.add_argument("--wait", type=float, default=600, help="seconds to wait for staff")
     login.set_defaults(func=cmd_login)
 
-    sync = with_data_dir(
+    sync = with_store(
         sub.add_parser("sync", help="read the Yahoo store and send what changed to ReCORE")
     )
     sync.add_argument("--once", action="store_true", required=True, help="one sync, then exit")

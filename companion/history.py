@@ -48,6 +48,7 @@ from companion.db.models import (
     iso,
     utcnow,
 )
+from companion.inputs import MAX_ID, query_int
 from companion.keys import CONFIG, DB, HISTORY, SETTINGS
 from companion.middlewares import API, error_response
 from companion.recore import client as rc
@@ -892,13 +893,6 @@ async def stream_csv(db: Database, flt: HistoryFilter, response: web.StreamRespo
 routes = web.RouteTableDef()
 
 
-def _int(value: str | None, default: int, lo: int, hi: int) -> int:
-    try:
-        return min(max(int(value or default), lo), hi)
-    except ValueError:
-        return default
-
-
 @routes.get(f"{API}/history")
 async def get_history(request: web.Request) -> web.StreamResponse:
     try:
@@ -929,9 +923,8 @@ async def get_history(request: web.Request) -> web.StreamResponse:
         await stream_csv(db, flt, response)
         await response.write_eof()
         return response
-    limit = _int(request.query.get("limit"), 100, 1, 500)
-    before = request.query.get("before_id")
-    before_id = _int(before, 0, 1, 2**62) if before else None
+    limit = query_int(request, "limit", 100, lo=1, hi=500)
+    before_id = query_int(request, "before_id", None, lo=1, hi=MAX_ID)
     entries, total = await query_history(db, flt, limit=limit, before_id=before_id)
     return web.json_response(
         {
@@ -952,16 +945,15 @@ async def get_notifications(request: web.Request) -> web.Response:
     Without `after`, only the newest id (a new browser starts from now)."""
     from companion.alerts.service import chrome_kinds
 
+    after = query_int(request, "after", None, lo=0, hi=MAX_ID)
     db = request.app[DB]
     recorder = request.app.get(HISTORY)
     if recorder is not None:
         await recorder.catch_up()
     async with db.session() as s:
         latest = int(await s.scalar(select(func.max(HistoryEntry.id))) or 0)
-        after_raw = request.query.get("after")
-        if after_raw is None or not after_raw.strip().isdigit():
+        if after is None:
             return web.json_response({"latest_id": latest, "entries": []})
-        after = int(after_raw.strip()[:18])
         kinds = await chrome_kinds(request.app)
         rows = (
             await s.scalars(

@@ -35,11 +35,13 @@ class CompanionProcess:
         data_dir: Path,
         port: int,
         log: Path,
+        yahoo_url: str | None = None,
         *,
         env: dict[str, str] | None = None,
         prelude: str = "",
     ) -> None:
         self.data_dir = data_dir
+        self.yahoo_url = yahoo_url  # where the store is: configuration, never PUT /settings
         self.port = port
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -64,7 +66,14 @@ class CompanionProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, not a wait
-                self.command("serve", "--data-dir", str(self.data_dir), "--port", str(self.port)),
+                self.command(
+                    "serve",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.port),
+                    *(["--yahoo-base-url", self.yahoo_url] if self.yahoo_url else []),
+                ),  # fmt: skip
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,

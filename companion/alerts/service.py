@@ -24,9 +24,9 @@ from aiohttp import web
 from companion.alerts.channels import AlertEndpoints
 from companion.alerts.config import CHANNELS, DEFAULTS, AlertConfig
 from companion.alerts.queue import AlertQueue, QueueOptions
+from companion.inputs import read_json
 from companion.keys import ALERT_ENDPOINTS, ALERTS, CONFIG, DB, HISTORY
 from companion.middlewares import API, error_response
-from companion.routes import read_json
 from companion.secretbox import SecretBox
 from companion.settings import SettingsError
 

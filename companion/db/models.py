@@ -64,12 +64,15 @@ class Setting(Base):
 
 
 class ApiToken(Base):
-    """A bearer token issued at pairing; only its SHA-256 is stored."""
+    """A bearer token issued at pairing; only its SHA-256 is stored. `proof_key` (encrypted like
+    the settings' secrets) answers the extension's challenge before it sends the token."""
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     origin: Mapped[str | None] = mapped_column(String(200))
+    key_id: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+    proof_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
@@ -273,6 +276,8 @@ class AlertDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None]
+
+
 class SubmitIntent(Base):
     """A press that changes the store (出品する, 出品開始, 早期終了, an edit's save), written and
     committed BEFORE the press. It stays open until the outcome is known. After a crash an open one

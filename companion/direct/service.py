@@ -42,6 +42,7 @@ from sqlalchemy import select
 from companion.db.models import Batch, ListingRecord, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents, OpenIntent
 from companion.domain import Listing, ListingState
+from companion.inputs import path_id
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
 from companion.keys import (
     BATCHES,
@@ -719,10 +720,7 @@ def _service(request: web.Request) -> DirectListing:
 
 @routes.post("/api/v1/batches/{batch_id}/direct-listing")
 async def post_batch_direct_listing(request: web.Request) -> web.Response:
-    try:
-        batch_id = int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    batch_id = path_id(request, "batch_id")
     service = _service(request)
     try:
         await service.batches.get(batch_id)

@@ -21,10 +21,11 @@ from sqlalchemy import func, select, update
 
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
+from companion.inputs import id_list, path_id, query_int, read_json
 from companion.keys import BATCHES, CONFIG, DB, DISK, JOBS, OUTBOX, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
-from companion.listing.validation import ListingError
+from companion.listing.validation import ListingError, listing_warnings
 from companion.listing.wording import refused_items
 from companion.listing.zipper import build_upload_zip
 from companion.recore.client import listing_from_inventory
@@ -56,6 +57,7 @@ def listing_dict(record: ListingRecord) -> dict[str, Any]:
         "auction_id": record.auction_id,
         "auction_url": record.auction_url,
         "errors": record.errors or [],
+        "warnings": [w.to_dict() for w in listing_warnings(listing or record)],
         "last_error": record.last_attempt_error,
     }
 
@@ -85,6 +87,7 @@ def error_entry(record: ListingRecord) -> dict[str, Any]:
 
 
 def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
+    listings = [listing_dict(i) for i in items]
     return {
         "id": batch.id,
         "name": batch.name,
@@ -93,10 +96,12 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
         "listed_count": sum(1 for i in items if i.state == ListingState.LISTED),
         "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),
         "registered_count": sum(1 for i in items if i.state == ListingState.REGISTERED),
-        "items": [listing_dict(i) for i in items],
+        "items": listings,
         "errors": batch.errors or [],
         # the same errors for staff: one entry per refused item, all its problems, by 管理番号
         "refused": refused_items(batch.errors or []),
+        # notices about items in the batch (they are listed all the same)
+        "warnings": [w for listing in listings for w in listing["warnings"]],
         "zip_name": f"{batch.name}.zip",
     }
 
@@ -424,13 +429,6 @@ def batch_error_response(exc: BatchError) -> web.Response:
     return error_response(exc.status, exc.code, exc.message, exc.message_en)
 
 
-def _batch_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
 @routes.get("/api/v1/pending")
 async def get_pending(request: web.Request) -> web.Response:
     return web.json_response({"items": await _service(request).pending()})
@@ -438,10 +436,7 @@ async def get_pending(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/errors")
 async def get_errors(request: web.Request) -> web.Response:
-    try:
-        limit = min(max(int(request.query.get("limit", "200")), 1), 500)
-    except ValueError:
-        limit = 200
+    limit = query_int(request, "limit", 200, lo=1, hi=500)
     return web.json_response(await _service(request).in_error(limit))
 
 
@@ -451,9 +446,8 @@ async def get_batches(request: web.Request) -> web.Response:
 
 
 async def pending_source_ids(request: web.Request) -> list[int] | None:
-    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids, or BatchError 400."""
-    from companion.routes import read_json
-
+    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids; a 400 (BatchError,
+    or the inputs' own for ids out of range) otherwise."""
     body = await read_json(request)
     if not isinstance(body, dict) or body.get("source", "pending") != "pending":
         raise BatchError(
@@ -463,14 +457,7 @@ async def pending_source_ids(request: web.Request) -> list[int] | None:
             'source must be "pending"',
         )
     ids = body.get("listing_ids")
-    if ids is not None and (
-        not isinstance(ids, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-    ):
-        raise BatchError(
-            400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
-        )
-    return ids
+    return None if ids is None else id_list(ids, "listing_ids")
 
 
 @routes.post("/api/v1/batches")
@@ -485,7 +472,7 @@ async def post_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}")
 async def get_batch(request: web.Request) -> web.Response:
     try:
-        return web.json_response(await _service(request).get(_batch_id(request)))
+        return web.json_response(await _service(request).get(path_id(request, "batch_id")))
     except BatchError as exc:
         return batch_error_response(exc)
 
@@ -493,7 +480,7 @@ async def get_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}/zip")
 async def get_batch_zip(request: web.Request) -> web.StreamResponse:
     try:
-        path, name = await _service(request).zip_path(_batch_id(request))
+        path, name = await _service(request).zip_path(path_id(request, "batch_id"))
     except BatchError as exc:
         return batch_error_response(exc)
     return web.FileResponse(

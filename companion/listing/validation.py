@@ -632,6 +632,31 @@ def validate_listing(listing: Any) -> list[ListingError]:
         ]
 
 
+# What Excel (and other spreadsheets) take for the start of a formula in a CSV cell.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@")
+
+
+def listing_warnings(listing: Any) -> list[ListingError]:
+    """Notices that do not stop a listing. A title that starts like a spreadsheet formula goes
+    to Yahoo unchanged (it is right there), but Excel would run it as a formula if staff opened
+    the CSV in it. Never raises."""
+    title = getattr(listing, "title", None)
+    if not isinstance(title, str) or not title.startswith(FORMULA_STARTS):
+        return []
+    first = title[0]
+    return [
+        make_error(
+            listing,
+            "title",
+            "formula_like_title",
+            f"が「{first}」で始まっています。ヤフオクにはこのまま出品されますが、CSVをExcelで開くと"
+            "数式として扱われることがあります。CSVはExcelで開かずにアップロードしてください",
+            f"starts with {first!r}: listed on Yahoo as it is, but Excel may run it as a formula "
+            "if the CSV is opened there",
+        )
+    ]
+
+
 def _key(value: Any) -> Any:
     try:
         hash(value)

@@ -27,6 +27,7 @@ _FIXES: dict[str, str] = {
     "already_listed": "",  # nothing to fix: it is on Yahoo already
     "store_only": "ReCOREで販路を「併売」か「ECのみ」にしてください",
     "listed_on_other_mall": "",
+    "formula_like_title": "",  # a warning: right for Yahoo, nothing to change in ReCORE
     "images_missing": "ReCOREで画像を登録してください",
     "too_many_images": "ReCOREで画像を減らしてください",
     "image_fetch_failed": "ReCOREで画像を確認し、登録し直してください",

@@ -537,6 +537,7 @@ async def run_once(
     config: Config,
 ) -> tuple[dict[str, Any], SyncFault | None, list[tuple[str, str, str | None]]]:
     """One sync against the data dir's settings, without the HTTP server or background loops."""
+    import dataclasses
     import importlib
 
     from companion.app import FEATURES, create_app
@@ -547,12 +548,7 @@ async def run_once(
         names.insert(0, "companion.recore.service")
     names.append("companion.sync.service")
     app = create_app(
-        Config(
-            data_dir=config.data_dir,
-            port=config.port,
-            database_url=config.database_url,
-            workers=False,
-        ),
+        dataclasses.replace(config, workers=False),
         features=[importlib.import_module(n).setup for n in names],
     )
     runner = web.AppRunner(app)

@@ -1,6 +1,6 @@
 // Page → worker requests of the options page's 通知 and 履歴 sections.
 import { API_PREFIX, MSG } from "../common/protocol.js";
-import { callCompanion, CompanionError } from "./companion.js";
+import { callCompanion, CompanionError, ensureVerified } from "./companion.js";
 import { getConnection } from "./connection.js";
 import { waitForDownload } from "./download.js";
 import { localError } from "./errors.js";
@@ -53,6 +53,7 @@ export const alertHandlers = {
     const query = historyQuery(message.filters);
     query.set("format", "csv");
     const url = `${conn.baseUrl}${API_PREFIX}/history?${query}`;
+    await ensureVerified(conn); // the token goes in a header: only to the proven companion
     const downloadId = await chrome.downloads.download({
       url,
       headers: [{ name: "Authorization", value: `Bearer ${conn.token}` }],

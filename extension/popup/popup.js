@@ -10,7 +10,8 @@ const FINISHED = new Set(["succeeded", "partial", "failed"]);
 // Results waiting for ReCORE longer than this are worth a line (a few seconds' wait is normal).
 const OUTBOX_AGE_SHOWN_S = 300;
 // Codes after which only the options page (pairing) helps.
-const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED"]);
+const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED", "UNKNOWN_PAIRING"]);
+const CONN_STATES = { COMPANION_DOWN: "down", COMPANION_TIMEOUT: "down", COMPANION_UNVERIFIED: "unverified" };
 
 let state = null;
 let refreshTimer = null;
@@ -41,7 +42,7 @@ function showNotice(error, { options = false } = {}) {
   $("notice-text").textContent = error.text ?? String(error);
   $("notice-hint").textContent = error.hint ?? "";
   $("open-options").hidden = !options;
-  setConnState(error.code === "COMPANION_DOWN" || error.code === "COMPANION_TIMEOUT" ? "down" : "unpaired");
+  setConnState(CONN_STATES[error.code] ?? "unpaired");
 }
 
 async function load() {
@@ -180,12 +181,25 @@ function renderRefused(refused) {
   $("refused-section").hidden = entries.length === 0;
 }
 
+/** Notices about items that are in the batch all the same (a title Excel would take for a formula). */
+function renderWarnings(batch) {
+  const entries = (batch?.warnings ?? []).map((warning) => ({
+    management_number: warning.management_number,
+    label: warning.item ?? "",
+    problems: [{ message: warning.problem || warning.message, message_en: warning.message_en }],
+  }));
+  $("batch-warnings").replaceChildren(...entries.map((entry) => itemProblemsView(entry)));
+  $("warnings-title").textContent = t("warningsTitle", [String(entries.length)]);
+  $("warnings-section").hidden = entries.length === 0;
+}
+
 async function runAction(startText, action) {
   if (busy) return;
   busy = true;
   renderSource();
   setResult(startText, "info");
   renderRefused([]);
+  renderWarnings(null);
   try {
     await action();
   } catch (error) {
@@ -203,6 +217,7 @@ async function onDownload() {
   await runAction(t("downloadStarting"), async () => {
     const { batch, download } = await ask(MSG.DOWNLOAD, selectedSource());
     renderRefused(refusedOf(batch));
+    renderWarnings(batch);
     if (!download) {
       setResult(t("nothingToDownload"), refusedOf(batch).length ? "error" : "info");
       return;

@@ -25,6 +25,7 @@ import jinja2
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from sandbox.guard import loopback_guard
 from sandbox.yahoo import csvspec
 from sandbox.yahoo.world import (
     CARRIERS,
@@ -1556,7 +1557,9 @@ def create_app(
     "classic" or "next" (docs/yahoo-sandbox.md); the state behind them is the same."""
     if world not in FLAVORS:
         raise ValueError(f"world must be one of {sorted(FLAVORS)}")
-    app = web.Application(middlewares=[faults_middleware], client_max_size=512 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[loopback_guard, faults_middleware], client_max_size=512 * 1024 * 1024
+    )
     if state_file is not None and state_file.exists():
         state = World.load(state_file)
         state.name = world

@@ -126,9 +126,16 @@ WiredFactory = Callable[..., Awaitable[Wired]]
 @pytest.fixture
 async def make_wired(aiohttp_client: Any, data_dir: Path, sandboxes: Sandboxes) -> WiredFactory:
     async def factory(
-        listings: int = 3, config: dict[str, Any] | None = None, **settings: Any
+        listings: int = 3,
+        config: dict[str, Any] | None = None,
+        yahoo_base_url: str | None = None,
+        **settings: Any,
     ) -> Wired:
-        app = create_app(Config(data_dir=data_dir, workers=True, **(config or {})))
+        # where the store is comes with the configuration (never through PUT /settings)
+        store = yahoo_base_url or sandboxes.yahoo_url
+        app = create_app(
+            Config(data_dir=data_dir, workers=True, yahoo_base_url=store, **(config or {}))
+        )
         fast = RetryPolicy(
             base=0.05, factor=2.0, max_delay=0.4, jitter=0.25, unauthorized_delay=0.5
         )
@@ -137,12 +144,7 @@ async def make_wired(aiohttp_client: Any, data_dir: Path, sandboxes: Sandboxes) 
         token = await pair_client(client)
         auth = {"Authorization": f"Bearer {token}"}
         values = (
-            sandbox_settings(
-                sandboxes.recore.app,
-                sandboxes.yahoo.app,
-                sandboxes.recore_url,
-                sandboxes.yahoo_url,
-            )
+            sandbox_settings(sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url)
             | settings
         )
         resp = await client.put("/api/v1/settings", json=values, headers=auth)

@@ -48,7 +48,7 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
     print(f"crash test seed {seed}")
     http = sandboxes.http
     data_dir = tmp_path / "companion"
-    comp = CompanionProcess(data_dir, free_port(), tmp_path / "companion.log")
+    comp = CompanionProcess(data_dir, free_port(), tmp_path / "companion.log", sandboxes.yahoo_url)
     await sandboxes.add_listings(ITEMS)
     # some latency so that kills land in every phase of an item (form, confirm, 出品する, report)
     await sandboxes.yahoo_faults(latency_ms=40)
@@ -60,9 +60,7 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
         async with http.post(f"{comp.base}/api/v1/pair", json={"code": code}) as resp:
             assert resp.status == 200, await resp.text()
             auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}
-        settings = sandbox_settings(
-            sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url, sandboxes.yahoo_url
-        )
+        settings = sandbox_settings(sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url)
         async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
             assert resp.status == 200, await resp.text()
 
@@ -155,6 +153,7 @@ async def test_a_submit_still_at_the_store_when_killed_is_listed_once(
         tmp_path / "companion",
         free_port(),
         tmp_path / "companion.log",
+        sandboxes.yahoo_url,
         env={"RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS": "40"},
     )
     await sandboxes.add_listings(1)
@@ -168,9 +167,7 @@ async def test_a_submit_still_at_the_store_when_killed_is_listed_once(
                 assert resp.status == 200, await resp.text()
                 return await resp.json()
 
-        settings = sandbox_settings(
-            sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url, sandboxes.yahoo_url
-        )
+        settings = sandbox_settings(sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url)
         async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
             assert resp.status == 200, await resp.text()
 

@@ -55,10 +55,12 @@ async def test_clock_steps_neither_stall_nor_storm(
     if not LIBFAKETIME:
         pytest.skip("libfaketime is not installed (Debian: apt-get install libfaketime)")
     clock = Clock(tmp_path / "clock")
+    yurl = str(yahoo_server.make_url("")).rstrip("/")
     comp = CompanionProcess(
         tmp_path / "companion",
         free_port(),
         tmp_path / "companion.log",
+        yurl,
         env={
             "LD_PRELOAD": LIBFAKETIME[0],
             "FAKETIME_TIMESTAMP_FILE": str(clock.path),
@@ -69,7 +71,6 @@ async def test_clock_steps_neither_stall_nor_storm(
         prelude="import os; os.environ.pop('LD_PRELOAD', None)",
     )
     rurl = str(recore_server.make_url("")).rstrip("/")
-    yurl = str(yahoo_server.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as http:
 
         async def api(method: str, path: str, body: Any = None) -> tuple[int, Any, Any]:
@@ -109,7 +110,7 @@ async def test_clock_steps_neither_stall_nor_storm(
                 {"items": [{"mall_attributes": bad, "image_count": 1, "image_kb": 8}]},
             )
             bad_id = created["listings"][0]["id"]
-            settings = sandbox_settings(recore_server.app, yahoo_server.app, rurl, yurl)
+            settings = sandbox_settings(recore_server.app, yahoo_server.app, rurl)
             code, body, _ = await api(
                 "PUT", "/settings", settings | {"sync_interval_minutes": INTERVAL}
             )

@@ -88,9 +88,13 @@ async def test_cli_sync_once_prints_a_summary(hub: Any, data_dir: Any, capsys: A
     order = next(o for o in hub.world.orders.values() if o.store_status == "未処理")
     await hub.yahoo_post(f"/_sandbox/orders/{order.order_id}/status", {"store_status": "入金済み"})
     # the companion is closed first, so the CLI owns the database and the browser profile as a
-    # real second process would; the settings are in the data dir
+    # real second process would; the settings are in the data dir, where the store is is given
+    # on the command line (never a stored setting)
     await hub.client.close()
-    code = await asyncio.to_thread(cli_main, ["sync", "--once", "--data-dir", str(data_dir)])
+    store = hub.yurl("").rstrip("/")
+    code = await asyncio.to_thread(
+        cli_main, ["sync", "--once", "--data-dir", str(data_dir), "--yahoo-base-url", store]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "注文一覧の読み取り" in out and "result: succeeded" in out
