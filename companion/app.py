@@ -12,16 +12,18 @@ from companion.config import Config
 from companion.db import Database
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS
+from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS, TABLES
 from companion.middlewares import MIDDLEWARES
 from companion.pairing import Pairing
 from companion.secretbox import SecretBox
 from companion.settings import SettingsStore
+from companion.tables import TablesStore
 
 log = logging.getLogger(__name__)
 
 # Feature modules: each has `setup(app)` that adds its routes, job kinds and cleanup contexts.
 FEATURES: list[str] = [
+    "companion.tables",
     "companion.recore.service",
     "companion.listing.batches",
     "companion.direct.service",
@@ -37,6 +39,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DB] = db
     app[SETTINGS] = SettingsStore(db, SecretBox.load(config.data_dir))
     await app[SETTINGS].redact_stored_secrets()
+    app[TABLES] = TablesStore(db)
     app[EVENTS] = Events(db)
     pairing = Pairing(db)
     await pairing.load()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the services import this module: their types only for the c
     from companion.recore.outbox import Outbox
     from companion.recore.service import RecoreService
     from companion.sync.service import SyncService
+    from companion.tables import TablesStore
     from scrapers.session import BrowserSession
 
 CONFIG = web.AppKey("config", Config)
@@ -33,6 +34,8 @@ PAIRING = web.AppKey("pairing", Pairing)
 SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
+# The shop's own tables (templates, grade and category tables, aliases): made with the database
+TABLES: web.AppKey[TablesStore] = web.AppKey("tables")
 
 # Feature services (set by each feature's setup)
 RECORE: web.AppKey[RecoreService] = web.AppKey("recore")

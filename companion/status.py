@@ -34,6 +34,7 @@ from companion.settings import FIELDS
 
 LISTING_STATES = {
     "pending": "waiting",
+    "held": "held",  # 情報不足
     "processing": "processing",
     "listed": "listed",
     "errors": "error",
@@ -87,19 +88,39 @@ _RUNNING_JOBS = select(Job).where(Job.state.in_(ACTIVE_STATES)).order_by(Job.cre
 _LAST_ERRORS = (
     select(EventLog).where(EventLog.level == "error").order_by(EventLog.id.desc()).limit(5)
 )
+# Tasks of a type no handler takes: kept open, shown with their raw type and data
+_UNKNOWN_TASKS = (
+    select(RecoreTask)
+    .where(RecoreTask.state == "unknown")
+    .order_by(RecoreTask.received_at)
+    .limit(20)
+)
 
 
-def _snapshot(s: Session) -> tuple[Any, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def _task_dict(task: RecoreTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "type": task.type,
+        "data": task.data or {},
+        "received_at": iso(task.received_at),
+        "message": task.message,
+    }
+
+
+def _snapshot(
+    s: Session,
+) -> tuple[Any, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """What /status reads from the database (runs in a worker thread, see `Database.read`)."""
     figures = s.execute(_FIGURES).one()
     settings = {row.key: row.value for row in s.scalars(_SETTINGS)}
     jobs = [job_dict(j) for j in s.scalars(_RUNNING_JOBS)]
     errors = [event_dict(e) for e in s.scalars(_LAST_ERRORS)]
-    return figures, settings, jobs, errors
+    unknown = [_task_dict(t) for t in s.scalars(_UNKNOWN_TASKS)]
+    return figures, settings, jobs, errors, unknown
 
 
 async def build_status(app: web.Application) -> dict[str, Any]:
-    figures, settings, jobs, errors = await app[DB].read(_snapshot)
+    figures, settings, jobs, errors, unknown = await app[DB].read(_snapshot)
     oldest = _aware(figures.outbox_oldest)
     sync_state = settings.get("_sync") or {}
     interval = settings.get("sync_interval_minutes")
@@ -126,7 +147,7 @@ async def build_status(app: web.Application) -> dict[str, Any]:
             "max_attempts": figures.outbox_attempts or 0,
             "next_attempt_at": iso(_aware(figures.outbox_next)),
         },
-        "recore": _recore_part(app, figures.open_tasks),
+        "recore": {**_recore_part(app, figures.open_tasks), "unknown_tasks": unknown},
         "last_errors": errors,
     }
 

@@ -36,12 +36,24 @@ from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
-from companion.keys import BATCHES, CONFIG, DB, DIRECT_LISTING, EVENTS, JOBS, OUTBOX, SETTINGS
+from companion.keys import (
+    BATCHES,
+    CONFIG,
+    DB,
+    DIRECT_LISTING,
+    EVENTS,
+    JOBS,
+    OUTBOX,
+    SETTINGS,
+    TABLES,
+)
 from companion.listing import yahoo_format as yf
 from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.listing.images import ImageStore, PreparedImage
+from companion.listing.intake import build_for
+from companion.listing.rules import ListingRules
 from companion.recore import outbox as ob
-from companion.recore.client import listing_from_inventory, succeeded_body
+from companion.recore.client import succeeded_body
 from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
 from scrapers import parse
 from scrapers.errors import ItemError, LayoutChanged, SessionLost, WallError
@@ -198,6 +210,7 @@ class _Run:
         self.pacer = service.pacer
         self.session: BrowserSession | None = None
         self.images: ImageStore | None = None
+        self.rules = ListingRules()
         self.staging: Path | None = None
         # recordings of listed items run beside the next item (see _one)
         self.recording: set[asyncio.Task[None]] = set()
@@ -242,6 +255,8 @@ class _Run:
                 )
         if not todo:
             return None
+        tables = self.service.app.get(TABLES)
+        self.rules = await tables.listing_rules() if tables is not None else ListingRules()
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
         self.session = await self.service.browser()
         workers = min(await self.service.concurrency(), len(todo))
@@ -375,7 +390,17 @@ class _Run:
             )
             return
         record = fresh
-        listing = listing_from_inventory(record.inventory)
+        # the same mapping as the zip: ReCORE's listing, its item, the templates and tables
+        built = build_for(record, self.rules)
+        if built.holds or built.errors:  # the tables changed since the batch was made
+            problems = [*built.holds, *built.errors]
+            await self._failed(
+                record,
+                "、".join(e.message for e in problems),
+                "; ".join(e.message_en for e in problems),
+            )
+            return
+        listing = built.listing
         number = listing.management_number or record.management_number or ""
         found = self.store.get(number)
         if found is not None:

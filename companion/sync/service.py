@@ -47,6 +47,7 @@ from companion.keys import (
     RECORE,
     SETTINGS,
     SYNC,
+    TABLES,
     YAHOO_BROWSER,
 )
 from companion.settings import YAHOO_ACCOUNT_KEYS
@@ -461,6 +462,7 @@ class SyncService:
             urls,
             ec_account_id=await self.settings.get("ec_account_id"),
             mapping=dict(mapping or {}),
+            status_names=await self.app[TABLES].order_status_names(),
             relogin=self.access.login,
             sold_watermark=default_watermark(state.get("sold_read_at")),
             report=step,

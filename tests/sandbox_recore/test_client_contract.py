@@ -19,6 +19,10 @@ from companion.recore.client import (
     order_upsert_body,
     succeeded_body,
 )
+from companion.demo import demo_tables
+from companion.listing.intake import fetch_sources, sources_from
+from companion.listing.mapping import build_listing
+from companion.listing.rules import ListingRules
 from sandbox.recore.app import create_app, demo_credentials
 
 
@@ -43,9 +47,22 @@ async def test_client_round_trip_against_sandbox() -> None:
             # Every seeded listing converts without an unreadable field (bad *values* are for
             # the Yahoo validation, not the conversion).
             assert all(inventory_problems(inv) == [] for inv in inventories)
-            listing = listing_from_inventory(inventories[0])
+            # ReCORE's spec form: the 管理番号, photos and category come from the item, its
+            # catalogue entry and the shop's tables (the demo's here)
+            assert listing_from_inventory(inventories[0]).management_number is None
+            fetched = await fetch_sources(
+                client, {t["id"]: i for t, i in zip(tasks, inventories, strict=True)}
+            )
+            assert not any(f.notes for f in fetched.values())
+            first = fetched[tasks[0]["id"]]
+            tables = demo_tables()
+            rules = ListingRules(templates=tables["templates"], categories=tables["categories"])
+            built = build_listing(sources_from(inventories[0], first.item, first.product), rules)
+            listing = built.listing
+            assert (built.holds, built.errors) == ([], [])
             assert listing.management_number == "RC-10001" and listing.variant_id == 9001
             assert len(listing.image_urls) == 8 and listing.category_id == "2084261685"
+            assert listing.condition == "目立った傷や汚れなし"  # grade 中古A
 
             url = "https://page.auctions.yahoo.co.jp/jp/auction/c1234567890"
             await client.report_succeeded(
