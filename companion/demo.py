@@ -64,7 +64,16 @@ def demo_tables() -> dict[str, Any]:
     ReCORE categories → Yahoo categories. ReCORE's spec sends none of it (`inventories spec`)."""
     from sandbox.recore.seed import demo_category_table
 
-    default = {**DEFAULT_TEMPLATES["default"], "prefecture": "東京都", "city": "豊島区"}
+    default = {
+        **DEFAULT_TEMPLATES["default"],
+        "prefecture": "東京都",
+        "city": "豊島区",
+        "lead_time_code": "3",  # 3～7日で発送
+        "resubmit_count": 2,
+        "min_rating": -5,
+        "bad_rating_limit": True,
+        "folder_path": "一般",
+    }
     watches = {
         "name": "腕時計（送料無料）",
         "categories": [300],  # 腕時計 and its sub-categories

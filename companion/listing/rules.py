@@ -33,9 +33,11 @@ DESCRIPTION_MAX = 5000
 MAX_NAMED = 50
 MAX_ROWS = 2000
 
+# ReCORE's spec shows one price per listing: it becomes the start price, and the buyout price
+# too when the template says so (a fixed-price listing: the first bid wins).
 PRICE_MODES: dict[str, str] = {
-    "start_and_buyout": "開始価格と即決価格をReCOREの価格にする",
-    "start_only": "開始価格のみ（即決価格なし）",
+    "start_only": "ReCOREの価格を開始価格にする（即決価格なし）",
+    "start_and_buyout": "ReCOREの価格を開始価格と即決価格にする（定額出品）",
 }
 
 # Words staff may put in the description template, and what each becomes.
@@ -193,7 +195,7 @@ TEMPLATE_FIELDS: dict[str, TemplateField] = {
     "price_mode": TemplateField(
         "価格の使い方",
         _choice(tuple(PRICE_MODES), "、".join(PRICE_MODES.values())),
-        "start_and_buyout",
+        "start_only",
     ),
     "description": TemplateField("説明のひな形", _description, DEFAULT_DESCRIPTION),
 }

@@ -270,6 +270,7 @@ async def update_listing(request: web.Request) -> web.Response:
     for key, lo, hi in (
         ("start_price", 0, 10**9),
         ("buyout_price", 0, 10**9),
+        ("price", 1, 10**9),  # the variant's one price (what ReCORE's spec shows)
         ("quantity", 0, 999),
     ):
         if key in body:

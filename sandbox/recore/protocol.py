@@ -33,6 +33,13 @@ ALL_SCOPES: Final = (
 # Seen: the task list's query table has only these two; the sandbox refuses anything else
 # (whether ReCORE does is unseen: the connector sends nothing else either way).
 TASK_QUERY_PARAMS: Final = frozenset({"ec_account_id", "type"})
+# Seen: the order list's filters (no mall_order_ids, no ordered_at/shipped_at ranges): the
+# sandbox refuses anything else, so a client that sends an unseen one learns to leave it out.
+ORDER_QUERY_PARAMS: Final = frozenset(
+    {"ids", "ids[]", "item_ids", "item_ids[]", "statuses", "statuses[]", "sub_statuses"}
+    | {"ec_account_id", "page", "limit", "cursor"}
+    | {f"{f}_{e}" for f in ("created_at", "updated_at") for e in ("from", "to")}
+)
 
 # Which form `GET /ec/inventories/{id}` answers in: `spec` shows only what ReCORE's spec shows
 # (the list object: title, one image_url, variants); `rich` adds our earlier assumption

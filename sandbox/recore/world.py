@@ -318,12 +318,12 @@ class World:
                         item["image_ids"] = list(listing["image_ids"])
                         item["updated_at"] = self.now()
             kinds.append("UPDATE_INVENTORY")
-        if "start_price" in changes or "buyout_price" in changes:
+        if "start_price" in changes or "buyout_price" in changes or "price" in changes:
             for key in ("start_price", "buyout_price"):
                 if key in changes:
                     attrs[key] = changes[key]
-            listing["variants"][0]["price"] = int_or_none(attrs.get("buyout_price")) or (
-                int_or_none(attrs.get("start_price"))
+            listing["variants"][0]["price"] = changes.get("price") or (
+                int_or_none(attrs.get("buyout_price")) or int_or_none(attrs.get("start_price"))
             )
             kinds.append("UPDATE_INVENTORY_PRICE")
         if "quantity" in changes:
