@@ -13,7 +13,6 @@ from companion.db.models import ListingRecord, OrderSnapshot, RecoreTask
 from companion.keys import BATCHES
 from tests.sync.conftest import Hub
 
-
 STORE_STATUS_NOTE = "ヤフオクのストアステータス: "
 
 
