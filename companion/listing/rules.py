@@ -106,7 +106,7 @@ def _text(max_len: int, *, lines: bool = False) -> Check:
             raise _Bad("改行を入れずに入力してください", "no newlines")
         bad = yf.cp932_bad_chars(value.replace("\r", "").replace("\n", "").replace("\t", ""))
         if bad:
-            shown = "".join(yf.describe_char(c) for c in bad[:5])
+            shown = "、".join(f"「{c}」(U+{ord(c):04X})" for c in bad[:5])
             raise _Bad(
                 f"ヤフオクで使えない文字があります: {shown}",
                 f"characters not encodable in cp932: {', '.join(hex(ord(c)) for c in bad[:5])}",
