@@ -48,14 +48,15 @@ os.environ.setdefault("RECORE_CONNECTOR_NO_KEYRING", "1")
 from companion.app import create_app  # noqa: E402
 from companion.config import Config  # noqa: E402
 from companion.demo import apply_demo_tables  # noqa: E402
-from companion.keys import GATEWAY, OUTBOX, RECORE, SETTINGS, SYNC  # noqa: E402
+from companion.keys import GATEWAY, OUTBOX, RECORE, SETTINGS, STORE, SYNC  # noqa: E402
 from companion.listing import batches  # noqa: E402
 from companion.recore import service as recore_service  # noqa: E402
+from companion.store_session import STORE_OPTIONS, StoreOptions  # noqa: E402
 from companion.sync import service as sync  # noqa: E402
 from sandbox.recore.app import create_app as create_recore  # noqa: E402
 from sandbox.recore.app import demo_credentials  # noqa: E402
 from sandbox.recore.keys import COUNTERS_KEY  # noqa: E402
-from scrapers.sync_reader import USER_AGENT, cookie_header  # noqa: E402
+from scrapers.reader import USER_AGENT, cookie_header  # noqa: E402
 
 
 def free_port() -> int:
@@ -161,7 +162,8 @@ async def main() -> None:
             Config(data_dir=tmp / "data", workers=False),
             features=[recore_service.setup, batches.setup, sync.setup],
         )
-        app[sync.SYNC_OPTIONS] = sync.SyncOptions(concurrency=args.concurrency, deliver_wait=0.0)
+        app[sync.SYNC_OPTIONS] = sync.SyncOptions(deliver_wait=0.0)
+        app[STORE_OPTIONS] = StoreOptions(concurrency=args.concurrency)
         runner, _ = await serve(app)
         runners.append(runner)
         service: sync.SyncService = app[SYNC]
@@ -183,7 +185,8 @@ async def main() -> None:
         await recore.rebuild()
         # ReCORE's first poll (26 demo CREATE tasks) is not what this benchmark is about
         await app[GATEWAY].poll_once()
-        await service.access.login()  # the browser login (Chromium), once, before timing
+        # the browser login (Chromium) and 競りナビ's links, once, before timing
+        await (await app[STORE].reader()).start()
 
         # 1. full sync: read + reconcile, changes land in the outbox
         t0 = time.perf_counter()
@@ -192,7 +195,7 @@ async def main() -> None:
         assert fault is None, fault
         engine = service.last_engine
         assert engine is not None
-        fetched = list(engine.http.fetched)
+        fetched = list(engine.fetched)
         print(
             f"full sync: {t_full:.2f}s — {summary['yahoo_requests']} Yahoo pages "
             f"(selling {summary['selling']}, orders {summary['orders']}, "
@@ -201,7 +204,7 @@ async def main() -> None:
         )
 
         # 2. the floor: the same URLs, plain aiohttp
-        t_floor = await floor(fetched, engine.http.cookies, args.concurrency)
+        t_floor = await floor(fetched, engine.reader.cookies or [], args.concurrency)
         print(
             f"floor (plain aiohttp, same {len(fetched)} URLs, concurrency {args.concurrency}): {t_floor:.2f}s"
         )
@@ -228,12 +231,14 @@ async def main() -> None:
         unchanged_writes = recore_writes(fast_app) - writes
         engine2 = service.last_engine
         assert engine2 is not None
-        t_floor2 = await floor(list(engine2.http.fetched), engine2.http.cookies, args.concurrency)
+        t_floor2 = await floor(
+            list(engine2.fetched), engine2.reader.cookies or [], args.concurrency
+        )
         print(
             f"unchanged sync: {t_unchanged:.2f}s — {summary2['yahoo_requests']} Yahoo pages, "
             f"{summary2['details_read']} details re-read, {summary2['upserts']} upserts; "
             f"ReCORE: {unchanged_writes} writes, {recore_reads(fast_app) - reads} reads (the task poll); "
-            f"floor for its {len(engine2.http.fetched)} pages: {t_floor2:.2f}s"
+            f"floor for its {len(engine2.fetched)} pages: {t_floor2:.2f}s"
         )
 
         # 4. delivery at ReCORE's limit

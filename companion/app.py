@@ -12,11 +12,12 @@ from companion.config import Config
 from companion.db import Database
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS, TABLES
+from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS, STORE, TABLES
 from companion.middlewares import MIDDLEWARES
 from companion.pairing import Pairing
 from companion.secretbox import SecretBox
 from companion.settings import SettingsStore
+from companion.store_session import STORE_OPTIONS, StoreSession
 from companion.tables import TablesStore
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,11 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await pairing.load()
     app[PAIRING] = pairing
     app[JOBS] = JobRunner(db)
+    store = StoreSession(config, app[SETTINGS], app.get(STORE_OPTIONS))
+    await store.start()
+    app[STORE] = store
     yield
+    await store.close()
     await db.close()
 
 

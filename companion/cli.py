@@ -70,9 +70,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         from sandbox.yahoo.app import create_app as create_yahoo
         from sandbox.yahoo.app import demo_account
 
-        app = create_yahoo(state_file=state_file)
+        app = create_yahoo(state_file=state_file, world=args.world)
         account = demo_account(app)
-        print(f"Yahoo sandbox on http://{LOOPBACK}:{args.port}")
+        print(f"Yahoo sandbox ({args.world}) on http://{LOOPBACK}:{args.port}")
         print(f"  Y!ID={account['yahoo_id']} business_id={account['business_id']}")
     web.run_app(app, host=LOOPBACK, port=args.port, print=None)
     return 0
@@ -125,12 +125,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(data_dir / "logs")
     ports = DemoPorts(args.port, args.recore_port, args.yahoo_port)
     prepare_dir(data_dir, reset=args.reset)
-    asyncio.run(run_demo(data_dir, ports, open_chromium=args.open))
+    asyncio.run(run_demo(data_dir, ports, open_chromium=args.open, world=args.world))
     return 0
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from companion.direct.service import login_once
+    from companion.store_session import login_once
 
     config = _config(args)
     config.ensure_dirs()
@@ -148,6 +148,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
     summary, fault, steps = asyncio.run(run_once(config))
     print(format_summary(summary, fault, steps))
     return 0 if fault is None else 1
+
+
+# The Yahoo sandbox's two store worlds (docs/yahoo-sandbox.md): today's pages, or the ones built
+# from the evidence about the real store.
+WORLD_ARG: dict[str, object] = {
+    "choices": ["classic", "next"],
+    "default": "classic",
+    "help": "which Yahoo store pages the sandbox serves",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--yahoo-port", type=int, default=DEFAULT_PORT + 2)
     demo.add_argument("--reset", action="store_true", help="start from a clean demo state")
     demo.add_argument("--open", action="store_true", help="open Chromium with the extension")
+    demo.add_argument("--world", **WORLD_ARG)
     demo.set_defaults(func=cmd_demo)
 
     export = with_data_dir(sub.add_parser("export", help="write a batch's upload zip to a file"))
@@ -206,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="spec",
         help="ReCORE only: listings as its spec shows them (spec), or with the Yahoo fields (rich)",
     )
+    sandbox.add_argument("--world", **WORLD_ARG)
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

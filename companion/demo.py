@@ -20,11 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from companion.app import create_app
-from companion.browser import CHROMIUM_ARGS, chromium_executable
 from companion.config import LOOPBACK, Config
 from companion.keys import CONFIG, DB, SETTINGS, TABLES
 from companion.listing.rules import DEFAULT_TEMPLATES
 from companion.pairing import create_code
+from scrapers.browser import CHROMIUM_ARGS, chromium_executable
 
 log = logging.getLogger(__name__)
 EXTENSION_DIR = Path(__file__).resolve().parent.parent / "extension"
@@ -100,15 +100,16 @@ def prepare_dir(data_dir: Path, *, reset: bool) -> None:
     (data_dir / "sandboxes").mkdir(parents=True, exist_ok=True)
 
 
-async def start_demo(data_dir: Path, ports: DemoPorts) -> RunningDemo:
-    """Start the three servers and point the companion at the sandboxes (ReCORE's answering in
-    its spec's form, the demo's templates and tables filled in)."""
+async def start_demo(data_dir: Path, ports: DemoPorts, *, world: str = "classic") -> RunningDemo:
+    """Start the three servers and point the companion at the sandboxes: ReCORE answering in its
+    spec's form with the demo's templates and tables filled in; `world` chooses the Yahoo
+    sandbox's store pages (classic, or next: docs/yahoo-sandbox.md)."""
     from sandbox.recore.app import create_app as create_recore
     from sandbox.yahoo.app import create_app as create_yahoo
 
     sandbox_dir = data_dir / "sandboxes"
     recore_app = create_recore(state_file=sandbox_dir / "recore.json")
-    yahoo_app = create_yahoo(state_file=sandbox_dir / "yahoo.json")
+    yahoo_app = create_yahoo(state_file=sandbox_dir / "yahoo.json", world=world)
     companion_app = create_app(Config(data_dir=data_dir / "companion", port=ports.companion))
 
     runners = [await _serve(recore_app, ports.recore), await _serve(yahoo_app, ports.yahoo)]
@@ -190,8 +191,10 @@ def open_browser(demo: RunningDemo, profile_dir: Path) -> subprocess.Popen[bytes
     return subprocess.Popen(args)  # noqa: S603 (our own chromium, fixed args)
 
 
-async def run_demo(data_dir: Path, ports: DemoPorts, *, open_chromium: bool) -> None:
-    demo = await start_demo(data_dir, ports)
+async def run_demo(
+    data_dir: Path, ports: DemoPorts, *, open_chromium: bool, world: str = "classic"
+) -> None:
+    demo = await start_demo(data_dir, ports, world=world)
     print(instructions(demo), flush=True)
     browser = open_browser(demo, data_dir / "chromium-profile") if open_chromium else None
     stop = asyncio.Event()

@@ -40,6 +40,9 @@ class ListingState(StrEnum):
     # row, or ReCORE): kept, shown with what is missing, never reported failed for it
     HELD = "held"
     PROCESSING = "processing"  # 出品処理中: in a batch (zip downloaded or direct listing under way)
+    # フォルダに登録済み（未出品）: on the store in a 競りナビ folder (a bulk upload that registers),
+    # not started yet: no auction, nothing to sell; staff start it (popup 「出品開始」 or 競りナビ)
+    REGISTERED = "registered"
     LISTED = "listed"  # 出品中: on Yahoo with an auction id
     ERROR = "error"  # エラー: rejected by validation, reported failed
     ENDED = "ended"  # 出品終了
@@ -49,6 +52,7 @@ STATE_LABELS: dict[ListingState, str] = {
     ListingState.WAITING: "待機中",
     ListingState.HELD: "情報不足",
     ListingState.PROCESSING: "出品処理中",
+    ListingState.REGISTERED: "フォルダに登録済み（未出品）",
     ListingState.LISTED: "出品中",
     ListingState.ERROR: "エラー",
     ListingState.ENDED: "出品終了",

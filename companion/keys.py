@@ -1,6 +1,6 @@
 """Typed application keys: every shared resource and service of the companion app, in one place.
 
-Core resources are set by `companion.app.storage_ctx`; each feature's `setup(app)` sets its own
+Core resources (the store session among them) are set by `companion.app.storage_ctx`; each feature's `setup(app)` sets its own
 service key. A key that a feature may not have set (an app built with fewer features, as some
 tests do) is read with `app.get(KEY)`.
 """
@@ -17,6 +17,7 @@ from companion.events import Events
 from companion.jobs import JobRunner
 from companion.pairing import Pairing
 from companion.settings import SettingsStore
+from companion.store_session import StoreSession
 
 if TYPE_CHECKING:  # the services import this module: their types only for the checker
     from companion.direct.service import DirectListing
@@ -26,7 +27,6 @@ if TYPE_CHECKING:  # the services import this module: their types only for the c
     from companion.recore.service import RecoreService
     from companion.sync.service import SyncService
     from companion.tables import TablesStore
-    from scrapers.session import BrowserSession
 
 CONFIG = web.AppKey("config", Config)
 DB = web.AppKey("db", Database)
@@ -34,6 +34,7 @@ PAIRING = web.AppKey("pairing", Pairing)
 SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
+STORE = web.AppKey("store", StoreSession)  # the one Yahoo store session
 # The shop's own tables (templates, grade and category tables, aliases): made with the database
 TABLES: web.AppKey[TablesStore] = web.AppKey("tables")
 
@@ -44,5 +45,3 @@ OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
 BATCHES: web.AppKey[Batches] = web.AppKey("batches")
 DIRECT_LISTING: web.AppKey[DirectListing] = web.AppKey("direct_listing")
 SYNC: web.AppKey[SyncService] = web.AppKey("sync")
-# The store's browser session when direct listing is not there to own it (sync-only apps)
-YAHOO_BROWSER: web.AppKey[BrowserSession] = web.AppKey("yahoo_browser")

@@ -36,6 +36,7 @@ LISTING_STATES = {
     "pending": "waiting",
     "held": "held",  # 情報不足
     "processing": "processing",
+    "registered": "registered",
     "listed": "listed",
     "errors": "error",
     "ended": "ended",

@@ -14,6 +14,19 @@ from aiohttp.test_utils import TestClient
 os.environ["RECORE_CONNECTOR_NO_KEYRING"] = "1"
 
 
+# The Yahoo sandbox's two store worlds (docs/yahoo-sandbox.md). Every sandbox fixture takes its
+# world from the `store_world` fixture: `classic` unless a test asks for both with `both_worlds`
+# (the whole flows: upload, direct listing, the sync life cycle, login walls, the crash test, the
+# extension's flows). Nothing in the connector knows which world it is in.
+STORE_WORLDS: tuple[str, ...] = ("classic", "next")
+both_worlds = pytest.mark.parametrize("store_world", STORE_WORLDS)
+
+
+@pytest.fixture(scope="session")  # module-scoped fixtures (the extension's) may depend on it
+def store_world() -> str:
+    return "classic"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -15,6 +15,10 @@ Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>
    task). A failure keeps the item 出品処理中 in its batch with the page's own error text.
 5. A wall (SMS認証, captcha, a login that will not renew) pauses the job with a Japanese message;
    pressing 直接出品を実行 again (same dedupe key) resumes it from where it stopped.
+6. Items registered in a 競りナビ folder but not started (a bulk upload that only registers) are
+   started with the item list's 「出品開始」 where the store offers it, never listed a second
+   time. 「出品開始」 in the popup runs this job for those items only
+   (`POST /api/v1/batches/{id}/start`).
 """
 
 from __future__ import annotations
@@ -23,16 +27,15 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from aiohttp import web
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 
-from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
@@ -45,58 +48,39 @@ from companion.keys import (
     JOBS,
     OUTBOX,
     SETTINGS,
+    STORE,
     TABLES,
 )
 from companion.listing import yahoo_format as yf
 from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
+from companion.listing.form_values import form_values
 from companion.listing.images import ImageStore, PreparedImage
 from companion.listing.intake import build_for
 from companion.listing.rules import ListingRules
 from companion.recore import outbox as ob
 from companion.recore.client import succeeded_body
-from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
-from scrapers import parse
-from scrapers.errors import ItemError, LayoutChanged, SessionLost, WallError
-from scrapers.pages import ItemCreatePage, ItemListPage
-from scrapers.session import BrowserSession, Credentials
-from scrapers.site import YahooUrls
+from companion.store_session import env_float
+from scrapers.errors import ItemError, LayoutChanged, SessionExpired, WallError
+from scrapers.listing import ItemActions, ItemForm
+from scrapers.parse import ListRow
+from scrapers.reader import StoreReader
+from scrapers.session import BrowserSession
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 JOB_KIND = "direct_listing"
+# listings this job may list or start (registered: in a 競りナビ folder, not started)
+OPEN_STATES = (ListingState.PROCESSING, ListingState.REGISTERED)
 EVENT_SOURCE = "direct_listing"
 MAX_CONCURRENCY = 4
 MAX_ATTEMPTS = 3  # per item, for answers that say "try again" (busy, expired draft, timeouts)
 # Seconds between two 出品する presses across all pages: gentle on the store. Tests set 0.
 PACING_ENV = "RECORE_CONNECTOR_DIRECT_PACING_SECONDS"
 DEFAULT_PACING = 1.0
-# Chromium closes this many seconds after the last job used it.
-IDLE_ENV = "RECORE_CONNECTOR_BROWSER_IDLE_SECONDS"
-DEFAULT_IDLE = 60.0
-# Retry backoff base (seconds) for busy pages; tests set it small.
-RETRY_DELAY_ENV = "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS"
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return max(0.0, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
-async def stored_credentials(settings: SettingsStore) -> Credentials:
-    """The Yahoo store login as the options page saved it (secrets decrypted only here)."""
-    return Credentials(
-        yahoo_id=await settings.get("yahoo_id"),
-        password=await settings.secret("yahoo_password"),
-        business_id=await settings.get("business_id"),
-        business_password=await settings.secret("business_password"),
-    )
-
-
-def dedupe_key(batch_id: int) -> str:
-    return f"batch:{batch_id}"
+def dedupe_key(batch_id: int, *, only_registered: bool = False) -> str:
+    return f"{'start' if only_registered else 'batch'}:{batch_id}"
 
 
 def item_key(record: ListingRecord) -> str:
@@ -130,50 +114,16 @@ class DirectListing:
         self.db = app[DB]
         self.settings = app[SETTINGS]
         self.config = app[CONFIG]
-        self.pacing = _env_float(PACING_ENV, DEFAULT_PACING)
+        self.store = app[STORE]
+        self.pacing = env_float(PACING_ENV, DEFAULT_PACING)
         # one pace for every run (runs take turns, see JobRunner): the next batch's first 出品する
         # keeps its distance from the last one of the batch before
         self.pacer = Pacer(self.pacing)
-        self.idle_timeout = _env_float(IDLE_ENV, DEFAULT_IDLE)
-        self.retry_delay = _env_float(RETRY_DELAY_ENV, 1.0)
-        self.headless = True
-        self._session: BrowserSession | None = None
-        self._session_base: str | None = None
+        self.retry_delay = self.store.options.busy_delay
 
     @property
     def batches(self) -> Batches:
         return self.app[BATCHES]
-
-    async def credentials(self) -> Credentials:
-        return await stored_credentials(self.settings)
-
-    async def browser(self) -> BrowserSession:
-        """The store session, re-made when the Yahoo address setting changed."""
-        base = await self.settings.get("yahoo_base_url")
-        if self._session is not None and self._session_base != base:
-            await self._session.close()
-            self._session = None
-        if self._session is None:
-            self._session = BrowserSession(
-                self.config.browser_profile_dir,
-                YahooUrls.for_base(base),
-                self.credentials,
-                headless=self.headless,
-                idle_timeout=self.idle_timeout,
-                busy_delay=self.retry_delay,
-            )
-            self._session_base = base
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def settings_changed(self, keys: set[str]) -> None:
-        if keys & YAHOO_ACCOUNT_KEYS and self._session is not None:
-            # another login: the profile's cookies are checked (and cleared) before the next use
-            self._session.account_changed()
 
     async def concurrency(self) -> int:
         value = await self.settings.get("direct_listing_concurrency")
@@ -182,11 +132,16 @@ class DirectListing:
         except (TypeError, ValueError):
             return 1
 
-    async def start(self, batch_id: int) -> str:
-        """Start (or join, or resume) the direct listing of one batch."""
+    async def start(self, batch_id: int, *, only_registered: bool = False) -> str:
+        """Start (or join, or resume) the direct listing of one batch; `only_registered`: only
+        start its items registered in a 競りナビ folder."""
         await self.batches._load(batch_id)  # 404 early
+        await self.store.staff_acted()
+        params: dict[str, Any] = {"batch_id": batch_id}
+        if only_registered:
+            params["only_registered"] = True
         return await self.app[JOBS].submit(
-            JOB_KIND, {"batch_id": batch_id}, dedupe_key=dedupe_key(batch_id)
+            JOB_KIND, params, dedupe_key=dedupe_key(batch_id, only_registered=only_registered)
         )
 
     async def handle(self, ctx: JobContext) -> JobState | None:
@@ -206,14 +161,17 @@ class _Run:
         self.ctx = ctx
         self.db = service.db
         self.stop: _Stop | None = None
-        self.store: dict[str, parse.ListedItem] = {}
+        self.store: dict[str, ListRow] = {}
         self.pacer = service.pacer
         self.session: BrowserSession | None = None
+        self.reader: StoreReader | None = None
         self.images: ImageStore | None = None
         self.rules = ListingRules()
         self.staging: Path | None = None
         # recordings of listed items run beside the next item (see _one)
         self.recording: set[asyncio.Task[None]] = set()
+        self.listed_any = False  # this run listed an item (said when it stops early)
+        self.only_registered = False  # only start items registered in a folder
 
     # --- the run --------------------------------------------------------------------------------
     async def go(self) -> JobState | None:
@@ -226,6 +184,9 @@ class _Run:
             ) from None
         except BatchError as exc:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
+        self.only_registered = bool(self.ctx.params.get("only_registered"))
+        if self.only_registered:
+            records = [r for r in records if r.state == ListingState.REGISTERED]
         await self.ctx.set_total(len(records))
         done = await self.ctx.results()
         todo: list[ListingRecord] = []
@@ -244,7 +205,7 @@ class _Run:
                             "already": True,
                         },
                     )
-            elif record.state == ListingState.PROCESSING and key not in done:
+            elif record.state in OPEN_STATES and key not in done:
                 todo.append(record)
             elif key not in done:
                 await self.ctx.item(
@@ -258,7 +219,8 @@ class _Run:
         tables = self.service.app.get(TABLES)
         self.rules = await tables.listing_rules() if tables is not None else ListingRules()
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
-        self.session = await self.service.browser()
+        self.session = await self.service.store.browser()
+        self.reader = await self.service.store.reader()
         workers = min(await self.service.concurrency(), len(todo))
         self.staging = self.service.config.cache_dir / "direct-upload" / self.ctx.job_id
         self.staging.mkdir(parents=True, exist_ok=True)
@@ -281,13 +243,13 @@ class _Run:
         return None
 
     async def _run_browser(self, todo: list[ListingRecord], workers: int) -> None:
-        assert self.session is not None and self.staging is not None
+        assert self.session is not None and self.staging is not None and self.reader is not None
         async with self.service.batches.image_store() as images, self.session.use() as context:
             self.images = images
             pages = [await context.new_page() for _ in range(workers)]
-            forms = [ItemCreatePage(page, self.session) for page in pages]
+            forms = [ItemForm(page, self.session, self.reader) for page in pages]
             try:
-                await self._preflight(context, forms[0])
+                await self._preflight(context, forms)
                 queue: asyncio.Queue[ListingRecord] = asyncio.Queue()
                 for record in todo:
                     queue.put_nowait(record)
@@ -301,11 +263,13 @@ class _Run:
                         pass
                 await asyncio.to_thread(shutil.rmtree, self.staging, ignore_errors=True)
 
-    async def _preflight(self, context: BrowserContext, form: ItemCreatePage) -> None:
-        assert self.session is not None
+    async def _preflight(self, context: BrowserContext, forms: list[ItemForm]) -> None:
+        assert self.reader is not None
         try:
-            await form.check_layout()
-            self.store = await self._read_store(context)
+            confirm_first = await forms[0].check_layout()
+            for form in forms:
+                form.confirm_first = confirm_first  # the steps the form shows
+            self.store = await self.reader.items_by_number()
         except (WallError, LayoutChanged) as exc:
             await self._raise_stop(exc)
         except ItemError as exc:  # the item list stayed busy: nothing can be checked, so wait
@@ -319,35 +283,20 @@ class _Run:
             )
         log.info("store has %d items; pre-flight passed", len(self.store))
 
-    async def _read_store(self, context: BrowserContext) -> dict[str, parse.ListedItem]:
-        assert self.session is not None
-        reader = ItemListPage(context.request, self.session)
-        return await self._logged_in(context, reader.management_numbers)
-
-    async def _logged_in(self, context: BrowserContext, read: Callable[[], Awaitable[T]]) -> T:
-        """A list read over HTTP with the browser's cookies; a lost session is renewed once
-        through a page (the store's login runs in the browser) and the read tried again."""
-        assert self.session is not None
-        try:
-            return await read()
-        except SessionLost:
-            page = await context.new_page()
-            try:
-                await self.session.open(page, self.session.urls.serinavi_top())
-            finally:
-                await page.close()
-            return await read()
-
     async def _raise_stop(self, exc: WallError | LayoutChanged) -> None:
         events = self.service.app[EVENTS]
         if isinstance(exc, WallError):
             await events.record("warning", EVENT_SOURCE, exc.ja, exc.en)
             raise JobPaused(exc.code, exc.ja, exc.en)
-        await events.error(EVENT_SOURCE, exc.ja, exc.en)
-        raise JobFailed("LAYOUT_CHANGED", exc.ja, exc.en)
+        done = (
+            "ここまでに出品した分は記録しました。" if self.listed_any else "何も出品していません。"
+        )
+        ja = f"{exc.ja}直接出品を中止しました。{done}"
+        await events.error(EVENT_SOURCE, ja, exc.en)
+        raise JobFailed("LAYOUT_CHANGED", ja, exc.en)
 
     async def _worker(
-        self, context: BrowserContext, form: ItemCreatePage, queue: asyncio.Queue[ListingRecord]
+        self, context: BrowserContext, form: ItemForm, queue: asyncio.Queue[ListingRecord]
     ) -> None:
         while self.stop is None:
             try:
@@ -370,18 +319,12 @@ class _Run:
                 )
 
     # --- one item -------------------------------------------------------------------------------
-    async def _one(
-        self, context: BrowserContext, form: ItemCreatePage, record: ListingRecord
-    ) -> None:
+    async def _one(self, context: BrowserContext, form: ItemForm, record: ListingRecord) -> None:
         # Re-read: a task handled since the job started (sold in the shop → ended, or edited in
         # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
         async with self.db.session() as s:
             fresh = await s.get(ListingRecord, record.id)
-        if (
-            fresh is None
-            or fresh.state != ListingState.PROCESSING
-            or fresh.batch_id != record.batch_id
-        ):
+        if fresh is None or fresh.state not in OPEN_STATES or fresh.batch_id != record.batch_id:
             await self.ctx.item(
                 item_key(record),
                 "skipped",
@@ -403,8 +346,18 @@ class _Run:
         listing = built.listing
         number = listing.management_number or record.management_number or ""
         found = self.store.get(number)
-        if found is not None:
-            await self._listed(record, listing, found.auction_id or found.item_id, already=True)
+        if found is not None and found.auction_id:
+            await self._listed(record, listing, found.auction_id, already=True)
+            return
+        if found is not None:  # in a 競りナビ folder, not started: start it, never list it again
+            await self._start_registered(record, listing, found)
+            return
+        if self.only_registered:
+            await self._failed(
+                record,
+                "競りナビのフォルダに見つかりませんでした。競りナビの商品管理で確認してください。",
+                "registered item not found on the store",
+            )
             return
         assert self.images is not None
         prepared, errors = await self.images.prepare_listing(listing)
@@ -423,15 +376,15 @@ class _Run:
             try:
                 await form.open()
                 marks.append(clock())
-                await form.fill(listing, paths)
+                await form.fill(form_values(listing), paths)
                 marks.append(clock())
                 await form.confirm()
                 marks.append(clock())
                 await self.pacer.wait()
                 submitted = True
-                completion = await form.submit()
+                auction_id = await form.submit(number)
                 marks.append(clock())
-            except SessionLost:
+            except SessionExpired:
                 # sent to the login page: the next form.open() logs in again. Whether 出品する
                 # got through is for the item list to say.
                 if await self._found_after_doubt(context, record, listing, number):
@@ -468,12 +421,10 @@ class _Run:
                     ("form", "fill", "confirm", "submit"), marks, marks[1:], strict=False
                 )
             )
-            log.info("%s: 出品する answered %s (s: %s)", number, completion.auction_id, steps)
+            log.info("%s: 出品する answered %s (s: %s)", number, auction_id, steps)
             # the database commit and the report run while this page opens the next form;
             # a crash before the commit is covered by the item list read at the next start
-            task = asyncio.create_task(
-                self._listed(record, listing, completion.auction_id, already=False)
-            )
+            task = asyncio.create_task(self._listed(record, listing, auction_id, already=False))
             self.recording.add(task)
             task.add_done_callback(self.recording.discard)
             return
@@ -481,6 +432,30 @@ class _Run:
             record,
             "ヤフオクのログインが繰り返し切れたため、出品できませんでした。",
             "the session was lost on every attempt",
+        )
+
+    async def _start_registered(
+        self, record: ListingRecord, listing: Listing, found: ListRow
+    ) -> None:
+        """An item registered in a folder: 「出品開始」 on the item list, where the store offers it.
+        Where it does not, the listing stays registered and staff are told what to do."""
+        assert self.session is not None and self.reader is not None
+        await self.pacer.wait()
+        result = await ItemActions(self.session, self.reader).start(found)
+        if result.ok and found.auction_id:
+            await self._listed(record, listing, found.auction_id, already=False)
+            return
+        async with self.db.session() as s, s.begin():
+            row = await s.get(ListingRecord, record.id)
+            if row is not None and row.state in OPEN_STATES:
+                row.state = ListingState.REGISTERED
+                row.last_attempt_error = result.message
+        number = record.management_number or f"ID {record.id}"
+        await self.ctx.item(
+            item_key(record),
+            "failed",
+            f"管理番号 {number}: フォルダに登録済み（未出品）です。{result.message}",
+            {"listing_id": record.id, "registered": True},
         )
 
     def _stage(self, number: str, prepared: list[PreparedImage]) -> list[Path]:
@@ -501,14 +476,13 @@ class _Run:
     async def _found_after_doubt(
         self, context: BrowserContext, record: ListingRecord, listing: Listing, number: str
     ) -> bool:
-        """After a doubtful 出品する: is the 管理番号 on the store now (newest items first)?"""
-        assert self.session is not None
-        reader = ItemListPage(context.request, self.session)
-        found = await self._logged_in(context, lambda: reader.find(number, pages=2))
-        if found is None:
+        """After a doubtful 出品する: is the 管理番号 on the store now?"""
+        assert self.reader is not None
+        found = await self.reader.find_live(number)
+        if found is None or not found.auction_id:
             return False
         log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)
-        await self._listed(record, listing, found.auction_id or found.item_id, already=True)
+        await self._listed(record, listing, found.auction_id, already=True)
         return True
 
     async def _listed(
@@ -543,6 +517,7 @@ class _Run:
                 {"listing_id": record.id, "auction_id": auction_id},
             )
             return
+        self.listed_any = self.listed_any or not already
         async with self.db.session() as s, s.begin():
             row = await s.get(ListingRecord, record.id)
             if row is None:
@@ -617,6 +592,33 @@ async def post_batch_direct_listing(request: web.Request) -> web.Response:
     return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
 
 
+@routes.post("/api/v1/batches/{batch_id}/start")
+async def post_batch_start(request: web.Request) -> web.Response:
+    """出品開始: start the batch's items registered in a 競りナビ folder (not listed yet)."""
+    try:
+        batch_id = int(request.match_info["batch_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    service = _service(request)
+    try:
+        batch = await service.batches.get(batch_id)
+    except BatchError as exc:
+        return batch_error_response(exc)
+    if not batch.get("registered_count"):
+        return web.json_response(
+            {
+                "error": {
+                    "code": "NOTHING_REGISTERED",
+                    "message": "このリストにフォルダに登録済み（未出品）の商品はありません。",
+                    "message_en": "no item of this batch is registered and waiting to start",
+                }
+            },
+            status=409,
+        )
+    job_id = await service.start(batch_id, only_registered=True)
+    return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
+
+
 @routes.post("/api/v1/direct-listing")
 async def post_direct_listing(request: web.Request) -> web.Response:
     service = _service(request)
@@ -656,9 +658,7 @@ async def _ctx(app: web.Application) -> AsyncIterator[None]:
     service = DirectListing(app)
     app[DIRECT_LISTING] = service
     app[JOBS].register(JOB_KIND, service.handle, resumable=True)
-    app[SETTINGS].on_change(service.settings_changed)
     yield
-    await service.close()
 
 
 def setup(app: web.Application) -> None:
@@ -667,69 +667,3 @@ def setup(app: web.Application) -> None:
 
 
 __all__ = ["JOB_KIND", "DirectListing", "dedupe_key", "setup"]
-
-
-# --- `recore-connector login`: staff log in once, SMS and all ---------------------------------------
-async def login_once(
-    config: Config, *, visible: bool | None = None, wait_seconds: float = 600
-) -> int:
-    """Open the store with the connector's own browser profile and log in.
-
-    With a display a window opens: what the settings hold is filled in, staff do the rest (SMS
-    code, captcha) and the session is kept in the profile for the unattended runs. Without one the
-    stored login is tried headless and the outcome printed. Returns a process exit code.
-    """
-    from companion.db import Database
-    from companion.secretbox import SecretBox
-    from scrapers.session import has_display
-
-    show = has_display() if visible is None else visible
-    db = Database(config.db_url)
-    try:
-        await db.migrate()
-        settings = SettingsStore(db, SecretBox.load(config.data_dir))
-
-        async def credentials() -> Credentials:
-            return await stored_credentials(settings)
-
-        urls = YahooUrls.for_base(await settings.get("yahoo_base_url"))
-        session = BrowserSession(
-            config.browser_profile_dir, urls, credentials, headless=not show, idle_timeout=0
-        )
-        try:
-            if show:
-                print("ブラウザーでヤフオクのログイン画面を開きます。ログインを完了してください。")
-                print("Opening the Yahoo login in a browser window; please complete it.")
-                ok = await session.interactive_login(wait_seconds=wait_seconds)
-                if not ok:
-                    print("ログインが完了しませんでした。 / The login did not complete.")
-                return 0 if ok else 1
-            async with session.use():
-                page = await session.new_page()
-                try:
-                    await session.open(page, urls.serinavi_top())
-                except WallError as wall:
-                    print(wall.ja)
-                    print(wall.en)
-                    print(
-                        "画面のあるコンピューターで実行すると、ウィンドウで手動ログインできます。"
-                        " / Run this where a display is available to log in by hand."
-                    )
-                    return 1
-            print(
-                "ヤフオクにログインしました（セッションを保存しました）。 / Logged in; session saved."
-            )
-            return 0
-        except PlaywrightError as exc:
-            first = (str(exc).splitlines() or ["?"])[0]
-            print(
-                "ブラウザーを起動できませんでした。直接出品の実行中なら、終わってからもう一度お試しください。"
-            )
-            print(
-                f"Could not start the browser ({first}); if a direct listing is running, retry later."
-            )
-            return 1
-        finally:
-            await session.close()
-    finally:
-        await db.close()

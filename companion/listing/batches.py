@@ -74,6 +74,7 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord], rules: ListingRules
         "item_count": len(items),
         "listed_count": sum(1 for i in items if i.state == ListingState.LISTED),
         "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),
+        "registered_count": sum(1 for i in items if i.state == ListingState.REGISTERED),
         "items": [listing_dict(i, rules) for i in items],
         "errors": batch.errors or [],
         "zip_name": f"{batch.name}.zip",
@@ -164,12 +165,13 @@ class Batches:
         return batch, list(items)
 
     async def _already_listed(self, batch_id: int | None = None) -> set[str]:
-        """管理番号 that must not go into this batch's zip: on Yahoo (listed by us, or seen on
-        the store by a sync), or open in another batch (its zip may be uploaded already)."""
+        """管理番号 that must not go into this batch's zip: on Yahoo (listed by us, registered in
+        a folder, or seen on the store by a sync), or open in another batch (its zip may be
+        uploaded already)."""
         async with self.db.session() as s:
             ours = await s.scalars(
                 select(ListingRecord.management_number).where(
-                    (ListingRecord.state == ListingState.LISTED)
+                    ListingRecord.state.in_([ListingState.LISTED, ListingState.REGISTERED])
                     | (
                         (ListingRecord.state == ListingState.PROCESSING)
                         & (ListingRecord.batch_id != batch_id)

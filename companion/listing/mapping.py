@@ -62,6 +62,7 @@ REQUIRED: tuple[str, ...] = (
     "shipping_payer",
     "delivery_group",
     "lead_time_code",
+    "tax_rate",  # the store form has no blank 消費税設定
 )
 HOLD_RULE = "missing_for_yahoo"  # every hold carries this rule (plus `field`)
 OPTIONS_PAGE = "コネクタの設定画面"

@@ -491,9 +491,7 @@ class RecoreClient:
         """ReCORE's catalogue entries (`GET /products?ids=`, scope `product:index`) by id."""
         return await self._by_id(EP_PRODUCTS, ids)
 
-    async def _by_id(
-        self, endpoint: tuple[str, str], ids: list[int]
-    ) -> dict[int, dict[str, Any]]:
+    async def _by_id(self, endpoint: tuple[str, str], ids: list[int]) -> dict[int, dict[str, Any]]:
         out: dict[int, dict[str, Any]] = {}
         wanted = sorted(set(ids))
         for start in range(0, len(wanted), PAGE_LIMIT_MAX):
@@ -517,7 +515,9 @@ class RecoreClient:
         cursor: str | None = None
         refused = self.refused_params.setdefault(endpoint, set())
         for _ in range(max_pages):
-            data, headers = await self._get(endpoint, {**params, "cursor": cursor}, required=required)
+            data, headers = await self._get(
+                endpoint, {**params, "cursor": cursor}, required=required
+            )
             out.extend(x for x in (data if isinstance(data, list) else []) if isinstance(x, dict))
             cursor = headers.get(HEADER_NEXT_CURSOR) or None
             if not cursor or "cursor" in refused:
@@ -982,7 +982,9 @@ def read_item(obj: Any) -> StockItem | None:
         store_id=_int_or_none(store.get("id")),
         store_name=_text_or_none(store.get("name")),
         grade=_text_or_none(grade.get("name")),
-        condition_note=obj["condition_note"] if isinstance(obj.get("condition_note"), str) else None,
+        condition_note=obj["condition_note"]
+        if isinstance(obj.get("condition_note"), str)
+        else None,
         image_urls=[u.strip() for u in urls if isinstance(u, str) and u.strip()]
         if isinstance(urls, list)
         else [],

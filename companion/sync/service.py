@@ -12,10 +12,10 @@
 - Gateway handlers for ReCORE's order and inventory tasks (`companion.sync.tasks`).
 - `run_once(config)` for `recore-connector sync --once`.
 
-Yahoo access: the logged-in browser session (`scrapers.session.BrowserSession`, shared as
-`app[YAHOO_BROWSER]`) is used to log in; its cookies are then used for plain HTTP
-(`scrapers.sync_reader.StoreHttp`). Cookies are kept in memory between syncs; the browser is asked
-again only when Yahoo answers with its login page.
+Yahoo access: the companion's one store session (`app[STORE]`, `companion.store_session`): its
+reader reads over plain HTTP with the browser's cookies, kept in memory between syncs; the browser
+is asked again only when Yahoo answers with its login page (or a list is rendered by script).
+After a login wall, automatic syncs do not log in again until staff press 同期開始.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
@@ -39,31 +38,24 @@ from companion.jobs import JobContext, JobState, JobStop
 from companion.keys import (
     CONFIG,
     DB,
-    DIRECT_LISTING,
     EVENTS,
     GATEWAY,
     JOBS,
     OUTBOX,
     RECORE,
     SETTINGS,
+    STORE,
     SYNC,
     TABLES,
-    YAHOO_BROWSER,
 )
-from companion.settings import YAHOO_ACCOUNT_KEYS
 from companion.sync.engine import STEPS, SyncEngine, SyncFault, default_watermark
-from scrapers import sync_pages as pages
-from scrapers import sync_site as site
 from scrapers.errors import ScraperError
-from scrapers.site import YahooUrls
-from scrapers.sync_reader import SessionExpired, StoreHttp
 
 log = logging.getLogger(__name__)
 
 KIND = "sync"
 DEDUPE = "sync"
 STATE_KEY = "sync"  # internal setting read by companion.status
-STORE_ID_KEY = "yahoo_store_id"
 # Login walls a program must not walk into again and again (each try may send an SMS, and failed
 # logins bring captchas): after one, automatic runs stop logging in until staff act.
 LOGIN_WALLS = frozenset(
@@ -96,113 +88,12 @@ def next_run(after: datetime, interval_minutes: int) -> datetime | None:
 
 @dataclass
 class SyncOptions:
-    """Tuning for tests and the benchmark."""
+    """Tuning for tests and the benchmark (the store side's is `store_session.StoreOptions`)."""
 
-    concurrency: int = 6  # Yahoo requests at a time
     deliver_wait: float = 15.0  # seconds a sync waits to see its messages reach ReCORE
-    retry_delay: float = 0.5
-    headless: bool = True
 
 
 SYNC_OPTIONS = web.AppKey("sync_options", SyncOptions)
-
-
-class YahooAccess:
-    """The store's URLs and a logged-in cookie set, from the shared browser session."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self._cookies: list[dict[str, Any]] | None = None
-        self._base: str | None = None
-        self._lock = asyncio.Lock()
-        # set after a login wall: {"code", "message"}; cleared by 同期開始 or a settings change
-        self.blocked: dict[str, str] | None = None
-
-    def forget(self) -> None:
-        self._cookies = None
-        self.blocked = None
-
-    async def _base_url(self) -> str | None:
-        return await self.app[SETTINGS].get("yahoo_base_url")
-
-    async def browser(self, urls: YahooUrls) -> Any:
-        """The app's one BrowserSession: a persistent profile can be opened by one Chromium only,
-        so the direct listing's session is used when that feature is there."""
-        from scrapers.session import BrowserSession, Credentials
-
-        direct = self.app.get(DIRECT_LISTING)
-        if direct is not None:
-            return await direct.browser()
-        existing = self.app.get(YAHOO_BROWSER)
-        if existing is not None and existing.urls.serinavi_origin == urls.serinavi_origin:
-            return existing
-        if existing is not None:
-            await existing.close()
-        from companion.direct.service import stored_credentials
-
-        settings = self.app[SETTINGS]
-
-        async def credentials() -> Credentials:
-            return await stored_credentials(settings)
-
-        options = self.app.get(SYNC_OPTIONS) or SyncOptions()
-        session = BrowserSession(
-            self.app[CONFIG].browser_profile_dir, urls, credentials, headless=options.headless
-        )
-        self.app[YAHOO_BROWSER] = session
-        return session
-
-    async def urls(self) -> site.SyncUrls:
-        base = await self._base_url()
-        if base != self._base:
-            self._cookies, self._base = None, base
-        store_id = await self.app[SETTINGS].get_internal(STORE_ID_KEY)
-        return site.SyncUrls(YahooUrls.for_base(base, store_id))
-
-    async def login(self) -> list[dict[str, Any]]:
-        """Log in through the browser (stored credentials; walls raise `WallError`)."""
-        from scrapers.errors import WallError
-
-        if self.blocked is not None:
-            raise WallError(
-                "LOGIN_BLOCKED",
-                "前回のヤフオクへのログインで人の操作が必要になったため、自動ではログインしません"
-                f"（{self.blocked.get('message', '')}）。原因を直して「同期開始」を押してください。",
-                f"automatic login held back after {self.blocked.get('code')}; staff must act",
-            )
-        async with self._lock:
-            urls = await self.urls()
-            browser = await self.browser(urls.base)
-            async with browser.use():
-                page = await browser.new_page()
-                try:
-                    await browser.open(page, urls.base.serinavi_top())
-                finally:
-                    await page.close()
-                self._cookies = await browser.cookies()
-            return self._cookies
-
-    async def open(
-        self, http_session: aiohttp.ClientSession, options: SyncOptions
-    ) -> tuple[StoreHttp, site.SyncUrls]:
-        """A StoreHttp with working cookies, and the URLs with the store id known."""
-        urls = await self.urls()
-        cookies = self._cookies if self._cookies is not None else await self.login()
-        http = StoreHttp(
-            http_session, cookies, concurrency=options.concurrency, retry_delay=options.retry_delay
-        )
-        try:
-            top = await http.get(urls.base.serinavi_top(), "競りナビ")
-        except SessionExpired:
-            http.cookies = await self.login()
-            top = await http.get(urls.base.serinavi_top(), "競りナビ")
-        if not urls.base.store_id:
-            store_id = pages.find_store_id(top)
-            if not store_id:
-                raise pages.LayoutChanged("競りナビ", "注文管理（ストアクリエイターPro）へのリンク")
-            await self.app[SETTINGS].set_internal(STORE_ID_KEY, store_id)
-            urls = await self.urls()
-        return http, urls
 
 
 class SyncService:
@@ -213,8 +104,7 @@ class SyncService:
         self.events = app[EVENTS]
         self.jobs = app[JOBS]
         self.options = app.get(SYNC_OPTIONS) or SyncOptions()
-        self.access = YahooAccess(app)
-        self.http_session: aiohttp.ClientSession | None = None
+        self.store = app[STORE]
         self._state_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -233,12 +123,9 @@ class SyncService:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.http_session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         state = await self.state()
         if state.get("running"):
             await self.update_state(running=False)  # a sync cut by a restart is not running
-        self.access.blocked = state.get("login_blocked")
-        self.settings.on_change(self._account_changed)
         if self.app[CONFIG].workers:
             interval = int(await self.settings.get("sync_interval_minutes") or 0)
             state = await self.state()
@@ -255,22 +142,6 @@ class SyncService:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
-        browser = self.app.get(YAHOO_BROWSER)
-        if browser is not None:
-            await browser.close()
-        if self.http_session is not None:
-            await self.http_session.close()
-
-    def _account_changed(self, keys: set[str]) -> None:
-        if keys & YAHOO_ACCOUNT_KEYS:
-            # another store or login: never reuse the old cookies or the old store id
-            self.access.forget()
-            own_browser = self.app.get(YAHOO_BROWSER)
-            if own_browser is not None:
-                own_browser.account_changed()
-            loop = asyncio.get_running_loop()
-            loop.create_task(self.settings.set_internal(STORE_ID_KEY, None))
-            loop.create_task(self.update_state(login_blocked=None))
 
     def _settings_changed(self, keys: set[str]) -> None:
         if "sync_interval_minutes" in keys:
@@ -341,7 +212,7 @@ class SyncService:
         does not."""
         started = utcnow()
         if reason != "auto":
-            self.access.blocked = None
+            await self.store.staff_acted()
         await self.update_state(running=True, started_at=iso(started))
 
         async def step(
@@ -380,7 +251,7 @@ class SyncService:
             )
         wall = next((f for f in faults if f.code.removeprefix("YAHOO_") in LOGIN_WALLS), None)
         if wall is not None:
-            self.access.blocked = {"code": wall.code, "message": wall.message}
+            await self.store.hold(wall.code, wall.message)
         first = faults[0] if faults else None
         finished = utcnow()
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
@@ -402,7 +273,6 @@ class SyncService:
                 "at": iso(finished),
             },
             "last_summary": {k: v for k, v in summary.items() if k != "problems"},
-            "login_blocked": self.access.blocked,
             "next_run_at": iso(next_run(finished, interval)) if self.app[CONFIG].workers else None,
         }
         if first is None or summary.get("sold_complete"):
@@ -440,9 +310,9 @@ class SyncService:
         return None
 
     async def _yahoo(self, step: Any, faults: list[SyncFault]) -> SyncEngine | None:
-        assert self.http_session is not None
+        reader = await self.store.reader()
         try:
-            http, urls = await self.access.open(self.http_session, self.options)
+            await reader.start(check=True)
         except ScraperError as exc:
             code = getattr(exc, "code", None)
             fault = SyncFault(f"YAHOO_{code}" if code else "YAHOO_UNAVAILABLE", exc.ja, exc.en)
@@ -458,12 +328,10 @@ class SyncService:
         engine = SyncEngine(
             self.db,
             self.events,
-            http,
-            urls,
+            reader,
             ec_account_id=await self.settings.get("ec_account_id"),
             mapping=dict(mapping or {}),
             status_names=await self.app[TABLES].order_status_names(),
-            relogin=self.access.login,
             sold_watermark=default_watermark(state.get("sold_read_at")),
             report=step,
         )

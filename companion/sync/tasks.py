@@ -24,14 +24,14 @@ from sqlalchemy import select
 
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask
 from companion.domain import ListingState
-from companion.keys import DB, GATEWAY, SYNC, TABLES
+from companion.keys import DB, GATEWAY, STORE, TABLES
 from companion.listing.intake import Sources, keep_sources
 from companion.recore import client as rc
 from companion.recore.gateway import TaskContext, task_context
-from scrapers import sync_site as site
 from scrapers.errors import ScraperError
+from scrapers.listing import ItemActions
 from scrapers.orders import OrderActions
-from scrapers.sync_items import ItemActions, find_items
+from scrapers.reader import StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,15 @@ DEFER_NOTE = "ヤフオクに接続できないため保留しています（次
 Handler = Callable[[TaskContext], Awaitable[None]]
 
 
-def _service(app: web.Application) -> Any:
-    return app[SYNC]
+async def _reader(app: web.Application) -> StoreReader:
+    """The store session's reader, with 競りナビ's links and the store id known."""
+    reader = await app[STORE].reader()
+    await reader.start()
+    return reader
 
 
-async def _store(app: web.Application) -> tuple[Any, site.SyncUrls]:
-    service = _service(app)
-    return await service.access.open(service.http_session, service.options)
+async def _item_actions(app: web.Application) -> ItemActions:
+    return ItemActions(await app[STORE].browser(), await _reader(app))
 
 
 async def _defer(ctx: TaskContext, exc: ScraperError) -> None:
@@ -85,8 +87,7 @@ def ship_handler(app: web.Application) -> Handler:
             return
         tracking = ctx.data.get("tracking_number")
         carrier = ctx.data.get("carrier")
-        http, urls = await _store(app)
-        result = await OrderActions(http, urls).ship(
+        result = await OrderActions(await _reader(app)).ship(
             order_id, str(carrier) if carrier else None, str(tracking) if tracking else None
         )
         if result.ok:
@@ -105,8 +106,7 @@ def cancel_handler(app: web.Application) -> Handler:
                 "タスクに注文ID（mall_order_id）がありません。", {"mall_order_id": ["必須です"]}
             )
             return
-        http, urls = await _store(app)
-        result = await OrderActions(http, urls).cancel(order_id)
+        result = await OrderActions(await _reader(app)).cancel(order_id)
         if result.ok:
             await ctx.succeed({})
         else:
@@ -134,10 +134,11 @@ def delete_handler(app: web.Application) -> Handler:
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
-        http, urls = await _store(app)
-        items = await find_items(http, urls, mn)
-        selling = [i for i in items if i.status == site.ITEM_STATUS_SELLING]
-        sold = [i for i in items if i.status == site.ITEM_STATUS_SOLD]
+        actions = await _item_actions(app)
+        states = actions.facts.items
+        items = await actions.reader.find_items(mn)
+        selling = [i for i in items if i.status == states.status_selling]
+        sold = [i for i in items if i.status == states.status_sold]
         if not selling:
             if sold:
                 ids = "、".join(i.auction_id or "?" for i in sold)
@@ -151,12 +152,11 @@ def delete_handler(app: web.Application) -> Handler:
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
-        actions = ItemActions(await _service(app).access.browser(urls.base), urls)
         for item in selling:
             result = await actions.end_early(item)
             if not result.ok:
                 with_bids = any(
-                    t in result.message for t in site.ITEM_EDIT.cannot_end_with_bids_texts
+                    t in result.message for t in actions.facts.edit.cannot_end_with_bids_texts
                 )
                 message = (
                     f"管理番号 {mn} のオークション {item.auction_id} には入札があるため、"
@@ -187,10 +187,9 @@ def update_handler(app: web.Application) -> Handler:
             )
             return
         mn = rec.management_number or listing.management_number or ""
-        http, urls = await _store(app)
-        items = [
-            i for i in await find_items(http, urls, mn) if i.status == site.ITEM_STATUS_SELLING
-        ]
+        actions = await _item_actions(app)
+        selling = actions.facts.items.status_selling
+        items = [i for i in await actions.reader.find_items(mn) if i.status == selling]
         if not items:
             if rec.state == ListingState.PROCESSING:
                 # not on Yahoo yet: the batch's zip is rebuilt from the new data
@@ -203,7 +202,7 @@ def update_handler(app: web.Application) -> Handler:
                 {"state": ["出品終了"]},
             )
             return
-        form = site.ITEM_EDIT
+        form = actions.facts.edit
         values: dict[str, str] = {}
         if ctx.type == rc.UPDATE_INVENTORY:
             if listing.title:
@@ -214,7 +213,6 @@ def update_handler(app: web.Application) -> Handler:
             if listing.start_price is not None:
                 values[form.start_price_field] = str(listing.start_price)
             values[form.buyout_price_field] = str(listing.buyout_price or 0)
-        actions = ItemActions(await _service(app).access.browser(urls.base), urls)
         result = await actions.edit(items[0], values)
         if not result.ok:
             await ctx.fail(result.message, {"inventory": [result.message]})

@@ -97,3 +97,22 @@ def test_two_processes_starting_on_a_new_data_dir_both_migrate(tmp_path: Path) -
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert out.strip().splitlines()[-1].isdigit()
+
+
+def test_sandbox_yahoo_serves_the_world_asked_for(tmp_path: Path) -> None:
+    """`recore-connector sandbox yahoo --world next` serves world next (classic is the default)."""
+    for world in ("next", "classic"):
+        port = free_port()
+        args = [*CLI, "sandbox", "yahoo", "--port", str(port)]
+        server = subprocess.Popen(
+            args + (["--world", world] if world == "next" else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/_sandbox/state")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/state") as resp:  # noqa: S310
+                assert json.loads(resp.read())["world"] == world
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

@@ -76,8 +76,8 @@ class Sandboxes:
 
 
 @pytest.fixture
-async def sandboxes() -> AsyncIterator[Sandboxes]:
-    yahoo = TestServer(create_yahoo(seed=True), host="127.0.0.1")
+async def sandboxes(store_world: str) -> AsyncIterator[Sandboxes]:
+    yahoo = TestServer(create_yahoo(seed=True, world=store_world), host="127.0.0.1")
     recore = TestServer(create_recore(seed=False, rate_limit=1000), host="127.0.0.1")
     await yahoo.start_server()
     await recore.start_server()

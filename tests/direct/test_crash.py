@@ -34,7 +34,7 @@ import aiohttp
 import pytest
 
 from companion.demo import demo_tables, sandbox_settings
-from tests.conftest import free_port
+from tests.conftest import both_worlds, free_port
 from tests.direct.conftest import Sandboxes, tasks_by_inventory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -116,6 +116,7 @@ class CompanionProcess:
         return out.stdout.decode().strip().splitlines()[-1]
 
 
+@both_worlds
 async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Path) -> None:
 
     rng = random.Random()

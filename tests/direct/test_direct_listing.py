@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from companion.db.models import ListingRecord
 from companion.keys import DB
+from tests.conftest import both_worlds
 from tests.direct.conftest import Wired, WiredFactory, tasks_by_inventory
 
 pytestmark = pytest.mark.browser
@@ -20,6 +21,7 @@ async def _records(wired: Wired) -> list[ListingRecord]:
         return list((await s.scalars(select(ListingRecord).order_by(ListingRecord.id))).all())
 
 
+@both_worlds
 async def test_pending_listed_end_to_end_and_reported(make_wired: WiredFactory) -> None:
     wired = await make_wired(listings=4, direct_listing_concurrency=2)
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})

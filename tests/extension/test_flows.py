@@ -14,17 +14,23 @@ from typing import Any
 import pytest
 
 from sandbox.recore.seed import SEEDED_INVALID
+from tests.conftest import STORE_WORLDS
 from tests.extension.conftest import Demo, ExtensionBrowser
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# every flow in both store worlds: one demo (and pairing) per world
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.parametrize("store_world", STORE_WORLDS, scope="module"),
+]
 
 ZIP_NAME = re.compile(r"yahoo_upload_\d{8}_\d{4}\.zip")
 SETTLED = {"succeeded", "partial", "failed"}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo"))
+def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
+    server = Demo(tmp_path_factory.mktemp("demo"), store_world)
     server.start()
     yield server
     server.stop()

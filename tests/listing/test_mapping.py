@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from companion.demo import demo_tables
 from companion.listing import yahoo_format as yf
+from companion.listing.form_values import HTML_DESCRIPTION, form_values
 from companion.listing.intake import sources_from
 from companion.listing.mapping import HOLD_RULE, REQUIRED, build_listing
 from companion.listing.rules import (
@@ -23,8 +24,8 @@ from companion.listing.rules import (
     validate_templates,
 )
 from sandbox.yahoo.csvspec import parse_upload
-from scrapers import site
-from scrapers.pages import form_values
+from scrapers.facts import FACTS
+from scrapers.listing import fill_spec
 
 # ReCORE's spec form: no Yahoo field at all (the sandbox's `spec` inventories look like this)
 INVENTORY: dict[str, Any] = {
@@ -189,36 +190,22 @@ def test_a_broken_rule_is_an_error_not_a_hold() -> None:
 def test_the_csv_row_and_the_form_values_come_from_the_same_listing() -> None:
     listing = build_listing(sources_from(INVENTORY, ITEM, PRODUCT), demo_rules()).listing
     row = dict(zip(yf.SERINAVI_53.headers, yf.SERINAVI_53.row(listing), strict=True))
-    form = form_values(listing)
-    f = site.ITEM_FORM
-    same = {
-        "管理番号": f.management_number,
-        "カテゴリ": f.category,
-        "タイトル": f.title,
-        "説明": f.description,
-        "開始価格": f.start_price,
-        "即決価格": f.buyout_price,
-        "個数": f.quantity,
-        "期間": f.duration,
-        "終了時間": f.end_hour,
-        "商品発送元の市区町村": f.city,
-        "商品の自動再出品": f.resubmit,
-        "配送グループ": f.delivery_group,
-        "発送までの日数": f.lead_time,
-        "消費税設定": f.tax_rate,
+    values = form_values(listing)
+    # every column the form takes is the CSV's own value: one mapping, no second set of defaults
+    assert {k: v for k, v in values.items() if k in row} == row
+    assert values[HTML_DESCRIPTION] == "はい"  # the template's description is HTML
+    spec = fill_spec(FACTS, values)
+    for column, name in FACTS.form.fields.items():
+        assert spec["values"][name] == row[column], column
+    chosen = {c["column"]: c["label"] for c in spec["choices"]}
+    assert chosen == {
+        "商品発送元の都道府県": "東京都",
+        "送料負担": "落札者",
+        "商品の状態": "目立った傷や汚れなし",
+        "消費税設定": "10%",
     }
-    for column, name in same.items():
-        assert form.values[name] == row[column], column
-    assert form.values[f.prefecture] == str(yf.PREFECTURES.index(row["商品発送元の都道府県"]) + 1)
-    assert form.radios[f.shipping_payer] == row["送料負担"]
-    assert form.radios[f.condition] == row["商品の状態"]
-    for column, label in (
-        ("自動延長", f.auto_extend_label),
-        ("税込みフラグ", f.tax_included_label),
-        ("悪評割合制限", f.bad_rating_limit_label),
-        ("入札者認証制限", f.bidder_auth_limit_label),
-    ):
-        assert form.checkboxes[label] == (row[column] == yf.YES), column
+    for column, label in FACTS.form.checkboxes.items():
+        assert spec["checkboxes"][label] == (values[column] == yf.YES), column
     # and the row is one Yahoo's upload accepts (the Yahoo sandbox's own reading of the file)
     result = parse_upload("t.csv", yf.csv_bytes([listing]))
     assert result.file_error is None and result.errors == []

@@ -19,6 +19,7 @@ from companion.keys import DB, JOBS, RECORE, SETTINGS, SYNC
 from companion.listing import batches
 from companion.recore import service as recore_service
 from companion.recore.outbox import RetryPolicy
+from companion.store_session import STORE_OPTIONS, StoreOptions
 from companion.sync.service import SYNC_OPTIONS, SyncOptions, SyncService
 from sandbox.recore.app import create_app as create_recore
 from sandbox.yahoo.app import WORLD
@@ -101,8 +102,8 @@ class Hub:
 
 
 @pytest.fixture
-async def yahoo_server(aiohttp_server: Any) -> TestServer:
-    return await aiohttp_server(create_yahoo(seed=True))
+async def yahoo_server(aiohttp_server: Any, store_world: str) -> TestServer:
+    return await aiohttp_server(create_yahoo(seed=True, world=store_world))
 
 
 @pytest.fixture
@@ -127,7 +128,8 @@ def make_hub(
             policy=RetryPolicy(base=0.05, max_delay=0.5, unauthorized_delay=0.5, idle=0.5),
             rate=100.0,
         )
-        app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0, retry_delay=0.01)
+        app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0)
+        app[STORE_OPTIONS] = StoreOptions(retry_delay=0.01)
         client = await aiohttp_client(app)
         await configure(app, yahoo_server, recore_server)
         await app[RECORE].rebuild()

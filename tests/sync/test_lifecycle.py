@@ -1,11 +1,17 @@
-"""The whole life of a listing and its order, across the real sandboxes:
-ReCORE 出品 → zip uploaded → found on Yahoo (listed, succeeded) → bid (reserved) → won (保留中) →
-paid (未出荷) → shipped from ReCORE (tracking to Yahoo) → 対応終了 — and a cancellation from ReCORE.
+"""The whole life of a listing and its order, across the real sandboxes, in both store worlds:
+ReCORE 出品 → zip uploaded → found on Yahoo (listed, succeeded; or first registered in a folder
+and started with 出品開始) → bid (reserved) → won (保留中) → paid (未出荷) → shipped from ReCORE
+(tracking to Yahoo, the carrier chosen by its label) → 対応終了 — and a cancellation from ReCORE.
 A second sync with nothing changed sends nothing to ReCORE."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from companion.db.models import AuctionSnapshot
+from companion.keys import JOBS
+from tests.conftest import both_worlds, pair_client
 from tests.sync.conftest import Hub
 from tests.sync.helpers import (
     list_on_yahoo,
@@ -21,7 +27,22 @@ from tests.sync.helpers import (
 )
 
 
-async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(hub: Hub) -> None:
+async def start_registered(hub: Hub, batch_id: int) -> dict:
+    """出品開始 in the popup: the batch's items registered in a folder are started."""
+    auth = {"Authorization": f"Bearer {await pair_client(hub.client)}"}
+    resp = await hub.client.post(f"/api/v1/batches/{batch_id}/start", headers=auth)
+    assert resp.status == 202, await resp.text()
+    job_id = (await resp.json())["job_id"]
+    async with asyncio.timeout(60):
+        await hub.app[JOBS].wait(job_id)
+    job = await hub.app[JOBS].get(job_id)
+    assert job is not None
+    return job
+
+
+@both_worlds
+async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(make_hub: Any) -> None:
+    hub = await make_hub(all_features=True)  # 出品開始 is direct listing's
     # 1. first sync: ReCORE's CREATE tasks come in, the demo store's orders go out
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
@@ -31,10 +52,22 @@ async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(hub: Hub) -
     assert create_task
 
     # 2. staff download the zip and upload it; the next sync finds the item on Yahoo
-    await list_on_yahoo(hub, lid)
+    uploaded = await list_on_yahoo(hub, lid)
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
     rec = await listing(hub, lid)
+    if rec.management_number in uploaded.registered:
+        # the upload only registered it in a folder: a state of its own, told to staff …
+        assert rec.state == "registered", rec.state
+        status = await hub.status()
+        assert status["counts"]["registered"] == 1
+        assert any("フォルダに登録済み（未出品）" in e["message"] for e in status["last_errors"])
+        # … and 出品開始 in the popup starts it
+        started = await start_registered(hub, rec.batch_id)
+        assert started["state"] == "succeeded", started
+        job = await hub.run_sync()  # the result reaches ReCORE with the next sync
+        assert job["state"] == "succeeded", job
+        rec = await listing(hub, lid)
     assert rec.state == "listed" and rec.auction_id
     auction_id = rec.auction_id
     state = await hub.recore_state()
@@ -87,7 +120,8 @@ async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(hub: Hub) -
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
     y = yahoo_order(hub, order_id)
-    assert y.tracking_number == "1234-5678-9012" and y.carrier == "yamato"
+    # the carrier chosen by its label (the option's value is the store's own code)
+    assert y.tracking_number == "1234-5678-9012" and y.carrier in ("yamato", "ヤマト運輸")
     assert y.store_status == "発送済み" and y.ship_status == "出荷済み"
     state = await hub.recore_state()
     assert task_of(state, ship_task)["outcome"] == "succeeded"
@@ -108,6 +142,7 @@ async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(hub: Hub) -
     assert "変更なし" in next(i["message"] for i in job["items"] if i["key"] == "upserts")
 
 
+@both_worlds
 async def test_cancel_from_recore_cancels_on_yahoo_and_shipped_one_is_refused(hub: Hub) -> None:
     await hub.run_sync()
     state = await hub.recore_state()

@@ -99,10 +99,9 @@ async def test_cli_sync_once_prints_a_summary(hub: Any, data_dir: Any, capsys: A
 
 
 async def test_in_the_full_app_sync_shares_the_direct_listings_browser(make_hub: Any) -> None:
-    from companion.keys import DIRECT_LISTING, YAHOO_BROWSER
+    from companion.keys import STORE
 
     hub = await make_hub(all_features=True)
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
-    assert YAHOO_BROWSER not in hub.app  # one Chromium per profile: the direct listing's
-    assert (await hub.app[DIRECT_LISTING].browser()).logins == 1
+    assert (await hub.app[STORE].browser()).logins == 1  # the one store session's
