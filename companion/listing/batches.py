@@ -122,6 +122,11 @@ class Batches:
 
         if name not in LISTING_TABLES:
             return None
+        return await self.recheck()
+
+    async def recheck(self) -> dict[str, int]:
+        """Held and waiting listings assessed again with the current tables; items that could
+        not be read (ReCORE unreachable, a scope missing) are read again first."""
         gateway = self.app.get(GATEWAY)
         client = gateway.client if gateway is not None else None
         async with self._lock:  # not while a batch is being claimed

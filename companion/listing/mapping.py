@@ -235,6 +235,8 @@ def _where(name: str, sources: ListingSources, template: str) -> tuple[str, str]
             f"grade {item.grade!r} is not in the grade table",
         )
     if name == "category_id":
+        if category is None and item is None:
+            return _item_unread(notes, "カテゴリを取得できません")
         if category is None or category.category_id is None:
             why = notes.get("category") or "ReCOREの商品にカテゴリがありません"
             return (

@@ -24,8 +24,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from companion.keys import CONFIG, DB, EVENTS, GATEWAY, OUTBOX, RECORE, SETTINGS, TABLES
-from companion.recore.client import PACED_RATE, RecoreClient
+from companion.keys import BATCHES, CONFIG, DB, EVENTS, GATEWAY, OUTBOX, RECORE, SETTINGS, TABLES
+from companion.recore.client import PACED_RATE, RecoreClient, RecoreError
 from companion.recore.gateway import Gateway
 from companion.recore.outbox import Outbox, RetryPolicy
 
@@ -134,6 +134,13 @@ class RecoreService:
             await self._stop_loops()
             return
         log.info("recore: client ready for %s (EC account %s)", url, account)
+        batches = self.app.get(BATCHES)
+        if batches is not None:
+            # another key (say one with item:index now): held listings' items are read again
+            try:
+                await batches.recheck()
+            except RecoreError as exc:
+                log.info("recore: recheck of held listings deferred: %s", exc.message_en)
         if self.workers and not self._loops:
             self._loops = [
                 asyncio.create_task(

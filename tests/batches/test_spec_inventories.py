@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from companion.demo import demo_tables
 from companion.keys import GATEWAY, RECORE
 from sandbox.recore.app import create_app as create_recore_sandbox
-from sandbox.recore.app import demo_credentials
+from sandbox.recore.app import demo_credentials, mint_key
+from sandbox.recore.protocol import ALL_SCOPES
 from sandbox.recore.seed import NEWLINE_DESCRIPTION, SEEDED_INVALID_SPEC
 from sandbox.yahoo.csvspec import parse_upload
 from tests.batches.conftest import fast_recore
@@ -217,6 +218,43 @@ async def test_an_unmapped_grade_or_category_is_held_naming_it_until_the_table_h
     mine = [t for t in state["tasks"] if t["data"].get("ec_inventory_id") in ids]
     assert [t["type"] for t in mine] == ["CREATE_INVENTORY"] * 2
     assert all(t["report_count"] == 0 for t in mine)
+
+
+async def test_a_key_without_the_item_scope_holds_naming_it_until_a_full_key_is_saved(
+    shop: Shop,
+) -> None:
+    await with_demo_tables(shop)  # the first poll with the full key: everything waits
+    created = await shop.sandbox_post(
+        "/_sandbox/listings", {"items": [{"management_number": "S-0001", "image_count": 1}]}
+    )
+    [listing_id] = [x["id"] for x in created["listings"]]
+    scopes = [s for s in ALL_SCOPES if s != "item:index"]
+    limited = mint_key(shop.sandbox.app, scopes)
+    resp = await shop.client.put(
+        "/api/v1/settings", json={"recore_api_key": limited}, headers=shop.auth
+    )
+    assert resp.status == 200
+    await shop.client.app[RECORE].settled()
+    await shop.poll()
+    [held] = [x for x in (await shop.get("/pending"))["held"] if x["id"] == listing_id]
+    fields = {e["field"]: e["message"] for e in held["errors"]}
+    assert {"management_number", "condition", "category_id"} <= set(fields)
+    assert all("item:index" in fields[f] for f in ("management_number", "condition", "category_id"))
+    assert (await shop.sandbox_state())["tasks"][-1]["report_count"] == 0
+
+    # the IT person saves a key with every scope: the item is read again, the listing waits
+    resp = await shop.client.put(
+        "/api/v1/settings",
+        json={"recore_api_key": demo_credentials(shop.sandbox.app)["api_key"]},
+        headers=shop.auth,
+    )
+    assert resp.status == 200
+    await shop.client.app[RECORE].settled()
+    pending = await shop.get("/pending")
+    assert listing_id in {x["id"] for x in pending["items"]}
+    assert [x for x in pending["items"] if x["id"] == listing_id][0][
+        "management_number"
+    ] == "S-0001"
 
 
 async def test_a_table_with_a_wrong_row_is_refused_whole_naming_the_row(shop: Shop) -> None:
