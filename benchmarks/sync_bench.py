@@ -158,7 +158,7 @@ async def main() -> None:
         runners.append(runner)
 
         app = create_app(
-            Config(data_dir=tmp / "data", workers=False),
+            Config(data_dir=tmp / "data", workers=False, yahoo_base_url=ybase),
             features=[recore_service.setup, batches.setup, sync.setup],
         )
         app[sync.SYNC_OPTIONS] = sync.SyncOptions(deliver_wait=0.0)
@@ -172,7 +172,6 @@ async def main() -> None:
                 "recore_api_url": fast_url,
                 "recore_api_key": creds["api_key"],
                 "ec_account_id": creds["ec_account_id"],
-                "yahoo_base_url": ybase,
                 "yahoo_id": "shop-demo",
                 "yahoo_password": "demo-pass-1234",
                 "business_id": "biz-demo",

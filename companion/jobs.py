@@ -3,23 +3,34 @@
 Jobs have a kind, a state (queued, running, succeeded, partial, failed, paused), progress and
 per-item results, all in the database. After a restart, interrupted jobs of resumable kinds are
 queued again (their handler skips the items already done); others are marked failed with a reason.
-A paused job waits for staff and resumes from where it stopped.
+A paused job waits for staff and resumes from where it stopped; one paused by a problem of the PC
+itself (a full disk, `companion.resources`) resumes by itself once the problem is gone.
+
+Every job names its owner: the runner of the companion process that queued or runs it. A runner
+holds a lock file (`run/<owner>.lock` in the data dir) for as long as its process lives. A job that
+looks active but whose owner is gone (the process was killed), or whose task in this process ended
+without writing its final state (the disk was full), is dead: it is never joined, and it is closed
+as failed with the reason (`reap`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from sqlalchemy import func, select
 
 from companion.db import Database
 from companion.db.models import Job, JobItem, iso, utcnow
+from companion.resources import LocalProblem, local_problem
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +141,119 @@ def job_dict(job: Job, items: list[JobItem] | None = None) -> dict[str, Any]:
     return out
 
 
+class RunnerLease:
+    """This runner's claim on its jobs: a lock file held for as long as the process lives.
+
+    Another process tells whether an owner is alive by trying the owner's lock: taking it means
+    the owner is gone. Without a directory (tests of a bare runner) only this runner is known.
+    """
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.id = uuid.uuid4().hex
+        self.run_dir = run_dir
+        self._handle: IO[str] | None = None
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._handle = open(run_dir / f"{self.id}.lock", "w")  # noqa: SIM115 - held open
+            if not _try_lock(self._handle):  # pragma: no cover - a fresh uuid
+                raise RuntimeError("could not lock the job runner's lease")
+
+    def alive(self, owner: str | None) -> bool:
+        """Whether the runner `owner` still lives (this one always does)."""
+        if owner is None:
+            return False
+        if owner == self.id:
+            return True
+        if self.run_dir is None or not owner.isalnum():
+            return False
+        path = self.run_dir / f"{owner}.lock"
+        try:
+            handle = open(path, "r+")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # cannot tell: never take over a job that may still run
+        with handle:
+            if not _try_lock(handle):
+                return True
+        with contextlib.suppress(OSError):
+            path.unlink()  # a dead runner's file
+        return False
+
+    @staticmethod
+    def any_alive(run_dir: Path) -> bool:
+        """Whether a companion process holds a lease in `run_dir` (e.g. before a restore)."""
+        if not run_dir.is_dir():
+            return False
+        probe = RunnerLease(None)
+        probe.run_dir = run_dir
+        return any(probe.alive(lock.stem) for lock in run_dir.glob("*.lock"))
+
+    def close(self) -> None:
+        if self._handle is not None and self.run_dir is not None:
+            self._handle.close()
+            self._handle = None
+            with contextlib.suppress(OSError):
+                (self.run_dir / f"{self.id}.lock").unlink()
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    """An exclusive lock without waiting (released when the file is closed)."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+INTERRUPTED = {
+    "code": "INTERRUPTED",
+    "message": "コンパニオンの再起動で中断されました。もう一度実行してください。",
+    "message_en": "interrupted by a companion restart; run it again",
+}
+
+
+def dead_job_error(reason: dict[str, str] | None) -> dict[str, str]:
+    """Why a job that was left 'running' was closed (the reason when it is known)."""
+    if reason is None:
+        return {
+            "code": "JOB_LOST",
+            "message": "前回の処理は、コンパニオンが止まったため途中で終わっていました。"
+            "もう一度実行してください（終わった分はやり直しません）。",
+            "message_en": "the job's process or task ended without finishing it",
+        }
+    return {
+        "code": "JOB_LOST",
+        "message": f"前回の処理は途中で止まり、その状態を記録できませんでした（{reason['message']}）。"
+        "原因を直してから、もう一度実行してください。",
+        "message_en": f"the job ended without recording its state: {reason['message_en']}",
+    }
+
+
 class JobRunner:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        run_dir: Path | None = None,
+        *,
+        on_local_problem: Callable[[LocalProblem], None] | None = None,
+    ) -> None:
         self.db = db
+        self.lease = RunnerLease(run_dir)
+        # e.g. free the disk reserve, so that the job's paused state can still be written
+        self.on_local_problem = on_local_problem
         self._kinds: dict[str, JobKind] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # why a job's task ended without writing its final state (shown when it is reaped)
+        self._lost: dict[str, dict[str, str]] = {}
         self._closing = False
         self._submit_lock = asyncio.Lock()
 
@@ -144,30 +262,66 @@ class JobRunner:
         self._locks.setdefault(kind, asyncio.Lock())
 
     async def recover(self) -> None:
-        """After a restart: nothing stays 'running' forever."""
-        async with self.db.session() as s, s.begin():
-            rows = (
+        """After a restart: nothing stays 'running' forever. Only jobs whose owner is gone are
+        taken over; another companion process (a CLI command) keeps its own."""
+        async with self._submit_lock:
+            async with self.db.session() as s, s.begin():
+                rows = (
+                    await s.scalars(
+                        select(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
+                    )
+                ).all()
+                to_resume = []
+                for job in rows:
+                    if self.lease.alive(job.owner):
+                        continue
+                    kind = self._kinds.get(job.kind)
+                    if kind is not None and kind.resumable:
+                        job.state = JobState.QUEUED
+                        job.owner = self.lease.id
+                        to_resume.append(job.id)
+                    else:
+                        job.state = JobState.FAILED
+                        job.finished_at = utcnow()
+                        job.error = INTERRUPTED
+            for job_id in to_resume:
+                log.info("resuming job %s after restart", job_id)
+                self._schedule(job_id)
+
+    def _is_dead(self, job: Job) -> bool:
+        if job.state not in (JobState.QUEUED, JobState.RUNNING):
+            return False
+        if job.owner == self.lease.id:
+            return job.id not in self._tasks
+        return not self.lease.alive(job.owner)
+
+    async def reap(self) -> int:
+        """Close active-looking jobs whose process or task is gone as failed; returns how many."""
+        async with self._submit_lock:
+            return await self._reap()
+
+    async def _reap(self) -> int:
+        async with self.db.session() as s:
+            active = (
                 await s.scalars(
                     select(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
                 )
             ).all()
-            to_resume = []
-            for job in rows:
-                kind = self._kinds.get(job.kind)
-                if kind is not None and kind.resumable:
-                    job.state = JobState.QUEUED
-                    to_resume.append(job.id)
-                else:
-                    job.state = JobState.FAILED
-                    job.finished_at = utcnow()
-                    job.error = {
-                        "code": "INTERRUPTED",
-                        "message": "コンパニオンの再起動で中断されました。もう一度実行してください。",
-                        "message_en": "interrupted by a companion restart; run it again",
-                    }
-        for job_id in to_resume:
-            log.info("resuming job %s after restart", job_id)
-            self._schedule(job_id)
+        dead = [job.id for job in active if self._is_dead(job)]
+        if not dead:
+            return 0
+        async with self.db.session() as s, s.begin():
+            for job_id in dead:
+                job = await s.get(Job, job_id)
+                if job is None or not self._is_dead(job):
+                    continue
+                job.state = JobState.FAILED
+                job.finished_at = utcnow()
+                job.error = dead_job_error(self._lost.get(job_id))
+                log.warning("job %s (%s) was dead: closed as failed", job_id, job.kind)
+        for job_id in dead:
+            self._lost.pop(job_id, None)
+        return len(dead)
 
     async def submit(
         self, kind: str, params: dict[str, Any] | None = None, *, dedupe_key: str | None = None
@@ -179,15 +333,22 @@ class JobRunner:
         async with self._submit_lock:  # the popup and the scheduler may ask at the same moment
             if dedupe_key is not None:
                 params["_dedupe"] = dedupe_key
+                await self._reap()  # a dead job is never joined
                 existing = await self._active_with_key(kind, dedupe_key)
                 if existing is not None:
                     if existing.state == JobState.PAUSED:
-                        await self.resume(existing.id)
+                        await self._resume(existing.id)
                     return existing.id
             async with self.db.session() as s, s.begin():
-                job = Job(id=uuid.uuid4().hex, kind=kind, state=JobState.QUEUED, params=params)
+                job = Job(
+                    id=uuid.uuid4().hex,
+                    kind=kind,
+                    state=JobState.QUEUED,
+                    params=params,
+                    owner=self.lease.id,
+                )
                 s.add(job)
-        self._schedule(job.id)
+            self._schedule(job.id)
         return job.id
 
     async def _active_with_key(self, kind: str, dedupe_key: str) -> Job | None:
@@ -200,13 +361,23 @@ class JobRunner:
             return next((j for j in active if j.params.get("_dedupe") == dedupe_key), None)
 
     async def resume(self, job_id: str) -> bool:
+        async with self._submit_lock:
+            return await self._resume(job_id)
+
+    async def _resume(self, job_id: str) -> bool:
         async with self.db.session() as s, s.begin():
             job = await s.get(Job, job_id)
             if job is None or job.state != JobState.PAUSED:
                 return False
-            job.state, job.error = JobState.QUEUED, None
+            job.state, job.error, job.owner = JobState.QUEUED, None, self.lease.id
         self._schedule(job_id)
         return True
+
+    async def paused_by(self, codes: Collection[str]) -> list[tuple[str, str]]:
+        """(job id, error code) of the paused jobs whose pause has one of `codes`."""
+        async with self.db.session() as s:
+            rows = (await s.scalars(select(Job).where(Job.state == JobState.PAUSED))).all()
+        return [(j.id, j.error["code"]) for j in rows if (j.error or {}).get("code") in codes]
 
     def _schedule(self, job_id: str) -> None:
         if self._closing or job_id in self._tasks:
@@ -223,6 +394,19 @@ class JobRunner:
                 setattr(job, key, value)
 
     async def _run(self, job_id: str) -> None:
+        try:
+            await self._run_inner(job_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # its state could not be written (a full disk …): the row still says queued or
+            # running, and with this task gone the job is dead; `reap` closes it with this reason
+            problem = local_problem(exc)
+            self._local_problem(problem)
+            self._lost[job_id] = (problem or _unexpected(exc)).as_error()
+            log.error("job %s: its state could not be recorded: %s", job_id, exc)
+
+    async def _run_inner(self, job_id: str) -> None:
         async with self.db.session() as s:
             job = await s.get(Job, job_id)
         if job is None:
@@ -230,39 +414,52 @@ class JobRunner:
         kind = self._kinds[job.kind]
         # One job of a kind at a time: two direct listings never race for the same browser.
         async with self._locks[job.kind]:
-            await self._set(job_id, state=JobState.RUNNING, started_at=utcnow(), error=None)
+            await self._set(
+                job_id,
+                state=JobState.RUNNING,
+                started_at=utcnow(),
+                error=None,
+                owner=self.lease.id,
+            )
             ctx = JobContext(self, job_id, job.kind, job.params)
             try:
                 explicit = await kind.handler(ctx)
             except JobStop as stop:
                 log.warning("job %s (%s) %s: %s", job_id, job.kind, stop.state, stop.message_en)
-                final = stop.state
-                await self._set(
-                    job_id,
-                    state=final,
-                    error=stop.as_error(),
-                    finished_at=None if final == JobState.PAUSED else utcnow(),
-                )
+                await self._stopped(job_id, stop.state, stop.as_error())
                 return
             except asyncio.CancelledError:
                 # shutdown: leave it queued so the next start resumes it (or marks it)
                 await asyncio.shield(self._set(job_id, state=JobState.QUEUED))
                 raise
             except Exception as exc:
+                problem = local_problem(exc)
+                if problem is not None:
+                    # the PC's fault, not the job's: wait for it to be fixed, then go on
+                    self._local_problem(problem)
+                    log.warning("job %s (%s) paused: %s", job_id, job.kind, problem.message_en)
+                    await self._stopped(job_id, JobState.PAUSED, problem.as_error())
+                    return
                 log.exception("job %s (%s) failed", job_id, job.kind)
-                await self._set(
-                    job_id,
-                    state=JobState.FAILED,
-                    finished_at=utcnow(),
-                    error={
-                        "code": "UNEXPECTED",
-                        "message": "予期しないエラーで止まりました。ログを確認してください。",
-                        "message_en": f"unexpected {type(exc).__name__}; see the log",
-                    },
-                )
+                await self._stopped(job_id, JobState.FAILED, _unexpected(exc).as_error())
                 return
             final = explicit or self._final_state(await ctx.results())
             await self._set(job_id, state=final, finished_at=utcnow())
+
+    async def _stopped(self, job_id: str, state: JobState, error: dict[str, str]) -> None:
+        await self._set(
+            job_id,
+            state=state,
+            error=error,
+            finished_at=None if state == JobState.PAUSED else utcnow(),
+        )
+
+    def _local_problem(self, problem: LocalProblem | None) -> None:
+        if problem is not None and self.on_local_problem is not None:
+            try:
+                self.on_local_problem(problem)
+            except Exception:  # noqa: BLE001 - a hook must not hide the problem itself
+                log.exception("local problem hook failed")
 
     @staticmethod
     def _final_state(results: dict[str, dict[str, Any]]) -> JobState:
@@ -311,3 +508,12 @@ class JobRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.lease.close()
+
+
+def _unexpected(exc: BaseException) -> JobStop:
+    return JobFailed(
+        "UNEXPECTED",
+        "予期しないエラーで止まりました。ログを確認してください。",
+        f"unexpected {type(exc).__name__}; see the log",
+    )

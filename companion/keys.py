@@ -16,11 +16,15 @@ from companion.db import Database
 from companion.events import Events
 from companion.jobs import JobRunner
 from companion.pairing import Pairing
+from companion.resources import DiskGuard
 from companion.settings import SettingsStore
 from companion.store_session import StoreSession
 
 if TYPE_CHECKING:  # the services import this module: their types only for the checker
+    from companion.alerts.channels import AlertEndpoints
+    from companion.alerts.queue import AlertQueue
     from companion.direct.service import DirectListing
+    from companion.history import HistoryRecorder
     from companion.listing.batches import Batches
     from companion.recore.gateway import Gateway
     from companion.recore.outbox import Outbox
@@ -33,6 +37,7 @@ PAIRING = web.AppKey("pairing", Pairing)
 SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
+DISK = web.AppKey("disk", DiskGuard)
 STORE = web.AppKey("store", StoreSession)  # the one Yahoo store session
 
 # Feature services (set by each feature's setup)
@@ -42,3 +47,7 @@ OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
 BATCHES: web.AppKey[Batches] = web.AppKey("batches")
 DIRECT_LISTING: web.AppKey[DirectListing] = web.AppKey("direct_listing")
 SYNC: web.AppKey[SyncService] = web.AppKey("sync")
+# History (companion.history) and alerts (companion.alerts); where Chatwork and LINE are (tests)
+HISTORY: web.AppKey[HistoryRecorder] = web.AppKey("history")
+ALERTS: web.AppKey[AlertQueue] = web.AppKey("alerts")
+ALERT_ENDPOINTS: web.AppKey[AlertEndpoints] = web.AppKey("alert_endpoints")

@@ -191,7 +191,9 @@ async def login_once(
     db = Database(config.db_url)
     try:
         await db.migrate()
-        settings = SettingsStore(db, SecretBox.load(config.data_dir))
+        settings = SettingsStore(
+            db, SecretBox.load(config.data_dir), yahoo_base_url=config.yahoo_base_url
+        )
         store = StoreSession(config, settings, StoreOptions(headless=not show, idle_timeout=0))
         await store.start()
         await store.staff_acted()

@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -88,3 +89,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     fixture; an asyncio test scheduled after it in the same process would find a running loop.
     """
     items.sort(key=lambda item: "tests/extension/" in item.nodeid.replace("\\", "/"))
+
+
+class SmallDisk:
+    """A small real file system (tmpfs) that a test fills up and frees again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.filler = path / ".filler"
+
+    def fill(self) -> None:
+        """Take every free byte: the next write that needs room fails with ENOSPC."""
+        import errno
+
+        with self.filler.open("ab") as out:
+            for chunk in (1024 * 1024, 4096):
+                try:
+                    while True:
+                        os.posix_fallocate(out.fileno(), out.seek(0, 2), chunk)
+                        out.seek(chunk, 1)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+
+    def make_room(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_disk() -> Any:
+    """`small_disk(path, megabytes)` mounts a tmpfs there (root only; skipped elsewhere) and
+    unmounts it after the test."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(path: Path, megabytes: int) -> SmallDisk:
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0700", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here (root needed): {done.stderr.strip()}")
+        mounted.append(path)
+        return SmallDisk(path)
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)

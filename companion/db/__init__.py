@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +23,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+
+from companion.db import sqlite
+from companion.db.sqlite import sqlite_file
 
 T = TypeVar("T")
 
@@ -53,17 +57,30 @@ def upgrade(url: str) -> None:
     """Bring the schema to the newest revision (blocking; call in a thread).
 
     SQLite DDL is not transactional: two processes migrating a new file at once would collide,
-    so they take turns on a lock file beside the database.
+    so they take turns on a lock file beside the database. A SQLite file is checked first (a
+    damaged one raises `DatabaseDamaged`: never start over silently), and copied before a
+    migration changes it.
     """
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+    path = sqlite_file(url)
+    if path is None:
         command.upgrade(alembic_config(url), "head")
         return
-    lock_path = Path(u.database).with_suffix(".migrate.lock")
+    damage = sqlite.check(path)
+    if damage is not None:
+        raise sqlite.DatabaseDamaged(damage, sqlite.list_backups(sqlite.backups_dir(path)))
+    lock_path = path.with_suffix(".migrate.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         _lock_file(lock)
-        command.upgrade(alembic_config(url), "head")
+        config = alembic_config(url)
+        current = sqlite.current_revision(path)
+        if (
+            current is not None
+            and current != ScriptDirectory.from_config(config).get_current_head()
+        ):
+            copy = sqlite.backup(path, "before-migration")
+            log.info("database copied before migrating from %s: %s", current, copy)
+        command.upgrade(config, "head")
 
 
 def _lock_file(handle) -> None:  # type: ignore[no-untyped-def]

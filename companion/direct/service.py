@@ -3,7 +3,9 @@
 Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>`):
 
 1. Items of the batch already listed count as done; items that already have a result in this job
-   (a resumed job) are not tried again.
+   (a resumed job) are not tried again. Items the checks refused when the batch was made (still
+   エラー) are results of their own (`refused`, one per 管理番号 with every problem), so the
+   finished job says what was not listed and why, as the answer to the press did.
 2. Pre-flight: log in if needed, open the item form and check every selector the run needs. One
    missing (the page changed) → the job fails naming it, and nothing is listed.
 3. The store's item list (every page) is read once: a 管理番号 already on the store is recorded as
@@ -35,15 +37,19 @@ from typing import Any
 from aiohttp import web
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
+from sqlalchemy import select
 
-from companion.db.models import ListingRecord, utcnow
+from companion.db.models import Batch, ListingRecord, utcnow
+from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents, OpenIntent
 from companion.domain import Listing, ListingState
+from companion.inputs import path_id
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
 from companion.keys import (
     BATCHES,
     CONFIG,
     DB,
     DIRECT_LISTING,
+    DISK,
     EVENTS,
     JOBS,
     OUTBOX,
@@ -54,10 +60,12 @@ from companion.listing import yahoo_format as yf
 from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.listing.form_values import form_values
 from companion.listing.images import ImageStore, PreparedImage
+from companion.listing.wording import refused_items, refused_text
 from companion.recore import outbox as ob
 from companion.recore.client import listing_from_inventory, succeeded_body
+from companion.resources import LocalProblem, local_problem
 from companion.store_session import env_float
-from scrapers.errors import ItemError, LayoutChanged, SessionExpired, WallError
+from scrapers.errors import ItemError, LayoutChanged, ScraperError, SessionExpired, WallError
 from scrapers.listing import ItemActions, ItemForm
 from scrapers.parse import ListRow
 from scrapers.reader import StoreReader
@@ -78,6 +86,11 @@ DEFAULT_PACING = 1.0
 
 def dedupe_key(batch_id: int, *, only_registered: bool = False) -> str:
     return f"{'start' if only_registered else 'batch'}:{batch_id}"
+
+
+def intent_subject(record: ListingRecord, listing: Listing) -> str:
+    """What a submit intent names: the 管理番号 the store sees (the id when there is none)."""
+    return listing.management_number or record.management_number or f"#{record.id}"
 
 
 def item_key(record: ListingRecord) -> str:
@@ -141,6 +154,10 @@ class DirectListing:
             JOB_KIND, params, dedupe_key=dedupe_key(batch_id, only_registered=only_registered)
         )
 
+    @property
+    def intents(self) -> Intents:
+        return Intents(self.db, self.config.submit_grace_seconds)
+
     async def handle(self, ctx: JobContext) -> JobState | None:
         return await _Run(self, ctx).go()
 
@@ -149,7 +166,7 @@ class DirectListing:
 class _Stop:
     """Why the run stops early (all workers finish their item, then the job ends this way)."""
 
-    error: WallError | LayoutChanged
+    error: WallError | LayoutChanged | LocalProblem
 
 
 class _Run:
@@ -173,7 +190,7 @@ class _Run:
     async def go(self) -> JobState | None:
         try:
             batch_id = int(self.ctx.params["batch_id"])
-            _batch, records = await self.service.batches._load(batch_id)
+            batch, records = await self.service.batches._load(batch_id)
         except (KeyError, TypeError, ValueError):
             raise JobFailed(
                 "BAD_PARAMS", "出品リストの指定が正しくありません", "bad batch id"
@@ -182,9 +199,26 @@ class _Run:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
         self.only_registered = bool(self.ctx.params.get("only_registered"))
         if self.only_registered:
+            # 出品開始 of the items in a folder: the batch's refused items are not this run's
             records = [r for r in records if r.state == ListingState.REGISTERED]
-        await self.ctx.set_total(len(records))
-        done = await self.ctx.results()
+            refused: list[dict[str, Any]] = []
+        else:
+            refused = await self._still_refused(batch)
+        await self.ctx.set_total(len(records) + len(refused))
+        # an item left 確認中 by a crash has no result yet: it is checked again
+        done = {k: r for k, r in (await self.ctx.results()).items() if r["state"] != "checking"}
+        for entry in refused:
+            if entry["label"] not in done:
+                await self.ctx.item(
+                    entry["label"],
+                    "refused",
+                    refused_text(entry),
+                    {
+                        "management_number": entry["management_number"],
+                        "listing_ids": entry["listing_ids"],
+                        "problems": entry["problems"],
+                    },
+                )
         todo: list[ListingRecord] = []
         for record in records:
             key = item_key(record)
@@ -213,6 +247,8 @@ class _Run:
         if not todo:
             return None
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
+        # images are staged on disk: a nearly full one pauses the job before any item
+        await asyncio.to_thread(self.service.app[DISK].check)
         self.session = await self.service.store.browser()
         self.reader = await self.service.store.reader()
         workers = min(await self.service.concurrency(), len(todo))
@@ -235,6 +271,22 @@ class _Run:
         if self.stop is not None:
             await self._raise_stop(self.stop.error)
         return None
+
+    async def _still_refused(self, batch: Batch) -> list[dict[str, Any]]:
+        """The batch's refused items that are still エラー (not fixed in ReCORE since)."""
+        entries = refused_items(batch.errors or [])
+        ids = {i for e in entries for i in e["listing_ids"] if isinstance(i, int)}
+        if not ids:
+            return entries
+        async with self.db.session() as s:
+            in_error = set(
+                await s.scalars(
+                    select(ListingRecord.id).where(
+                        ListingRecord.id.in_(ids), ListingRecord.state == ListingState.ERROR
+                    )
+                )
+            )
+        return [e for e in entries if not e["listing_ids"] or in_error & set(e["listing_ids"])]
 
     async def _run_browser(self, todo: list[ListingRecord], workers: int) -> None:
         assert self.session is not None and self.staging is not None and self.reader is not None
@@ -277,7 +329,9 @@ class _Run:
             )
         log.info("store has %d items; pre-flight passed", len(self.store))
 
-    async def _raise_stop(self, exc: WallError | LayoutChanged) -> None:
+    async def _raise_stop(self, exc: WallError | LayoutChanged | LocalProblem) -> None:
+        if isinstance(exc, LocalProblem):
+            raise exc  # the runner pauses the job until the PC is fixed
         events = self.service.app[EVENTS]
         if isinstance(exc, WallError):
             await events.record("warning", EVENT_SOURCE, exc.ja, exc.en)
@@ -305,6 +359,12 @@ class _Run:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                problem = local_problem(exc)
+                if problem is not None:
+                    # a full disk is not the item's fault: no result, the resumed job retries it
+                    log.warning("direct listing stops: %s", problem.message_en)
+                    self.stop = _Stop(problem)
+                    continue
                 log.exception("direct listing of %s failed unexpectedly", item_key(record))
                 await self._failed(
                     record,
@@ -336,6 +396,10 @@ class _Run:
         if found is not None:  # in a 競りナビ folder, not started: start it, never list it again
             await self._start_registered(record, listing, found)
             return
+        intents = self.service.intents
+        left_open = await intents.open(intent_subject(record, listing), "list")
+        if left_open is not None and await self._settled(record, listing, number, left_open):
+            return  # the press before the crash went through: never pressed again
         if self.only_registered:
             await self._failed(
                 record,
@@ -353,6 +417,7 @@ class _Run:
             )
             return
         paths = await asyncio.to_thread(self._stage, number or str(record.id), prepared)
+        intent: int | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
             clock = asyncio.get_running_loop().time
@@ -360,25 +425,37 @@ class _Run:
             try:
                 await form.open()
                 marks.append(clock())
-                await form.fill(form_values(listing), paths)
+                await self._fill(form, listing, paths)
                 marks.append(clock())
                 await form.confirm()
                 marks.append(clock())
                 await self.pacer.wait()
+                # durable before the press: a crash from here on leaves the item 確認中
+                intent = await intents.record(
+                    intent_subject(record, listing),
+                    "list",
+                    "出品する",
+                    listing_id=record.id,
+                    job_id=self.ctx.job_id,
+                )
                 submitted = True
                 auction_id = await form.submit(number)
                 marks.append(clock())
             except SessionExpired:
                 # sent to the login page: the next form.open() logs in again. Whether 出品する
                 # got through is for the item list to say.
-                if await self._found_after_doubt(context, record, listing, number):
+                if submitted and await self._found_after_doubt(record, listing, number, intent):
                     return
                 continue
             except ItemError as exc:
-                if exc.maybe_listed and await self._found_after_doubt(
-                    context, record, listing, number
+                if (
+                    submitted
+                    and exc.maybe_listed
+                    and await self._found_after_doubt(record, listing, number, intent)
                 ):
                     return
+                if submitted:
+                    await intents.resolve(intent, FAILED)  # the store said no, in its own words
                 if exc.retry and attempt < MAX_ATTEMPTS:
                     log.info("%s: %s; trying again", number, exc.en)
                     await asyncio.sleep(self.service.retry_delay * attempt)
@@ -387,7 +464,7 @@ class _Run:
                 return
             except (PlaywrightError, TimeoutError) as exc:
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
-                if submitted and await self._found_after_doubt(context, record, listing, number):
+                if submitted and await self._found_after_doubt(record, listing, number, intent):
                     return
                 if attempt < MAX_ATTEMPTS:
                     log.info("%s: browser error %s; trying again", number, first)
@@ -418,6 +495,34 @@ class _Run:
             "the session was lost on every attempt",
         )
 
+    @staticmethod
+    async def _fill(form: ItemForm, listing: Listing, paths: list[Path]) -> None:
+        """Fill the form. A field it cannot fill may mean the page changed since the pre-flight:
+        the form is checked again, and a changed page stops the run once, naming what is
+        missing, instead of failing every remaining item with 「入力欄が見つかりません」."""
+        try:
+            await form.fill(form_values(listing), paths)
+        except ItemError:
+            await form.check_layout()  # raises LayoutChanged when the page itself changed
+            raise  # the page is as expected: a problem of this item's values
+
+    async def _read_live(self, number: str) -> ListRow | None:
+        """Is the 管理番号 on the store (after a doubtful press)? A store that cannot be read
+        says nothing: the run pauses (the press stays 確認中) rather than guess."""
+        assert self.reader is not None
+        try:
+            return await self.reader.find_live(number)
+        except (WallError, LayoutChanged):
+            raise
+        except ScraperError as exc:  # busy, 5xx, a session that would not renew
+            raise WallError(
+                "STORE_UNREADABLE",
+                f"管理番号 {number}: ヤフオクの商品一覧を読めなかったため、出品されたかどうかを"
+                f"確認できませんでした（{exc.ja}）。二重出品を防ぐため一時停止しました。"
+                "しばらくしてから、もう一度「直接出品を実行」を押してください。続きから再開します。",
+                f"{number}: the item list could not be read after a doubtful submit: {exc.en}",
+            ) from exc
+
     async def _start_registered(
         self, record: ListingRecord, listing: Listing, found: ListRow
     ) -> None:
@@ -425,7 +530,16 @@ class _Run:
         Where it does not, the listing stays registered and staff are told what to do."""
         assert self.session is not None and self.reader is not None
         await self.pacer.wait()
+        intents = self.service.intents
+        intent = await intents.record(
+            intent_subject(record, listing),
+            "start",
+            "出品開始",
+            listing_id=record.id,
+            job_id=self.ctx.job_id,
+        )
         result = await ItemActions(self.session, self.reader).start(found)
+        await intents.resolve(intent, DONE if result.ok else FAILED)
         if result.ok and found.auction_id:
             await self._listed(record, listing, found.auction_id, already=False)
             return
@@ -458,16 +572,59 @@ class _Run:
         return out
 
     async def _found_after_doubt(
-        self, context: BrowserContext, record: ListingRecord, listing: Listing, number: str
+        self, record: ListingRecord, listing: Listing, number: str, intent: int | None
     ) -> bool:
-        """After a doubtful 出品する: is the 管理番号 on the store now?"""
-        assert self.reader is not None
-        found = await self.reader.find_live(number)
-        if found is None or not found.auction_id:
+        """After a doubtful 出品する: is the 管理番号 on the store now? If not yet, the store may
+        still be working on it: the item is 確認中 until the grace period since the press has
+        passed and the store was read again; only then is it pressed again."""
+        found = await self._read_live(number)
+        if found is not None and found.auction_id:
+            log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)
+            await self._listed(record, listing, found.auction_id, already=True)
+            return True
+        left_open = await self.service.intents.open(intent_subject(record, listing), "list")
+        if left_open is None or left_open.id != intent:
             return False
-        log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)
-        await self._listed(record, listing, found.auction_id, already=True)
-        return True
+        return await self._settled(record, listing, number, left_open)
+
+    async def _settled(
+        self, record: ListingRecord, listing: Listing, number: str, left_open: OpenIntent
+    ) -> bool:
+        """An item whose last press has no known outcome: wait until the store must have
+        finished it (確認中 meanwhile), read the store, and record what it shows. True when the
+        press went through (nothing more to do); False when it did not (press again)."""
+        assert self.reader is not None
+        intents = self.service.intents
+        left = intents.seconds_left(left_open)
+        if left > 0:
+            log.info(
+                "%s: %s pressed without a known outcome; checking in %.0fs",
+                number,
+                left_open.pressed,
+                left,
+            )
+            await self.ctx.item(
+                item_key(record),
+                "checking",
+                f"{CHECKING_JA}: 「{left_open.pressed}」の結果がまだ分かりません。ヤフオクの処理が"
+                f"終わるのを待って、{int(left) + 1}秒後に商品一覧で確かめます（二重出品の防止）",
+                {"listing_id": record.id, "checking": True},
+            )
+            await asyncio.sleep(left)
+        found = await self._read_live(number)
+        if found is not None and found.auction_id:
+            log.info(
+                "%s: the earlier %s went through (%s)", number, left_open.pressed, found.auction_id
+            )
+            await self._listed(record, listing, found.auction_id, already=True)
+            return True
+        if found is not None:  # registered in a folder, not started: start it
+            await intents.resolve(left_open.id, DONE)
+            await self._start_registered(record, listing, found)
+            return True
+        log.info("%s: the earlier %s did not go through; pressing again", number, left_open.pressed)
+        await intents.resolve(left_open.id, NOT_DONE)
+        return False
 
     async def _listed(
         self, record: ListingRecord, listing: Listing, auction_id: str, *, already: bool
@@ -475,6 +632,7 @@ class _Run:
         """One transaction: the listing is 出品中 and its `succeeded` report is in the outbox."""
         assert self.session is not None
         url = self.session.urls.auction(auction_id)
+        await self.service.intents.resolve_all(intent_subject(record, listing), "list", DONE)
         async with self.db.session() as s, s.begin():
             row = await s.get(ListingRecord, record.id)
             if row is None:
@@ -562,10 +720,7 @@ def _service(request: web.Request) -> DirectListing:
 
 @routes.post("/api/v1/batches/{batch_id}/direct-listing")
 async def post_batch_direct_listing(request: web.Request) -> web.Response:
-    try:
-        batch_id = int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    batch_id = path_id(request, "batch_id")
     service = _service(request)
     try:
         await service.batches.get(batch_id)
@@ -635,7 +790,16 @@ async def post_direct_listing(request: web.Request) -> web.Response:
             status=409,
         )
     job_id = await service.start(batch["id"])
-    return web.json_response({"job_id": job_id, "batch_id": batch["id"]}, status=202)
+    # what the checks refused is said at once, with what goes ahead (the job's items say it again)
+    return web.json_response(
+        {
+            "job_id": job_id,
+            "batch_id": batch["id"],
+            "item_count": batch["item_count"],
+            "refused": batch["refused"],
+        },
+        status=202,
+    )
 
 
 async def _ctx(app: web.Application) -> AsyncIterator[None]:

@@ -21,10 +21,12 @@ from sqlalchemy import func, select, update
 
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
-from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
+from companion.inputs import id_list, path_id, query_int, read_json
+from companion.keys import BATCHES, CONFIG, DB, DISK, JOBS, OUTBOX, SETTINGS, SYNC
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
-from companion.listing.validation import ListingError
+from companion.listing.validation import ListingError, listing_warnings
+from companion.listing.wording import refused_items
 from companion.listing.zipper import build_upload_zip
 from companion.recore.client import listing_from_inventory
 from companion.recore.outbox import enqueue_task_failed, listing_key
@@ -55,11 +57,37 @@ def listing_dict(record: ListingRecord) -> dict[str, Any]:
         "auction_id": record.auction_id,
         "auction_url": record.auction_url,
         "errors": record.errors or [],
+        "warnings": [w.to_dict() for w in listing_warnings(listing or record)],
         "last_error": record.last_attempt_error,
     }
 
 
+def error_entry(record: ListingRecord) -> dict[str, Any]:
+    """One listing in エラー as staff read it (`GET /errors`)."""
+    grouped = refused_items(record.errors or [])
+    problems = [p for entry in grouped for p in entry["problems"]]
+    if not problems and record.last_attempt_error:
+        # refused by the connector without a field (e.g. a task it could not handle)
+        problems = [
+            {"field": "", "field_label": "", "rule": None, "message": record.last_attempt_error}
+        ]
+    label = (
+        f"管理番号 {record.management_number}"
+        if record.management_number
+        else (grouped[0]["label"] if grouped else "管理番号のない商品")
+    )
+    return {
+        "listing_ids": [record.id],
+        "management_number": record.management_number,
+        "label": label,
+        "title": record.title,
+        "at": iso(record.updated_at),
+        "problems": problems,
+    }
+
+
 def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
+    listings = [listing_dict(i) for i in items]
     return {
         "id": batch.id,
         "name": batch.name,
@@ -68,8 +96,12 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
         "listed_count": sum(1 for i in items if i.state == ListingState.LISTED),
         "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),
         "registered_count": sum(1 for i in items if i.state == ListingState.REGISTERED),
-        "items": [listing_dict(i) for i in items],
+        "items": listings,
         "errors": batch.errors or [],
+        # the same errors for staff: one entry per refused item, all its problems, by 管理番号
+        "refused": refused_items(batch.errors or []),
+        # notices about items in the batch (they are listed all the same)
+        "warnings": [w for listing in listings for w in listing["warnings"]],
         "zip_name": f"{batch.name}.zip",
     }
 
@@ -82,6 +114,7 @@ class Batches:
         self.db = app[DB]
         self.config = app[CONFIG]
         self._lock = asyncio.Lock()
+        self._handed: set[str] = set()  # download names given out since start
 
     def image_store(self) -> ImageStore:
         return ImageStore(self.config.cache_dir / "images")
@@ -118,6 +151,37 @@ class Batches:
     async def get(self, batch_id: int) -> dict[str, Any]:
         batch, items = await self._load(batch_id)
         return batch_dict(batch, items)
+
+    async def in_error(self, limit: int = 200) -> dict[str, Any]:
+        """Listings in エラー (the counts line's エラー N), most recent first: one entry per
+        管理番号 (two listings sharing one are one item to staff), with when and every problem
+        (field, rule, staff wording). `total` counts listings, as the counts line does."""
+        async with self.db.session() as s:
+            total = await s.scalar(
+                select(func.count())
+                .select_from(ListingRecord)
+                .where(ListingRecord.state == ListingState.ERROR)
+            )
+            rows = (
+                await s.scalars(
+                    select(ListingRecord)
+                    .where(ListingRecord.state == ListingState.ERROR)
+                    .order_by(ListingRecord.updated_at.desc(), ListingRecord.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        entries: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = error_entry(row)
+            key = row.management_number or f"#{row.id}"
+            if key not in entries:
+                entries[key] = entry  # the newest listing of that 管理番号 gives the time
+                continue
+            kept = entries[key]
+            kept["listing_ids"].extend(entry["listing_ids"])
+            known = {p["message"] for p in kept["problems"]}
+            kept["problems"].extend(p for p in entry["problems"] if p["message"] not in known)
+        return {"total": total or 0, "items": list(entries.values())}
 
     async def _load(self, batch_id: int) -> tuple[Batch, list[ListingRecord]]:
         async with self.db.session() as s:
@@ -172,6 +236,7 @@ class Batches:
         slow part, so a task handled meanwhile (an item sold in the shop) cannot be overwritten,
         and two clicks never put one listing in two batches.
         """
+        await asyncio.to_thread(self.app[DISK].check)  # heavy work: not on a nearly full disk
         async with self._lock:
             batch_id, claimed = await self._claim(listing_ids)
             try:
@@ -189,6 +254,10 @@ class Batches:
                 await self._release(batch_id)
                 raise
             await self._reject(batch_id, result.errors)
+        if result.errors:
+            outbox = self.app.get(OUTBOX)
+            if outbox is not None:
+                outbox.wake()  # ReCORE hears why now, not at the delivery loop's next idle tick
         return await self.get(batch_id)
 
     async def _read_store_first(self) -> None:
@@ -320,7 +389,23 @@ class Batches:
                 "出品できる商品がありません。エラーを確認してください。",
                 "no item of the batch can be listed",
             )
-        return result.path, f"{batch.name}.zip"
+        return result.path, self._download_name(batch.name, first=batch.uploaded_at is None)
+
+    def _download_name(self, batch_name: str, *, first: bool) -> str:
+        """Every download a name of its own (ASCII, no spaces): a second download of a batch
+        saved under the first one's name would become 「… (1).zip」 in the browser, and staff
+        might upload the older file. The first keeps the batch's name; later ones add when they
+        were made (shop time), and a counter within the same second."""
+        name = f"{batch_name}.zip"
+        if not first or name in self._handed:
+            stamp = datetime.now(SHOP_TZ).strftime("%m%d-%H%M%S")
+            name = f"{batch_name}_{stamp}.zip"
+            n = 1
+            while name in self._handed:
+                n += 1
+                name = f"{batch_name}_{stamp}_{n}.zip"
+        self._handed.add(name)
+        return name
 
 
 async def report_invalid(session: Any, row: ListingRecord, errors: list[ListingError]) -> None:
@@ -344,16 +429,15 @@ def batch_error_response(exc: BatchError) -> web.Response:
     return error_response(exc.status, exc.code, exc.message, exc.message_en)
 
 
-def _batch_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
 @routes.get("/api/v1/pending")
 async def get_pending(request: web.Request) -> web.Response:
     return web.json_response({"items": await _service(request).pending()})
+
+
+@routes.get("/api/v1/errors")
+async def get_errors(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 200, lo=1, hi=500)
+    return web.json_response(await _service(request).in_error(limit))
 
 
 @routes.get("/api/v1/batches")
@@ -362,9 +446,8 @@ async def get_batches(request: web.Request) -> web.Response:
 
 
 async def pending_source_ids(request: web.Request) -> list[int] | None:
-    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids, or BatchError 400."""
-    from companion.routes import read_json
-
+    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids; a 400 (BatchError,
+    or the inputs' own for ids out of range) otherwise."""
     body = await read_json(request)
     if not isinstance(body, dict) or body.get("source", "pending") != "pending":
         raise BatchError(
@@ -374,14 +457,7 @@ async def pending_source_ids(request: web.Request) -> list[int] | None:
             'source must be "pending"',
         )
     ids = body.get("listing_ids")
-    if ids is not None and (
-        not isinstance(ids, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-    ):
-        raise BatchError(
-            400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
-        )
-    return ids
+    return None if ids is None else id_list(ids, "listing_ids")
 
 
 @routes.post("/api/v1/batches")
@@ -396,7 +472,7 @@ async def post_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}")
 async def get_batch(request: web.Request) -> web.Response:
     try:
-        return web.json_response(await _service(request).get(_batch_id(request)))
+        return web.json_response(await _service(request).get(path_id(request, "batch_id")))
     except BatchError as exc:
         return batch_error_response(exc)
 
@@ -404,7 +480,7 @@ async def get_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}/zip")
 async def get_batch_zip(request: web.Request) -> web.StreamResponse:
     try:
-        path, name = await _service(request).zip_path(_batch_id(request))
+        path, name = await _service(request).zip_path(path_id(request, "batch_id"))
     except BatchError as exc:
         return batch_error_response(exc)
     return web.FileResponse(

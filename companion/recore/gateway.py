@@ -52,6 +52,8 @@ from companion.db import Database
 from companion.db.models import ListingRecord, RecoreTask, iso, utcnow
 from companion.domain import Listing, ListingState
 from companion.events import Events
+from companion.listing.validation import item_names
+from companion.listing.wording import problem_text
 from companion.recore import client as rc
 from companion.recore import outbox as ob
 from companion.recore.client import (
@@ -536,14 +538,17 @@ def _problems_report(listing: Listing, problems: list[FieldProblem]) -> tuple[st
 
 def _problem_dict(listing: Listing, p: FieldProblem) -> dict[str, Any]:
     """Same shape as `companion.listing.validation.ListingError.to_dict()`."""
-    who = f"管理番号 {listing.management_number}" if listing.management_number else None
-    who = who or f"ID {listing.ec_inventory_id}"
+    item, item_en = item_names(listing)
     rule = "management_number_missing" if p.raw is None else "unparsed_value"
+    what = "がありません" if p.raw is None else f"の値を読み取れません（{p.reason}）"
+    problem = problem_text(p.field, rule, what)
     return {
         "ec_inventory_id": listing.ec_inventory_id,
         "management_number": listing.management_number,
         "field": p.field,
         "rule": rule,
-        "message": f"{who}: {p.message}",
-        "message_en": f"{who.replace('管理番号 ', '')}: {p.message_en}",
+        "message": f"{item}: {problem}",
+        "message_en": f"{item_en}: {p.message_en}",
+        "item": item,
+        "problem": problem,
     }

@@ -42,6 +42,7 @@ from companion.domain import ListingState, Order, OrderLine, OrderStatus
 from companion.events import Events
 from companion.recore import client as rc
 from companion.recore import outbox as ob
+from companion.resources import LocalProblem, local_problem
 from scrapers.errors import LayoutChanged, ScraperError, SessionExpired
 from scrapers.facts import FACTS, OrderFacts
 from scrapers.parse import ListPage, ListRow, OrderDetail, OrderRow, parse_order_detail
@@ -70,11 +71,18 @@ STEPS: dict[str, str] = {
 class SyncFault(Exception):
     """The sync met a fault; what it learned is saved. `message` (ja) / `message_en`."""
 
-    def __init__(self, code: str, message: str, message_en: str) -> None:
+    def __init__(
+        self, code: str, message: str, message_en: str, problem: LocalProblem | None = None
+    ) -> None:
         super().__init__(message_en)
         self.code = code
         self.message = message
         self.message_en = message_en
+        self.problem = problem  # the PC's own trouble (a full disk), when that is what it is
+
+    @classmethod
+    def local(cls, problem: LocalProblem) -> SyncFault:
+        return cls(problem.code, problem.message, problem.message_en, problem)
 
 
 @dataclass
@@ -249,11 +257,34 @@ class SyncEngine:
 
     async def _step(self, key: str, state: str, message: str | None = None, **data: Any) -> None:
         if self.report is not None:
+            if state == "succeeded":
+                data = {**self._figures(key), **data}
             await self.report(key, state, message, data or None)
+
+    def _figures(self, key: str) -> dict[str, int]:
+        """What a finished step did, as numbers (the job item's data: the popup's summary of a
+        sync is orders read and changes sent, not its step count)."""
+        s = self.summary
+        return {
+            "selling": {"selling": s.selling},
+            "orders": {"orders": s.orders},
+            "details": {"details_read": s.details_read},
+            "sold": {"sold_rows": s.sold_rows},
+            "listings": {
+                "listed": s.listed,
+                "relisted": s.relisted,
+                "ended_sold": s.ended_sold,
+                "ended_unsold": s.ended_unsold,
+            },
+            "upserts": {"upserts": s.upserts, "unchanged_orders": s.unchanged_orders},
+        }.get(key, {})
 
     def _fault(self, exc: BaseException) -> SyncFault:
         if isinstance(exc, SyncFault):
             return exc
+        problem = local_problem(exc)
+        if problem is not None:  # the PC's disk or database: the sync pauses (SyncService)
+            return SyncFault.local(problem)
         if isinstance(exc, LayoutChanged):
             return SyncFault(
                 "YAHOO_LAYOUT_CHANGED", f"{exc.ja}読み取れた分は保存しました。", exc.en
@@ -409,6 +440,7 @@ class SyncEngine:
 
     async def run(self) -> Summary:
         self._requests_before = requests_before = len(self.reader.fetched)
+        await self.adopt_unseen_auctions()
         async with self.db.session() as s:
             snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
             auctions = {a.auction_id: a for a in (await s.scalars(select(AuctionSnapshot))).all()}
@@ -481,6 +513,45 @@ class SyncEngine:
         return self.summary
 
     # -- reconciling listings and auctions -------------------------------------------------------------
+    async def adopt_unseen_auctions(self) -> None:
+        """Auctions of ours that no sync has seen yet (listed directly, or recorded while the
+        sync was not looking) become known as selling, the last thing we know of them: the end
+        of an auction is only found among known auctions, so one won before any sync saw it
+        would otherwise stay 出品中 for ever."""
+        async with self.db.session() as s, s.begin():
+            known = select(AuctionSnapshot.auction_id)
+            rows = (
+                await s.execute(
+                    select(
+                        ListingRecord.auction_id,
+                        ListingRecord.management_number,
+                        ListingRecord.title,
+                        ListingRecord.listed_at,
+                    ).where(
+                        ListingRecord.state == ListingState.LISTED,
+                        ListingRecord.auction_id.is_not(None),
+                        ListingRecord.auction_id.not_in(known),
+                    )
+                )
+            ).all()
+            if rows:
+                await s.execute(
+                    insert(AuctionSnapshot),
+                    [
+                        {
+                            "auction_id": r.auction_id,
+                            "management_number": r.management_number,
+                            "title": r.title,
+                            "state": "selling",
+                            "data": {"adopted": True},
+                            "last_seen_at": r.listed_at or utcnow(),
+                        }
+                        for r in rows
+                    ],
+                )
+        if rows:
+            log.info("sync: %d auctions of ours not seen by a sync yet are now watched", len(rows))
+
     async def reconcile_listings(
         self, auctions: dict[str, AuctionSnapshot], selling_complete: bool, ended_complete: bool
     ) -> None:
@@ -811,6 +882,9 @@ def default_watermark(last: str | None) -> datetime | None:
     if not last:
         return None
     try:
-        return datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(days=1)
+        read_at = datetime.fromisoformat(last.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # a time ahead of now was written while the PC's clock was ahead: reading from there would
+    # skip what sold meanwhile
+    return min(read_at, utcnow()) - timedelta(days=1)

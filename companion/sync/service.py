@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,20 @@ from sqlalchemy import func, select
 from companion.config import Config
 from companion.db.models import OutboxMessage, iso, utcnow
 from companion.jobs import JobContext, JobState, JobStop
-from companion.keys import CONFIG, DB, EVENTS, GATEWAY, JOBS, OUTBOX, RECORE, SETTINGS, STORE, SYNC
+from companion.keys import (
+    CONFIG,
+    DB,
+    DISK,
+    EVENTS,
+    GATEWAY,
+    JOBS,
+    OUTBOX,
+    RECORE,
+    SETTINGS,
+    STORE,
+    SYNC,
+)
+from companion.resources import local_problem
 from companion.sync.engine import STEPS, SyncEngine, SyncFault, default_watermark
 from scrapers.errors import ScraperError
 
@@ -63,9 +76,14 @@ def parse_iso(value: Any) -> datetime | None:
         return None
 
 
+MAX_JITTER_SECONDS = 60.0
+# how often a waiting scheduler compares the shown next run with the PC's clock
+CLOCK_CHECK_SECONDS = 10.0
+
+
 def jitter_seconds(interval_minutes: int) -> float:
     """Up to 5 % of the interval, at most a minute: many shops never hit Yahoo in the same second."""
-    return random.uniform(0, min(60.0, interval_minutes * 60 * 0.05))
+    return random.uniform(0, min(MAX_JITTER_SECONDS, interval_minutes * 60 * 0.05))
 
 
 def next_run(after: datetime, interval_minutes: int) -> datetime | None:
@@ -131,50 +149,102 @@ class SyncService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
 
-    def _settings_changed(self, keys: set[str]) -> None:
-        if "sync_interval_minutes" in keys:
-            asyncio.get_running_loop().create_task(self._reschedule())
+    def _settings_changed(self, keys: set[str]) -> Awaitable[None] | None:
+        # awaited by the settings' update: the new next run is stored before 保存しました
+        return self._reschedule() if "sync_interval_minutes" in keys else None
 
     async def _reschedule(self) -> None:
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
         await self.update_state(next_run_at=iso(next_run(utcnow(), interval)))
         self._wake.set()
 
+    async def seconds_to_next_run(self) -> float | None:
+        """Seconds until the planned auto-sync (None: off). The plan is a wall-clock time (it is
+        shown, and kept across restarts); one further ahead than an interval can only come from
+        the PC's clock being set back since it was planned: it is planned again from now."""
+        interval = int(await self.settings.get("sync_interval_minutes") or 0)
+        due = parse_iso((await self.state()).get("next_run_at"))
+        if due is None or not interval:
+            return None
+        now = utcnow()
+        delay = (due - now).total_seconds()
+        if delay > interval * 60 + MAX_JITTER_SECONDS:
+            planned = next_run(now, interval)
+            assert planned is not None
+            log.warning("auto-sync was planned %.0f s ahead (clock set back?): re-planned", delay)
+            await self.update_state(next_run_at=iso(planned))
+            delay = (planned - now).total_seconds()
+        return max(0.0, delay)
+
     async def scheduler(self) -> None:
-        """Sleep until next_run_at (or a settings change), then run a sync and wait for it."""
+        """Sleep until the next run (or a settings change), then run a sync and wait for it.
+
+        The sleep is measured on the event loop's clock, which the PC's clock does not move: a
+        clock set back or forward meanwhile neither delays nor hastens the run (the shown
+        next_run_at is corrected to match); a run already overdue when planned (the clock was
+        set forward while the companion was stopped, or the PC slept) happens once, at once."""
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
             try:
-                state = await self.state()
-                due = parse_iso(state.get("next_run_at"))
-                delay = None if due is None else (due - utcnow()).total_seconds()
+                delay = await self.seconds_to_next_run()
                 if delay is not None and delay <= 0:
-                    job_id = await self.submit("auto")
-                    await self.jobs.wait(job_id)
-                    after = parse_iso((await self.state()).get("next_run_at"))
-                    if after is not None and after <= utcnow():
-                        # the job ended without planning the next run (it never started): do not
-                        # spin; plan from now
-                        interval = int(await self.settings.get("sync_interval_minutes") or 0)
-                        planned = next_run(utcnow(), interval)
-                        await self.update_state(next_run_at=iso(planned))
+                    await self._run_scheduled()
                     continue
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("sync scheduler: a pass failed")
                 delay = 60.0
+            deadline = loop.time() + (delay if delay is not None else 3600.0)
+            woken = False
+            while (left := deadline - loop.time()) > 0 and not woken:
+                try:
+                    await asyncio.wait_for(
+                        self._wake.wait(), timeout=min(left, CLOCK_CHECK_SECONDS)
+                    )
+                    woken = True
+                except TimeoutError:
+                    if delay is not None:
+                        await self._follow_clock(deadline - loop.time())
+            if woken or delay is None:
+                continue
             try:
-                # at most an hour at a time: a changed clock or a lost wake-up heals itself
-                await asyncio.wait_for(self._wake.wait(), timeout=min(delay or 3600.0, 3600.0))
-            except TimeoutError:
-                pass
+                await self._run_scheduled()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sync scheduler: a run failed")
+
+    async def _follow_clock(self, left: float) -> None:
+        """While waiting: if the PC's clock was stepped, move the shown next_run_at with it."""
+        try:
+            shown = parse_iso((await self.state()).get("next_run_at"))
+            expected = utcnow() + timedelta(seconds=max(0.0, left))
+            if (
+                shown is not None
+                and abs((shown - expected).total_seconds()) > 2 * CLOCK_CHECK_SECONDS
+            ):
+                log.warning("the PC's clock moved: next auto-sync shown at %s", iso(expected))
+                await self.update_state(next_run_at=iso(expected))
+        except Exception as exc:  # the run itself does not depend on it
+            log.warning("could not follow the clock: %s", exc)
+
+    async def _run_scheduled(self) -> None:
+        job_id = await self.submit("auto")
+        await self.jobs.wait(job_id)
+        after = parse_iso((await self.state()).get("next_run_at"))
+        if after is None or after <= utcnow():
+            # the job ended without planning the next run (it never started): do not spin
+            interval = int(await self.settings.get("sync_interval_minutes") or 0)
+            await self.update_state(next_run_at=iso(next_run(utcnow(), interval)))
 
     # -- running -----------------------------------------------------------------------------------------
     async def submit(self, reason: str = "manual") -> str:
         return await self.jobs.submit(KIND, {"reason": reason}, dedupe_key=DEDUPE)
 
     async def run_job(self, ctx: JobContext) -> JobState | None:
+        await asyncio.to_thread(self.app[DISK].check)  # not on a nearly full disk
         await ctx.set_total(len(ALL_STEPS))
 
         async def report(
@@ -229,14 +299,26 @@ class SyncService:
             await asyncio.shield(self.update_state(running=False))
             raise
         except Exception as exc:  # never leave the state 'running'
-            log.exception("sync failed unexpectedly")
-            faults.append(
-                SyncFault(
-                    "UNEXPECTED",
-                    "同期中に予期しないエラーが発生しました。ログを確認してください。",
-                    f"unexpected {type(exc).__name__}",
+            problem = local_problem(exc)
+            if problem is not None:
+                faults.append(SyncFault.local(problem))
+            else:
+                log.exception("sync failed unexpectedly")
+                faults.append(
+                    SyncFault(
+                        "UNEXPECTED",
+                        "同期中に予期しないエラーが発生しました。ログを確認してください。",
+                        f"unexpected {type(exc).__name__}",
+                    )
                 )
-            )
+        local = next((f.problem for f in faults if f.problem is not None), None)
+        if local is not None:
+            # the PC's own trouble (a full disk): the job pauses and resumes by itself once it
+            # is gone; it is not an event about ReCORE or Yahoo
+            self.app[DISK].problem_seen(local)
+            with contextlib.suppress(Exception):
+                await self.update_state(running=False)
+            raise local
         wall = next((f for f in faults if f.code.removeprefix("YAHOO_") in LOGIN_WALLS), None)
         if wall is not None:
             await self.store.hold(wall.code, wall.message)
@@ -294,6 +376,7 @@ class SyncService:
             "recore_tasks",
             "succeeded",
             f"新規 {result.new}件・処理 {result.handled}件・失敗報告 {result.failed}件・再試行 {retried}件",
+            {"new": result.new, "handled": result.handled, "failed": result.failed},
         )
         return None
 
@@ -339,7 +422,12 @@ class SyncService:
         recore = self.app.get(RECORE)
         if outbox is None or outbox.client is None:
             pending, _ = await self._pending()
-            await step("deliver", "skipped", f"ReCOREの接続設定がないため未送信 {pending}件")
+            await step(
+                "deliver",
+                "skipped",
+                f"ReCOREの接続設定がないため未送信 {pending}件",
+                {"sent": 0, "pending": pending},
+            )
             return None
         loop_running = bool(recore and recore.configuration().get("workers"))
         clock = asyncio.get_running_loop()
@@ -380,13 +468,14 @@ class SyncService:
                 f"ReCOREへの送信がまだできていません（未送信 {pending}件）。自動で再送します。理由: {error}",
                 f"{pending} messages not delivered yet: {error}",
             )
-            await step("deliver", "failed", fault.message)
+            sent = await self._delivered_since(since_id)
+            await step("deliver", "failed", fault.message, {"sent": sent, "pending": pending})
             return fault
         sent = await self._delivered_since(since_id)
         message = f"送信 {sent}件" + (
             f"・送信中 {pending}件（バックグラウンドで続行）" if pending else ""
         )
-        await step("deliver", "succeeded", message)
+        await step("deliver", "succeeded", message, {"sent": sent, "pending": pending})
         return None
 
     async def _pending(self) -> tuple[int, str | None]:
@@ -448,6 +537,7 @@ async def run_once(
     config: Config,
 ) -> tuple[dict[str, Any], SyncFault | None, list[tuple[str, str, str | None]]]:
     """One sync against the data dir's settings, without the HTTP server or background loops."""
+    import dataclasses
     import importlib
 
     from companion.app import FEATURES, create_app
@@ -458,12 +548,7 @@ async def run_once(
         names.insert(0, "companion.recore.service")
     names.append("companion.sync.service")
     app = create_app(
-        Config(
-            data_dir=config.data_dir,
-            port=config.port,
-            database_url=config.database_url,
-            workers=False,
-        ),
+        dataclasses.replace(config, workers=False),
         features=[importlib.import_module(n).setup for n in names],
     )
     runner = web.AppRunner(app)

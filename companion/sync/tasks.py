@@ -22,9 +22,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask
+from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
+from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
 from companion.domain import ListingState
-from companion.keys import DB, EVENTS, GATEWAY, STORE
+from companion.keys import CONFIG, DB, EVENTS, GATEWAY, STORE
+from companion.listing.validation import validate_listing
 from companion.recore import client as rc
 from companion.recore.gateway import TaskContext
 from scrapers.errors import ScraperError
@@ -44,6 +46,11 @@ HANDLED_TYPES = (
 DEFER_NOTE = "ヤフオクに接続できないため保留しています（次回の同期で再試行します）: "
 
 Handler = Callable[[TaskContext], Awaitable[None]]
+# what each edit task changes on Yahoo (Listing attributes)
+EDITED_FIELDS = {
+    rc.UPDATE_INVENTORY: frozenset({"title", "description"}),
+    rc.UPDATE_INVENTORY_PRICE: frozenset({"start_price", "buyout_price"}),
+}
 
 
 async def _reader(app: web.Application) -> StoreReader:
@@ -63,6 +70,40 @@ async def _defer(ctx: TaskContext, exc: ScraperError) -> None:
     if row is not None:
         row.message = (DEFER_NOTE + exc.ja)[:1000]
     log.info("task %s (%s) deferred: %s", ctx.task_id, ctx.type, exc.en)
+
+
+def _intents(app: web.Application) -> Intents:
+    return Intents(app[DB], app[CONFIG].submit_grace_seconds)
+
+
+async def _still_checking(app: web.Application, ctx: TaskContext, mn: str, action: str) -> bool:
+    """An 早期終了 or an edit pressed before a crash, whose outcome is unknown: while the store
+    may still be working on it, the task stays open (確認中) and the next sync looks again;
+    after that, the store's own state (read next) says whether to press again."""
+    intents = _intents(app)
+    left_open = await intents.open(mn, action)
+    if left_open is None:
+        return False
+    left = intents.seconds_left(left_open)
+    if left <= 0:
+        # the reading that follows decides (own commit: this task has written nothing yet)
+        await intents.resolve(left_open.id, NOT_DONE)
+        return False
+    row = await ctx.session.get(RecoreTask, ctx.task_id)
+    if row is not None:
+        row.message = (
+            f"{CHECKING_JA}: 前回の「{left_open.pressed}」の結果をヤフオクで確かめてから続けます"
+            "（次回の同期で確認します）"
+        )[:1000]
+    log.info("task %s: %s of %s has no known outcome yet; checked later", ctx.task_id, action, mn)
+    return True
+
+
+async def _resolve(ctx: TaskContext, intent_id: int, outcome: str) -> None:
+    """In the task's own transaction: the outcome is committed with the task's report."""
+    row = await ctx.session.get(SubmitIntent, intent_id)
+    if row is not None and row.resolved_at is None:
+        row.outcome, row.resolved_at = outcome, utcnow()
 
 
 def guarded(handler: Handler) -> Handler:
@@ -128,6 +169,8 @@ def delete_handler(app: web.Application) -> Handler:
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
+        if await _still_checking(app, ctx, mn, "end"):
+            return
         actions = await _item_actions(app)
         states = actions.facts.items
         items = await actions.reader.find_items(mn)
@@ -154,8 +197,13 @@ def delete_handler(app: web.Application) -> Handler:
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
+        # durable before the press (its own commit, before this task writes anything)
+        intent = await _intents(app).record(
+            mn, "end", "早期終了", listing_id=rec.id, task_id=ctx.task_id
+        )
         for item in selling:
             result = await actions.end_early(item)
+            await _resolve(ctx, intent, DONE if result.ok else FAILED)
             if not result.ok:
                 with_bids = any(
                     t in result.message for t in actions.facts.edit.cannot_end_with_bids_texts
@@ -189,6 +237,16 @@ def update_handler(app: web.Application) -> Handler:
             )
             return
         mn = rec.management_number or listing.management_number or ""
+        # the new values pass the same rules as a new listing before anything reaches Yahoo
+        fields = EDITED_FIELDS[ctx.type]
+        refused = [e for e in validate_listing(listing) if e.field in fields]
+        if refused:
+            await ctx.fail(
+                "\n".join(e.message for e in refused), {e.field: [e.message] for e in refused}
+            )
+            return
+        if await _still_checking(app, ctx, mn, "edit"):
+            return
         actions = await _item_actions(app)
         states = actions.facts.items
         # a running auction, or an item registered in a folder (its edit keeps it registered)
@@ -217,7 +275,11 @@ def update_handler(app: web.Application) -> Handler:
             if listing.start_price is not None:
                 values[form.start_price_field] = str(listing.start_price)
             values[form.buyout_price_field] = str(listing.buyout_price or 0)
+        intent = await _intents(app).record(
+            mn, "edit", "フォルダに保存する", listing_id=rec.id, task_id=ctx.task_id
+        )
         result = await actions.edit(items[0], values)
+        await _resolve(ctx, intent, DONE if result.ok else FAILED)
         if not result.ok:
             await ctx.fail(result.message, {"inventory": [result.message]})
             return

@@ -19,6 +19,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from sandbox.guard import loopback_guard
+
 from . import api, controls, pages
 from . import protocol as p
 from .api import ApiError, endpoint_name
@@ -119,7 +121,7 @@ def create_app(
         if seed:
             populate(world)
         world.save()
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[loopback_guard, error_middleware])
     app[WORLD_KEY] = world
     app[FAULTS_KEY] = Faults()
     app[LIMITER_KEY] = RateLimiter(rate_limit)

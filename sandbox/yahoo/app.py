@@ -25,6 +25,7 @@ import jinja2
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from sandbox.guard import loopback_guard
 from sandbox.yahoo import csvspec
 from sandbox.yahoo.world import (
     CARRIERS,
@@ -59,6 +60,28 @@ STATE_FILE: web.AppKey[Path | None] = web.AppKey("state_file", Path)
 DRAFTS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("drafts", dict)
 SAVER: web.AppKey[asyncio.Task[None]] = web.AppKey("saver", asyncio.Task)
 WRITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("write_lock", asyncio.Lock)
+# fault hold_submits: 出品する requests wait here until released (the gate is set = open)
+SUBMIT_GATE: web.AppKey[asyncio.Event] = web.AppKey("submit_gate", asyncio.Event)
+HELD_SUBMITS: web.AppKey[set[asyncio.Future[Any]]] = web.AppKey("held_submits", set)
+
+
+async def complete_submit(request: web.Request, create: Callable[[], Item]) -> Item:
+    """出品する: at once, or (fault `hold_submits`) only once the test releases it. The store
+    finishes a held request even when its client has gone (a companion killed mid-submit)."""
+    gate = request.app[SUBMIT_GATE]
+    if gate.is_set():
+        return create()
+    held = request.app[HELD_SUBMITS]
+
+    async def finish() -> Item:
+        await gate.wait()
+        return create()
+
+    task = asyncio.ensure_future(finish())
+    held.add(task)
+    task.add_done_callback(held.discard)
+    return await asyncio.shield(task)
+
 
 COOKIE = "T"  # session cookie (Yahoo's own login cookies are Y and T)
 COOKIE_MAX_AGE = 30 * 24 * 3600
@@ -805,7 +828,10 @@ async def item_form(request: web.Request) -> web.StreamResponse:
         assert draft is not None
         del drafts[draft_id]  # a second 出品する on the same confirm page does not list twice
         fid = int(draft["folder_id"]) if str(draft["folder_id"]).isdigit() else 1
-        item = world.create_item(draft["values"], draft["images"], "form", folder_id=fid)
+        values, images = draft["values"], draft["images"]
+        item = await complete_submit(
+            request, lambda: world.create_item(values, images, "form", folder_id=fid)
+        )
         log.info("form listing: %s -> %s", item.management_number, item.auction_id)
         raise web.HTTPSeeOther(f"/serinavi/items/complete?item_id={item.item_id}")
     # step == input: validate, then the confirm page
@@ -1355,7 +1381,7 @@ async def sb_bulk(request: web.Request) -> web.Response:
 async def sb_faults(request: web.Request) -> web.Response:
     world = world_of(request)
     body = await json_body(request)
-    known = set(default_faults()) | {"expire_sessions", "reset"}
+    known = set(default_faults()) | {"expire_sessions", "reset", "hold_submits"}
     unknown = set(body) - known
     if unknown:
         return bad(f"unknown fault switches: {sorted(unknown)}")
@@ -1382,10 +1408,19 @@ async def sb_faults(request: web.Request) -> web.Response:
     for key in ("sms_wall", "layout_changed"):
         if key in body:
             world.faults[key] = bool(body[key])
+    if "hold_submits" in body:  # true: 出品する waits; false: the held ones complete
+        gate = request.app[SUBMIT_GATE]
+        gate.clear() if body["hold_submits"] else gate.set()
     if body.get("expire_sessions"):
         expired = world.expire_sessions()
     world.touch()
-    return web.json_response({"faults": world.faults, "expired_sessions": expired})
+    return web.json_response(
+        {
+            "faults": world.faults,
+            "expired_sessions": expired,
+            "held_submits": len(request.app[HELD_SUBMITS]),
+        }
+    )
 
 
 async def sb_bid(request: web.Request) -> web.Response:
@@ -1522,7 +1557,9 @@ def create_app(
     "classic" or "next" (docs/yahoo-sandbox.md); the state behind them is the same."""
     if world not in FLAVORS:
         raise ValueError(f"world must be one of {sorted(FLAVORS)}")
-    app = web.Application(middlewares=[faults_middleware], client_max_size=512 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[loopback_guard, faults_middleware], client_max_size=512 * 1024 * 1024
+    )
     if state_file is not None and state_file.exists():
         state = World.load(state_file)
         state.name = world
@@ -1535,6 +1572,9 @@ def create_app(
     app[STATE_FILE] = state_file
     app[DRAFTS] = {}
     app[WRITE_LOCK] = asyncio.Lock()
+    app[SUBMIT_GATE] = asyncio.Event()
+    app[SUBMIT_GATE].set()
+    app[HELD_SUBMITS] = set()
     loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES))
     if world == "next":
         # a template of the same name under templates/next/ replaces the classic one, which

@@ -30,7 +30,11 @@ def fast_recore(app) -> None:
 @pytest.fixture
 async def wired(make_companion, recore_sandbox) -> dict[str, Any]:
     """The companion pointed at the sandbox, with ReCORE's tasks polled once."""
-    companion = await make_companion(prepare=fast_recore)
+    return await wire(make_companion, recore_sandbox)
+
+
+async def wire(make_companion, recore_sandbox, **config: Any) -> dict[str, Any]:
+    companion = await make_companion(prepare=fast_recore, **config)
     auth = {"Authorization": f"Bearer {await pair_client(companion)}"}
     creds = demo_credentials(recore_sandbox.app)
     resp = await companion.put(

@@ -18,11 +18,21 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _login(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def _login(data_dir: Path, store: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1", "PYTHONPATH": str(ROOT)}
     env.pop("DISPLAY", None)
     return subprocess.run(
-        [sys.executable, "-m", "companion.cli", "login", "--headless", "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "companion.cli",
+            "login",
+            "--headless",
+            "--data-dir",
+            str(data_dir),
+            "--yahoo-base-url",
+            store,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -37,12 +47,12 @@ async def test_login_command_then_runs_reuse_the_session(
 ) -> None:
     wired = await make_wired(listings=2)
     await wired.sb.yahoo_faults(sms_wall=True)
-    out = await asyncio.to_thread(_login, data_dir)
+    out = await asyncio.to_thread(_login, data_dir, wired.sb.yahoo_url)
     assert out.returncode == 1, out
     assert "SMS認証" in out.stdout and "利用しない" in out.stdout
 
     await wired.sb.yahoo_faults(sms_wall=False)
-    out = await asyncio.to_thread(_login, data_dir)
+    out = await asyncio.to_thread(_login, data_dir, wired.sb.yahoo_url)
     assert out.returncode == 0, out
     assert "ログインしました" in out.stdout
     assert "demo-pass-1234" not in out.stdout + out.stderr

@@ -127,27 +127,41 @@ async def test_wrong_password_pauses_with_what_to_fix(make_wired: WiredFactory) 
 async def test_unreachable_then_busy_store_pauses_until_it_answers(
     make_wired: WiredFactory,
 ) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from sandbox.yahoo.app import create_app as create_yahoo
     from tests.conftest import free_port
 
-    wired = await make_wired(listings=2, yahoo_base_url=f"http://127.0.0.1:{free_port()}")
+    # the companion is started for a store that is not there yet (where the store is comes
+    # with the companion's configuration, never through PUT /settings)
+    port = free_port()
+    wired = await make_wired(listings=2, yahoo_base_url=f"http://127.0.0.1:{port}")
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
     job = await wired.wait_job(body["job_id"])
     assert job["state"] == "paused" and job["error"]["code"] == "BROWSER", job
     assert "開けなかった" in job["error"]["message"]
 
-    resp = await wired.client.put(
-        "/api/v1/settings", json={"yahoo_base_url": wired.sb.yahoo_url}, headers=wired.auth
-    )
-    assert resp.status == 200
-    await wired.sb.yahoo_faults(error_5xx=True)
-    status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
-    assert again["job_id"] == body["job_id"]
-    job = await wired.wait_job(body["job_id"])
-    assert job["state"] == "paused" and job["error"]["code"] == "YAHOO_BUSY", job
-    assert "混雑" in job["error"]["message"]
+    store = TestServer(create_yahoo(seed=True), host="127.0.0.1", port=port)
+    await store.start_server()
+    try:
+        store_url = f"http://127.0.0.1:{port}"
 
-    await wired.sb.yahoo_faults(error_5xx=False)
-    status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
-    job = await wired.wait_job(body["job_id"])
-    assert job["state"] == "succeeded", job
-    assert (await wired.sb.yahoo_state())["duplicates"] == {}
+        async def store_faults(**switches: bool) -> None:
+            async with wired.sb.http.post(f"{store_url}/_sandbox/faults", json=switches) as r:
+                assert r.status == 200
+
+        await store_faults(error_5xx=True)
+        status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
+        assert again["job_id"] == body["job_id"]
+        job = await wired.wait_job(body["job_id"])
+        assert job["state"] == "paused" and job["error"]["code"] == "YAHOO_BUSY", job
+        assert "混雑" in job["error"]["message"]
+
+        await store_faults(error_5xx=False)
+        status, again = await wired.post(f"/api/v1/batches/{body['batch_id']}/direct-listing")
+        job = await wired.wait_job(body["job_id"])
+        assert job["state"] == "succeeded", job
+        async with wired.sb.http.get(f"{store_url}/_sandbox/state") as resp:
+            assert (await resp.json())["duplicates"] == {}
+    finally:
+        await store.close()

@@ -19,6 +19,14 @@ import pytest
 from sandbox.recore.seed import SEEDED_INVALID
 from tests.conftest import STORE_WORLDS
 from tests.extension.conftest import Demo, ExtensionBrowser
+from tests.extension.helpers import (
+    SETTLED,
+    all_pending_items,
+    get_json,
+    pending_items,
+    press_sync,
+    wait_for,
+)
 from tests.staff import upload_zip
 
 # every flow in both store worlds: one demo (and pairing) per world
@@ -29,7 +37,6 @@ pytestmark = [
 ]
 
 ZIP_NAME = re.compile(r"yahoo_upload_\d{8}_\d{4}\.zip")
-SETTLED = {"succeeded", "partial", "failed"}
 
 
 @pytest.fixture(scope="module")
@@ -43,55 +50,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator
 @pytest.fixture(scope="module")
 def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
     return ext_browser.pair(demo)
-
-
-def wait_for(predicate: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def pending_items(demo: Demo, token: str) -> list[dict[str, Any]]:
-    status, body = demo.request("GET", "/pending", token=token)
-    assert status == 200, body
-    return body["items"]
-
-
-def all_pending_items(demo: Demo, token: str) -> list[dict[str, Any]]:
-    """The pending listings, once the companion has taken in every listing task of the sandbox."""
-    url = f"http://127.0.0.1:{demo.recore_port}/_sandbox/state"
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
-        tasks = json.loads(resp.read())["tasks"]
-    expected = sum(
-        1 for t in tasks if t["type"] == "CREATE_INVENTORY" and t.get("outcome") != "failed"
-    )
-
-    def known() -> list[dict[str, Any]] | None:
-        items = pending_items(demo, token)
-        _, batches = demo.request("GET", "/batches", token=token)
-        ids = {item["id"] for item in items}
-        for batch in batches["batches"]:
-            ids |= {item["id"] for item in batch["items"]}
-            # errors name the listing by listing_id (docs/api.md) or by its ec_inventory_id
-            ids |= {e.get("listing_id", e.get("ec_inventory_id")) for e in batch["errors"]}
-        return items if len(ids) >= expected else None
-
-    return wait_for(known, f"the companion to take in {expected} listings from ReCORE")
-
-
-def press_sync(ext_browser: ExtensionBrowser, demo: Demo, token: str) -> Any:
-    """Press 同期開始 in a fresh popup and wait for that sync to finish; the popup stays open."""
-    page = ext_browser.open("popup.html")
-    page.click("#btn-sync")
-    page.locator("#action-result[data-kind='ok']").wait_for()
-    _, jobs = demo.request("GET", "/jobs?kind=sync&limit=1", token=token)
-    job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
-    wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the sync to finish", 120)
-    return page
 
 
 def test_direct_listing_shows_progress_until_done(
@@ -114,7 +72,7 @@ def test_direct_listing_shows_progress_until_done(
     page.locator("#action-result[data-kind='ok']").wait_for()
     _, jobs = demo.request("GET", "/jobs?kind=direct_listing&limit=1", token=token)
     job_id = jobs["jobs"][0]["id"]
-    job = page.locator(f"#jobs .job[data-job-id='{job_id}']")
+    job = page.locator(f".job[data-job-id='{job_id}']")
     job.wait_for()
     wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the job to finish", 120)
 
@@ -127,7 +85,7 @@ def test_direct_listing_shows_progress_until_done(
 
     # and ReCORE's 出品リスト shows both as 出品中, with their auction ids (through the outbox)
     def recore_listings() -> list[dict[str, Any]]:
-        listings = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
+        listings = get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
         return [x for x in listings if x["id"] in two]
 
     wait_for(
@@ -241,18 +199,17 @@ def test_sync_button_runs_a_sync_and_shows_the_last_run(
     assert status["sync"]["last_run_at"]
     wait_for(lambda: page.locator("#last-sync").inner_text() != "まだありません", "last sync time")
 
-    # With auto sync on, the popup shows when the companion will sync next.
+    # With auto sync on, the popup shows when the companion will sync next, as soon as it says
+    # 保存しました (not a poll later): the companion stores the next run before it answers.
     assert page.locator("#next-sync").inner_text() == "自動同期はオフです"
-    page.select_option("#interval", "60")
-    page.locator("#interval-result", has_text="保存しました").wait_for()
-    wait_for(
-        lambda: demo.request("GET", "/status", token=token)[1]["sync"]["next_run_at"], "next run"
-    )
-    wait_for(
-        lambda: page.locator("#next-sync").inner_text() != "自動同期はオフです", "next sync time"
-    )
+    for minutes in ("5", "60"):
+        page.select_option("#interval", minutes)
+        page.locator("#interval-result", has_text="保存しました").wait_for()
+        assert demo.request("GET", "/status", token=token)[1]["sync"]["next_run_at"]
+        assert page.locator("#next-sync").inner_text() != "自動同期はオフです"
     page.select_option("#interval", "0")
     page.locator("#interval-result", has_text="保存しました").wait_for()
+    assert page.locator("#next-sync").inner_text() == "自動同期はオフです"
     page.close()
 
 
@@ -305,11 +262,6 @@ def test_a_sync_that_cannot_log_in_flags_the_badge_and_says_what_to_do(
         yahoo_faults(demo, reset=True)
 
 
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
-        return json.loads(resp.read())
-
-
 def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
@@ -318,12 +270,12 @@ def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
     yahoo = f"http://127.0.0.1:{demo.yahoo_port}"
     order_id = next(
         o["order_id"]
-        for o in _get_json(f"{yahoo}/_sandbox/state")["orders"]
+        for o in get_json(f"{yahoo}/_sandbox/state")["orders"]
         if o["store_status"] == "未処理"
     )
 
     def recore_status() -> str | None:
-        orders = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["orders"]
+        orders = get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["orders"]
         return next((o["status"] for o in orders if o["mall_order_id"] == order_id), None)
 
     press_sync(ext_browser, demo, token).close()

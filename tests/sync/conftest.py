@@ -115,11 +115,16 @@ async def recore_server(aiohttp_server: Any) -> TestServer:
 def make_hub(
     aiohttp_client: Any, data_dir: Path, yahoo_server: TestServer, recore_server: TestServer
 ) -> Any:
-    async def factory(*, workers: bool = False, all_features: bool = False) -> Hub:
+    async def factory(*, workers: bool = False, all_features: bool = False, **config: Any) -> Hub:
         from companion.sync import service as sync
 
         app = create_app(
-            Config(data_dir=data_dir, workers=workers),
+            Config(
+                data_dir=data_dir,
+                workers=workers,
+                yahoo_base_url=str(yahoo_server.make_url("")).rstrip("/"),
+                **config,
+            ),
             # all_features: the app exactly as `serve` builds it (FEATURES)
             features=None if all_features else [recore_service.setup, batches.setup, sync.setup],
         )
@@ -141,14 +146,10 @@ def make_hub(
 async def configure(
     app: web.Application, yahoo_server: TestServer, recore_server: TestServer
 ) -> None:
-    """The settings staff would enter on the options page, pointing at the two sandboxes."""
+    """The settings staff would enter on the options page, pointing at the two sandboxes (the
+    Yahoo sandbox's address is the app's configuration, see make_hub)."""
     await app[SETTINGS].update(
-        sandbox_settings(
-            recore_server.app,
-            yahoo_server.app,
-            str(recore_server.make_url("")),
-            str(yahoo_server.make_url("")),
-        )
+        sandbox_settings(recore_server.app, yahoo_server.app, str(recore_server.make_url("")))
     )
 
 

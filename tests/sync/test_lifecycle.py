@@ -45,6 +45,12 @@ async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(make_hub: A
     # 1. first sync: ReCORE's CREATE tasks come in, the demo store's orders go out
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
+    # the job says what it did, in numbers staff can be shown (orders read, changes sent)
+    figures = {i["key"]: i["data"] for i in job["items"]}
+    assert figures["orders"]["orders"] == len(hub.world.orders) > 0
+    assert figures["upserts"]["upserts"] == len(hub.world.orders)
+    assert figures["deliver"]["sent"] >= figures["upserts"]["upserts"]
+    assert figures["recore_tasks"]["new"] > 0
     lid = (await waiting_listing_ids(hub))[0]
     rec = await listing(hub, lid)
     create_task = rec.task_id
@@ -138,6 +144,8 @@ async def test_order_life_cycle_lands_in_recore_with_mapped_statuses(make_hub: A
     assert job["state"] == "succeeded"
     assert await hub.post_count() == posts
     assert "変更なし" in next(i["message"] for i in job["items"] if i["key"] == "upserts")
+    figures = {i["key"]: i["data"] for i in job["items"]}
+    assert figures["upserts"]["upserts"] == 0 and figures["deliver"]["sent"] == 0
 
 
 @both_worlds

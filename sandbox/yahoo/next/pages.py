@@ -18,6 +18,7 @@ from sandbox.yahoo.app import (
     build_of,
     checked_form,
     class_namer,
+    complete_submit,
     current_session,
     default_form_values,
     edit_url,
@@ -400,7 +401,9 @@ async def item_form(request: web.Request) -> web.StreamResponse:
         return render(request, "item_form.html", ctx)
     drafts.pop(draft_id, None)
     fid = int(folder_id) if folder_id.isdigit() else 1
-    item = world.create_item(values, images, "form", folder_id=fid)
+    item = await complete_submit(
+        request, lambda: world.create_item(values, images, "form", folder_id=fid)
+    )
     log.info("form listing (next): %s -> %s", item.management_number, item.auction_id)
     raise web.HTTPSeeOther(
         f"/serinavi/items?folder_id={item.folder_id}&sort=-update_date&page=1&notice=listed"
