@@ -165,9 +165,13 @@ def test_a_missing_field_is_held_naming_it_and_where_to_fill_it(
     assert [h.field for h in built.holds] == [field]
     [hold] = built.holds
     assert hold.rule == HOLD_RULE and built.errors == []
-    assert hold.message.startswith(
-        f"管理番号 {built.listing.management_number}" if field != "management_number" else "ID 5001"
+    # an item without a 管理番号 is named by its title, never by an internal id
+    expected = (
+        f"管理番号 {built.listing.management_number}"
+        if field != "management_number"
+        else "「Canon EOS Kiss X10"
     )
+    assert hold.message.startswith(expected)
     for word in words:
         assert word in hold.message, hold.message
 
