@@ -19,10 +19,10 @@ async def test_refused_item_is_named_at_the_start_and_in_the_finished_job(
         {
             "items": [
                 {
-                    "management_number": "BUY-0001",
+                    "management_number": "LONG-0001",
                     "image_count": 1,
                     "image_kb": 8,
-                    "mall_attributes": {"start_price": 3000, "buyout_price": 2000},
+                    "title": "とても長い商品名" * 10,
                 }
             ]
         },
@@ -34,10 +34,10 @@ async def test_refused_item_is_named_at_the_start_and_in_the_finished_job(
     # at the press: four go ahead, one is refused, named with the field and the rule
     assert body["item_count"] == 4
     (refused,) = body["refused"]
-    assert refused["management_number"] == "BUY-0001"
+    assert refused["management_number"] == "LONG-0001"
     (problem,) = refused["problems"]
-    assert problem["field_label"] == "即決価格" and problem["rule"] == "buyout_below_start"
-    assert "開始価格以上" in problem["message"] and "ReCOREで即決価格を直して" in problem["message"]
+    assert problem["field_label"] == "タイトル" and problem["rule"] == "title_too_long"
+    assert "65文字まで" in problem["message"] and "ReCOREでタイトルを短くして" in problem["message"]
 
     job = await wired.wait_job(body["job_id"])
     # the finished job counts the refused item too, and says why (not 完了 4 / 4件)
@@ -48,9 +48,9 @@ async def test_refused_item_is_named_at_the_start_and_in_the_finished_job(
         by_state.setdefault(item["state"], []).append(item)
     assert len(by_state["succeeded"]) == 4
     (item,) = by_state["refused"]
-    assert item["data"]["management_number"] == "BUY-0001"
-    assert item["data"]["problems"][0]["rule"] == "buyout_below_start"
-    assert "管理番号 BUY-0001" in item["message"] and "即決価格" in item["message"]
+    assert item["data"]["management_number"] == "LONG-0001"
+    assert item["data"]["problems"][0]["rule"] == "title_too_long"
+    assert "管理番号 LONG-0001" in item["message"] and "タイトル" in item["message"]
 
     # ReCORE was told as well (the task failed with the same words)
     await wired.drain_outbox()
@@ -58,4 +58,4 @@ async def test_refused_item_is_named_at_the_start_and_in_the_finished_job(
     task = next(
         t for t in state["tasks"] if t["type"] == "CREATE_INVENTORY" and t["outcome"] == "failed"
     )
-    assert "即決価格" in task["reports"][0]["body"]["message"]
+    assert "タイトル" in task["reports"][0]["body"]["message"]
