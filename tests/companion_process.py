@@ -121,6 +121,20 @@ class CompanionProcess:
         assert out.returncode == 0, out.stderr
         return out.stdout.strip().splitlines()[-1]
 
+    async def configure(
+        self, http: aiohttp.ClientSession, auth: dict[str, str], settings: dict[str, Any]
+    ) -> None:
+        """What staff enter on the options page: `settings`, then the demo's listing templates
+        and tables (ReCORE's spec form sends no Yahoo fields: the tables fill them)."""
+        from companion.demo import demo_tables
+
+        async with http.put(f"{self.base}/api/v1/settings", json=settings, headers=auth) as resp:
+            assert resp.status == 200, await resp.text()
+        for name, table in demo_tables().items():
+            url = f"{self.base}/api/v1/tables/{name}"
+            async with http.put(url, json=table, headers=auth) as resp:
+                assert resp.status == 200, await resp.text()
+
     async def pair(self, http: aiohttp.ClientSession) -> dict[str, str]:
         code = await asyncio.to_thread(self.pairing_code)
         async with http.post(f"{self.base}/api/v1/pair", json={"code": code}) as resp:

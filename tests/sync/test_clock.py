@@ -103,18 +103,12 @@ async def test_clock_steps_neither_stall_nor_storm(
         try:
             await comp.ready(http)
             auth = await comp.pair(http)
-            # an item ReCORE must hear is refused (its buyout price is below its start price)
-            bad = {"start_price": 1000, "buyout_price": 500}
-            created = await recore(
-                "/_sandbox/listings",
-                {"items": [{"mall_attributes": bad, "image_count": 1, "image_kb": 8}]},
-            )
+            # an item ReCORE must hear is refused (its title is longer than Yahoo allows)
+            long_title = {"title": "とても長い商品名" * 10, "image_count": 1, "image_kb": 8}
+            created = await recore("/_sandbox/listings", {"items": [long_title]})
             bad_id = created["listings"][0]["id"]
             settings = sandbox_settings(recore_server.app, yahoo_server.app, rurl)
-            code, body, _ = await api(
-                "PUT", "/settings", settings | {"sync_interval_minutes": INTERVAL}
-            )
-            assert code == 200, body
+            await comp.configure(http, auth, settings | {"sync_interval_minutes": INTERVAL})
 
             async def pending() -> bool:
                 return bad_id in {i["id"] for i in (await api("GET", "/pending"))[1]["items"]}
