@@ -278,6 +278,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0 if fault is None else 1
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """Read-only checks of ReCORE and the Yahoo store; a redacted zip and a Japanese summary."""
+    from companion.diagnose.cli import diagnose_once
+
+    config = _config(args)
+    config.ensure_dirs()
+    setup_logging(config.log_dir)
+    out = Path(args.out).expanduser() if args.out else Path.cwd()
+    return asyncio.run(diagnose_once(config, out))
+
+
 def _local_problem_exit(exc: Exception) -> int:
     """A full disk (or the like) in a one-shot command: say what to do, exit 1; else re-raise."""
     from companion.resources import local_problem
@@ -355,6 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--once", action="store_true", required=True, help="one sync, then exit")
     sync.set_defaults(func=cmd_sync)
+
+    diagnose = with_store(
+        sub.add_parser(
+            "diagnose", help="read-only checks of ReCORE and the Yahoo store; a redacted zip"
+        )
+    )
+    diagnose.add_argument("--out", help="folder for the zip (default: the current folder)")
+    diagnose.set_defaults(func=cmd_diagnose)
 
     backup = with_data_dir(sub.add_parser("backup", help="copy the database now"))
     backup.set_defaults(func=cmd_backup)

@@ -24,6 +24,10 @@ confirm_buttons = ["確認する", "入力内容を確認する"]
 
 [lists]
 row_checkbox = "itemSelectCheckbox"
+
+[edit]
+title_field = "productTitleInputText"
+save_button = "フォルダへ保存"
 """
 
 
