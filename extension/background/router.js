@@ -4,6 +4,7 @@ import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.
 import { alertHandlers } from "./alerts.js";
 import { api, callCompanion, CompanionError } from "./companion.js";
 import { forgetPairing, getConnection, saveConnection } from "./connection.js";
+import { diagnoseHandlers } from "./diagnose.js";
 import { downloadBatchZip } from "./download.js";
 import { describeError, localError } from "./errors.js";
 import { jobNotes, markErrorsSeen, pollOnce, watchJob } from "./jobs.js";
@@ -217,6 +218,9 @@ const handlers = {
 
   // the options page's 通知 and 履歴 (alerts.js)
   ...alertHandlers,
+
+  // the options page's 接続診断 (diagnose.js)
+  ...diagnoseHandlers,
 };
 
 /** Answer one message. Never rejects: failures become {ok: false, error}. */

@@ -61,7 +61,9 @@ async def test_everything_needed_is_found_on_the_demo(
 
 
 @both_worlds
-async def test_a_changed_layout_is_named_and_fails(make_wired: WiredFactory, tmp_path: Path) -> None:
+async def test_a_changed_layout_is_named_and_fails(
+    make_wired: WiredFactory, tmp_path: Path
+) -> None:
     wired = await make_wired(listings=0)
     await wired.sb.yahoo_faults(layout_changed=True)
     result = await diagnose(wired, tmp_path)
@@ -158,3 +160,18 @@ async def test_the_shops_facts_file_is_shown_and_corrects_the_diagnosis(
     files = bundle_texts(result.zip_path)
     assert files["facts/shop-facts.toml"] == CORRECTION
     assert '"state": "applied"' in files["report.json"]
+
+
+async def test_the_options_page_route_runs_it(make_wired: WiredFactory, data_dir: Path) -> None:
+    wired = await make_wired(listings=0)
+    await wired.sb.yahoo_faults(layout_changed=True)
+    status, body = await wired.post("/api/v1/diagnose")
+    assert status == 200, body
+    assert body["ok"] is False
+    assert {"page": "item_create", "fact": "form.fields.タイトル"} in body["missing"]
+    assert "接続診断" in body["summary"]
+    assert body["zip_name"].startswith("recore-connector-diagnosis-")
+    assert body["zip"] in {str(p) for p in (data_dir / "exports" / "diagnosis").iterdir()}
+    # only the paired extension may run it
+    resp = await wired.client.post("/api/v1/diagnose")
+    assert resp.status == 401
