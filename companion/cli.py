@@ -153,6 +153,11 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         creds = demo_credentials(app)
         print(f"  ec_account_id={creds['ec_account_id']}")
         print(f"  X-Identification: {creds['api_key']}")
+    elif args.bundle:
+        from sandbox.yahoo.replay import create_replay_app
+
+        app = create_replay_app(Path(args.bundle))
+        print(f"Yahoo sandbox replaying {args.bundle} on http://{LOOPBACK}:{args.port}")
     else:
         from sandbox.yahoo.app import create_app as create_yahoo
         from sandbox.yahoo.app import demo_account
@@ -391,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, required=True)
     sandbox.add_argument("--state", help="JSON file to keep the sandbox's state across restarts")
     sandbox.add_argument("--world", **WORLD_ARG)
+    sandbox.add_argument(
+        "--bundle", help="yahoo only: serve a diagnosis zip's saved pages as the store (read only)"
+    )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

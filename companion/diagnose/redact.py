@@ -6,8 +6,9 @@
 - Shapes: e-mail addresses, Japanese phone numbers and postal codes anywhere in a text.
 - Pages: hidden inputs (tokens), `<script>` bodies other than `__NEXT_DATA__`'s key tree (kept
   apart), and the cell beside a personal label (注文者氏名, 住所 …) are dropped.
-- Ids: order and auction ids become stable hashes (`id-1a2b3c4d`), the same in every file, so
-  support can follow one order through the bundle without learning it.
+- Ids: order and auction ids become stable hashes of the same shape (`c1133337781` →
+  `q5820941736`), the same in every file, so support can follow one order through the bundle
+  without learning it, and the pages still parse (a bundle can be served again as a store).
 """
 
 from __future__ import annotations
@@ -23,12 +24,26 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(
     r"(?<![\d-])(?:0\d{1,4}[-‐ー－ ]?\d{1,4}[-‐ー－ ]?\d{3,4}|\+81[\d -]{9,13})(?![\d-])"
 )
-POSTAL = re.compile(r"〒?\s?(?<!\d)\d{3}[-‐－]\d{4}(?!\d)")
+POSTAL = re.compile(r"〒?\s?(?<![A-Za-z\d-])\d{3}[-‐－]\d{4}(?!\d)")
 MASK = "[redacted]"
 
 
 def stable_hash(value: str) -> str:
-    return "id-" + hashlib.sha256(value.encode()).hexdigest()[:10]
+    """The same made-up id for the same id, in the same shape (a letter stays a letter, a digit a
+    digit), so the parsers read a redacted page as they read the original."""
+    digest = hashlib.sha256(value.encode()).digest()
+    out = []
+    for i, char in enumerate(value):
+        byte = digest[i % len(digest)] ^ i
+        if char.isascii() and char.isdigit():
+            out.append(str(byte % 10))
+        elif char.isascii() and char.islower():
+            out.append(chr(ord("a") + byte % 26))
+        elif char.isascii() and char.isupper():
+            out.append(chr(ord("A") + byte % 26))
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 class Redactor:
@@ -41,10 +56,11 @@ class Redactor:
     ) -> None:
         self._values: set[str] = set()
         self._ids: set[str] = set()
+        self._kept: set[str] = set()
         self.personal_labels = {t for t in personal_labels if t}
         self.id_patterns = list(id_patterns)
-        self.add_values(secrets)
         self._compiled: re.Pattern[str] | None = None
+        self.add_values(secrets)
 
     def add_values(self, values: Iterable[str | None]) -> None:
         """Personal values or secrets: replaced wherever they appear (and their parts, for names
@@ -61,30 +77,35 @@ class Redactor:
                     self._values.add(part)
             self._compiled = None
 
+    def keep(self, values: Iterable[str | None]) -> None:
+        """Values that are never personal (the shop's 管理番号): a cell read as a buyer by
+        mistake must not blank them out of every page."""
+        self._kept.update(v.strip() for v in values if isinstance(v, str) and v.strip())
+        self._compiled = None
+
     def add_ids(self, values: Iterable[str | None]) -> None:
         """Order ids and auction ids seen: written as stable hashes."""
         self._ids.update(v.strip() for v in values if isinstance(v, str) and len(v.strip()) >= 3)
         self._compiled = None
 
-    def _pattern(self) -> re.Pattern[str] | None:
-        if self._compiled is None and (self._values or self._ids):
-            words = sorted(self._values | self._ids, key=len, reverse=True)
-            self._compiled = re.compile("|".join(map(re.escape, words)))
+    def _pattern(self) -> re.Pattern[str]:
+        """One pass: known values and ids (longest first), then the id shapes."""
+        if self._compiled is None:
+            words = sorted((self._values - self._kept) | self._ids, key=len, reverse=True)
+            parts = [*map(re.escape, words), *(p.pattern for p in self.id_patterns)]
+            self._compiled = re.compile("|".join(f"(?:{p})" for p in parts) or r"(?!)")
         return self._compiled
 
     def _replace(self, found: re.Match[str]) -> str:
         text = found.group(0)
-        return stable_hash(text) if text in self._ids else MASK
+        return MASK if text in self._values and text not in self._kept else stable_hash(text)
 
     def text(self, text: str) -> str:
-        pattern = self._pattern()
-        if pattern is not None:
-            text = pattern.sub(self._replace, text)
-        for id_pattern in self.id_patterns:
-            text = id_pattern.sub(lambda m: stable_hash(m.group(0)), text)
+        # contacts first (on the original text), then names, secrets and ids in one pass
         text = EMAIL.sub(MASK, text)
         text = POSTAL.sub(MASK, text)
-        return PHONE.sub(MASK, text)
+        text = PHONE.sub(MASK, text)
+        return self._pattern().sub(self._replace, text)
 
     def html(self, html: str) -> str:
         """A page without tokens, scripts' contents or the cells beside personal labels, then

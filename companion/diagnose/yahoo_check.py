@@ -274,12 +274,24 @@ class YahooDiagnosis:
                 elif report.key in ("items", "selling", "sold"):
                     lst = getattr(self.facts.lists, report.key)
                     for row in parse.parse_list(html, lst, self.facts).rows:
+                        self.redactor.keep([row.management_number])
                         self.redactor.add_ids([row.auction_id])
                         self.redactor.add_values([row.winner])  # a buyer's Yahoo ID
 
     def _learn_json_personal(self, body: Any) -> None:
         """Values under keys that name a person or contact in a page's JSON."""
-        personal = ("buyer", "mail", "address", "phone", "tel", "zip", "postal", "kana", "yid")
+        personal = (
+            "buyer",
+            "winner",
+            "mail",
+            "address",
+            "phone",
+            "tel",
+            "zip",
+            "postal",
+            "kana",
+            "yid",
+        )
         stack = [body]
         while stack:
             value = stack.pop()
