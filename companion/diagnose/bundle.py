@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,12 +136,22 @@ def summary_ja(
 
 
 def _write_zip(target: Path, files: dict[str, str]) -> None:
+    """The zip through a temporary file created exclusively under a random name beside it (never
+    a planted symlink, never half a zip under the real name), owner-only, then renamed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    os.replace(tmp, target)
+    with tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+    ) as tmp:
+        try:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for name, text in files.items():
+                    zf.writestr(name, text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+            os.replace(tmp.name, target)
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
 
 
 def _json(value: Any) -> str:

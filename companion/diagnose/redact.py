@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -26,6 +27,19 @@ PHONE = re.compile(
 )
 POSTAL = re.compile(r"〒?\s?(?<![A-Za-z\d-])\d{3}[-‐－]\d{4}(?!\d)")
 MASK = "[redacted]"
+
+
+TOKEN_PARAMS = ("crumb", "token", "sig", "session", "key", "auth", "ticket", "code")
+
+
+def url_without_tokens(url: str) -> str:
+    """A request URL with the values of token-like query parameters dropped."""
+    parts = urlsplit(url)
+    query = [
+        (k, MASK if any(t in k.lower() for t in TOKEN_PARAMS) else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def stable_hash(value: str) -> str:

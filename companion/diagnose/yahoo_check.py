@@ -20,7 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Response
 
 from companion.diagnose.page_facts import PageView, checks_for, count_checks
-from companion.diagnose.redact import Redactor, key_tree
+from companion.diagnose.redact import Redactor, key_tree, url_without_tokens
 from scrapers import parse
 from scrapers.errors import ScraperError
 from scrapers.reader import StoreReader
@@ -228,7 +228,10 @@ class YahooDiagnosis:
                     await page.wait_for_load_state("networkidle", timeout=IDLE_TIMEOUT_MS)
                 report.rendered_html = await page.content()
                 for response in answers[:MAX_XHR]:
-                    entry: dict[str, Any] = {"url": response.url, "status": response.status}
+                    entry: dict[str, Any] = {
+                        "url": url_without_tokens(response.url),
+                        "status": response.status,
+                    }
                     with contextlib.suppress(PlaywrightError, ValueError):
                         body = await response.json()
                         entry["json_keys"] = key_tree(body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from companion.diagnose.redact import MASK, Redactor, key_tree, stable_hash
+from companion.diagnose.redact import MASK, Redactor, key_tree, stable_hash, url_without_tokens
 
 AUCTION = re.compile(r"[a-z]\d{7,}")
 
@@ -66,3 +66,8 @@ def test_pages_lose_tokens_scripts_values_and_personal_cells() -> None:
 def test_key_tree_keeps_keys_and_types_only() -> None:
     tree = key_tree({"a": [{"b": 1, "c": "x"}], "d": None, "e": True, "f": 1.5})
     assert tree == {"a": [{"b": "int", "c": "str"}], "d": "null", "e": "bool", "f": "float"}
+
+
+def test_request_urls_lose_their_tokens() -> None:
+    url = url_without_tokens("https://x.example/api/items?page=2&.crumb=abc123&sessionId=s9")
+    assert "abc123" not in url and "s9" not in url and "page=2" in url
