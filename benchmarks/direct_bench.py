@@ -165,6 +165,14 @@ async def run(  # noqa: C901 - one straight script
             }
             async with http.put(f"{cbase}/api/v1/settings", json=settings, headers=auth) as resp:
                 assert resp.status == 200, await resp.text()
+            # ReCORE's spec form: the demo's templates and tables fill in the Yahoo fields
+            from companion.demo import demo_tables
+
+            for name, table in demo_tables().items():
+                async with http.put(
+                    f"{cbase}/api/v1/tables/{name}", json=table, headers=auth
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
 
             async def pending_ids() -> set[int]:
                 async with http.get(f"{cbase}/api/v1/pending", headers=auth) as resp:

@@ -47,6 +47,7 @@ os.environ.setdefault("RECORE_CONNECTOR_NO_KEYRING", "1")
 
 from companion.app import create_app  # noqa: E402
 from companion.config import Config  # noqa: E402
+from companion.demo import apply_demo_tables  # noqa: E402
 from companion.keys import GATEWAY, OUTBOX, RECORE, SETTINGS, STORE, SYNC  # noqa: E402
 from companion.listing import batches  # noqa: E402
 from companion.recore import service as recore_service  # noqa: E402
@@ -178,6 +179,7 @@ async def main() -> None:
                 "business_password": "biz-pass-1234",
             }
         )
+        await apply_demo_tables(app)  # ReCORE's spec form: the templates fill the Yahoo fields
         recore = app[RECORE]
         await recore.rebuild()
         # ReCORE's first poll (26 demo CREATE tasks) is not what this benchmark is about

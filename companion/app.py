@@ -18,18 +18,20 @@ from companion.db import Database, sqlite
 from companion.db.sqlite import sqlite_file
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, DISK, EVENTS, JOBS, PAIRING, SETTINGS, STORE
+from companion.keys import CONFIG, DB, DISK, EVENTS, JOBS, PAIRING, SETTINGS, STORE, TABLES
 from companion.middlewares import EXTENSION_SCHEME, MIDDLEWARES, error_response, host_middleware
 from companion.pairing import Pairing
 from companion.resources import DiskGuard, resume_when_resources_return
 from companion.secretbox import SecretBox
 from companion.settings import SettingsStore
 from companion.store_session import STORE_OPTIONS, StoreSession
+from companion.tables import TablesStore
 
 log = logging.getLogger(__name__)
 
 # Feature modules: each has `setup(app)` that adds its routes, job kinds and cleanup contexts.
 FEATURES: list[str] = [
+    "companion.tables",
     "companion.recore.service",
     "companion.listing.batches",
     "companion.direct.service",
@@ -60,6 +62,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     box = SecretBox.load(config.data_dir)
     app[SETTINGS] = SettingsStore(db, box, yahoo_base_url=config.yahoo_base_url)
     await app[SETTINGS].prepare_stored_secrets()
+    app[TABLES] = TablesStore(db)
     app[EVENTS] = Events(db)
     pairing = Pairing(db, box)
     await pairing.load()

@@ -148,7 +148,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         from sandbox.recore.app import create_app as create_recore
         from sandbox.recore.app import demo_credentials
 
-        app = create_recore(state_file=state_file)
+        app = create_recore(state_file=state_file, inventories=args.inventories)
         print(f"ReCORE sandbox on http://{LOOPBACK}:{args.port}")
         creds = demo_credentials(app)
         print(f"  ec_account_id={creds['ec_account_id']}")
@@ -395,6 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("system", choices=["recore", "yahoo"])
     sandbox.add_argument("--port", type=int, required=True)
     sandbox.add_argument("--state", help="JSON file to keep the sandbox's state across restarts")
+    sandbox.add_argument(
+        "--inventories",
+        choices=["spec", "rich"],
+        default="spec",
+        help="ReCORE only: listings as its spec shows them (spec), or with the Yahoo fields (rich)",
+    )
     sandbox.add_argument("--world", **WORLD_ARG)
     sandbox.add_argument(
         "--bundle", help="yahoo only: serve a diagnosis zip's saved pages as the store (read only)"

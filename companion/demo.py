@@ -15,12 +15,14 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from companion.app import create_app
 from companion.config import LOOPBACK, Config, loopback_sockets
-from companion.keys import CONFIG, DB, SETTINGS
+from companion.keys import CONFIG, DB, SETTINGS, TABLES
+from companion.listing.rules import DEFAULT_TEMPLATES
 from companion.logs import private_dir
 from companion.pairing import create_code
 from scrapers.browser import chromium_args, chromium_executable
@@ -62,6 +64,42 @@ async def _serve(app: web.Application, port: int, *, both_loopbacks: bool = Fals
     return runner
 
 
+def demo_tables() -> dict[str, Any]:
+    """The tables a shop would fill in for the sandbox's stock: where it ships from (the only
+    template setting without a default), a named template for watches (送料は出品者負担), and its
+    ReCORE categories → Yahoo categories. ReCORE's spec sends none of it (`inventories spec`)."""
+    from sandbox.recore.seed import demo_category_table
+
+    default = {
+        **DEFAULT_TEMPLATES["default"],
+        "prefecture": "東京都",
+        "city": "豊島区",
+        "lead_time_code": "3",  # 3～7日で発送
+        "resubmit_count": 2,
+        "min_rating": -5,
+        "bad_rating_limit": True,
+        "folder_path": "一般",
+    }
+    watches = {
+        "name": "腕時計（送料無料）",
+        "categories": [300],  # 腕時計 and its sub-categories
+        "stores": [],
+        "fields": {"shipping_payer": "出品者", "folder_path": "時計"},
+    }
+    return {
+        "templates": {"default": default, "named": [watches]},
+        "categories": demo_category_table(),
+    }
+
+
+async def apply_demo_tables(app: web.Application) -> None:
+    """The demo's tables, once: what staff changed since survives a restart."""
+    saved = await app[TABLES].saved()
+    for name, table in demo_tables().items():
+        if name not in saved:
+            await app[TABLES].put(name, table)
+
+
 def prepare_dir(data_dir: Path, *, reset: bool) -> None:
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)
@@ -70,8 +108,9 @@ def prepare_dir(data_dir: Path, *, reset: bool) -> None:
 
 
 async def start_demo(data_dir: Path, ports: DemoPorts, *, world: str = "classic") -> RunningDemo:
-    """Start the three servers and point the companion at the sandboxes. `world` chooses the
-    Yahoo sandbox's store pages (classic, or next: docs/yahoo-sandbox.md)."""
+    """Start the three servers and point the companion at the sandboxes: ReCORE answering in its
+    spec's form with the demo's templates and tables filled in; `world` chooses the Yahoo
+    sandbox's store pages (classic, or next: docs/yahoo-sandbox.md)."""
     from sandbox.recore.app import create_app as create_recore
     from sandbox.yahoo.app import create_app as create_yahoo
 
@@ -93,6 +132,7 @@ async def start_demo(data_dir: Path, ports: DemoPorts, *, world: str = "classic"
     await companion_app[SETTINGS].update(
         sandbox_settings(recore_app, yahoo_app, f"http://{LOOPBACK}:{ports.recore}")
     )
+    await apply_demo_tables(companion_app)
     code = await create_code(companion_app[DB])
     return RunningDemo(runners, companion_app, recore_app, yahoo_app, ports, code)
 

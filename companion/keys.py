@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the services import this module: their types only for the c
     from companion.recore.outbox import Outbox
     from companion.recore.service import RecoreService
     from companion.sync.service import SyncService
+    from companion.tables import TablesStore
 
 CONFIG = web.AppKey("config", Config)
 DB = web.AppKey("db", Database)
@@ -39,6 +40,8 @@ JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
 DISK = web.AppKey("disk", DiskGuard)
 STORE = web.AppKey("store", StoreSession)  # the one Yahoo store session
+# The shop's own tables (templates, grade and category tables, aliases): made with the database
+TABLES: web.AppKey[TablesStore] = web.AppKey("tables")
 
 # Feature services (set by each feature's setup)
 RECORE: web.AppKey[RecoreService] = web.AppKey("recore")

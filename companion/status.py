@@ -35,6 +35,7 @@ from companion.settings import FIELDS
 
 LISTING_STATES = {
     "pending": "waiting",
+    "held": "held",  # 情報不足
     "processing": "processing",
     "registered": "registered",
     "listed": "listed",
@@ -108,6 +109,23 @@ _CHECKING = (
 _LAST_ERRORS = (
     select(EventLog).where(EventLog.level == "error").order_by(EventLog.id.desc()).limit(5)
 )
+# Tasks of a type no handler takes: kept open, shown with their raw type and data
+_UNKNOWN_TASKS = (
+    select(RecoreTask)
+    .where(RecoreTask.state == "unknown")
+    .order_by(RecoreTask.received_at)
+    .limit(20)
+)
+
+
+def _task_dict(task: RecoreTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "type": task.type,
+        "data": task.data or {},
+        "received_at": iso(task.received_at),
+        "message": task.message,
+    }
 
 
 def _snapshot(s: Session) -> tuple[Any, ...]:
@@ -122,11 +140,12 @@ def _snapshot(s: Session) -> tuple[Any, ...]:
         for i in s.scalars(_CHECKING)
         if i.pressed_at <= since
     ]
-    return figures, settings, jobs, errors, checking
+    unknown = [_task_dict(t) for t in s.scalars(_UNKNOWN_TASKS)]
+    return figures, settings, jobs, errors, checking, unknown
 
 
 async def build_status(app: web.Application) -> dict[str, Any]:
-    figures, settings, jobs, errors, checking = await app[DB].read(_snapshot)
+    figures, settings, jobs, errors, checking, unknown = await app[DB].read(_snapshot)
     oldest = _aware(figures.outbox_oldest)
     sync_state = settings.get("_sync") or {}
     interval = settings.get("sync_interval_minutes")
@@ -154,7 +173,7 @@ async def build_status(app: web.Application) -> dict[str, Any]:
             "max_attempts": figures.outbox_attempts or 0,
             "next_attempt_at": iso(_aware(figures.outbox_next)),
         },
-        "recore": _recore_part(app, figures.open_tasks),
+        "recore": {**_recore_part(app, figures.open_tasks), "unknown_tasks": unknown},
         "last_errors": errors,
         # the shop's facts file (data dir): none, applied or refused with its line
         "facts": _facts_part(app),

@@ -63,6 +63,16 @@ class Setting(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ConnectorTable(Base):
+    """One of the shop's own tables (`companion.tables`): listing templates, the grade and
+    category tables, task type aliases, ReCORE's order status names. `data` is validated JSON."""
+
+    __tablename__ = "connector_tables"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class ApiToken(Base):
     """A bearer token issued at pairing; only its SHA-256 is stored. `proof_key` (encrypted like
     the settings' secrets) answers the extension's challenge before it sends the token."""
@@ -148,7 +158,8 @@ class RecoreTask(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     issued_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # new → handled (waiting for a result, e.g. a listing not yet on Yahoo) → reported
+    # new → handled (waiting for a result, e.g. a listing not yet on Yahoo) → reported;
+    # unknown: a type no handler (and no alias) takes, kept open and shown, never reported
     state: Mapped[str] = mapped_column(String(16), default="new", index=True)
     ec_inventory_id: Mapped[int | None] = mapped_column(index=True)
     mall_order_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -177,6 +188,11 @@ class ListingRecord(Base):
     management_number: Mapped[str | None] = mapped_column(String(64), index=True)
     title: Mapped[str | None] = mapped_column(Text)
     inventory: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ReCORE's object as fetched
+    # the stock it allocates (`GET /items`) and that item's catalogue entry (`GET /products`),
+    # as fetched; `source_notes` says why one could not be read ({"item"|"category": Japanese})
+    item: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    product: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    source_notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(64))

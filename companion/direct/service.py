@@ -55,14 +55,17 @@ from companion.keys import (
     OUTBOX,
     SETTINGS,
     STORE,
+    TABLES,
 )
 from companion.listing import yahoo_format as yf
 from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
 from companion.listing.form_values import form_values
 from companion.listing.images import ImageStore, PreparedImage
+from companion.listing.intake import build_for
+from companion.listing.rules import ListingRules
 from companion.listing.wording import refused_items, refused_text
 from companion.recore import outbox as ob
-from companion.recore.client import listing_from_inventory, succeeded_body
+from companion.recore.client import succeeded_body
 from companion.resources import LocalProblem, local_problem
 from companion.store_session import env_float
 from scrapers.errors import ItemError, LayoutChanged, ScraperError, SessionExpired, WallError
@@ -180,6 +183,7 @@ class _Run:
         self.session: BrowserSession | None = None
         self.reader: StoreReader | None = None
         self.images: ImageStore | None = None
+        self.rules = ListingRules()
         self.staging: Path | None = None
         # recordings of listed items run beside the next item (see _one)
         self.recording: set[asyncio.Task[None]] = set()
@@ -246,6 +250,8 @@ class _Run:
                 )
         if not todo:
             return None
+        tables = self.service.app.get(TABLES)
+        self.rules = await tables.listing_rules() if tables is not None else ListingRules()
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
         # images are staged on disk: a nearly full one pauses the job before any item
         await asyncio.to_thread(self.service.app[DISK].check)
@@ -387,7 +393,17 @@ class _Run:
             )
             return
         record = fresh
-        listing = listing_from_inventory(record.inventory)
+        # the same mapping as the zip: ReCORE's listing, its item, the templates and tables
+        # (Yahoo's rules were checked when the batch was made; the form has the last word)
+        built = build_for(record, self.rules)
+        if built.holds:  # a table lost a row since the batch was made
+            await self._failed(
+                record,
+                "、".join(e.message for e in built.holds),
+                "; ".join(e.message_en for e in built.holds),
+            )
+            return
+        listing = built.listing
         number = listing.management_number or record.management_number or ""
         found = self.store.get(number)
         if found is not None and found.auction_id:

@@ -1,8 +1,11 @@
 """新規の出品待ち and 生成済みリスト: batches of listings and their upload zips.
 
-A batch is made from the waiting listings: each is checked against Yahoo's rules and its images
-fetched; the valid ones go into the batch (出品処理中) and its zip, the others are reported
-`failed` to ReCORE through the outbox with a message naming the item, the field and the rule.
+A batch is made from the waiting listings: each is mapped with the shop's templates and tables
+(`companion.listing.mapping`), checked against Yahoo's rules and its images fetched; the valid
+ones go into the batch (出品処理中) and its zip, the others are reported `failed` to ReCORE
+through the outbox with a message naming the item, the field and the rule. One that lacks a
+field the shop can supply (a template setting, a table row) is held instead (情報不足): never
+reported failed for it, listed once the tables are completed.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from sqlalchemy import func, select, update
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
 from companion.inputs import id_list, path_id, query_int, read_json
-from companion.keys import BATCHES, CONFIG, DB, DISK, JOBS, OUTBOX, SETTINGS, SYNC
+from companion.keys import BATCHES, CONFIG, DB, DISK, GATEWAY, JOBS, OUTBOX, SETTINGS, SYNC, TABLES
+from companion.listing import intake as li
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
+from companion.listing.mapping import Built
+from companion.listing.rules import ListingRules
 from companion.listing.validation import ListingError, listing_warnings
 from companion.listing.wording import refused_items
 from companion.listing.zipper import build_upload_zip
-from companion.recore.client import listing_from_inventory
 from companion.recore.outbox import enqueue_task_failed, listing_key
 
 log = logging.getLogger(__name__)
@@ -41,8 +46,9 @@ class BatchError(Exception):
         self.status, self.code, self.message, self.message_en = status, code, message, message_en
 
 
-def listing_dict(record: ListingRecord) -> dict[str, Any]:
-    listing = listing_from_inventory(record.inventory) if record.inventory else None
+def listing_dict(record: ListingRecord, rules: ListingRules) -> dict[str, Any]:
+    built = li.build_for(record, rules) if record.inventory else None
+    listing = built.listing if built else None
     state = ListingState(record.state)
     return {
         "id": record.id,
@@ -53,6 +59,7 @@ def listing_dict(record: ListingRecord) -> dict[str, Any]:
         "start_price": listing.start_price if listing else None,
         "buyout_price": listing.buyout_price if listing else None,
         "image_count": len(listing.image_urls) if listing else 0,
+        "template": built.template if built else None,
         "batch_id": record.batch_id,
         "auction_id": record.auction_id,
         "auction_url": record.auction_url,
@@ -86,8 +93,8 @@ def error_entry(record: ListingRecord) -> dict[str, Any]:
     }
 
 
-def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
-    listings = [listing_dict(i) for i in items]
+def batch_dict(batch: Batch, items: Sequence[ListingRecord], rules: ListingRules) -> dict[str, Any]:
+    listings = [listing_dict(i, rules) for i in items]
     return {
         "id": batch.id,
         "name": batch.name,
@@ -119,19 +126,45 @@ class Batches:
     def image_store(self) -> ImageStore:
         return ImageStore(self.config.cache_dir / "images")
 
+    async def rules(self) -> ListingRules:
+        tables = self.app.get(TABLES)
+        return await tables.listing_rules() if tables is not None else ListingRules()
+
     async def pending(self) -> list[dict[str, Any]]:
+        return await self._in_state(ListingState.WAITING)
+
+    async def held(self) -> list[dict[str, Any]]:
+        """情報不足: listings waiting for a template setting, a table row or a ReCORE field."""
+        return await self._in_state(ListingState.HELD)
+
+    async def _in_state(self, state: ListingState) -> list[dict[str, Any]]:
         async with self.db.session() as s:
             rows = (
                 await s.scalars(
                     select(ListingRecord)
-                    .where(
-                        ListingRecord.state == ListingState.WAITING,
-                        ListingRecord.batch_id.is_(None),
-                    )
+                    .where(ListingRecord.state == state, ListingRecord.batch_id.is_(None))
                     .order_by(ListingRecord.id)
                 )
             ).all()
-        return [listing_dict(r) for r in rows]
+        rules = await self.rules()
+        return [listing_dict(r, rules) for r in rows]
+
+    async def tables_changed(self, name: str) -> dict[str, int] | None:
+        """The templates or tables changed: re-assess held and waiting listings at once."""
+        from companion.tables import LISTING_TABLES
+
+        if name not in LISTING_TABLES:
+            return None
+        return await self.recheck()
+
+    async def recheck(self) -> dict[str, int]:
+        """Held and waiting listings assessed again with the current tables; items that could
+        not be read (ReCORE unreachable, a scope missing) are read again first."""
+        gateway = self.app.get(GATEWAY)
+        client = gateway.client if gateway is not None else None
+        async with self._lock:  # not while a batch is being claimed
+            result = await li.recheck(self.db, await self.rules(), client)
+        return result.to_dict()
 
     async def list(self, limit: int = 50) -> list[dict[str, Any]]:
         async with self.db.session() as s:
@@ -146,11 +179,12 @@ class Batches:
         by_batch: dict[int, list[ListingRecord]] = {}
         for item in items:
             by_batch.setdefault(item.batch_id or 0, []).append(item)
-        return [batch_dict(b, by_batch.get(b.id, [])) for b in batches]
+        rules = await self.rules()
+        return [batch_dict(b, by_batch.get(b.id, []), rules) for b in batches]
 
     async def get(self, batch_id: int) -> dict[str, Any]:
         batch, items = await self._load(batch_id)
-        return batch_dict(batch, items)
+        return batch_dict(batch, items, await self.rules())
 
     async def in_error(self, limit: int = 200) -> dict[str, Any]:
         """Listings in エラー (the counts line's エラー N), most recent first: one entry per
@@ -240,7 +274,13 @@ class Batches:
         async with self._lock:
             batch_id, claimed = await self._claim(listing_ids)
             try:
-                listings = [listing_from_inventory(r.inventory) for r in claimed]
+                rules = await self.rules()
+                built = {r.id: li.build_for(r, rules) for r in claimed}
+                held = {k: b for k, b in built.items() if b.holds and not b.errors}
+                refused = {k: b.errors for k, b in built.items() if b.errors}
+                listings = [
+                    b.listing for k, b in built.items() if k not in held and k not in refused
+                ]
                 async with self.db.session() as s:
                     name = (await s.get(Batch, batch_id)).name  # type: ignore[union-attr]
                 async with self.image_store() as store:
@@ -253,8 +293,9 @@ class Batches:
             except BaseException:
                 await self._release(batch_id)
                 raise
-            await self._reject(batch_id, result.errors)
-        if result.errors:
+            await self._hold(batch_id, held)
+            await self._reject(batch_id, refused | result.errors)
+        if refused or result.errors:
             outbox = self.app.get(OUTBOX)
             if outbox is not None:
                 outbox.wake()  # ReCORE hears why now, not at the delivery loop's next idle tick
@@ -333,6 +374,21 @@ class Batches:
             if batch is not None:
                 await s.delete(batch)
 
+    async def _hold(self, batch_id: int, held: dict[int, Built]) -> None:
+        """Listings that lack a field the shop can supply leave the batch as 情報不足 (held);
+        nothing is reported to ReCORE: they list once the templates or tables are completed."""
+        if not held:
+            return
+        async with self.db.session() as s, s.begin():
+            for listing_id, built in held.items():
+                row = await s.get(ListingRecord, listing_id)
+                if row is None or row.batch_id != batch_id or row.state != ListingState.PROCESSING:
+                    continue
+                row.batch_id = None
+                li.hold_or_release(row, built)
+                for h in built.holds:
+                    log.info("listing %s held: %s", row.id, h.message_en)
+
     async def _reject(self, batch_id: int, errors: dict[Any, list[ListingError]]) -> None:
         """Listings that break a rule leave the batch as エラー, and ReCORE is told why."""
         async with self.db.session() as s, s.begin():
@@ -371,7 +427,19 @@ class Batches:
                 "このリストの商品はすべて出品済みです",
                 "every item of this batch is already listed",
             )
-        listings = [listing_from_inventory(i.inventory) for i in open_items]
+        rules = await self.rules()
+        listings = []
+        for record in open_items:
+            built = li.build_for(record, rules)
+            if built.holds or built.errors:
+                # the tables changed since the batch was made: this one waits outside the zip
+                log.warning(
+                    "listing %s left out of the re-download: %s",
+                    record.id,
+                    "; ".join(e.message_en for e in [*built.holds, *built.errors]),
+                )
+                continue
+            listings.append(built.listing)
         out = self.config.exports_dir / f"{batch.name}.zip"
         async with self.image_store() as store:
             result = await build_upload_zip(
@@ -431,7 +499,8 @@ def batch_error_response(exc: BatchError) -> web.Response:
 
 @routes.get("/api/v1/pending")
 async def get_pending(request: web.Request) -> web.Response:
-    return web.json_response({"items": await _service(request).pending()})
+    service = _service(request)
+    return web.json_response({"items": await service.pending(), "held": await service.held()})
 
 
 @routes.get("/api/v1/errors")
@@ -512,6 +581,7 @@ def setup(app: web.Application) -> None:
     async def ctx(app: web.Application):  # type: ignore[no-untyped-def]
         service = Batches(app)
         app[BATCHES] = service
+        app[TABLES].on_change(service.tables_changed)
         pruner = None
         if app[CONFIG].workers:
             pruner = asyncio.create_task(prune_image_cache_daily(service))

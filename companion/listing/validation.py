@@ -4,6 +4,8 @@
 huge lists, objects that are not a Listing) comes back as a list of `ListingError`s, each naming
 the item (管理番号, or the ID when the 管理番号 itself is unusable), the field and the rule, in
 Japanese for staff and in English for logs. Limits and allowed values come from `yahoo_format`.
+`fit_for_yahoo` first makes ReCORE's text fit where the fix is mechanical (newlines in the
+description → <br>, surrounding spaces); the rules still refuse what was not fitted.
 """
 
 from __future__ import annotations
@@ -609,6 +611,46 @@ class _Checker:
             f"あり: すでに他のモール（{shown}）に出品中のため、ヤフオクには出品できません",
             f"already listed on another mall ({shown}); cannot add Yahoo",
         )
+
+
+# Text whose surrounding spaces (ASCII or full-width) carry nothing and are trimmed.
+_TRIMMED: tuple[str, ...] = (
+    "management_number",
+    "title",
+    "description",
+    "keywords",
+    "city",
+    "folder_path",
+    "category_id",
+    "jan_code",
+)
+
+
+def fit_for_yahoo(listing: Any) -> list[str]:
+    """Make text fit for Yahoo where the fix is mechanical and loses nothing (in place):
+
+    - a newline in the description becomes ``<br>``: the upload file keeps a description on
+      one line, and ReCORE's descriptions and condition notes are full of newlines;
+    - surrounding spaces are trimmed.
+
+    What cannot be fixed without changing the meaning (a title too long, a character cp932
+    lacks) is left for `validate_listing` to refuse. Returns what changed, in English for the
+    log. Never raises."""
+    fixes: list[str] = []
+    for name in _TRIMMED:
+        value = getattr(listing, name, None)
+        if not isinstance(value, str):
+            continue
+        fitted = value.strip()
+        if name == "description":
+            fitted = yf.description_html(fitted)
+        if fitted != value:
+            try:
+                setattr(listing, name, fitted)
+            except (AttributeError, TypeError):  # not a Listing: validation will say so
+                continue
+            fixes.append(f"{name}: newlines to <br> and surrounding spaces trimmed")
+    return fixes
 
 
 def _is_control(ch: str) -> bool:

@@ -23,6 +23,8 @@ _FIXES: dict[str, str] = {
     "text_not_cp932": "ReCOREでその文字を消すか、ほかの文字に置き換えてください",
     "control_character": "ReCOREでその文字を消してください",
     "description_newline": "ReCOREで{label}の改行を消して、1行にしてください",
+    # a hold (情報不足): the message itself says where to fill it (the connector's tables)
+    "missing_for_yahoo": "",
     "duplicate_management_number": "ReCOREでどちらかの{label}を変えてください",
     "already_listed": "",  # nothing to fix: it is on Yahoo already
     "store_only": "ReCOREで販路を「併売」か「ECのみ」にしてください",

@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -236,6 +236,7 @@ class SyncEngine:
         *,
         ec_account_id: int | None,
         mapping: dict[str, str],
+        status_names: Mapping[OrderStatus, str] | None = None,
         sold_watermark: datetime | None = None,
         report: StepReporter | None = None,
     ) -> None:
@@ -246,6 +247,8 @@ class SyncEngine:
         self.facts = reader.facts
         self.ec_account_id = ec_account_id
         self.mapping = mapping
+        # how ReCORE spells its order statuses (the `order_statuses` table)
+        self.status_names = dict(status_names or rc.ORDER_STATUS_TO_RECORE)
         self.sold_watermark = sold_watermark
         self.report = report
         self.summary = Summary()
@@ -767,7 +770,12 @@ class SyncEngine:
     def mapping_key(self) -> str:
         """What, besides the order itself, shapes an upsert body (the fast path's guard)."""
         raw = json.dumps(
-            [self.mapping, self.ec_account_id, self.urls.order_detail("-")],
+            [
+                self.mapping,
+                {k.value: v for k, v in self.status_names.items()},
+                self.ec_account_id,
+                self.urls.order_detail("-"),
+            ],
             ensure_ascii=False,
             sort_keys=True,
         )
@@ -803,7 +811,7 @@ class SyncEngine:
             if not by_table and detail.store_status:
                 unmapped.add(detail.store_status)
             order = order_from_detail(detail, status, self.urls.order_detail(detail.order_id))
-            body = rc.order_upsert_body(order, self.ec_account_id or 0)
+            body = rc.order_upsert_body(order, self.ec_account_id or 0, self.status_names)
             digest = body_hash(body)
             if snap is not None and snap.sent_hash == digest:
                 unchanged += 1

@@ -47,6 +47,7 @@ from companion.keys import (
     SETTINGS,
     STORE,
     SYNC,
+    TABLES,
 )
 from companion.resources import local_problem
 from companion.sync.engine import STEPS, SyncEngine, SyncFault, default_watermark
@@ -402,6 +403,7 @@ class SyncService:
             reader,
             ec_account_id=await self.settings.get("ec_account_id"),
             mapping=dict(mapping or {}),
+            status_names=await self.app[TABLES].order_status_names(),
             sold_watermark=default_watermark(state.get("sold_read_at")),
             report=step,
         )

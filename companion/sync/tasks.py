@@ -25,10 +25,11 @@ from sqlalchemy import select
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
 from companion.domain import ListingState
-from companion.keys import CONFIG, DB, EVENTS, GATEWAY, STORE
+from companion.keys import CONFIG, DB, EVENTS, GATEWAY, STORE, TABLES
+from companion.listing.intake import Sources, keep_sources
 from companion.listing.validation import validate_listing
 from companion.recore import client as rc
-from companion.recore.gateway import TaskContext
+from companion.recore.gateway import TaskContext, task_context
 from scrapers.errors import ScraperError
 from scrapers.listing import ItemActions
 from scrapers.orders import OrderActions
@@ -165,7 +166,12 @@ def delete_handler(app: web.Application) -> Handler:
             await ctx.succeed({})
             return
         mn = rec.management_number
-        if rec.state in (ListingState.WAITING, ListingState.ERROR, ListingState.ENDED):
+        if rec.state in (
+            ListingState.WAITING,
+            ListingState.HELD,
+            ListingState.ERROR,
+            ListingState.ENDED,
+        ):
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
@@ -255,7 +261,7 @@ def update_handler(app: web.Application) -> Handler:
         if not items:
             if rec.state == ListingState.PROCESSING:
                 # not on Yahoo yet: the batch's zip is rebuilt from the new data
-                rec.inventory = ctx.inventory
+                keep_sources(rec, ctx.inventory, ctx.sources)
                 rec.title = listing.title
                 await ctx.succeed({})
                 return
@@ -283,7 +289,7 @@ def update_handler(app: web.Application) -> Handler:
         if not result.ok:
             await ctx.fail(result.message, {"inventory": [result.message]})
             return
-        rec.inventory = ctx.inventory
+        keep_sources(rec, ctx.inventory, ctx.sources)
         rec.title = listing.title
         body = rc.succeeded_body(
             listing,
@@ -321,19 +327,26 @@ async def retry_open_tasks(app: web.Application) -> int:
     db = app[DB]
     gateway = app.get(GATEWAY)
     table = handlers(app)
+    canonical = gateway.canonical if gateway is not None else (lambda t: t)
+    rules = await app[TABLES].listing_rules() if app.get(TABLES) is not None else None
     async with db.session() as s:
-        rows = (
-            await s.scalars(
-                select(RecoreTask)
-                .where(RecoreTask.state == "handled", RecoreTask.type.in_(list(table)))
-                .order_by(RecoreTask.received_at)
-            )
-        ).all()
+        rows = [
+            r
+            for r in (
+                await s.scalars(
+                    select(RecoreTask)
+                    .where(RecoreTask.state == "handled")
+                    .order_by(RecoreTask.received_at)
+                )
+            ).all()
+            if canonical(r.type) in table
+        ]
     inventories: dict[int, dict[str, Any]] = {}
     client = gateway.client if gateway is not None else None
     done = 0
     for row in rows:
-        if row.type in rc.FETCH_INVENTORY_TYPES and row.ec_inventory_id is not None:
+        kind = canonical(row.type)
+        if kind in rc.FETCH_INVENTORY_TYPES and row.ec_inventory_id is not None:
             if client is None:
                 continue
             try:
@@ -345,17 +358,19 @@ async def retry_open_tasks(app: web.Application) -> int:
             if task is None or task.state != "handled":
                 continue
             inventory = inventories.get(row.ec_inventory_id or 0)
-            ctx = TaskContext(
-                session=s,
-                task_id=task.id,
-                type=task.type,
-                data=task.data or {},
-                ec_inventory_id=task.ec_inventory_id,
-                mall_order_id=task.mall_order_id,
-                inventory=inventory,
-                listing=rc.listing_from_inventory(inventory) if inventory is not None else None,
+            record = (
+                await s.get(ListingRecord, task.ec_inventory_id)
+                if task.ec_inventory_id is not None
+                else None
             )
-            await table[task.type](ctx)
+            # the item and catalogue entry as last read (a listed item's do not change)
+            sources = (
+                Sources(record.item, record.product, dict(record.source_notes or {}))
+                if record is not None
+                else None
+            )
+            ctx: TaskContext = task_context(s, task, inventory, sources, rules, kind)
+            await table[kind](ctx)
             if ctx.reported is not None:
                 done += 1
     if done and gateway is not None and gateway.outbox is not None:

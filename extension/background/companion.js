@@ -181,4 +181,8 @@ export const api = {
   directListingPending: (conn) =>
     callCompanion(conn, "POST", "/direct-listing", { body: { source: "pending" }, timeoutMs: 120000 }),
   sync: (conn) => callCompanion(conn, "POST", "/sync", { body: {} }),
+  tables: (conn) => callCompanion(conn, "GET", "/tables"),
+  // Saving a listing table re-checks every held listing: allow it time on a big shop.
+  putTable: (conn, name, table) =>
+    callCompanion(conn, "PUT", `/tables/${encodeURIComponent(name)}`, { body: table, timeoutMs: 60000 }),
 };

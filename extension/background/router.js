@@ -1,5 +1,5 @@
 // The one message router: every page → worker request goes through `handleMessage`.
-import { MSG, SECRET_FIELDS } from "../common/protocol.js";
+import { MSG, SECRET_FIELDS, TABLE_NAMES } from "../common/protocol.js";
 import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.js";
 import { alertHandlers } from "./alerts.js";
 import { api, callCompanion, CompanionError } from "./companion.js";
@@ -205,6 +205,24 @@ const handlers = {
     const reply = await api.sync(conn);
     await watchJob(reply.job_id, "sync");
     return { jobId: reply.job_id };
+  },
+
+  // The tables, the listings held for them (情報不足) and the tasks kept as unknown.
+  async [MSG.GET_TABLES]() {
+    const conn = await requirePaired();
+    const [tables, pending, status] = await Promise.all([api.tables(conn), api.pending(conn), api.status(conn)]);
+    return {
+      tables: tables.tables,
+      choices: tables.choices,
+      held: pending?.held ?? [],
+      unknownTasks: status?.recore?.unknown_tasks ?? [],
+    };
+  },
+
+  async [MSG.PUT_TABLE](message) {
+    const name = String(message.name ?? "");
+    if (!TABLE_NAMES.includes(name)) throw localError("UNKNOWN_TABLE", "errUnknownMessage", "", [name]);
+    return api.putTable(await requirePaired(), name, message.table);
   },
 
   async [MSG.MARK_SEEN]() {

@@ -27,8 +27,13 @@ export const MSG = Object.freeze({
   HISTORY: "history",
   HISTORY_CSV: "historyCsv",
   POLL_NOTIFICATIONS: "pollNotifications",
+  GET_TABLES: "getTables",
+  PUT_TABLE: "putTable",
   DIAGNOSE: "diagnose",
 });
+
+// The shop's own tables the companion keeps (templates, grade and category tables, co-api aliases).
+export const TABLE_NAMES = Object.freeze(["templates", "grades", "categories", "task_types", "order_statuses"]);
 
 // Allowed auto-sync intervals in minutes (0 = off), as the companion accepts them.
 export const SYNC_INTERVALS = Object.freeze([0, 5, 15, 30, 60, 180, 360, 720, 1440]);

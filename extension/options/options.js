@@ -253,6 +253,7 @@ async function loadSettings() {
     fillForm(settings);
     $("settings").hidden = false;
     notice.hidden = true;
+    document.dispatchEvent(new CustomEvent("companion-ready")); // the tables part loads now
   } catch (error) {
     $("settings").hidden = true;
     notice.hidden = false;

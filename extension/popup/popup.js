@@ -110,6 +110,9 @@ function renderSource() {
   let summary = "";
   if (source === "pending") {
     summary = state.pendingCount == null ? "" : t("pendingCount", [String(state.pendingCount)]);
+    // 情報不足: held for a template setting or a table row, fixed on the options page
+    const held = state.status?.counts?.held ?? 0;
+    if (held > 0) summary = `${summary} ${t("heldCount", [String(held)])}`.trim();
   } else {
     const batch = state.batches.find((b) => String(b.id) === select.value);
     if (batch) {

@@ -16,7 +16,11 @@ from tests.conftest import pair_client
 
 @pytest.fixture
 async def recore_sandbox():
-    server = TestServer(create_recore_sandbox(seed=True, rate_limit=1000), host="127.0.0.1")
+    # the rich form: these tests check the Yahoo fields staff fill in ReCORE (buyout, 販路 …);
+    # tests/batches/test_spec_inventories.py lists the same stock from the spec form
+    server = TestServer(
+        create_recore_sandbox(seed=True, rate_limit=1000, inventories="rich"), host="127.0.0.1"
+    )
     await server.start_server()
     yield server
     await server.close()

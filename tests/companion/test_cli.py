@@ -174,3 +174,31 @@ def test_another_user_cannot_listen_on_the_companions_port(tmp_path: Path) -> No
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_sandbox_recore_answers_in_the_form_asked_for() -> None:
+    """`recore-connector sandbox recore` answers as ReCORE's spec shows (spec), or `--inventories
+    rich` with the Yahoo fields."""
+    for form in ("spec", "rich"):
+        port = free_port()
+        args = [*CLI, "sandbox", "recore", "--port", str(port)]
+        server = subprocess.Popen(
+            args + (["--inventories", "rich"] if form == "rich" else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/_sandbox/state")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/state") as resp:  # noqa: S310
+                state = json.loads(resp.read())
+            assert state["inventory_form"] == form
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/ec/inventories/5001",
+                headers={"X-Identification": state["api_key"]},
+            )
+            with urllib.request.urlopen(request) as resp:  # noqa: S310
+                inventory = json.loads(resp.read())
+            assert ("mall_attributes" in inventory) is (form == "rich")
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

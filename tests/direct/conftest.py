@@ -1,7 +1,8 @@
 """Direct listing against both sandboxes on real 127.0.0.1 ports, with real Chromium and SQLite.
 
 `wired` is a companion (all of its features, background workers on) pointed at a fresh ReCORE
-sandbox with `n` valid listings waiting and at the seeded Yahoo sandbox, its Yahoo login stored.
+sandbox with `n` valid listings waiting and at the seeded Yahoo sandbox, its Yahoo login stored,
+and the demo's templates and tables saved (ReCORE answers in its spec's form).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from companion.app import create_app
 from companion.config import Config
-from companion.demo import sandbox_settings
+from companion.demo import demo_tables, sandbox_settings
 from companion.keys import GATEWAY, JOBS, OUTBOX, RECORE
 from companion.recore.outbox import RetryPolicy
 from companion.recore.service import RECORE_OPTIONS, ServiceOptions
@@ -149,6 +150,10 @@ async def make_wired(aiohttp_client: Any, data_dir: Path, sandboxes: Sandboxes) 
         )
         resp = await client.put("/api/v1/settings", json=values, headers=auth)
         assert resp.status == 200, await resp.text()
+        # ReCORE answers in its spec's form: the templates and tables fill in the rest
+        for name, table in demo_tables().items():
+            resp = await client.put(f"/api/v1/tables/{name}", json=table, headers=auth)
+            assert resp.status == 200, await resp.text()
         wired = Wired(client, auth, sandboxes)
         await wired.client.app[RECORE].settled()
         if listings:

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from companion.demo import sandbox_settings
+from companion.demo import demo_tables, sandbox_settings
 from tests.companion_process import CompanionProcess, until
 from tests.conftest import both_worlds, free_port
 from tests.direct.conftest import Sandboxes, tasks_by_inventory
@@ -63,6 +63,11 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
         settings = sandbox_settings(sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url)
         async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
             assert resp.status == 200, await resp.text()
+        for name, table in demo_tables().items():
+            async with http.put(
+                f"{comp.base}/api/v1/tables/{name}", json=table, headers=auth
+            ) as resp:
+                assert resp.status == 200, await resp.text()
 
         async def get(path: str) -> dict[str, Any]:
             async with http.get(f"{comp.base}/api/v1{path}", headers=auth) as resp:

@@ -96,7 +96,7 @@ async def test_page_error_keeps_item_open_with_the_pages_words(make_wired: Wired
         assert row is not None
         row.inventory = {
             **row.inventory,
-            "mall_attributes": {**row.inventory["mall_attributes"], "category_id": "12a"},
+            "mall_attributes": {**row.inventory.get("mall_attributes", {}), "category_id": "12a"},
         }
     status, body = await wired.post(f"/api/v1/batches/{batch['id']}/direct-listing")
     job = await wired.wait_job(body["job_id"])
@@ -182,7 +182,7 @@ async def test_an_ended_auction_of_the_same_number_does_not_block_listing_it_aga
     # no 自動再出品: when its auction ends, it is really off the store
     async with wired.client.app[DB].session() as s, s.begin():
         row = await s.get(ListingRecord, first["id"])
-        attrs = {**row.inventory["mall_attributes"], "resubmit_count": 0}
+        attrs = {**row.inventory.get("mall_attributes", {}), "resubmit_count": 0}
         row.inventory = {**row.inventory, "mall_attributes": attrs}
     await _upload_rows(wired, batch["id"], {first["management_number"]})
     listings = (await wired.sb.yahoo_state())["listings"]

@@ -146,10 +146,12 @@ def test_form_values_are_the_csv_values_and_the_form_takes_them_by_column() -> N
         ec_inventory_id=7, management_number="A-1", title="t", description="<b>x</b>",
         category_id="23828", start_price=1000, buyout_price=None, prefecture="大阪府",
         shipping_payer="出品者", condition="未使用", end_hour=0, tax_included=False,
+        duration_days=5, tax_rate=10,
     )  # fmt: skip
     values = form_values(listing)
     assert values["商品発送元の都道府県"] == "大阪府" and values["即決価格"] == "0"
-    assert values["終了時間"] == "0" and values["期間"] == "7"  # the form's usual 7 days
+    # nothing filled in by the form's side: the listing (the one mapping) decides
+    assert values["終了時間"] == "0" and values["期間"] == "5" and values["個数"] == ""
     spec = fill_spec(FACTS, values)
     assert spec["values"]["businessCommodityIdInputText"] == "A-1"
     assert spec["values"]["endTimeSelect"] == "0"

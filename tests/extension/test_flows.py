@@ -316,8 +316,19 @@ def test_an_uploaded_zip_is_found_listed_or_registered_then_started(
     """Staff upload the downloaded zip at 一括アップロード. 同期開始 then finds the item on the
     store: listed (world classic), or registered in its folder (world next), which the popup
     says and offers to start with 「出品開始」; either way it ends 出品中 in ReCORE."""
-    items = all_pending_items(demo, token)
-    one = next(i["id"] for i in items if i["management_number"] not in set(SEEDED_INVALID))
+    # a new listing of its own in ReCORE (the other flows may have taken the seeded ones)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{demo.recore_port}/_sandbox/listings",
+        data=json.dumps({"count": 1, "images_per_item": 1, "image_kb": 8}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback)
+        (one,) = json.loads(resp.read())["listing_ids"]
+    wait_for(
+        lambda: any(i["id"] == one for i in pending_items(demo, token)),
+        "the companion to take in the new listing",
+    )
     status, batch = demo.request(
         "POST", "/batches", {"source": "pending", "listing_ids": [one]}, token=token
     )

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from companion.app import create_app
 from companion.config import Config
-from companion.demo import sandbox_settings
+from companion.demo import apply_demo_tables, sandbox_settings
 from companion.keys import DB, JOBS, RECORE, SETTINGS, SYNC
 from companion.listing import batches
 from companion.recore import service as recore_service
@@ -146,8 +146,10 @@ def make_hub(
 async def configure(
     app: web.Application, yahoo_server: TestServer, recore_server: TestServer
 ) -> None:
-    """The settings staff would enter on the options page, pointing at the two sandboxes (the
-    Yahoo sandbox's address is the app's configuration, see make_hub)."""
+    """The settings and tables staff would enter on the options page, pointing at the two
+    sandboxes (ReCORE answering in its spec's form: the templates and tables fill the rest). The
+    Yahoo sandbox's address is the app's configuration, see make_hub."""
+    await apply_demo_tables(app)
     await app[SETTINGS].update(
         sandbox_settings(recore_server.app, yahoo_server.app, str(recore_server.make_url("")))
     )

@@ -15,6 +15,16 @@ from scrapers.parse import UploadResult
 from tests.staff import upload_zip
 from tests.sync.conftest import Hub
 
+STORE_STATUS_NOTE = "ヤフオクのストアステータス: "
+
+
+def store_status(order: dict[str, Any]) -> str | None:
+    """The Yahoo store status an upserted order carries in its note (no sub_status is sent)."""
+    for line in (order.get("note") or "").splitlines():
+        if line.startswith(STORE_STATUS_NOTE):
+            return line.removeprefix(STORE_STATUS_NOTE)
+    return None
+
 
 async def staff_upload(hub: Hub, zip_path: Path) -> UploadResult:
     """What staff do with the downloaded zip: log in to the store and upload it (一括アップロード),

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from companion.keys import SETTINGS
 from tests.sync.conftest import Hub
-from tests.sync.helpers import list_on_yahoo, listing, recore_listing, task_of, waiting_listing_ids
+from tests.sync.helpers import (
+    list_on_yahoo,
+    listing,
+    recore_listing,
+    store_status,
+    task_of,
+    waiting_listing_ids,
+)
 
 
 def statuses(state: dict) -> dict[str, str]:
-    return {o["sub_status"]: o["status"] for o in state["orders"]}
+    return {store_status(o): o["status"] for o in state["orders"]}
 
 
 async def test_custom_mapping_is_honoured_and_a_change_resends(hub: Hub) -> None:

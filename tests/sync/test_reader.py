@@ -15,7 +15,8 @@ from scrapers.errors import StoreUnavailable
 from scrapers.facts import FACTS, StoreUrls
 from scrapers.parse import ListPage, ListRow
 from scrapers.reader import StoreReader
-from scrapers.session import BrowserSession, Credentials
+from scrapers.session import BrowserSession
+from tests.staff import account_credentials
 
 
 async def http_login(server: TestServer) -> list[dict[str, Any]]:
@@ -37,16 +38,7 @@ async def http_login(server: TestServer) -> list[dict[str, Any]]:
 async def store(yahoo_server: TestServer, tmp_path: Path) -> Any:
     async with aiohttp.ClientSession() as s:
         await s.post(str(yahoo_server.make_url("/_sandbox/bulk")), json={"orders": 1000})
-    account = demo_account(yahoo_server.app)
-
-    async def credentials() -> Credentials:
-        return Credentials(
-            account["yahoo_id"],
-            account["password"],
-            account["business_id"],
-            account["business_password"],
-        )
-
+    credentials = account_credentials(demo_account(yahoo_server.app))
     browser = BrowserSession(
         tmp_path / "profile", StoreUrls(FACTS, str(yahoo_server.make_url(""))), credentials
     )
@@ -118,16 +110,7 @@ async def next_store(aiohttp_server: Any) -> TestServer:
 
 
 async def _read_selling(server: TestServer, facts: Any, profile: Path) -> tuple[Any, Any]:
-    account = demo_account(server.app)
-
-    async def credentials() -> Credentials:
-        return Credentials(
-            account["yahoo_id"],
-            account["password"],
-            account["business_id"],
-            account["business_password"],
-        )
-
+    credentials = account_credentials(demo_account(server.app))
     browser = BrowserSession(profile, StoreUrls(facts, str(server.make_url(""))), credentials)
     try:
         async with aiohttp.ClientSession() as session:

@@ -69,10 +69,8 @@ async def test_title_edit_in_recore_reaches_yahoo_and_a_refused_price_is_reporte
 
     # with a bid, Yahoo does not allow a new start price: failed, with Yahoo's own words
     await hub.yahoo_post("/_sandbox/bid", {"auction_id": rec.auction_id})
-    price = item.start_price + 500
-    tasks = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"start_price": price}))[
-        "tasks"
-    ]
+    price = item.start_price + 500  # ReCORE's one price (the variant's): the start price
+    tasks = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"price": price}))["tasks"]
     await hub.run_sync()
     report = task_of(await hub.recore_state(), tasks[0]["id"])
     assert report["outcome"] == "failed"
