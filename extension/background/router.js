@@ -57,7 +57,8 @@ const handlers = {
 
   async [MSG.POPUP_STATE]() {
     const conn = await getConnection();
-    const health = await api.health(conn); // throws COMPANION_DOWN when it is not running
+    // throws COMPANION_DOWN when it is not running, NOT_COMPANION when another program answers
+    const health = await api.health(conn);
     if (!conn.token) return { paired: false, companionUrl: conn.baseUrl, health };
     const [status, settings, batches, pending] = await Promise.all([
       api.status(conn),
@@ -94,7 +95,9 @@ const handlers = {
     if (!url.ok) throw localError("INVALID_COMPANION_URL", url.error);
     const code = normalizePairingCode(message.code);
     if (!code.ok) throw localError("INVALID_CODE", code.error);
-    const reply = await api.pair({ baseUrl: url.value, token: null }, code.value);
+    const target = { baseUrl: url.value, token: null };
+    await api.health(target); // the code goes to the companion, not to whatever holds its port
+    const reply = await api.pair(target, code.value);
     if (!reply?.token || !reply?.key_id || !reply?.proof_key) {
       throw localError("PAIRING_FAILED", "errPairingNoToken");
     }

@@ -11,7 +11,14 @@ const FINISHED = new Set(["succeeded", "partial", "failed"]);
 const OUTBOX_AGE_SHOWN_S = 300;
 // Codes after which only the options page (pairing) helps.
 const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED", "UNKNOWN_PAIRING"]);
-const CONN_STATES = { COMPANION_DOWN: "down", COMPANION_TIMEOUT: "down", COMPANION_UNVERIFIED: "unverified" };
+const CONN_STATES = {
+  COMPANION_DOWN: "down",
+  COMPANION_TIMEOUT: "down",
+  COMPANION_UNVERIFIED: "unverified",
+  NOT_COMPANION: "foreign",
+  EXTENSION_OUTDATED: "outdated",
+  COMPANION_OUTDATED: "outdated",
+};
 
 let state = null;
 let refreshTimer = null;
