@@ -119,7 +119,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _new_pairing_code(config: Config) -> str:
+async def new_pairing_code(config: Config) -> str:
     from companion.db import Database
     from companion.pairing import create_code
 
@@ -134,11 +134,21 @@ async def _new_pairing_code(config: Config) -> str:
 def cmd_pair(args: argparse.Namespace) -> int:
     config = _config(args)
     config.ensure_dirs()
-    code = asyncio.run(_new_pairing_code(config))
+    code = asyncio.run(new_pairing_code(config))
     print("拡張機能のオプション画面にこのペアリングコードを入力してください（5分間・1回だけ有効）:")
     print("Enter this pairing code in the extension's options page (valid 5 minutes, once):")
     print(code)
     return 0
+
+
+def cmd_native_host(args: argparse.Namespace) -> int:
+    """What Chrome runs for the extension (companion/native_host.py); stdout is Chrome's pipe."""
+    from companion.native_host import EXTENSION_ORIGIN, run
+
+    config = _config(args)
+    config.ensure_dirs()
+    setup_logging(config.log_dir, file_name="native-host.log", to_stderr=False)
+    return run(config, args.origin, [EXTENSION_ORIGIN, *args.allow_origin])
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -366,6 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--copy", help="this copy instead of the newest")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     restore.set_defaults(func=cmd_restore)
+
+    host = with_data_dir(
+        sub.add_parser("native-host", help="what Chrome starts for the extension (stdio)")
+    )
+    host.add_argument("origin", help="the calling extension's origin (Chrome passes it)")
+    host.add_argument("--port", type=int, default=DEFAULT_PORT, help="companion port")
+    host.add_argument(
+        "--allow-origin", action="append", default=[], help="another extension origin to serve"
+    )
+    host.add_argument("--parent-window", help=argparse.SUPPRESS)  # Chrome on Windows adds it
+    host.set_defaults(func=cmd_native_host)
 
     sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
     sandbox.add_argument("system", choices=["recore", "yahoo"])

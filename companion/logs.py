@@ -55,16 +55,22 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
-def setup_logging(log_dir: Path | None, level: int = logging.INFO) -> None:
+def setup_logging(
+    log_dir: Path | None,
+    level: int = logging.INFO,
+    *,
+    file_name: str = "companion.log",
+    to_stderr: bool = True,
+) -> None:
     root = logging.getLogger()
     root.setLevel(level)
     fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    handlers: list[logging.Handler] = [logging.StreamHandler()] if to_stderr else []
     if log_dir is not None:
         private_dir(log_dir)
         handlers.append(
             PrivateRotatingFileHandler(
-                log_dir / "companion.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+                log_dir / file_name, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
             )
         )
     for handler in handlers:

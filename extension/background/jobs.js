@@ -7,6 +7,7 @@ import { showBadge } from "./badge.js";
 import { api, CompanionError } from "./companion.js";
 import { getConnection } from "./connection.js";
 import { describeError } from "./errors.js";
+import { connectThroughHost } from "./native.js";
 
 export const POLL_ALARM = "recore-poll";
 const FAST_POLL_MS = 2000;
@@ -112,6 +113,8 @@ async function pollInner() {
     } catch (err) {
       // Companion stopped or token revoked: the popup explains; the badge only drops the count.
       if (!(err instanceof CompanionError)) throw err;
+      // stopped: the native host (where registered) starts it again, unasked
+      if (err.code === "COMPANION_DOWN") connectThroughHost({ pair: false });
     }
   }
   // Read after the network calls: markErrorsSeen may have run meanwhile.

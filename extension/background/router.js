@@ -7,6 +7,10 @@ import { forgetPairing, getConnection, saveConnection } from "./connection.js";
 import { downloadBatchZip } from "./download.js";
 import { describeError, localError } from "./errors.js";
 import { jobNotes, markErrorsSeen, pollOnce, watchJob } from "./jobs.js";
+import { connectThroughHost } from "./native.js";
+
+// Nothing answers: the native host (where registered) can start the companion.
+const COMPANION_GONE = new Set(["COMPANION_DOWN", "COMPANION_TIMEOUT"]);
 
 // Settings keys the pages may send; anything else is dropped before it reaches the companion.
 const SETTINGS_KEYS = new Set([
@@ -56,9 +60,23 @@ const handlers = {
   },
 
   async [MSG.POPUP_STATE]() {
-    const conn = await getConnection();
-    // throws COMPANION_DOWN when it is not running, NOT_COMPANION when another program answers
-    const health = await api.health(conn);
+    let conn = await getConnection();
+    let health;
+    try {
+      // throws COMPANION_DOWN when it is not running, NOT_COMPANION when another program answers
+      health = await api.health(conn);
+    } catch (err) {
+      if (!(err instanceof CompanionError) || !COMPANION_GONE.has(err.code)) throw err;
+      // the native host starts the companion (and pairs, when there is no pairing yet)
+      const host = await connectThroughHost({ pair: !conn.token });
+      if (!host.ok) throw err;
+      conn = await getConnection();
+      health = await api.health(conn);
+    }
+    if (!conn.token && (await connectThroughHost({ pair: true })).ok) {
+      conn = await getConnection();
+      pollOnce();
+    }
     if (!conn.token) return { paired: false, companionUrl: conn.baseUrl, health };
     const [status, settings, batches, pending] = await Promise.all([
       api.status(conn),

@@ -1,0 +1,93 @@
+"""Native messaging in real Chromium: with the host registered in the profile
+(`<profile>/NativeMessagingHosts/`, where Chromium looks on Linux), opening the popup with no
+companion running ends connected, no code typed, and the companion runs on afterwards; an
+extension with another id gets nothing from the host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from companion.native_host import EXTENSION_ID, HOST_NAME, host_manifest, launcher_text
+from tests.conftest import free_port
+from tests.extension.conftest import EXT, ExtensionBrowser
+from tests.install.helpers import companions_of, stop_companions
+
+pytestmark = pytest.mark.browser
+
+
+def register_host(profile: Path, data_dir: Path, port: int, origins: list[str]) -> None:
+    launcher = profile.parent / "host"
+    launcher.write_text(launcher_text(data_dir, port, windows=False))
+    launcher.chmod(0o755)
+    hosts = profile / "NativeMessagingHosts"
+    hosts.mkdir(parents=True, exist_ok=True)
+    manifest = host_manifest(launcher, origins)
+    (hosts / f"{HOST_NAME}.json").write_text(json.dumps(manifest))
+
+
+def popup_state(browser: ExtensionBrowser) -> str:
+    popup = browser.open("popup.html")
+    try:
+        return popup.locator("#conn-state").get_attribute("data-state") or ""
+    finally:
+        popup.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    yield path
+    stop_companions(path)
+
+
+def test_the_popup_ends_connected_without_a_code(
+    playwright: Any, tmp_path: Path, data_dir: Path
+) -> None:
+    profile = tmp_path / "profile"
+    port = free_port()
+    register_host(profile, data_dir, port, [f"chrome-extension://{EXTENSION_ID}/"])
+    browser = ExtensionBrowser(playwright, profile)
+    browser.launch()
+    try:
+        assert browser.extension_id == EXTENSION_ID  # the manifest key makes the id stable
+        assert popup_state(browser) == "ok"
+        stored = browser.storage()
+        assert stored["companionUrl"] == f"http://127.0.0.1:{port}"
+        assert stored["token"] and stored["keyId"] and stored["proofKey"]
+        assert companions_of(data_dir)  # started by the host, and still running
+    finally:
+        browser.close()
+    assert companions_of(data_dir)  # it outlives the browser too
+
+
+def test_an_extension_with_another_id_gets_nothing_from_the_host(
+    playwright: Any, tmp_path: Path, data_dir: Path
+) -> None:
+    # the same extension without its key: Chromium gives it another id
+    other = tmp_path / "other-extension"
+    shutil.copytree(EXT, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    del manifest["key"]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    profile = tmp_path / "profile"
+    browser = ExtensionBrowser(playwright, profile, extension_dir=other)
+    browser.launch()
+    try:
+        other_id = browser.extension_id
+        assert other_id != EXTENSION_ID
+        # even a host manifest that lets Chromium call the host for it: the host says no
+        port = free_port()
+        register_host(profile, data_dir, port, [f"chrome-extension://{other_id}/"])
+        assert popup_state(browser) != "ok"
+        assert "token" not in browser.storage()
+    finally:
+        browser.close()
+    assert companions_of(data_dir) == []
+    log = (data_dir / "logs" / "native-host.log").read_text()
+    assert "refused origin" in log  # Chromium did run the host: the refusal was the host's
