@@ -151,6 +151,53 @@ def cmd_native_host(args: argparse.Namespace) -> int:
     return run(config, args.origin, [EXTENSION_ORIGIN, *args.allow_origin])
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Register the native messaging host and the start at login (companion/setup/)."""
+    from companion.native_host import EXTENSION_ID
+    from companion.setup.targets import build_plan, current_system
+
+    system = args.system or current_system()
+    if args.profile and system == "windows":
+        print("--profile は Linux と macOS だけで使えます。 / --profile: Linux and macOS only.")
+        return 2
+    config = _config(args)
+    plan = build_plan(
+        system,
+        home=Path.home(),
+        data_dir=config.data_dir,
+        port=config.port,
+        profile=Path(args.profile).expanduser().resolve() if args.profile else None,
+    )
+    if args.dry_run:
+        verb = "削除します / would remove" if args.uninstall else "書き込みます / would write"
+        print(f"（確認のみ・何も変更しません）次のものを{verb}:")
+        print(plan.describe(), end="")
+        return 0
+    if args.uninstall:
+        plan.remove()
+        print("登録を解除しました（データは残してあります）。 / Setup removed; the data is kept.")
+        return 0
+    plan.apply()
+    print("セットアップが終わりました。 / Setup done.")
+    for note in plan.notes:
+        print(f"  {note}")
+    print(f"  店舗ページ用のブラウザ: {_store_browser(system)}")
+    print(f"  拡張機能ID / extension id: {EXTENSION_ID}")
+    print("拡張機能を読み込み、ツールバーのボタンを押すと接続されます（コード入力は不要です）。")
+    return 0
+
+
+def _store_browser(system: str) -> str:
+    """Which browser the store's pages will run in, said in setup's summary."""
+    from companion.setup.targets import current_system
+    from scrapers.browser import chromium_executable
+
+    found = chromium_executable(headless=True) if system == current_system() else None
+    if found:
+        return found
+    return "Playwright の Chromium（未導入なら `playwright install chromium` を一度実行）"
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     setup_logging(None)
     state_file = Path(args.state) if args.state else None
@@ -376,6 +423,18 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--copy", help="this copy instead of the newest")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     restore.set_defaults(func=cmd_restore)
+
+    setup = with_data_dir(
+        sub.add_parser("setup", help="register with Chrome/Edge and start at login (once)")
+    )
+    setup.add_argument("--port", type=int, default=DEFAULT_PORT, help="companion port")
+    setup.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
+    setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
+    setup.add_argument("--profile", help="register into this Chromium user-data directory only")
+    setup.add_argument("--system", choices=["linux", "darwin", "windows"], help=argparse.SUPPRESS)
+    setup.set_defaults(func=cmd_setup)
 
     host = with_data_dir(
         sub.add_parser("native-host", help="what Chrome starts for the extension (stdio)")

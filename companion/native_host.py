@@ -225,7 +225,7 @@ def run(config: Config, origin: str, allowed_origins: list[str]) -> int:
             return 1
 
 
-def host_manifest(launcher: Path, origins: list[str]) -> dict[str, Any]:
+def host_manifest(launcher: Path | str, origins: list[str]) -> dict[str, Any]:
     """Chrome's native messaging host manifest: which program, for which extensions."""
     return {
         "name": HOST_NAME,
