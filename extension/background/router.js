@@ -67,7 +67,9 @@ const handlers = {
       health = await api.health(conn);
     } catch (err) {
       if (!(err instanceof CompanionError) || !COMPANION_GONE.has(err.code)) throw err;
-      // the native host starts the companion (and pairs, when there is no pairing yet)
+      // the native host starts the companion (and pairs, when there is no pairing yet); the
+      // popup says so meanwhile
+      chrome.runtime.sendMessage({ type: MSG.COMPANION_STARTING }).catch(() => {});
       const host = await connectThroughHost({ pair: !conn.token });
       if (!host.ok) throw err;
       conn = await getConnection();

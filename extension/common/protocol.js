@@ -27,6 +27,7 @@ export const MSG = Object.freeze({
   HISTORY: "history",
   HISTORY_CSV: "historyCsv",
   POLL_NOTIFICATIONS: "pollNotifications",
+  COMPANION_STARTING: "companionStarting", // worker → popup: the native host is starting it
 });
 
 // Allowed auto-sync intervals in minutes (0 = off), as the companion accepts them.

@@ -52,6 +52,13 @@ function showNotice(error, { options = false } = {}) {
   setConnState(CONN_STATES[error.code] ?? "unpaired");
 }
 
+// The worker is having the native host start the companion: say so while the popup waits.
+chrome.runtime.onMessage.addListener((message) => {
+  if (message?.type === MSG.COMPANION_STARTING && !$("loading").hidden) {
+    $("loading").textContent = t("companionStarting");
+  }
+});
+
 async function load() {
   delete document.body.dataset.ready;
   try {
@@ -62,6 +69,7 @@ async function load() {
 }
 
 async function loadInner() {
+  $("loading").textContent = t("loading");
   $("loading").hidden = false;
   try {
     state = await ask(MSG.POPUP_STATE);

@@ -21,6 +21,19 @@ from tests.install.helpers import companions_of, stop_companions
 pytestmark = pytest.mark.browser
 
 
+SEEN_LOADING = """
+window.seenLoading = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const loading = document.getElementById("loading");
+  new MutationObserver(() => window.seenLoading.push(loading.textContent)).observe(loading, {
+    childList: true,
+    characterData: true,
+    subtree: true,
+  });
+});
+"""
+
+
 def register_host(profile: Path, data_dir: Path, port: int, origins: list[str]) -> None:
     launcher = profile.parent / "host"
     launcher.write_text(launcher_text(data_dir, port, windows=False))
@@ -56,7 +69,14 @@ def test_the_popup_ends_connected_without_a_code(
     browser.launch()
     try:
         assert browser.extension_id == EXTENSION_ID  # the manifest key makes the id stable
-        assert popup_state(browser) == "ok"
+        popup = browser.context.new_page()
+        # every text the loading line shows, as it shows it
+        popup.add_init_script(SEEN_LOADING)
+        popup.goto(browser.url("popup.html"))
+        popup.wait_for_selector("body[data-ready='true']", state="attached")
+        assert popup.locator("#conn-state").get_attribute("data-state") == "ok"
+        assert "コンパニオンを起動しています…" in popup.evaluate("window.seenLoading")
+        popup.close()
         stored = browser.storage()
         assert stored["companionUrl"] == f"http://127.0.0.1:{port}"
         assert stored["token"] and stored["keyId"] and stored["proofKey"]
