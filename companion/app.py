@@ -36,6 +36,7 @@ FEATURES: list[str] = [
     "companion.sync.service",
     "companion.history",  # before alerts: the alert queue listens to the history recorder
     "companion.alerts.service",
+    "companion.support_bundle",
 ]
 
 

@@ -18,7 +18,7 @@ from companion.config import (
     default_data_dir,
     loopback_sockets,
 )
-from companion.logs import setup_logging
+from companion.logs import CLI_LOG, NATIVE_HOST_LOG, setup_logging
 
 log = logging.getLogger("companion.cli")
 
@@ -147,7 +147,7 @@ def cmd_native_host(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.ensure_dirs()
-    setup_logging(config.log_dir, file_name="native-host.log", to_stderr=False)
+    setup_logging(config.log_dir, file_name=NATIVE_HOST_LOG, to_stderr=False)
     return run(config, args.origin, [EXTENSION_ORIGIN, *args.allow_origin])
 
 
@@ -276,7 +276,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     config = _config(args, workers=False)
     config.ensure_dirs()
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, file_name=CLI_LOG)
     out = Path(args.output).expanduser()
 
     async def export(app: web.Application) -> Path:
@@ -300,6 +300,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_support_bundle(args: argparse.Namespace) -> int:
+    """One zip for support (companion/support_bundle.py): nothing secret, no buyer data."""
+    import tempfile
+
+    from companion.support_bundle import build_bundle, bundle_name
+
+    config = _config(args, workers=False)
+    config.ensure_dirs()
+    setup_logging(config.log_dir, file_name=CLI_LOG)
+    out = Path(args.output).expanduser() if args.output else Path.cwd() / bundle_name()
+    try:
+        data = asyncio.run(run_with_app(config, build_bundle))
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / "bundle.zip"
+            source.write_bytes(data)
+            write_new_file(source, out)
+    except Exception as exc:
+        return _local_problem_exit(exc)
+    print(out)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from companion.demo import DemoPorts, prepare_dir, run_demo
 
@@ -316,7 +338,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.ensure_dirs()
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, file_name=CLI_LOG)
     visible = False if args.headless else None
     return asyncio.run(login_once(config, visible=visible, wait_seconds=args.wait))
 
@@ -326,7 +348,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     config = _config(args, workers=False)
     config.ensure_dirs()
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, file_name=CLI_LOG)
     try:
         summary, fault, steps = asyncio.run(run_once(config))
     except Exception as exc:
@@ -399,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("-o", "--output", required=True, help="zip file to write")
     export.set_defaults(func=cmd_export)
+
+    bundle = with_data_dir(
+        sub.add_parser("support-bundle", help="one zip for support: versions, status, log tail")
+    )
+    bundle.add_argument("-o", "--output", help="zip file to write (default: in this folder)")
+    bundle.set_defaults(func=cmd_support_bundle)
 
     login = with_store(
         sub.add_parser("login", help="log in to the Yahoo store once (SMS, captcha) in a window")
