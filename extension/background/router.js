@@ -4,7 +4,7 @@ import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.
 import { alertHandlers } from "./alerts.js";
 import { api, callCompanion, CompanionError } from "./companion.js";
 import { forgetPairing, getConnection, saveConnection } from "./connection.js";
-import { downloadBatchZip } from "./download.js";
+import { downloadBatchZip, downloadSupportBundle } from "./download.js";
 import { describeError, localError } from "./errors.js";
 import { jobNotes, markErrorsSeen, pollOnce, watchJob } from "./jobs.js";
 import { connectThroughHost } from "./native.js";
@@ -236,6 +236,10 @@ const handlers = {
   // Poll now (after pairing, or when a page wants the badge current): {running, unseen}.
   async [MSG.REFRESH_BADGE]() {
     return pollOnce();
+  },
+
+  async [MSG.SUPPORT_BUNDLE]() {
+    return downloadSupportBundle(await requirePaired());
   },
 
   // the options page's 通知 and 履歴 (alerts.js)

@@ -27,6 +27,7 @@ export const MSG = Object.freeze({
   HISTORY: "history",
   HISTORY_CSV: "historyCsv",
   POLL_NOTIFICATIONS: "pollNotifications",
+  SUPPORT_BUNDLE: "supportBundle",
   COMPANION_STARTING: "companionStarting", // worker → popup: the native host is starting it
 });
 
