@@ -198,7 +198,25 @@ def _store_browser(system: str) -> str:
     return "Playwright の Chromium（未導入なら `playwright install chromium` を一度実行）"
 
 
+def demo_extra_missing() -> bool:
+    """The stand-in servers need the `[demo]` extra, which a shop PC does not install."""
+    try:
+        import aiohttp_jinja2  # noqa: F401
+        import jinja2  # noqa: F401
+        import jwt  # noqa: F401
+    except ImportError:
+        print(
+            "デモ用の部品が入っていません。 / The stand-in servers need the [demo] extra:\n"
+            "  pip install 'recore-connector[demo]'",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    if demo_extra_missing():
+        return 1
     setup_logging(None)
     state_file = Path(args.state) if args.state else None
     if args.system == "recore":
@@ -323,6 +341,8 @@ def cmd_support_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if demo_extra_missing():
+        return 1
     from companion.demo import DemoPorts, prepare_dir, run_demo
 
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir() / "demo"
