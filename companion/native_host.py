@@ -154,7 +154,34 @@ def _pair(config: Config, origin: str) -> dict[str, str]:
     )
     with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback only
         paired = json.loads(resp.read())
-    return {key: paired[key] for key in ("token", "key_id", "proof_key")}
+    pairing = {key: str(paired[key]) for key in ("token", "key_id", "proof_key")}
+    # Whatever answered could be a program that took the port and made up a token and proof
+    # key (which it could then prove itself with): only a pairing the companion's own database
+    # holds is handed on.
+    if not asyncio.run(_issued_by_companion(config, pairing["token"], pairing["key_id"])):
+        raise ValueError("the pairing is not in the companion's database")
+    return pairing
+
+
+async def _issued_by_companion(config: Config, token: str, key_id: str) -> bool:
+    from sqlalchemy import select
+
+    from companion.db import Database
+    from companion.db.models import ApiToken
+
+    db = Database(config.db_url)
+    try:
+        async with db.session() as s:
+            found = await s.scalar(
+                select(ApiToken.id).where(
+                    ApiToken.token_hash == hashlib.sha256(token.encode()).hexdigest(),
+                    ApiToken.key_id == key_id,
+                    ApiToken.revoked_at.is_(None),
+                )
+            )
+    finally:
+        await db.close()
+    return found is not None
 
 
 def _refusal(code: str, message: str) -> dict[str, Any]:

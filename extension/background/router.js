@@ -11,6 +11,10 @@ import { connectThroughHost } from "./native.js";
 
 // Nothing answers: the native host (where registered) can start the companion.
 const COMPANION_GONE = new Set(["COMPANION_DOWN", "COMPANION_TIMEOUT"]);
+// The pairing no longer works here (ended, a new database; an ended pairing's origin is refused
+// before the proof, so it looks unverified): the host pairs anew. It hands on only a pairing the
+// companion's own database holds, never one made up by a program that took the port.
+const PAIRING_ENDED = new Set(["UNKNOWN_PAIRING", "UNAUTHORIZED", "COMPANION_UNVERIFIED"]);
 
 // Settings keys the pages may send; anything else is dropped before it reaches the companion.
 const SETTINGS_KEYS = new Set([
@@ -80,12 +84,24 @@ const handlers = {
       pollOnce();
     }
     if (!conn.token) return { paired: false, companionUrl: conn.baseUrl, health };
-    const [status, settings, batches, pending] = await Promise.all([
-      api.status(conn),
-      api.getSettings(conn),
-      optional(api.batches(conn), { batches: [] }),
-      optional(api.pending(conn), null),
-    ]);
+    const load = (c) =>
+      Promise.all([
+        api.status(c),
+        api.getSettings(c),
+        optional(api.batches(c), { batches: [] }),
+        optional(api.pending(c), null),
+      ]);
+    let loaded;
+    try {
+      loaded = await load(conn);
+    } catch (err) {
+      // the companion no longer knows this pairing (ended, or a new database): the host pairs anew
+      if (!(err instanceof CompanionError) || !PAIRING_ENDED.has(err.code)) throw err;
+      if (!(await connectThroughHost({ pair: true })).ok) throw err;
+      conn = await getConnection();
+      loaded = await load(conn);
+    }
+    const [status, settings, batches, pending] = loaded;
     const { errorsSeenAt } = await chrome.storage.local.get("errorsSeenAt");
     return {
       paired: true,

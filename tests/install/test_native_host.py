@@ -87,3 +87,41 @@ def test_garbage_on_stdin_is_answered_not_crashed_on(host_data: Path, tmp_path: 
         {"ok": False, "code": "BAD_MESSAGE", "message": "不正な要求です。"}
     ]
     assert companions_of(host_data) == []
+
+
+def test_a_pairing_made_up_by_a_program_on_the_port_is_not_handed_on(host_data: Path) -> None:
+    """Something that took the port, names itself the companion and answers /pair with a token
+    and proof key of its own (with which it could prove itself later): the host checks the
+    companion's database and hands nothing on."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    made_up = {"token": "made-up-token", "key_id": "made-up-key", "proof_key": "bWFkZS11cA"}
+
+    class Squatter(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            reply = made_up if self.path.endswith("/pair") else {"app": "recore-connector"}
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Squatter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        [reply] = run_host(host_data, port, EXTENSION_ORIGIN, {"type": "connect", "pair": True})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert reply["ok"] is False and reply["code"] == "PAIRING_FAILED"
+    assert "made-up" not in json.dumps(reply)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,16 @@ def test_the_popup_ends_connected_without_a_code(
         assert stored["companionUrl"] == f"http://127.0.0.1:{port}"
         assert stored["token"] and stored["keyId"] and stored["proofKey"]
         assert companions_of(data_dir)  # started by the host, and still running
+        # the pairing ended on the companion's side: the next popup is paired anew by the host
+        ended = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/pairings/current",
+            headers={"Authorization": f"Bearer {stored['token']}"},
+            method="DELETE",
+        )
+        with urllib.request.urlopen(ended, timeout=10) as resp:  # noqa: S310 - loopback
+            assert resp.status == 200
+        assert popup_state(browser) == "ok"
+        assert browser.storage()["token"] != stored["token"]
     finally:
         browser.close()
     assert companions_of(data_dir)  # it outlives the browser too
