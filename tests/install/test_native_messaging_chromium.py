@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from companion.native_host import EXTENSION_ID, HOST_NAME, host_manifest, launcher_text
 from tests.conftest import free_port
 from tests.extension.conftest import EXT, ExtensionBrowser
-from tests.install.helpers import companions_of, stop_companions
+from tests.install.helpers import ENV, ROOT, companions_of, stop_companions
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +38,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 def register_host(profile: Path, data_dir: Path, port: int, origins: list[str]) -> None:
+    """A host manifest allowing `origins` (setup only ever allows the extension's own id)."""
     launcher = profile.parent / "host"
     launcher.write_text(launcher_text(data_dir, port, windows=False))
     launcher.chmod(0o755)
@@ -65,7 +68,17 @@ def test_the_popup_ends_connected_without_a_code(
 ) -> None:
     profile = tmp_path / "profile"
     port = free_port()
-    register_host(profile, data_dir, port, [f"chrome-extension://{EXTENSION_ID}/"])
+    # registered as the IT person would, into this profile only
+    setup = subprocess.run(
+        [sys.executable, "-m", "companion.cli", "setup", "--profile", str(profile)]
+        + ["--data-dir", str(data_dir), "--port", str(port)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert setup.returncode == 0, setup.stderr
     browser = ExtensionBrowser(playwright, profile)
     browser.launch()
     try:
