@@ -4,6 +4,7 @@ without that extra runs everything a shop needs."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -85,9 +86,18 @@ def test_a_shop_install_without_the_demo_extra_runs_the_companion(tmp_path: Path
 
 
 def test_the_wheel_carries_the_companion_and_its_migrations(tmp_path: Path) -> None:
+    # built from a clean copy of the tracked files: no earlier build's leftovers can fill a gap
+    source = tmp_path / "source"
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps"]
-        + ["-w", str(tmp_path), str(ROOT)],
+        + ["-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
@@ -97,6 +107,16 @@ def test_the_wheel_carries_the_companion_and_its_migrations(tmp_path: Path) -> N
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "recore-connector = companion.cli:main" in archive.read(entry_points).decode()
+    # every file of the companion and the scrapers that is not Python code (data they read)
+    tracked = subprocess.run(
+        ["git", "ls-files", "companion", "scrapers"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    data_files = {name for name in tracked if not name.endswith(".py")}
+    assert data_files and data_files <= names, data_files - names
     assert "companion/native_host.py" in names
     assert "companion/setup/targets.py" in names
     assert "companion/db/migrations/env.py" in names
