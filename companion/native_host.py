@@ -92,7 +92,7 @@ def _health(port: int) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def start_companion(config: Config) -> None:
+def start_companion(config: Config) -> subprocess.Popen[bytes]:
     """`recore-connector serve` in its own session (or process group on Windows), so it
     outlives this host, which Chrome ends as soon as the reply is read."""
     command = [
@@ -116,7 +116,7 @@ def start_companion(config: Config) -> None:
         options["start_new_session"] = True
     log.info("starting the companion: %s", " ".join(command[2:]))
     # never Chrome's pipes: the companion's output would corrupt the messages
-    subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -126,12 +126,19 @@ def start_companion(config: Config) -> None:
     )
 
 
-def wait_for_companion(port: int, timeout_s: float = START_TIMEOUT_S) -> dict[str, Any] | None:
+def wait_for_companion(
+    port: int, process: subprocess.Popen[bytes], timeout_s: float = START_TIMEOUT_S
+) -> dict[str, Any] | None:
+    """Its /health once it answers; None when it exited first (the port taken, say) or took
+    too long."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         health = _health(port)
         if health is not None:
             return health
+        if process.poll() is not None:
+            log.warning("the companion exited at start (%s)", process.returncode)
+            return None
         time.sleep(0.2)
     return None
 
@@ -198,13 +205,14 @@ def answer(config: Config, origin: str, message: Any, allowed: set[str]) -> dict
     started = False
     health = _health(config.port)
     if health is None:
-        start_companion(config)
+        process = start_companion(config)
         started = True
-        health = wait_for_companion(config.port)
+        health = wait_for_companion(config.port, process)
         if health is None:
             return _refusal(
                 "COMPANION_NOT_STARTED",
-                "コンパニオンを起動できませんでした。IT担当者に連絡してください。",
+                f"コンパニオンを起動できませんでした（ポート{config.port}）。"
+                "パソコンを再起動しても続く場合は、IT担当者に連絡してください。",
             )
     if health.get("app") != APP_NAME:
         log.warning("another program answers on port %d", config.port)

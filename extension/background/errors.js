@@ -8,6 +8,7 @@ const HINTS = {
   COMPANION_TIMEOUT: "hintCompanionTimeout",
   COMPANION_UNVERIFIED: "hintCompanionUnverified",
   NOT_COMPANION: "hintNotCompanion",
+  COMPANION_NOT_STARTED: "hintCompanionNotStarted",
   EXTENSION_OUTDATED: "hintExtensionOutdated",
   COMPANION_OUTDATED: "hintCompanionOutdated",
   UNKNOWN_PAIRING: "hintPair",

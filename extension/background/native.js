@@ -22,7 +22,7 @@ async function connect(pair) {
     // "Specified native messaging host not found." and the like: no host registered here
     return { ok: false, code: "NO_HOST", message: String(err?.message || err) };
   }
-  if (!reply?.ok || !validPort(reply.port)) return { ok: false, code: "NO_HOST", ...reply };
+  if (!reply?.ok || !validPort(reply.port)) return { ...reply, ok: false, code: reply?.code || "NO_HOST" };
   const baseUrl = `http://${COMPANION_HOST}:${reply.port}`;
   const { token, key_id: keyId, proof_key: proofKey } = reply.pairing ?? {};
   if (token && keyId && proofKey) await saveConnection(baseUrl, reply.pairing);

@@ -75,6 +75,10 @@ const handlers = {
       // popup says so meanwhile
       chrome.runtime.sendMessage({ type: MSG.COMPANION_STARTING }).catch(() => {});
       const host = await connectThroughHost({ pair: !conn.token });
+      // the host answered but could not help: its words (Japanese) say what happened
+      if (!host.ok && host.code !== "NO_HOST") {
+        throw new CompanionError({ code: host.code, message: host.message || "", baseUrl: conn.baseUrl });
+      }
       if (!host.ok) throw err;
       conn = await getConnection();
       health = await api.health(conn);

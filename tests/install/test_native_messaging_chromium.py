@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +137,45 @@ def test_an_extension_with_another_id_gets_nothing_from_the_host(
     assert companions_of(data_dir) == []
     log = (data_dir / "logs" / "native-host.log").read_text()
     assert "refused origin" in log  # Chromium did run the host: the refusal was the host's
+
+
+def test_a_companion_that_cannot_start_is_said_so_in_plain_japanese(
+    playwright: Any, tmp_path: Path, data_dir: Path
+) -> None:
+    """The port is held by something that answers no HTTP: the companion the host starts cannot
+    listen and exits, and the popup says so at once, without a command line."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    stop = threading.Event()
+
+    def refuse() -> None:
+        holder.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = holder.accept()
+                connection.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    profile = tmp_path / "profile"
+    register_host(profile, data_dir, port, [f"chrome-extension://{EXTENSION_ID}/"])
+    browser = ExtensionBrowser(playwright, profile)
+    browser.launch()
+    try:
+        popup = browser.open("popup.html")
+        text = popup.locator("#notice-text").inner_text()
+        hint = popup.locator("#notice-hint").inner_text()
+        state = popup.locator("#conn-state").get_attribute("data-state")
+        popup.close()
+    finally:
+        browser.close()
+        stop.set()
+        thread.join()
+        holder.close()
+    assert state == "down"
+    assert "コンパニオンを起動できませんでした" in text and str(port) in text
+    assert "IT担当者" in hint and "recore-connector" not in text + hint
