@@ -39,6 +39,7 @@ FEATURES: list[str] = [
     "companion.history",  # before alerts: the alert queue listens to the history recorder
     "companion.alerts.service",
     "companion.diagnose.service",  # 「接続診断」 (read only)
+    "companion.support_bundle",
 ]
 
 
