@@ -190,12 +190,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def _store_browser(system: str) -> str:
     """Which browser the store's pages will run in, said in setup's summary."""
     from companion.setup.targets import current_system
-    from scrapers.browser import chromium_executable
+    from scrapers.browser import store_browser
 
-    found = chromium_executable(headless=True) if system == current_system() else None
-    if found:
-        return found
-    return "Playwright の Chromium（未導入なら `playwright install chromium` を一度実行）"
+    if system != current_system():  # a dry run for another system: its choice is made there
+        return "その PC の Chrome か Edge（なければ Playwright の Chromium）"
+    return store_browser(headless=True).describe()
 
 
 def demo_extra_missing() -> bool:
