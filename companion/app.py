@@ -38,6 +38,8 @@ FEATURES: list[str] = [
     "companion.sync.service",
     "companion.history",  # before alerts: the alert queue listens to the history recorder
     "companion.alerts.service",
+    "companion.diagnose.service",  # 「接続診断」 (read only)
+    "companion.support_bundle",
 ]
 
 
@@ -69,6 +71,11 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[JOBS] = JobRunner(db, config.run_dir, on_local_problem=disk.problem_seen)
     store = StoreSession(config, app[SETTINGS], app.get(STORE_OPTIONS))
     await store.start()
+    if store.shop_facts is not None and store.shop_facts.state == "refused":
+        # staff see it among the last errors (popup), IT in the log and in the diagnosis
+        await app[EVENTS].error(
+            "facts", store.shop_facts.message_ja, f"facts file refused: {store.shop_facts.reason}"
+        )
     app[STORE] = store
     yield
     await store.close()

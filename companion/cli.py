@@ -18,7 +18,7 @@ from companion.config import (
     default_data_dir,
     loopback_sockets,
 )
-from companion.logs import setup_logging
+from companion.logs import CLI_LOG, NATIVE_HOST_LOG, setup_logging
 
 log = logging.getLogger("companion.cli")
 
@@ -119,7 +119,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _new_pairing_code(config: Config) -> str:
+async def new_pairing_code(config: Config) -> str:
     from companion.db import Database
     from companion.pairing import create_code
 
@@ -134,14 +134,88 @@ async def _new_pairing_code(config: Config) -> str:
 def cmd_pair(args: argparse.Namespace) -> int:
     config = _config(args)
     config.ensure_dirs()
-    code = asyncio.run(_new_pairing_code(config))
+    code = asyncio.run(new_pairing_code(config))
     print("拡張機能のオプション画面にこのペアリングコードを入力してください（5分間・1回だけ有効）:")
     print("Enter this pairing code in the extension's options page (valid 5 minutes, once):")
     print(code)
     return 0
 
 
+def cmd_native_host(args: argparse.Namespace) -> int:
+    """What Chrome runs for the extension (companion/native_host.py); stdout is Chrome's pipe."""
+    from companion.native_host import EXTENSION_ORIGIN, run
+
+    config = _config(args)
+    config.ensure_dirs()
+    setup_logging(config.log_dir, file_name=NATIVE_HOST_LOG, to_stderr=False)
+    return run(config, args.origin, [EXTENSION_ORIGIN, *args.allow_origin])
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Register the native messaging host and the start at login (companion/setup/)."""
+    from companion.native_host import EXTENSION_ID
+    from companion.setup.targets import build_plan, current_system
+
+    system = args.system or current_system()
+    if args.profile and system == "windows":
+        print("--profile は Linux と macOS だけで使えます。 / --profile: Linux and macOS only.")
+        return 2
+    config = _config(args)
+    plan = build_plan(
+        system,
+        home=Path.home(),
+        data_dir=config.data_dir,
+        port=config.port,
+        profile=Path(args.profile).expanduser().resolve() if args.profile else None,
+    )
+    if args.dry_run:
+        verb = "削除します / would remove" if args.uninstall else "書き込みます / would write"
+        print(f"（確認のみ・何も変更しません）次のものを{verb}:")
+        print(plan.describe(), end="")
+        return 0
+    if args.uninstall:
+        plan.remove()
+        print("登録を解除しました（データは残してあります）。 / Setup removed; the data is kept.")
+        return 0
+    plan.apply()
+    print("セットアップが終わりました。 / Setup done.")
+    for note in plan.notes:
+        print(f"  {note}")
+    print(f"  店舗ページ用のブラウザ: {_store_browser(system)}")
+    print(f"  拡張機能ID / extension id: {EXTENSION_ID}")
+    print("拡張機能を読み込み、ツールバーのボタンを押すと接続されます（コード入力は不要です）。")
+    return 0
+
+
+def _store_browser(system: str) -> str:
+    """Which browser the store's pages will run in, said in setup's summary."""
+    from companion.setup.targets import current_system
+    from scrapers.browser import store_browser
+
+    if system != current_system():  # a dry run for another system: its choice is made there
+        return "その PC の Chrome か Edge（なければ Playwright の Chromium）"
+    return store_browser(headless=True).describe()
+
+
+def demo_extra_missing() -> bool:
+    """The stand-in servers need the `[demo]` extra, which a shop PC does not install."""
+    try:
+        import aiohttp_jinja2  # noqa: F401
+        import jinja2  # noqa: F401
+        import jwt  # noqa: F401
+    except ImportError:
+        print(
+            "デモ用の部品が入っていません。 / The stand-in servers need the [demo] extra:\n"
+            "  pip install 'recore-connector[demo]'",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    if demo_extra_missing():
+        return 1
     setup_logging(None)
     state_file = Path(args.state) if args.state else None
     if args.system == "recore":
@@ -153,6 +227,11 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         creds = demo_credentials(app)
         print(f"  ec_account_id={creds['ec_account_id']}")
         print(f"  X-Identification: {creds['api_key']}")
+    elif args.bundle:
+        from sandbox.yahoo.replay import create_replay_app
+
+        app = create_replay_app(Path(args.bundle))
+        print(f"Yahoo sandbox replaying {args.bundle} on http://{LOOPBACK}:{args.port}")
     else:
         from sandbox.yahoo.app import create_app as create_yahoo
         from sandbox.yahoo.app import demo_account
@@ -219,7 +298,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     config = _config(args, workers=False)
     config.ensure_dirs()
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, file_name=CLI_LOG)
     out = Path(args.output).expanduser()
 
     async def export(app: web.Application) -> Path:
@@ -243,7 +322,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_support_bundle(args: argparse.Namespace) -> int:
+    """One zip for support (companion/support_bundle.py): nothing secret, no buyer data."""
+    import tempfile
+
+    from companion.support_bundle import build_bundle, bundle_name
+
+    config = _config(args, workers=False)
+    config.ensure_dirs()
+    setup_logging(config.log_dir, file_name=CLI_LOG)
+    out = Path(args.output).expanduser() if args.output else Path.cwd() / bundle_name()
+    try:
+        data = asyncio.run(run_with_app(config, build_bundle))
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / "bundle.zip"
+            source.write_bytes(data)
+            write_new_file(source, out)
+    except Exception as exc:
+        return _local_problem_exit(exc)
+    print(out)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    if demo_extra_missing():
+        return 1
     from companion.demo import DemoPorts, prepare_dir, run_demo
 
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir() / "demo"
@@ -259,7 +362,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
     config = _config(args)
     config.ensure_dirs()
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, file_name=CLI_LOG)
     visible = False if args.headless else None
     return asyncio.run(login_once(config, visible=visible, wait_seconds=args.wait))
 
@@ -269,13 +372,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     config = _config(args, workers=False)
     config.ensure_dirs()
-    setup_logging(config.log_dir)
+    setup_logging(config.log_dir, file_name=CLI_LOG)
     try:
         summary, fault, steps = asyncio.run(run_once(config))
     except Exception as exc:
         return _local_problem_exit(exc)
     print(format_summary(summary, fault, steps))
     return 0 if fault is None else 1
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """Read-only checks of ReCORE and the Yahoo store; a redacted zip and a Japanese summary."""
+    from companion.diagnose.cli import diagnose_once
+
+    config = _config(args)
+    config.ensure_dirs()
+    setup_logging(config.log_dir)
+    out = Path(args.out).expanduser() if args.out else Path.cwd()
+    return asyncio.run(diagnose_once(config, out))
 
 
 def _local_problem_exit(exc: Exception) -> int:
@@ -343,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, help="zip file to write")
     export.set_defaults(func=cmd_export)
 
+    bundle = with_data_dir(
+        sub.add_parser("support-bundle", help="one zip for support: versions, status, log tail")
+    )
+    bundle.add_argument("-o", "--output", help="zip file to write (default: in this folder)")
+    bundle.set_defaults(func=cmd_support_bundle)
+
     login = with_store(
         sub.add_parser("login", help="log in to the Yahoo store once (SMS, captcha) in a window")
     )
@@ -356,6 +476,14 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--once", action="store_true", required=True, help="one sync, then exit")
     sync.set_defaults(func=cmd_sync)
 
+    diagnose = with_store(
+        sub.add_parser(
+            "diagnose", help="read-only checks of ReCORE and the Yahoo store; a redacted zip"
+        )
+    )
+    diagnose.add_argument("--out", help="folder for the zip (default: the current folder)")
+    diagnose.set_defaults(func=cmd_diagnose)
+
     backup = with_data_dir(sub.add_parser("backup", help="copy the database now"))
     backup.set_defaults(func=cmd_backup)
 
@@ -366,6 +494,29 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--copy", help="this copy instead of the newest")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     restore.set_defaults(func=cmd_restore)
+
+    setup = with_data_dir(
+        sub.add_parser("setup", help="register with Chrome/Edge and start at login (once)")
+    )
+    setup.add_argument("--port", type=int, default=DEFAULT_PORT, help="companion port")
+    setup.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
+    setup.add_argument("--uninstall", action="store_true", help="remove what setup wrote")
+    setup.add_argument("--profile", help="register into this Chromium user-data directory only")
+    setup.add_argument("--system", choices=["linux", "darwin", "windows"], help=argparse.SUPPRESS)
+    setup.set_defaults(func=cmd_setup)
+
+    host = with_data_dir(
+        sub.add_parser("native-host", help="what Chrome starts for the extension (stdio)")
+    )
+    host.add_argument("origin", help="the calling extension's origin (Chrome passes it)")
+    host.add_argument("--port", type=int, default=DEFAULT_PORT, help="companion port")
+    host.add_argument(
+        "--allow-origin", action="append", default=[], help="another extension origin to serve"
+    )
+    host.add_argument("--parent-window", help=argparse.SUPPRESS)  # Chrome on Windows adds it
+    host.set_defaults(func=cmd_native_host)
 
     sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
     sandbox.add_argument("system", choices=["recore", "yahoo"])
@@ -378,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ReCORE only: listings as its spec shows them (spec), or with the Yahoo fields (rich)",
     )
     sandbox.add_argument("--world", **WORLD_ARG)
+    sandbox.add_argument(
+        "--bundle", help="yahoo only: serve a diagnosis zip's saved pages as the store (read only)"
+    )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -55,18 +55,58 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
-def setup_logging(log_dir: Path | None, level: int = logging.INFO) -> None:
+LOG_MAX_BYTES = 5_000_000
+
+
+class PrivateAppendFileHandler(logging.FileHandler):
+    """For a log several processes may write at once (one-off commands, the native host): appends
+    only, never renames while open, so no process breaks another's file (on Windows an open file
+    cannot be renamed). A file grown too big is set aside once, when a process starts with it."""
+
+    def __init__(self, path: Path) -> None:
+        if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
+            try:
+                os.replace(path, path.with_name(path.name + ".1"))
+            except OSError:
+                pass  # held open by another process (Windows): it is set aside next time
+        super().__init__(path, encoding="utf-8")
+
+    def _open(self) -> IO[Any]:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+# One file per kind of process: only `serve` rotates its file while running. One-off commands
+# (`sync --once`, `export`, `login`, ...) beside it write `cli.log`, the native host its own.
+SERVE_LOG = "companion.log"
+CLI_LOG = "cli.log"
+NATIVE_HOST_LOG = "native-host.log"
+
+
+def setup_logging(
+    log_dir: Path | None,
+    level: int = logging.INFO,
+    *,
+    file_name: str = SERVE_LOG,
+    to_stderr: bool = True,
+) -> None:
     root = logging.getLogger()
     root.setLevel(level)
-    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    # the process id: several processes (serve, one-off commands, the native host) log at once
+    fmt = RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler()] if to_stderr else []
     if log_dir is not None:
         private_dir(log_dir)
-        handlers.append(
-            PrivateRotatingFileHandler(
-                log_dir / "companion.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+        path = log_dir / file_name
+        if file_name == SERVE_LOG:
+            handlers.append(
+                PrivateRotatingFileHandler(
+                    path, maxBytes=LOG_MAX_BYTES, backupCount=3, encoding="utf-8"
+                )
             )
-        )
+        else:
+            handlers.append(PrivateAppendFileHandler(path))
     for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)

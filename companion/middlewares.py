@@ -1,4 +1,5 @@
-"""Security middlewares, in order: Host → Origin (+CORS) → errors → bearer token → inputs.
+"""Security middlewares, in order: Host → Origin (+CORS) → errors → API version → bearer token
+→ inputs.
 
 Modelled on Jupyter Server's checks for a localhost server: a Host allow-list against DNS
 rebinding, an Origin allow-list against other web pages, and a token for everything else.
@@ -11,6 +12,14 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from companion.api_version import (
+    API_HEADER,
+    API_VERSION,
+    COMPANION_OUTDATED,
+    EXTENSION_OUTDATED,
+    MIN_EXTENSION_API,
+    version_problem,
+)
 from companion.inputs import inputs_middleware
 from companion.keys import DISK, PAIRING
 from companion.loopback import host_allowed
@@ -74,7 +83,7 @@ def _cors_headers(origin: str) -> dict[str, str]:
     return {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Allow-Headers": f"Authorization, Content-Type, {API_HEADER}",
         "Access-Control-Max-Age": "600",
         "Vary": "Origin",
     }
@@ -125,10 +134,41 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
+@web.middleware
+async def api_version_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An extension too old or too new for this companion hears which side to update (426)
+    before anything else can fail oddly; `/health` always answers, it is how versions are told."""
+    if request.path == f"{API}/health" or not request.path.startswith(API):
+        return await handler(request)
+    sent = request.headers.get(API_HEADER)
+    problem = version_problem(sent)
+    if problem == EXTENSION_OUTDATED:
+        log.warning("extension API %r refused: this companion needs %d", sent, MIN_EXTENSION_API)
+        return error_response(
+            426,
+            problem,
+            "拡張機能が古いため、このコンパニオンと連携できません。拡張機能を更新してください。",
+            f"extension API {sent!r} is older than {MIN_EXTENSION_API}",
+            api_version=API_VERSION,
+        )
+    if problem == COMPANION_OUTDATED:
+        log.warning("extension API %r refused: this companion speaks %d", sent, API_VERSION)
+        return error_response(
+            426,
+            problem,
+            "コンパニオン（recore-connector）が古いため、この拡張機能と連携できません。"
+            "コンパニオンを更新してください。",
+            f"extension API {sent!r} is newer than {API_VERSION}",
+            api_version=API_VERSION,
+        )
+    return await handler(request)
+
+
 MIDDLEWARES = [
     host_middleware,
     origin_middleware,
     errors_middleware,
+    api_version_middleware,
     token_middleware,
     inputs_middleware,
 ]

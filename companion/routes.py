@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from companion import __version__
+from companion.api_version import identity
 from companion.inputs import path_id, query_int, read_json
 from companion.keys import JOBS, PAIRING, SETTINGS
 from companion.loopback import local_address
@@ -26,8 +27,15 @@ routes = web.RouteTableDef()
 
 @routes.get(f"{API}/health")
 async def health(request: web.Request) -> web.Response:
+    """Open to all: names the application and its API version (how the extension tells the
+    companion from another program on the port, and which side is outdated)."""
     return web.json_response(
-        {"ok": True, "version": __version__, "paired": request.app[PAIRING].is_paired}
+        {
+            "ok": True,
+            **identity(),
+            "version": __version__,
+            "paired": request.app[PAIRING].is_paired,
+        }
     )
 
 

@@ -30,7 +30,7 @@ from companion.db.models import (
 )
 from companion.events import event_dict
 from companion.jobs import ACTIVE_STATES, job_dict
-from companion.keys import DB, RECORE
+from companion.keys import DB, RECORE, STORE
 from companion.settings import FIELDS
 
 LISTING_STATES = {
@@ -175,6 +175,8 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         },
         "recore": {**_recore_part(app, figures.open_tasks), "unknown_tasks": unknown},
         "last_errors": errors,
+        # the shop's facts file (data dir): none, applied or refused with its line
+        "facts": _facts_part(app),
         # items whose press (出品する, 早期終了 …) has no known outcome yet: 確認中
         "checking": checking,
     }
@@ -185,3 +187,9 @@ def _recore_part(app: web.Application, open_tasks: int) -> dict[str, Any]:
     if service is None:
         return {"configured": False, "missing": [], "missing_keys": [], "workers": False}
     return {**service.configuration(), "poll": service.gateway.status(), "open_tasks": open_tasks}
+
+
+def _facts_part(app: web.Application) -> dict[str, Any]:
+    store = app.get(STORE)
+    shop = store.shop_facts if store is not None else None
+    return {"state": "none"} if shop is None else shop.describe()

@@ -25,8 +25,9 @@ from aiohttp import web
 
 from companion.config import Config
 from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
+from companion.shop_facts import ShopFacts, load_shop_facts
 from scrapers.errors import WallError
-from scrapers.facts import FACTS, Facts, StoreUrls
+from scrapers.facts import Facts, StoreUrls
 from scrapers.reader import StoreReader
 from scrapers.session import BrowserSession, Credentials
 
@@ -77,11 +78,16 @@ class StoreSession:
         config: Config,
         settings: SettingsStore,
         options: StoreOptions | None = None,
-        facts: Facts = FACTS,
+        facts: Facts | None = None,
     ) -> None:
         self.config = config
         self.settings = settings
         self.options = options or StoreOptions()
+        # the shop's facts file (data dir) over the built-in facts, checked once here
+        self.shop_facts: ShopFacts | None = None
+        if facts is None:
+            self.shop_facts = load_shop_facts(config.data_dir)
+            facts = self.shop_facts.facts
         self.facts = facts
         self.blocked: dict[str, str] | None = None
         self._browser: BrowserSession | None = None

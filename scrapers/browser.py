@@ -21,7 +21,9 @@ import os
 import shutil
 import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,61 @@ def chromium_executable(*, headless: bool = False) -> str | None:
         if found:
             return found
     return None
+
+
+# Chrome and Edge as installed on Windows and macOS, tried in this order (Playwright's channels
+# `chrome` and `msedge` start them): a shop PC has one of them, and Playwright's own Chromium
+# cannot be downloaded behind many shop networks.
+INSTALLED_BROWSERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "win32": {
+        "chrome": (
+            r"%PROGRAMFILES%\Google\Chrome\Application\chrome.exe",
+            r"%PROGRAMFILES(X86)%\Google\Chrome\Application\chrome.exe",
+            r"%LOCALAPPDATA%\Google\Chrome\Application\chrome.exe",
+        ),
+        "msedge": (
+            r"%PROGRAMFILES(X86)%\Microsoft\Edge\Application\msedge.exe",
+            r"%PROGRAMFILES%\Microsoft\Edge\Application\msedge.exe",
+        ),
+    },
+    "darwin": {
+        "chrome": ("/Applications/Google Chrome.app", "~/Applications/Google Chrome.app"),
+        "msedge": ("/Applications/Microsoft Edge.app", "~/Applications/Microsoft Edge.app"),
+    },
+}
+CHANNEL_NAMES = {"chrome": "Google Chrome", "msedge": "Microsoft Edge"}
+
+
+@dataclass(frozen=True)
+class StoreBrowser:
+    """The browser the store's pages run in: a binary, an installed Chrome or Edge (a Playwright
+    channel), or neither (Playwright's own Chromium)."""
+
+    executable: str | None = None
+    channel: str | None = None
+
+    def describe(self) -> str:
+        if self.executable:
+            return self.executable
+        if self.channel:
+            return f"{CHANNEL_NAMES.get(self.channel, self.channel)}（インストール済み）"
+        return "Playwright の Chromium（未導入なら `playwright install chromium` を一度実行）"
+
+
+def store_browser(
+    *, headless: bool = True, platform: str = sys.platform, exists: Any = None
+) -> StoreBrowser:
+    """The store pages' browser: an override or a Chromium found on PATH first (Debian's headless
+    shell, `RECORE_CONNECTOR_CHROMIUM`), else on Windows and macOS the installed Chrome or Edge,
+    else Playwright's own. `exists` checks a path (for tests of another platform's choice)."""
+    executable = chromium_executable(headless=headless)
+    if executable or platform not in INSTALLED_BROWSERS:
+        return StoreBrowser(executable=executable)
+    found = exists or (lambda path: Path(os.path.expanduser(os.path.expandvars(path))).exists())
+    for channel, paths in INSTALLED_BROWSERS[platform].items():
+        if any(found(path) for path in paths):
+            return StoreBrowser(channel=channel)
+    return StoreBrowser()
 
 
 def _read(path: str) -> str | None:

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import BrowserContext, Locator, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from scrapers.browser import STORE_PAGE_ARGS, chromium_executable, chromium_sandbox
+from scrapers.browser import STORE_PAGE_ARGS, chromium_sandbox, store_browser
 from scrapers.errors import WallError
 from scrapers.facts import StoreUrls
 from scrapers.parse import LOGIN_KINDS, PageKind, classify, error_texts
@@ -211,14 +211,15 @@ class BrowserSession:
             os.chmod(self.profile_dir, 0o700)  # holds the store's login cookies
         pw = await async_playwright().start()
         try:
-            executable = chromium_executable(headless=self.headless)
+            choice = store_browser(headless=self.headless)
             context = await pw.chromium.launch_persistent_context(
                 str(self.profile_dir),
-                executable_path=executable,
+                executable_path=choice.executable,
+                channel=choice.channel,
                 headless=self.headless,
                 # the store's pages (HTML descriptions included) keep Chromium's sandbox wherever
                 # it can run; Playwright adds --no-sandbox itself unless told so
-                chromium_sandbox=chromium_sandbox(executable),
+                chromium_sandbox=chromium_sandbox(choice.executable),
                 args=list(STORE_PAGE_ARGS),
                 locale="ja-JP",
                 timezone_id="Asia/Tokyo",

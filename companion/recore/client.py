@@ -524,6 +524,13 @@ class RecoreClient:
                 break
         return out
 
+    async def read(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[Any, Mapping[str, str]]:
+        """One GET of any co-api path, paced and checked like every call (the diagnosis reads
+        endpoints the connector does not use yet, e.g. `/items`)."""
+        return await self._call(("GET", path), params=params)
+
     async def deliver(self, operation: str, target: str, body: Mapping[str, Any]) -> Any:
         """Send one outbox message (operation names are the outbox's stored vocabulary)."""
         if operation == OP_TASK_SUCCEEDED:

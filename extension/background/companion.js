@@ -5,7 +5,11 @@
 // must answer a fresh random challenge with an HMAC under the key pairing gave, bound to the
 // address the extension asked (so a program elsewhere cannot pass the challenge on to the real
 // companion and hand back its answer). Requests that start together share one proof.
-import { API_PREFIX, PROOF_CONTEXT } from "../common/protocol.js";
+//
+// Before pairing and whenever the popup opens, /health must name the companion (another program
+// may hold its port: 8765 is also Anki-Connect's default) and an API version this extension
+// speaks; otherwise the staff hear which side to update.
+import { API_HEADER, API_PREFIX, API_VERSION, APP_NAME, MIN_COMPANION_API, PROOF_CONTEXT } from "../common/protocol.js";
 
 /** A failed companion call. `code` is the companion's error code or one of ours (COMPANION_*). */
 export class CompanionError extends Error {
@@ -42,7 +46,7 @@ const DEFAULT_TIMEOUT_MS = 15000;
  */
 export async function callCompanion(conn, method, path, options = {}) {
   const { body, auth = true, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", [API_HEADER]: String(API_VERSION) };
   if (auth) {
     if (!conn.token) throw new CompanionError({ code: "NOT_PAIRED" });
     await ensureVerified(conn);
@@ -126,7 +130,7 @@ export async function verifyCompanion(conn) {
       timeoutMs: 5000,
     });
   } catch (err) {
-    const passOn = ["COMPANION_DOWN", "COMPANION_TIMEOUT", "UNKNOWN_PAIRING"];
+    const passOn = ["COMPANION_DOWN", "COMPANION_TIMEOUT", "UNKNOWN_PAIRING", "EXTENSION_OUTDATED", "COMPANION_OUTDATED"];
     if (err instanceof CompanionError && passOn.includes(err.code)) throw err;
     throw new CompanionError({ code: "COMPANION_UNVERIFIED", baseUrl: conn.baseUrl, status: err?.status ?? 0 });
   }
@@ -160,8 +164,33 @@ export function ensureVerified(conn) {
   return proof;
 }
 
+/**
+ * The companion's /health, checked: it names the companion and an API version both sides speak.
+ * Throws CompanionError NOT_COMPANION (another program answers), COMPANION_OUTDATED or
+ * EXTENSION_OUTDATED; an error the companion itself answers with (e.g. DATABASE_DAMAGED) passes on.
+ */
+export async function checkedHealth(conn) {
+  let health;
+  try {
+    health = await callCompanion(conn, "GET", "/health", { auth: false, timeoutMs: 5000 });
+  } catch (err) {
+    // our own error shape (a companion with a damaged database answers 503 with its code)
+    if (!(err instanceof CompanionError) || err.serverMessage || !err.code.startsWith("HTTP_")) throw err;
+    throw new CompanionError({ code: "NOT_COMPANION", baseUrl: conn.baseUrl, status: err.status });
+  }
+  if (health?.app !== APP_NAME) throw new CompanionError({ code: "NOT_COMPANION", baseUrl: conn.baseUrl });
+  const companionApi = Number(health.api_version ?? 0);
+  if (!(companionApi >= MIN_COMPANION_API)) {
+    throw new CompanionError({ code: "COMPANION_OUTDATED", baseUrl: conn.baseUrl });
+  }
+  if (Number(health.min_extension_api ?? 0) > API_VERSION) {
+    throw new CompanionError({ code: "EXTENSION_OUTDATED", baseUrl: conn.baseUrl });
+  }
+  return health;
+}
+
 export const api = {
-  health: (conn) => callCompanion(conn, "GET", "/health", { auth: false, timeoutMs: 5000 }),
+  health: checkedHealth,
   pair: (conn, code) => callCompanion(conn, "POST", "/pair", { auth: false, body: { code } }),
   pairings: (conn) => callCompanion(conn, "GET", "/pairings"),
   revokeCurrent: (conn) => callCompanion(conn, "DELETE", "/pairings/current"),

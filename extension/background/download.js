@@ -4,6 +4,7 @@
 // the file streams to disk (no blob in memory, no data: URL size limit in the worker, where
 // URL.createObjectURL does not exist), and the file name is the server's ASCII name from
 // Content-Disposition.
+import { API_PREFIX } from "../common/protocol.js";
 import { api, CompanionError, ensureVerified } from "./companion.js";
 import { localError } from "./errors.js";
 
@@ -76,4 +77,18 @@ async function explainInterrupted(conn, batchId, item) {
     if (err instanceof CompanionError) throw err;
   }
   throw localError("DOWNLOAD_FAILED", "errDownloadFailed", "hintDownloadFailed", [item.error || "?"]);
+}
+
+/** The companion's support bundle (versions, status, log tail; nothing secret) into Downloads. */
+export async function downloadSupportBundle(conn) {
+  await ensureVerified(conn); // the token goes in a header: only to the proven companion
+  const downloadId = await chrome.downloads.download({
+    url: `${conn.baseUrl}${API_PREFIX}/support-bundle`,
+    headers: [{ name: "Authorization", value: `Bearer ${conn.token}` }],
+    conflictAction: "uniquify",
+    saveAs: false,
+  });
+  const item = await waitForDownload(downloadId);
+  if (item.state !== "complete") throw localError("DOWNLOAD_FAILED", "supportFailed", "", [item.error || ""]);
+  return { filename: item.filename ? item.filename.split(/[\\/]/).pop() : "" };
 }

@@ -7,6 +7,10 @@ const HINTS = {
   COMPANION_DOWN: "hintCompanionDown",
   COMPANION_TIMEOUT: "hintCompanionTimeout",
   COMPANION_UNVERIFIED: "hintCompanionUnverified",
+  NOT_COMPANION: "hintNotCompanion",
+  COMPANION_NOT_STARTED: "hintCompanionNotStarted",
+  EXTENSION_OUTDATED: "hintExtensionOutdated",
+  COMPANION_OUTDATED: "hintCompanionOutdated",
   UNKNOWN_PAIRING: "hintPair",
   NOT_PAIRED: "hintPair",
   UNAUTHORIZED: "hintPair",
@@ -26,6 +30,9 @@ export function describeError(err, conn) {
     else if (code === "COMPANION_UNVERIFIED") {
       text = t("errCompanionUnverified", [err.baseUrl || conn?.baseUrl || ""]);
     }
+    else if (code === "NOT_COMPANION") text = t("errNotCompanion", [err.baseUrl || conn?.baseUrl || ""]);
+    else if (code === "EXTENSION_OUTDATED") text = t("errExtensionOutdated");
+    else if (code === "COMPANION_OUTDATED") text = t("errCompanionOutdated");
     else if (code === "NOT_PAIRED") text = t("errNotPaired");
     else if (code === "UNAUTHORIZED") text = t("errUnauthorized");
     else if (!text) text = t("errHttp", [String(err.status || code)]);

@@ -7,6 +7,10 @@ import { showBadge } from "./badge.js";
 import { api, CompanionError } from "./companion.js";
 import { getConnection } from "./connection.js";
 import { describeError } from "./errors.js";
+import { connectThroughHost } from "./native.js";
+import { companionIsDown, noteCompanion } from "./presence.js";
+
+const COMPANION_GONE = new Set(["COMPANION_DOWN", "COMPANION_TIMEOUT"]);
 
 export const POLL_ALARM = "recore-poll";
 const FAST_POLL_MS = 2000;
@@ -105,6 +109,7 @@ async function pollInner() {
   if (conn.token) {
     try {
       const status = await api.status(conn);
+      await noteCompanion(true);
       const runningJobs = status?.running_jobs ?? [];
       running = runningJobs.filter((job) => job.state !== "paused").length;
       lastErrors = status?.last_errors ?? [];
@@ -112,13 +117,18 @@ async function pollInner() {
     } catch (err) {
       // Companion stopped or token revoked: the popup explains; the badge only drops the count.
       if (!(err instanceof CompanionError)) throw err;
+      if (COMPANION_GONE.has(err.code)) {
+        await noteCompanion(false);
+        // the native host (where registered) starts it again, unasked
+        connectThroughHost({ pair: false });
+      }
     }
   }
   // Read after the network calls: markErrorsSeen may have run meanwhile.
   const { jobNotes: notes, watchedJobs, errorsSeenAt } = await readState();
   const seenAt = errorsSeenAt ? parseTime(errorsSeenAt) : 0;
   const unseen = [...notes, ...lastErrors].filter((entry) => isUnseen(entry, seenAt)).length;
-  await showBadge({ running, unseen });
+  await showBadge({ running, unseen, down: conn.token ? await companionIsDown() : false });
   if (running > 0 || watchedJobs.length > 0) schedule(FAST_POLL_MS);
   return { running, unseen };
 }

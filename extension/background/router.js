@@ -4,9 +4,18 @@ import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.
 import { alertHandlers } from "./alerts.js";
 import { api, callCompanion, CompanionError } from "./companion.js";
 import { forgetPairing, getConnection, saveConnection } from "./connection.js";
-import { downloadBatchZip } from "./download.js";
+import { diagnoseHandlers } from "./diagnose.js";
+import { downloadBatchZip, downloadSupportBundle } from "./download.js";
 import { describeError, localError } from "./errors.js";
 import { jobNotes, markErrorsSeen, pollOnce, watchJob } from "./jobs.js";
+import { connectThroughHost } from "./native.js";
+
+// Nothing answers: the native host (where registered) can start the companion.
+const COMPANION_GONE = new Set(["COMPANION_DOWN", "COMPANION_TIMEOUT"]);
+// The pairing no longer works here (ended, a new database; an ended pairing's origin is refused
+// before the proof, so it looks unverified): the host pairs anew. It hands on only a pairing the
+// companion's own database holds, never one made up by a program that took the port.
+const PAIRING_ENDED = new Set(["UNKNOWN_PAIRING", "UNAUTHORIZED", "COMPANION_UNVERIFIED"]);
 
 // Settings keys the pages may send; anything else is dropped before it reaches the companion.
 const SETTINGS_KEYS = new Set([
@@ -56,15 +65,48 @@ const handlers = {
   },
 
   async [MSG.POPUP_STATE]() {
-    const conn = await getConnection();
-    const health = await api.health(conn); // throws COMPANION_DOWN when it is not running
+    let conn = await getConnection();
+    let health;
+    try {
+      // throws COMPANION_DOWN when it is not running, NOT_COMPANION when another program answers
+      health = await api.health(conn);
+    } catch (err) {
+      if (!(err instanceof CompanionError) || !COMPANION_GONE.has(err.code)) throw err;
+      // the native host starts the companion (and pairs, when there is no pairing yet); the
+      // popup says so meanwhile
+      chrome.runtime.sendMessage({ type: MSG.COMPANION_STARTING }).catch(() => {});
+      const host = await connectThroughHost({ pair: !conn.token });
+      // the host answered but could not help: its words (Japanese) say what happened
+      if (!host.ok && host.code !== "NO_HOST") {
+        throw new CompanionError({ code: host.code, message: host.message || "", baseUrl: conn.baseUrl });
+      }
+      if (!host.ok) throw err;
+      conn = await getConnection();
+      health = await api.health(conn);
+    }
+    if (!conn.token && (await connectThroughHost({ pair: true })).ok) {
+      conn = await getConnection();
+      pollOnce();
+    }
     if (!conn.token) return { paired: false, companionUrl: conn.baseUrl, health };
-    const [status, settings, batches, pending] = await Promise.all([
-      api.status(conn),
-      api.getSettings(conn),
-      optional(api.batches(conn), { batches: [] }),
-      optional(api.pending(conn), null),
-    ]);
+    const load = (c) =>
+      Promise.all([
+        api.status(c),
+        api.getSettings(c),
+        optional(api.batches(c), { batches: [] }),
+        optional(api.pending(c), null),
+      ]);
+    let loaded;
+    try {
+      loaded = await load(conn);
+    } catch (err) {
+      // the companion no longer knows this pairing (ended, or a new database): the host pairs anew
+      if (!(err instanceof CompanionError) || !PAIRING_ENDED.has(err.code)) throw err;
+      if (!(await connectThroughHost({ pair: true })).ok) throw err;
+      conn = await getConnection();
+      loaded = await load(conn);
+    }
+    const [status, settings, batches, pending] = loaded;
     const { errorsSeenAt } = await chrome.storage.local.get("errorsSeenAt");
     return {
       paired: true,
@@ -94,7 +136,9 @@ const handlers = {
     if (!url.ok) throw localError("INVALID_COMPANION_URL", url.error);
     const code = normalizePairingCode(message.code);
     if (!code.ok) throw localError("INVALID_CODE", code.error);
-    const reply = await api.pair({ baseUrl: url.value, token: null }, code.value);
+    const target = { baseUrl: url.value, token: null };
+    await api.health(target); // the code goes to the companion, not to whatever holds its port
+    const reply = await api.pair(target, code.value);
     if (!reply?.token || !reply?.key_id || !reply?.proof_key) {
       throw localError("PAIRING_FAILED", "errPairingNoToken");
     }
@@ -233,8 +277,15 @@ const handlers = {
     return pollOnce();
   },
 
+  async [MSG.SUPPORT_BUNDLE]() {
+    return downloadSupportBundle(await requirePaired());
+  },
+
   // the options page's 通知 and 履歴 (alerts.js)
   ...alertHandlers,
+
+  // the options page's 接続診断 (diagnose.js)
+  ...diagnoseHandlers,
 };
 
 /** Answer one message. Never rejects: failures become {ok: false, error}. */

@@ -3,6 +3,15 @@
 import { handleMessage } from "./router.js";
 import { ensureAlarm, POLL_ALARM, pollOnce } from "./jobs.js";
 import { openNotification, pollNotifications } from "./notifications.js";
+import { getConnection } from "./connection.js";
+import { connectThroughHost } from "./native.js";
+
+// At start-up the native host (where registered) starts the companion, and pairs this extension
+// when it has no pairing yet; the 8-digit code stays the way where no host is registered.
+async function startCompanion() {
+  const { token } = await getConnection();
+  await connectThroughHost({ pair: !token });
+}
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   // Only our own pages talk to the worker (no externally_connectable, no content scripts).
@@ -17,12 +26,14 @@ chrome.runtime.onInstalled.addListener(async ({ reason }) => {
     await chrome.storage.local.set({ errorsSeenAt: new Date().toISOString() });
   }
   await ensureAlarm();
+  await startCompanion();
   await pollOnce();
   await pollNotifications();
 });
 
 chrome.runtime.onStartup.addListener(async () => {
   await ensureAlarm();
+  await startCompanion();
   await pollOnce();
   await pollNotifications();
 });

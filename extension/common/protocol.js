@@ -29,6 +29,9 @@ export const MSG = Object.freeze({
   POLL_NOTIFICATIONS: "pollNotifications",
   GET_TABLES: "getTables",
   PUT_TABLE: "putTable",
+  DIAGNOSE: "diagnose",
+  SUPPORT_BUNDLE: "supportBundle",
+  COMPANION_STARTING: "companionStarting", // worker → popup: the native host is starting it
 });
 
 // The shop's own tables the companion keeps (templates, grade and category tables, co-api aliases).
@@ -52,3 +55,9 @@ export const API_PREFIX = "/api/v1";
 // The companion's answer to a challenge is HMAC-SHA256(proof key, PROOF_CONTEXT \n challenge \n
 // host:port it was reached at); see companion/pairing.py.
 export const PROOF_CONTEXT = "recore-connector proof v1";
+// Who answers on the port: the companion's /health names itself so, and its API version (see
+// companion/api_version.py). Every call carries this extension's API version in API_HEADER.
+export const APP_NAME = "recore-connector";
+export const API_VERSION = 1;
+export const MIN_COMPANION_API = 1; // the oldest companion API this extension still works with
+export const API_HEADER = "X-ReCORE-API";

@@ -277,10 +277,26 @@ async function init() {
   document.body.dataset.ready = "true"; // lets tests (and people) know the page finished loading
 }
 
+// 「サポート用の情報を保存」: the companion's support bundle, saved like a batch's zip.
+async function onSupportBundle() {
+  const message = $("support-message");
+  message.dataset.kind = "info";
+  message.textContent = t("supportSaving");
+  try {
+    const { filename } = await ask(MSG.SUPPORT_BUNDLE);
+    message.dataset.kind = "ok";
+    message.textContent = t("supportSaved", [filename]);
+  } catch (error) {
+    message.dataset.kind = "error";
+    message.textContent = [error.text, error.hint].filter(Boolean).join(" ");
+  }
+}
+
 $("pair").addEventListener("click", onPair);
 $("pairing_code").addEventListener("keydown", (event) => {
   if (event.key === "Enter") onPair();
 });
 $("unpair").addEventListener("click", onUnpair);
 $("settings").addEventListener("submit", onSave);
+$("support-bundle").addEventListener("click", onSupportBundle);
 init();

@@ -11,7 +11,15 @@ const FINISHED = new Set(["succeeded", "partial", "failed"]);
 const OUTBOX_AGE_SHOWN_S = 300;
 // Codes after which only the options page (pairing) helps.
 const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED", "UNKNOWN_PAIRING"]);
-const CONN_STATES = { COMPANION_DOWN: "down", COMPANION_TIMEOUT: "down", COMPANION_UNVERIFIED: "unverified" };
+const CONN_STATES = {
+  COMPANION_DOWN: "down",
+  COMPANION_TIMEOUT: "down",
+  COMPANION_NOT_STARTED: "down",
+  COMPANION_UNVERIFIED: "unverified",
+  NOT_COMPANION: "foreign",
+  EXTENSION_OUTDATED: "outdated",
+  COMPANION_OUTDATED: "outdated",
+};
 
 let state = null;
 let refreshTimer = null;
@@ -45,6 +53,13 @@ function showNotice(error, { options = false } = {}) {
   setConnState(CONN_STATES[error.code] ?? "unpaired");
 }
 
+// The worker is having the native host start the companion: say so while the popup waits.
+chrome.runtime.onMessage.addListener((message) => {
+  if (message?.type === MSG.COMPANION_STARTING && !$("loading").hidden) {
+    $("loading").textContent = t("companionStarting");
+  }
+});
+
 async function load() {
   delete document.body.dataset.ready;
   try {
@@ -55,6 +70,7 @@ async function load() {
 }
 
 async function loadInner() {
+  $("loading").textContent = t("loading");
   $("loading").hidden = false;
   try {
     state = await ask(MSG.POPUP_STATE);

@@ -233,8 +233,9 @@ async def test_export_of_an_id_out_of_range_is_refused_without_a_traceback(
         assert code == 2, (batch[:30], stderr[-500:])  # argparse: a usage error
         assert "batch id is a whole number from 1 to 2147483647" in stderr
         assert "Traceback" not in stderr
-    log = data_dir / "logs" / "companion.log"
-    assert "Traceback" not in (log.read_text() if log.exists() else "")
+    for name in ("companion.log", "cli.log"):  # export, a one-off command, writes cli.log
+        log = data_dir / "logs" / name
+        assert "Traceback" not in (log.read_text() if log.exists() else "")
 
 
 async def test_a_listing_ended_while_its_batch_is_built_stays_ended(wired, aiohttp_server) -> None:

@@ -12,7 +12,9 @@ from scrapers.browser import (
     HEADLESS_CHROMIUM_ENV,
     PLAYWRIGHT_DISABLED_FEATURES,
     STORE_PAGE_ARGS,
+    StoreBrowser,
     chromium_executable,
+    store_browser,
 )
 
 
@@ -67,3 +69,22 @@ def test_store_page_flag_keeps_playwrights_own_disabled_features() -> None:
     features = flags[0].split("=", 1)[1].split(",")
     assert set(PLAYWRIGHT_DISABLED_FEATURES) < set(features)
     assert "RenderDocument" in features
+
+
+def test_windows_and_macos_run_the_store_pages_in_the_installed_chrome_or_edge(
+    bin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Chromium on PATH and no override: a shop PC's own Chrome, else Edge, else Playwright's."""
+    edge = r"%PROGRAMFILES(X86)%\Microsoft\Edge\Application\msedge.exe"
+    chrome = "/Applications/Google Chrome.app"
+    only_edge = store_browser(platform="win32", exists=lambda p: p == edge)
+    assert only_edge == StoreBrowser(channel="msedge")
+    assert "Microsoft Edge" in only_edge.describe()
+    both = store_browser(platform="darwin", exists=lambda p: p in (chrome, edge))
+    assert both == StoreBrowser(channel="chrome")
+    assert store_browser(platform="win32", exists=lambda p: False) == StoreBrowser()
+    assert "playwright install chromium" in StoreBrowser().describe()
+    # Linux keeps Debian's browsers; an override wins everywhere
+    assert store_browser(platform="linux", exists=lambda p: True) == StoreBrowser()
+    monkeypatch.setenv(CHROMIUM_ENV, "/opt/chrome/chrome")
+    assert store_browser(platform="win32", exists=lambda p: True).executable == "/opt/chrome/chrome"

@@ -15,7 +15,7 @@ async def test_health_is_open_and_says_nothing_secret(companion) -> None:
     resp = await companion.get("/api/v1/health")
     assert resp.status == 200
     body = await resp.json()
-    assert set(body) == {"ok", "version", "paired"}
+    assert set(body) == {"ok", "app", "api_version", "min_extension_api", "version", "paired"}
     assert body["paired"] is False
 
 

@@ -153,8 +153,11 @@ def _locale_available(lang: str) -> bool:
 class ExtensionBrowser:
     """A persistent Chromium profile with the unpacked extension loaded; can be restarted."""
 
-    def __init__(self, playwright: Any, profile_dir: Path, lang: str = "ja") -> None:
+    def __init__(
+        self, playwright: Any, profile_dir: Path, lang: str = "ja", extension_dir: Path = EXT
+    ) -> None:
         self.playwright = playwright
+        self.extension_dir = extension_dir
         self.profile_dir = profile_dir
         self.download_dir = profile_dir.parent / f"{profile_dir.name}-downloads"
         self.download_dir.mkdir(exist_ok=True)
@@ -192,8 +195,8 @@ class ExtensionBrowser:
             args=[
                 *CHROMIUM_ARGS,
                 f"--lang={self.lang}",
-                f"--disable-extensions-except={EXT}",
-                f"--load-extension={EXT}",
+                f"--disable-extensions-except={self.extension_dir}",
+                f"--load-extension={self.extension_dir}",
             ],
         )
         workers = self.context.service_workers

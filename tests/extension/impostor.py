@@ -27,7 +27,8 @@ class Recorder(BaseHTTPRequestHandler):
         }
         print(json.dumps(record), flush=True)
         if self.path.endswith("/health"):
-            reply = {"ok": True, "version": "0.1.0", "paired": True}
+            # names itself as the companion does: only the proof can tell them apart
+            reply = {"ok": True, "app": "recore-connector", "api_version": 1, "paired": True}
         elif self.path.endswith("/prove"):
             reply = {"proof": "bm90LWEtcHJvb2Y"}  # anything but the real answer
         else:
