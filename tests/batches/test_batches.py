@@ -140,10 +140,11 @@ async def test_unknown_batch_is_404(companion, auth) -> None:
     assert (await companion.get("/api/v1/batches/abc/zip", headers=auth)).status == 404
 
 
-async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None:
+async def test_export_cli_writes_the_same_zip(wired, data_dir, database, tmp_path) -> None:
     import asyncio
-    import os
     import sys
+
+    from tests.conftest import cli_env
 
     client, auth = wired["client"], wired["auth"]
     batch = await (
@@ -161,7 +162,7 @@ async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None
         str(out),
         "--data-dir",
         str(data_dir),
-        env={**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"},
+        env=cli_env(database),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -183,7 +184,7 @@ async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None
         str(out),
         "--data-dir",
         str(data_dir),
-        env={**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"},
+        env=cli_env(database),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

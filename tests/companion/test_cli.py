@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import cli_env, free_port
 
 CLI = [sys.executable, "-m", "companion.cli"]
 
@@ -41,9 +41,9 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_serve_binds_loopback_only_and_pair_works(tmp_path: Path) -> None:
+def test_serve_binds_loopback_only_and_pair_works(tmp_path: Path, database: str) -> None:
     port = free_port()
-    env = {**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"}
+    env = cli_env(database)
     server = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path)],
         env=env,

@@ -112,13 +112,17 @@ async def recore_server(aiohttp_server: Any) -> TestServer:
 
 @pytest.fixture
 def make_hub(
-    aiohttp_client: Any, data_dir: Path, yahoo_server: TestServer, recore_server: TestServer
+    database: str,
+    aiohttp_client: Any,
+    data_dir: Path,
+    yahoo_server: TestServer,
+    recore_server: TestServer,
 ) -> Any:
     async def factory(*, workers: bool = False, all_features: bool = False) -> Hub:
         from companion.sync import service as sync
 
         app = create_app(
-            Config(data_dir=data_dir, workers=workers),
+            Config(data_dir=data_dir, workers=workers, database_url=database),
             # all_features: the app exactly as `serve` builds it (FEATURES)
             features=None if all_features else [recore_service.setup, batches.setup, sync.setup],
         )
