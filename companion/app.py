@@ -8,14 +8,15 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from companion import routes
+from companion.cluster import Cluster
 from companion.config import Config
 from companion.db import Database
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS
+from companion.keys import CLUSTER, CONFIG, DB, EVENTS, JOBS, PAIRING, SETTINGS
 from companion.middlewares import MIDDLEWARES
 from companion.pairing import Pairing
-from companion.secretbox import SecretBox
+from companion.secretbox import SecretBox, SecretBoxError
 from companion.settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -36,21 +37,50 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await db.migrate()
     app[DB] = db
     app[SETTINGS] = SettingsStore(db, SecretBox.load(config.data_dir))
-    await app[SETTINGS].redact_stored_secrets()
+    try:
+        await app[SETTINGS].redact_stored_secrets()
+    except SecretBoxError as exc:
+        await db.close()
+        raise SecretsUnreadable(config.data_dir) from exc
     app[EVENTS] = Events(db)
     pairing = Pairing(db)
     await pairing.load()
     app[PAIRING] = pairing
-    app[JOBS] = JobRunner(db)
+    cluster = Cluster(db, campaign=config.workers)
+    await cluster.start()
+    cluster.share_settings(app[SETTINGS])
+    app[CLUSTER] = cluster
+    app[JOBS] = JobRunner(db, cluster)
     yield
+    await cluster.close()
     await db.close()
 
 
 async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
-    # after every feature registered its job kinds (their setup ran before startup)
+    # after every feature registered its job kinds and its leadership callbacks (their setup ran
+    # before startup): jobs left behind are recovered, then this companion may lead
     await app[JOBS].recover()
+    await app[CLUSTER].start_campaign()
     yield
+    await app[CLUSTER].resign()
     await app[JOBS].close()
+
+
+class SecretsUnreadable(Exception):
+    """The stored secrets were encrypted with another key: on a database shared by several PCs,
+    every PC needs the first one's `secret.key`."""
+
+    def __init__(self, data_dir: object) -> None:
+        self.ja = (
+            "データベースに保存されたパスワードなどを、このPCの鍵で読めません。"
+            "複数のPCで1つのデータベースを使う場合は、最初のPCのデータフォルダーにある secret.key を、"
+            f"このPCのデータフォルダー（{data_dir}）にコピーしてから起動してください。"
+        )
+        self.en = (
+            "the secrets in the database were encrypted with another key: copy secret.key from "
+            f"the first PC's data dir into {data_dir} (docs/operations.md, several PCs)"
+        )
+        super().__init__(self.en)
 
 
 def create_app(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from companion.cluster import Cluster
 from companion.config import Config
 from companion.db import Database
 from companion.events import Events
@@ -33,6 +34,8 @@ PAIRING = web.AppKey("pairing", Pairing)
 SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
+# This companion among the others on the database: who leads, notices between PCs
+CLUSTER = web.AppKey("cluster", Cluster)
 
 # Feature services (set by each feature's setup)
 RECORE: web.AppKey[RecoreService] = web.AppKey("recore")

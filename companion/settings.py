@@ -278,10 +278,14 @@ class SettingsStore:
             log.info("settings changed: %s", ", ".join(sorted(changed)))
         # listeners hear only of real changes: re-saving the options page with the same Yahoo ID
         # must not look like an account change (it would lift a login block, say)
-        for listener in self._listeners:
-            if changed:
-                listener(changed)
+        if changed:
+            self.notify_changed(changed)
         return await self.public()
+
+    def notify_changed(self, keys: set[str]) -> None:
+        """Tell the listeners that `keys` changed (here, or on another PC's companion)."""
+        for listener in self._listeners:
+            listener(keys)
 
     async def redact_stored_secrets(self) -> None:
         """At start: every stored secret is known to the log redaction before any log line."""

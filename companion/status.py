@@ -29,7 +29,7 @@ from companion.db.models import (
 )
 from companion.events import event_dict
 from companion.jobs import ACTIVE_STATES, job_dict
-from companion.keys import DB, RECORE
+from companion.keys import CLUSTER, DB, RECORE
 from companion.settings import FIELDS
 
 LISTING_STATES = {
@@ -128,6 +128,8 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         },
         "recore": _recore_part(app, figures.open_tasks),
         "last_errors": errors,
+        # which PC leads (runs the syncs, the outbox and the task poll) on a shared database
+        "cluster": app[CLUSTER].status(),
     }
 
 

@@ -137,4 +137,4 @@ def _under(path: str, mountpoint: str) -> bool:
     if mountpoint == "/":
         return path.startswith("/")
     base = mountpoint.rstrip(sep)
-    return path == base or path.startswith(base + sep) or path.startswith(mountpoint)
+    return path == base or path.startswith(base + sep)

@@ -100,6 +100,24 @@ class Job(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # the companion (CompanionProcess.id) that runs it; NULL: waiting for whoever may run it
+    owner: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class CompanionProcess(Base):
+    """A companion running on this database (a PC's `serve`, or a CLI command), while it runs.
+
+    Several PCs share one PostgreSQL database: a row says which PC and process it is, and who
+    leads (`leader_since`). Whether it is still alive is not kept here but checked (the lock its
+    connection holds on PostgreSQL; the process itself on the one PC of a SQLite file).
+    """
+
+    __tablename__ = "companions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    leader_since: Mapped[datetime | None]
 
 
 class JobItem(Base):

@@ -20,6 +20,7 @@ Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -31,7 +32,9 @@ from typing import TypeVar
 from aiohttp import web
 from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
+from sqlalchemy import select
 
+from companion.cluster import mutex
 from companion.config import Config
 from companion.db.models import ListingRecord, utcnow
 from companion.domain import Listing, ListingState
@@ -178,7 +181,9 @@ class DirectListing:
         )
 
     async def handle(self, ctx: JobContext) -> JobState | None:
-        return await _Run(self, ctx).go()
+        # one run of a batch at a time, across every companion on the database
+        async with mutex(self.db, f"direct-listing:batch:{ctx.params.get('batch_id')}"):
+            return await _Run(self, ctx).go()
 
 
 @dataclass
@@ -358,6 +363,35 @@ class _Run:
     async def _one(
         self, context: BrowserContext, form: ItemCreatePage, record: ListingRecord
     ) -> None:
+        """One item, its 管理番号 claimed across every companion on the database until it is
+        recorded: another PC listing the same 管理番号 waits, then finds it listed."""
+        claim = contextlib.AsyncExitStack()
+        await claim.enter_async_context(mutex(self.db, f"direct-listing:{item_key(record)}"))
+        recording: Awaitable[None] | None = None
+        try:
+            recording = await self._one_claimed(context, form, record)
+        finally:
+            if recording is None:
+                await claim.aclose()
+        if recording is None:
+            return
+
+        async def record_then_release() -> None:
+            try:
+                await recording
+            finally:
+                await claim.aclose()
+
+        # the database commit and the report run while this page opens the next form;
+        # a crash before the commit is covered by the item list read at the next start
+        task = asyncio.create_task(record_then_release())
+        self.recording.add(task)
+        task.add_done_callback(self.recording.discard)
+
+    async def _one_claimed(
+        self, context: BrowserContext, form: ItemCreatePage, record: ListingRecord
+    ) -> Awaitable[None] | None:
+        """List one item; returns the recording of a fresh listing (to run in the background)."""
         # Re-read: a task handled since the job started (sold in the shop → ended, or edited in
         # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
         async with self.db.session() as s:
@@ -373,14 +407,19 @@ class _Run:
                 "出品中に状態が変わったため（店頭での販売など）、出品しませんでした",
                 {"listing_id": record.id, "state": fresh.state if fresh else None},
             )
-            return
+            return None
         record = fresh
         listing = listing_from_inventory(record.inventory)
         number = listing.management_number or record.management_number or ""
         found = self.store.get(number)
         if found is not None:
             await self._listed(record, listing, found.auction_id or found.item_id, already=True)
-            return
+            return None
+        # listed since the store was read, by a run on another PC (another batch, same 管理番号)
+        elsewhere = await self._listed_elsewhere(record, number)
+        if elsewhere is not None:
+            await self._listed(record, listing, elsewhere, already=True)
+            return None
         assert self.images is not None
         prepared, errors = await self.images.prepare_listing(listing)
         if errors:
@@ -389,7 +428,7 @@ class _Run:
                 "、".join(e.message for e in errors),
                 "; ".join(e.message_en for e in errors),
             )
-            return
+            return None
         paths = await asyncio.to_thread(self._stage, number or str(record.id), prepared)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
@@ -410,23 +449,23 @@ class _Run:
                 # sent to the login page: the next form.open() logs in again. Whether 出品する
                 # got through is for the item list to say.
                 if await self._found_after_doubt(context, record, listing, number):
-                    return
+                    return None
                 continue
             except ItemError as exc:
                 if exc.maybe_listed and await self._found_after_doubt(
                     context, record, listing, number
                 ):
-                    return
+                    return None
                 if exc.retry and attempt < MAX_ATTEMPTS:
                     log.info("%s: %s; trying again", number, exc.en)
                     await asyncio.sleep(self.service.retry_delay * attempt)
                     continue
                 await self._failed(record, exc.ja, exc.en)
-                return
+                return None
             except (PlaywrightError, TimeoutError) as exc:
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 if submitted and await self._found_after_doubt(context, record, listing, number):
-                    return
+                    return None
                 if attempt < MAX_ATTEMPTS:
                     log.info("%s: browser error %s; trying again", number, first)
                     await asyncio.sleep(self.service.retry_delay * attempt)
@@ -436,7 +475,7 @@ class _Run:
                     "ヤフオクの画面が応答しませんでした。時間をおいてもう一度お試しください。",
                     f"browser error: {first}",
                 )
-                return
+                return None
             steps = ", ".join(
                 f"{name} {b - a:.2f}"
                 for name, a, b in zip(
@@ -444,19 +483,28 @@ class _Run:
                 )
             )
             log.info("%s: 出品する answered %s (s: %s)", number, completion.auction_id, steps)
-            # the database commit and the report run while this page opens the next form;
-            # a crash before the commit is covered by the item list read at the next start
-            task = asyncio.create_task(
-                self._listed(record, listing, completion.auction_id, already=False)
-            )
-            self.recording.add(task)
-            task.add_done_callback(self.recording.discard)
-            return
+            return self._listed(record, listing, completion.auction_id, already=False)
         await self._failed(
             record,
             "ヤフオクのログインが繰り返し切れたため、出品できませんでした。",
             "the session was lost on every attempt",
         )
+
+    async def _listed_elsewhere(self, record: ListingRecord, number: str) -> str | None:
+        """The auction id of another listing of this 管理番号 that is 出品中, if there is one."""
+        if not number:
+            return None
+        async with self.db.session() as s:
+            return await s.scalar(
+                select(ListingRecord.auction_id)
+                .where(
+                    ListingRecord.management_number == number,
+                    ListingRecord.state == ListingState.LISTED,
+                    ListingRecord.id != record.id,
+                    ListingRecord.auction_id.is_not(None),
+                )
+                .limit(1)
+            )
 
     def _stage(self, number: str, prepared: list[PreparedImage]) -> list[Path]:
         """The checked images under the names the store sees (`<管理番号>_<n>.jpg`, as in the

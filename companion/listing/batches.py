@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, select, update
 
+from companion.cluster import mutex
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
 from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
@@ -211,6 +212,12 @@ class Batches:
             )
 
     async def _claim(self, listing_ids: list[int] | None) -> tuple[int, list[ListingRecord]]:
+        # another PC may be making a batch this very moment: one claim at a time across
+        # companions, so that the day's numbering (the name) stays unique
+        async with mutex(self.db, "batches:claim"):
+            return await self._claim_now(listing_ids)
+
+    async def _claim_now(self, listing_ids: list[int] | None) -> tuple[int, list[ListingRecord]]:
         name = await self._next_name()
         async with self.db.session() as s, s.begin():
             query = select(ListingRecord.id).where(

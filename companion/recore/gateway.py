@@ -48,6 +48,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion.cluster import mutex
 from companion.db import Database
 from companion.db.models import ListingRecord, RecoreTask, iso, utcnow
 from companion.domain import Listing, ListingState
@@ -170,8 +171,9 @@ class Gateway:
                 pass
 
     async def poll_once(self) -> PollResult:
-        """Fetch the open tasks, store the new ones, handle every task still `new`."""
-        async with self._lock:
+        """Fetch the open tasks, store the new ones, handle every task still `new`. One poll at a
+        time, across every companion on the database (the leader's loop, a CLI sync)."""
+        async with self._lock, mutex(self.db, "recore:poll"):
             return await self._poll()
 
     async def _poll(self) -> PollResult:
@@ -299,7 +301,8 @@ class Gateway:
         handler = self._pick(task)
         try:
             async with self.db.session() as s, s.begin():
-                row = await s.get(RecoreTask, task.id)
+                # locked until this handler's commit: never handled twice, whoever else tries
+                row = await s.get(RecoreTask, task.id, with_for_update=True)
                 if row is None or row.state != "new":
                     return "handled"  # someone else got to it
                 ctx = _context(s, row, inventory)
@@ -353,7 +356,7 @@ class Gateway:
 
     async def _fail_alone(self, task: RecoreTask, message: str, detail: dict[str, Any]) -> None:
         async with self.db.session() as s, s.begin():
-            row = await s.get(RecoreTask, task.id)
+            row = await s.get(RecoreTask, task.id, with_for_update=True)
             if row is None or row.state != "new":
                 return
             ctx = _context(s, row, None)

@@ -259,6 +259,17 @@ function renderJobs(runningJobs) {
   $("jobs-section").hidden = shown.size === 0;
 }
 
+// Several PCs on one database: which PC runs the syncs, the outbox and ReCORE's tasks.
+function renderLeader(cluster) {
+  const line = $("leader");
+  line.hidden = !cluster?.shared;
+  if (line.hidden) return;
+  const leader = cluster.leader;
+  if (!leader) line.textContent = t("leaderNone");
+  else if (leader.this_pc) line.textContent = t("leaderThisPc", [leader.host, String(leader.pid)]);
+  else line.textContent = t("leaderOtherPc", [leader.host, String(leader.pid)]);
+}
+
 function renderStatus(status, notes) {
   const counts = status?.counts;
   $("counts").textContent = counts
@@ -270,6 +281,7 @@ function renderStatus(status, notes) {
         String(counts.errors ?? 0),
       ])
     : "";
+  renderLeader(status?.cluster);
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()
