@@ -169,9 +169,11 @@ class Batches:
 
         The listings are claimed (出品処理中, this batch) in one guarded transaction before the
         slow part, so a task handled meanwhile (an item sold in the shop) cannot be overwritten,
-        and two clicks never put one listing in two batches.
+        and two clicks never put one listing in two batches. Another PC may be making a batch
+        this very moment: batches are made one at a time across companions too, so the day's
+        numbering stays unique and a 管理番号 open in the batch made first is refused in the next.
         """
-        async with self._lock:
+        async with self._lock, mutex(self.db, "batches:create"):
             batch_id, claimed = await self._claim(listing_ids)
             try:
                 listings = [listing_from_inventory(r.inventory) for r in claimed]
@@ -212,12 +214,6 @@ class Batches:
             )
 
     async def _claim(self, listing_ids: list[int] | None) -> tuple[int, list[ListingRecord]]:
-        # another PC may be making a batch this very moment: one claim at a time across
-        # companions, so that the day's numbering (the name) stays unique
-        async with mutex(self.db, "batches:claim"):
-            return await self._claim_now(listing_ids)
-
-    async def _claim_now(self, listing_ids: list[int] | None) -> tuple[int, list[ListingRecord]]:
         name = await self._next_name()
         async with self.db.session() as s, s.begin():
             query = select(ListingRecord.id).where(
