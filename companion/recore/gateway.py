@@ -70,6 +70,8 @@ FETCH_CHUNK = 50  # tasks whose listings are fetched together before they are ha
 FETCH_CONCURRENCY = 5  # enough to keep the 5 requests/s bucket busy over a slow link
 # Taken in by the intake while the listing is not on Yahoo yet (the data is simply refetched).
 UPDATE_TYPES = (rc.UPDATE_INVENTORY, rc.UPDATE_INVENTORY_PRICE, rc.UPDATE_INVENTORY_QUANTITY)
+# what the listings table keeps of a 管理番号 (PostgreSQL refuses longer, SQLite would not say)
+MANAGEMENT_NUMBER_MAX = ListingRecord.__table__.c.management_number.type.length
 EVENT_SOURCE = "recore"
 
 
@@ -433,13 +435,21 @@ def readability_problems(ctx: TaskContext) -> list[FieldProblem]:
     """Why a listing cannot be taken in at all: unreadable values, or no 管理番号."""
     problems = list(ctx.problems)
     listing = ctx.listing
-    if (
-        listing is not None
-        and not listing.management_number
-        and not any(p.field == "management_number" for p in problems)
-    ):
+    if listing is None or any(p.field == "management_number" for p in problems):
+        return problems
+    number = listing.management_number
+    if not number:
         problems.append(
             FieldProblem("management_number", None, "ありません（必須です）", "missing (required)")
+        )
+    elif len(number) > MANAGEMENT_NUMBER_MAX:
+        problems.append(
+            FieldProblem(
+                "management_number",
+                number,
+                f"{MANAGEMENT_NUMBER_MAX}文字を超えています",
+                f"longer than {MANAGEMENT_NUMBER_MAX} characters",
+            )
         )
     return problems
 
@@ -470,7 +480,9 @@ async def intake(ctx: TaskContext) -> None:
         s.add(record)
     previous_task = record.task_id
     record.inventory = ctx.inventory
-    record.management_number = listing.management_number
+    # a 管理番号 too long to keep is reported below; what fits is kept to show it
+    number = listing.management_number
+    record.management_number = number[:MANAGEMENT_NUMBER_MAX] if number else number
     record.title = listing.title
     problems = readability_problems(ctx)
     keeps_create = (
