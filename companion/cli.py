@@ -125,6 +125,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(data_dir / "logs")
     ports = DemoPorts(args.port, args.recore_port, args.yahoo_port)
     prepare_dir(data_dir, reset=args.reset)
+    if args.reset and Config(data_dir=data_dir).db_url.startswith("postgres"):
+        print(
+            "--reset はデータフォルダーだけを消します。PostgreSQLのデータベースはそのままです。 / "
+            "--reset clears the data dir only; the PostgreSQL database is kept."
+        )
     asyncio.run(run_demo(data_dir, ports, open_chromium=args.open))
     return 0
 

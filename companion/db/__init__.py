@@ -177,7 +177,9 @@ class Database:
                 self._reader = create_engine(sync_url(self.url), connect_args={"timeout": 30})
                 event.listen(self._reader, "connect", _sqlite_pragmas)
             else:
-                self._reader = create_engine(sync_url(self.url), pool_size=2, pool_pre_ping=True)
+                self._reader = create_engine(
+                    sync_url(self.url), pool_size=2, max_overflow=0, pool_pre_ping=True
+                )
             self._read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-read")
         reader = self._reader
 

@@ -275,3 +275,13 @@ def test_network_mounts_are_recognised_from_the_mount_table() -> None:
     assert network_share("/mnt/shop/local/c.sqlite3", table) is None  # the nearer mount wins
     assert network_share("/mnt/shopping/c.sqlite3", table) is None  # not under /mnt/shop
     assert network_share("/var/lib/recore/c.sqlite3", table) is None
+
+
+def test_the_database_password_never_reaches_a_log_line() -> None:
+    from companion.logs import scrub
+
+    url = "postgresql://recore:Very-Secret-Pw1@db.shop.lan/recore_connector?sslmode=require"
+    db = Database(url)  # nothing connects yet
+    assert db.url.startswith("postgresql+asyncpg://") and "ssl=require" in db.url
+    line = f"could not connect to {url}"
+    assert "Very-Secret-Pw1" not in scrub(line) and "db.shop.lan" in scrub(line)
