@@ -132,7 +132,6 @@ class Cluster:
         self._conn_lock = asyncio.Lock()
         self._transition = asyncio.Lock()
         self._loop: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._applying_remote = False
         self._started_at = utcnow()
@@ -296,7 +295,6 @@ class Cluster:
 
     async def _heartbeat(self) -> None:
         while True:
-            self._wake.clear()
             try:
                 if not self.is_leader and self._campaigning:
                     await self._try_lead()
@@ -315,8 +313,7 @@ class Cluster:
             except Exception as exc:
                 log.warning("database connection of the cluster lost: %s", type(exc).__name__)
                 await self._lost_connection()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.heartbeat)
+            await asyncio.sleep(self.heartbeat)
 
     async def _lost_connection(self) -> None:
         # the server released our locks with the session (or will): never act as leader on

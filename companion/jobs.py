@@ -142,8 +142,10 @@ def job_dict(job: Job, items: list[JobItem] | None = None) -> dict[str, Any]:
 
 INTERRUPTED = {
     "code": "INTERRUPTED",
-    "message": "コンパニオンの再起動で中断されました。もう一度実行してください。",
-    "message_en": "interrupted by a companion restart; run it again",
+    "message": "コンパニオンの停止（再起動、または処理担当PCの切り替え）で中断されました。"
+    "もう一度実行してください。",
+    "message_en": "interrupted: its companion stopped (a restart, or another PC took over); "
+    "run it again",
 }
 
 
@@ -157,6 +159,7 @@ class JobRunner:
         self._closing = False
         self._submit_lock = asyncio.Lock()
         self._adopt_lock = asyncio.Lock()
+        self._adopting: set[asyncio.Task[None]] = set()
         if cluster is not None:
             cluster.on_leadership(self._leadership)
             cluster.on_heartbeat(self.adopt_orphans)
@@ -187,8 +190,8 @@ class JobRunner:
     def _job_queued_elsewhere(self, _data: dict[str, Any]) -> None:
         if self.cluster is not None and self.cluster.is_leader and not self._closing:
             task = asyncio.get_running_loop().create_task(self.adopt_orphans())
-            self._tasks.setdefault(f"adopt-{id(task)}", task)
-            task.add_done_callback(lambda t: self._tasks.pop(f"adopt-{id(t)}", None))
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
 
     def _tell_leader(self) -> None:
         if self.cluster is not None:
@@ -250,16 +253,21 @@ class JobRunner:
         return {row.id: row.host for row in found}
 
     def _take(self, job: Job, kind: JobKind | None) -> bool:
-        """Make an orphaned (or leader-bound) job this companion's; True if it is to run here."""
+        """Make an orphaned (or leader-bound) job this companion's; True if it is to run here,
+        False if it was interrupted for good (not resumable, and it had started)."""
         never_started = job.state == JobState.QUEUED and job.started_at is None
         if kind is not None and (kind.resumable or never_started):
             job.state = JobState.QUEUED
             job.owner = self.me
             return True
+        self._interrupted(job)
+        return False
+
+    @staticmethod
+    def _interrupted(job: Job) -> None:
         job.state = JobState.FAILED
         job.finished_at = utcnow()
         job.error = dict(INTERRUPTED)
-        return False
 
     # -- starting ----------------------------------------------------------------------------------
     async def submit(
@@ -313,19 +321,14 @@ class JobRunner:
         if existing.id in self._tasks or (existing.owner is not None and existing.owner in alive):
             return existing, "join"
         # nobody runs it: it waits for the leader, or its companion is gone
-        waiting = existing.state == JobState.QUEUED and existing.owner is None
-        if not here:
-            if waiting:
-                return existing, "tell"
-            if spec.resumable:
-                existing.state, existing.owner = JobState.QUEUED, None
-                return existing, "tell"
-        elif spec.resumable or (waiting and existing.started_at is None):
-            existing.state, existing.owner = JobState.QUEUED, self.me
-            return existing, "run"
-        existing.state = JobState.FAILED
-        existing.finished_at = utcnow()
-        existing.error = dict(INTERRUPTED)
+        if here:
+            return (existing, "run") if self._take(existing, spec) else (None, "new")
+        if existing.state == JobState.QUEUED and existing.owner is None:
+            return existing, "tell"  # waiting for the leader: wake it again
+        if spec.resumable:
+            existing.state, existing.owner = JobState.QUEUED, None
+            return existing, "tell"
+        self._interrupted(existing)
         return None, "new"
 
     @staticmethod
@@ -466,7 +469,7 @@ class JobRunner:
 
     async def close(self) -> None:
         self._closing = True
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._adopting]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
