@@ -211,12 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from companion.app import SecretsUnreadable
+    from companion.db import DatabaseUnreachable
     from companion.db.location import NetworkShareRefused
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (NetworkShareRefused, SecretsUnreadable) as refused:
+    except (NetworkShareRefused, SecretsUnreadable, DatabaseUnreachable) as refused:
         # the database cannot be used as it is: say why in both languages, no traceback
         print(refused.ja, file=sys.stderr)
         print(refused.en, file=sys.stderr)

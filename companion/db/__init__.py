@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from companion.db.location import NetworkShareRefused, network_share
-from companion.logs import redact
+from companion.logs import redact, scrub
 
 T = TypeVar("T")
 
@@ -69,6 +70,22 @@ def sync_url(url: str) -> str:
 def backend(url: str) -> str:
     """`sqlite` or `postgresql`."""
     return make_url(url.replace("postgres://", "postgresql://", 1)).get_backend_name()
+
+
+class DatabaseUnreachable(Exception):
+    """The shared PostgreSQL database does not answer (at start); `ja` for staff, `en` for logs."""
+
+    def __init__(self, url: str, error: BaseException) -> None:
+        u = make_url(url)
+        where = f"{u.username or ''}@{u.host or u.query.get('host') or 'localhost'}/{u.database}"
+        reason = scrub((str(error).strip().splitlines() or [type(error).__name__])[-1])
+        self.ja = (
+            f"データベース（PostgreSQL: {where}）に接続できないため、起動しません。"
+            "サーバーが動いているか、ネットワーク、RECORE_CONNECTOR_DATABASE_URL とパスワード"
+            "（~/.pgpass）を確認してください。"
+        )
+        self.en = f"cannot connect to the PostgreSQL database {where}: {reason}"
+        super().__init__(self.en)
 
 
 def refuse_network_share(url: str) -> None:
@@ -152,7 +169,12 @@ class Database:
         return {"pool_pre_ping": True}
 
     async def migrate(self) -> None:
-        await asyncio.to_thread(upgrade, self.url)
+        try:
+            await asyncio.to_thread(upgrade, self.url)
+        except (OperationalError, OSError) as exc:
+            if self.backend != "postgresql":
+                raise
+            raise DatabaseUnreachable(self.url, exc) from exc
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

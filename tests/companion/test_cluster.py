@@ -285,3 +285,17 @@ def test_the_database_password_never_reaches_a_log_line() -> None:
     assert db.url.startswith("postgresql+asyncpg://") and "ssl=require" in db.url
     line = f"could not connect to {url}"
     assert "Very-Secret-Pw1" not in scrub(line) and "db.shop.lan" in scrub(line)
+
+
+def test_a_shared_database_that_does_not_answer_is_named_at_start(tmp_path: Path) -> None:
+    url = f"postgresql://recore:Pw-not-shown-42@/recore_connector?host={tmp_path}"  # no server
+    done = subprocess.run(
+        [sys.executable, "-m", "companion.cli", "pair", "--data-dir", str(tmp_path / "d")],
+        env=cli_env(url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "データベース（PostgreSQL: recore@" in done.stderr and "接続できない" in done.stderr
+    assert "Traceback" not in done.stderr and "Pw-not-shown-42" not in done.stderr
