@@ -3,14 +3,15 @@
 - Job kind `sync` (`JobRunner`), one at a time: 同期開始 while a sync runs joins it
   (`submit(..., dedupe_key="sync")`). It runs on the leading companion (`companion.cluster`):
   同期開始 on another PC queues the job for the leader and shows the same job; a sync run outside
-  the job (`sync --once`) waits for the one running anywhere (mutex `sync`). Steps, each a job item: ReCOREのタスク (poll the gateway, so
-  SHIP_ORDER / CANCEL_ORDER / DELETE_INVENTORY reach Yahoo first), ヤフオクへの接続, the read and
-  reconcile steps of `companion.sync.engine`, ReCOREへの送信 (the outbox).
+  the job (`sync --once`) waits for the one running anywhere (mutex `sync`). Steps, each a job
+  item: ReCOREのタスク (poll the gateway, so SHIP_ORDER / CANCEL_ORDER / DELETE_INVENTORY reach
+  Yahoo first), ヤフオクへの接続, the read and reconcile steps of `companion.sync.engine`,
+  ReCOREへの送信 (the outbox).
 - `POST /api/v1/sync` → `202 {"job_id"}`.
-- The scheduler (only when `app[CONFIG].workers`, on the leader): runs a sync every `sync_interval_minutes`
-  (0 = off) with a little jitter; the next run time is persisted in the internal setting `sync`
-  (with last_run_at, last_result, last_error), which `GET /status` shows; an interval change
-  reschedules at once.
+- The scheduler (only when `app[CONFIG].workers`, on the leader): runs a sync every
+  `sync_interval_minutes` (0 = off) with a little jitter; the next run time is persisted in the
+  internal setting `sync` (with last_run_at, last_result, last_error), which `GET /status` shows;
+  an interval change (on any PC) reschedules at once.
 - Gateway handlers for ReCORE's order and inventory tasks (`companion.sync.tasks`).
 - `run_once(config)` for `recore-connector sync --once`.
 
