@@ -78,6 +78,7 @@ class PostgresServer:
         if self.user is None:
             return {}
         return {
+            "cwd": self.root,  # the checkout may be where that user cannot go (e.g. under /root)
             "user": self.user.pw_uid,
             "group": self.user.pw_gid,
             "extra_groups": [],
