@@ -122,10 +122,11 @@ async def run(  # noqa: C901 - one straight script
     )
     data = work / "companion"
     companion = Proc(
-        [py, "-m", "companion.cli", "serve", "--data-dir", str(data), "--port", str(cp)],
+        [py, "-m", "companion.cli", "serve", "--data-dir", str(data), "--port", str(cp),
+         "--yahoo-base-url", f"http://127.0.0.1:{yp}"],
         work / "companion.log",
         env,
-    )
+    )  # fmt: skip
     procs = [yahoo, recore, companion]
     ybase, rbase, cbase = (f"http://127.0.0.1:{p}" for p in (yp, rp, cp))
     try:
@@ -156,7 +157,6 @@ async def run(  # noqa: C901 - one straight script
                 "recore_api_url": rbase,
                 "recore_api_key": rstate["api_key"],
                 "ec_account_id": rstate["ec_account_id"],
-                "yahoo_base_url": ybase,
                 "yahoo_id": account["yahoo_id"],
                 "yahoo_password": account["password"],
                 "business_id": account["business_id"],
@@ -165,6 +165,14 @@ async def run(  # noqa: C901 - one straight script
             }
             async with http.put(f"{cbase}/api/v1/settings", json=settings, headers=auth) as resp:
                 assert resp.status == 200, await resp.text()
+            # ReCORE's spec form: the demo's templates and tables fill in the Yahoo fields
+            from companion.demo import demo_tables
+
+            for name, table in demo_tables().items():
+                async with http.put(
+                    f"{cbase}/api/v1/tables/{name}", json=table, headers=auth
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
 
             async def pending_ids() -> set[int]:
                 async with http.get(f"{cbase}/api/v1/pending", headers=auth) as resp:

@@ -50,14 +50,16 @@ os.environ.setdefault("RECORE_CONNECTOR_NO_KEYRING", "1")
 
 from companion.app import create_app  # noqa: E402
 from companion.config import Config  # noqa: E402
-from companion.keys import GATEWAY, OUTBOX, RECORE, SETTINGS, SYNC  # noqa: E402
+from companion.demo import apply_demo_tables  # noqa: E402
+from companion.keys import GATEWAY, OUTBOX, RECORE, SETTINGS, STORE, SYNC  # noqa: E402
 from companion.listing import batches  # noqa: E402
 from companion.recore import service as recore_service  # noqa: E402
+from companion.store_session import STORE_OPTIONS, StoreOptions  # noqa: E402
 from companion.sync import service as sync  # noqa: E402
 from sandbox.recore.app import create_app as create_recore  # noqa: E402
 from sandbox.recore.app import demo_credentials  # noqa: E402
 from sandbox.recore.keys import COUNTERS_KEY  # noqa: E402
-from scrapers.sync_reader import USER_AGENT, cookie_header  # noqa: E402
+from scrapers.reader import USER_AGENT, cookie_header  # noqa: E402
 
 
 def free_port() -> int:
@@ -166,10 +168,11 @@ async def main() -> None:
         runners.append(runner)
 
         app = create_app(
-            Config(data_dir=tmp / "data", workers=False),
+            Config(data_dir=tmp / "data", workers=False, yahoo_base_url=ybase),
             features=[recore_service.setup, batches.setup, sync.setup],
         )
-        app[sync.SYNC_OPTIONS] = sync.SyncOptions(concurrency=args.concurrency, deliver_wait=0.0)
+        app[sync.SYNC_OPTIONS] = sync.SyncOptions(deliver_wait=0.0)
+        app[STORE_OPTIONS] = StoreOptions(concurrency=args.concurrency)
         runner, _ = await serve(app)
         runners.append(runner)
         service: sync.SyncService = app[SYNC]
@@ -179,18 +182,19 @@ async def main() -> None:
                 "recore_api_url": fast_url,
                 "recore_api_key": creds["api_key"],
                 "ec_account_id": creds["ec_account_id"],
-                "yahoo_base_url": ybase,
                 "yahoo_id": "shop-demo",
                 "yahoo_password": "demo-pass-1234",
                 "business_id": "biz-demo",
                 "business_password": "biz-pass-1234",
             }
         )
+        await apply_demo_tables(app)  # ReCORE's spec form: the templates fill the Yahoo fields
         recore = app[RECORE]
         await recore.rebuild()
         # ReCORE's first poll (26 demo CREATE tasks) is not what this benchmark is about
         await app[GATEWAY].poll_once()
-        await service.access.login()  # the browser login (Chromium), once, before timing
+        # the browser login (Chromium) and 競りナビ's links, once, before timing
+        await (await app[STORE].reader()).start()
 
         # 1. full sync: read + reconcile, changes land in the outbox
         t0 = time.perf_counter()
@@ -199,7 +203,7 @@ async def main() -> None:
         assert fault is None, fault
         engine = service.last_engine
         assert engine is not None
-        fetched = list(engine.http.fetched)
+        fetched = list(engine.fetched)
         print(
             f"full sync: {t_full:.2f}s — {summary['yahoo_requests']} Yahoo pages "
             f"(selling {summary['selling']}, orders {summary['orders']}, "
@@ -208,7 +212,7 @@ async def main() -> None:
         )
 
         # 2. the floor: the same URLs, plain aiohttp
-        t_floor = await floor(fetched, engine.http.cookies, args.concurrency)
+        t_floor = await floor(fetched, engine.reader.cookies or [], args.concurrency)
         print(
             f"floor (plain aiohttp, same {len(fetched)} URLs, concurrency {args.concurrency}): {t_floor:.2f}s"
         )
@@ -245,12 +249,14 @@ async def main() -> None:
         unchanged_writes = recore_writes(fast_app) - writes
         engine2 = service.last_engine
         assert engine2 is not None
-        t_floor2 = await floor(list(engine2.http.fetched), engine2.http.cookies, args.concurrency)
+        t_floor2 = await floor(
+            list(engine2.fetched), engine2.reader.cookies or [], args.concurrency
+        )
         print(
             f"unchanged sync: {t_unchanged:.2f}s — {summary2['yahoo_requests']} Yahoo pages, "
             f"{summary2['details_read']} details re-read, {summary2['upserts']} upserts; "
             f"ReCORE: {unchanged_writes} writes, {recore_reads(fast_app) - reads} reads (the task poll); "
-            f"floor for its {len(engine2.http.fetched)} pages: {t_floor2:.2f}s"
+            f"floor for its {len(engine2.fetched)} pages: {t_floor2:.2f}s"
         )
 
         # 4. delivery at ReCORE's limit

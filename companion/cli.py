@@ -10,7 +10,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from companion.config import DEFAULT_PORT, LOOPBACK, Config, default_data_dir
+from companion.config import (
+    DEFAULT_PORT,
+    LOOPBACK,
+    YAHOO_BASE_URL_ENV,
+    Config,
+    default_data_dir,
+    loopback_sockets,
+)
 from companion.logs import setup_logging
 
 log = logging.getLogger("companion.cli")
@@ -18,17 +25,97 @@ log = logging.getLogger("companion.cli")
 
 def _config(args: argparse.Namespace, **extra: object) -> Config:
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    if getattr(args, "yahoo_base_url", None):
+        extra["yahoo_base_url"] = args.yahoo_base_url
     return Config(data_dir=data_dir, port=getattr(args, "port", DEFAULT_PORT), **extra)  # type: ignore[arg-type]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from companion.app import create_app
+    from companion.app import create_app, create_damaged_app
+    from companion.db import upgrade
+    from companion.db.sqlite import DatabaseDamaged
 
     config = _config(args)
     config.ensure_dirs()
     setup_logging(config.log_dir)
+    sockets = loopback_sockets(config.port)
     log.info("companion on http://%s:%d, data in %s", LOOPBACK, config.port, config.data_dir)
-    web.run_app(create_app(config), host=LOOPBACK, port=config.port, print=None)
+    try:
+        upgrade(config.db_url)  # checks the file first, copies it before a migration
+    except DatabaseDamaged as damaged:
+        # keep answering (the popup shows what to do) instead of exiting into a restart loop
+        log.error("%s", damaged.message_en)
+        print(damaged.message, file=sys.stderr)
+        app = create_damaged_app(config, damaged)
+        web.run_app(app, sock=sockets, print=None)
+        return 1
+    web.run_app(create_app(config), sock=sockets, print=None)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A copy of the database now (beside the daily ones), e.g. before moving the PC."""
+    from companion.db import sqlite
+
+    database = sqlite.sqlite_file(_config(args).db_url)
+    copy = sqlite.backup(database, "manual") if database is not None else None
+    if copy is None:
+        print("コピーするデータベースがありません。 / No SQLite database to copy.", file=sys.stderr)
+        return 1
+    print(copy)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put the last sound copy of the database back (the replaced file is kept)."""
+    from companion.db import sqlite
+    from companion.jobs import RunnerLease
+
+    config = _config(args)
+    database = sqlite.sqlite_file(config.db_url)
+    if database is None:
+        print("このデータベースはSQLiteではないため、ここでは戻せません。", file=sys.stderr)
+        print("not an SQLite database: restore it with its own tools", file=sys.stderr)
+        return 1
+    copies = sqlite.list_backups(sqlite.backups_dir(database))
+    if args.list:
+        for copy in copies:
+            print(copy)
+        return 0
+    if RunnerLease.any_alive(config.run_dir):
+        print(
+            "コンパニオンが動いています。止めてから、もう一度実行してください。"
+            " / The companion is running: stop it first.",
+            file=sys.stderr,
+        )
+        return 1
+    chosen = Path(args.copy) if args.copy else next(iter(copies), None)
+    if chosen is None:
+        print("戻せるコピーがありません。 / No copy to restore.", file=sys.stderr)
+        return 1
+    damage = sqlite.check(database)
+    state = "壊れています" if damage else "正常です"
+    print(f"いまのデータベース: {database}（{state}）")
+    print(f"戻すコピー: {chosen}")
+    if not damage:
+        print("いまのデータベースは正常です。戻すと、コピーの後の記録は失われます。")
+    if not args.yes:
+        answer = input("このコピーに戻しますか？ / Restore this copy? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes", "はい"):
+            print("戻しませんでした。 / Nothing was changed.")
+            return 1
+    try:
+        kept = sqlite.restore(database, chosen)
+    except ValueError as exc:
+        print(f"このコピーも壊れているため戻せません。 / {exc}", file=sys.stderr)
+        return 1
+    print("データベースを戻しました。 / The database was restored.")
+    if kept is not None:
+        print(f"置き換えたファイルは残してあります / The replaced file is kept: {kept}")
+    print(
+        "コンパニオンは自動で再開します（止めていた場合は起動してください）。"
+        "その後の結果は、次の同期でヤフオクとReCOREから取り戻します。"
+    )
     return 0
 
 
@@ -61,7 +148,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         from sandbox.recore.app import create_app as create_recore
         from sandbox.recore.app import demo_credentials
 
-        app = create_recore(state_file=state_file)
+        app = create_recore(state_file=state_file, inventories=args.inventories)
         print(f"ReCORE sandbox on http://{LOOPBACK}:{args.port}")
         creds = demo_credentials(app)
         print(f"  ec_account_id={creds['ec_account_id']}")
@@ -70,9 +157,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         from sandbox.yahoo.app import create_app as create_yahoo
         from sandbox.yahoo.app import demo_account
 
-        app = create_yahoo(state_file=state_file)
+        app = create_yahoo(state_file=state_file, world=args.world)
         account = demo_account(app)
-        print(f"Yahoo sandbox on http://{LOOPBACK}:{args.port}")
+        print(f"Yahoo sandbox ({args.world}) on http://{LOOPBACK}:{args.port}")
         print(f"  Y!ID={account['yahoo_id']} business_id={account['business_id']}")
     web.run_app(app, host=LOOPBACK, port=args.port, print=None)
     return 0
@@ -90,10 +177,43 @@ async def run_with_app(config: Config, work):  # type: ignore[no-untyped-def]
         await runner.cleanup()
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def write_new_file(source: Path, out: Path) -> None:
+    """Copy `source` to `out` through a temporary file in `out`'s directory, created exclusively
+    under a random name (never an existing file or a planted symlink), then renamed over `out`:
+    never a half-written zip under the real name."""
     import os
     import shutil
+    import tempfile
 
+    umask = os.umask(0)
+    os.umask(umask)
+    with (
+        tempfile.NamedTemporaryFile(
+            dir=out.parent, prefix=f".{out.name}.", suffix=".part", delete=False
+        ) as tmp,
+        source.open("rb") as src,
+    ):
+        try:
+            shutil.copyfileobj(src, tmp)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+            os.fchmod(tmp.fileno(), 0o666 & ~umask)  # as any new file of the user's
+            os.replace(tmp.name, out)
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+
+
+def batch_id_arg(text: str) -> int:
+    from companion.inputs import MAX_ID, int_in_range
+
+    number = int_in_range(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"a batch id is a whole number from 1 to {MAX_ID}")
+    return number
+
+
+def cmd_export(args: argparse.Namespace) -> int:
     from companion.keys import BATCHES
     from companion.listing.batches import BatchError
 
@@ -111,9 +231,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     except BatchError as exc:
         print(f"{exc.message} ({exc.message_en})", file=sys.stderr)
         return 1
-    tmp = out.with_name(f".{out.name}.part")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, out)  # never a half-written zip under the real name
+    except Exception as exc:
+        return _local_problem_exit(exc)
+    try:
+        write_new_file(
+            path, out
+        )  # never a half-written zip under the real name, nor a planted link
+    except OSError as exc:
+        return _local_problem_exit(exc)
     print(out)
     return 0
 
@@ -130,12 +255,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "--reset はデータフォルダーだけを消します。PostgreSQLのデータベースはそのままです。 / "
             "--reset clears the data dir only; the PostgreSQL database is kept."
         )
-    asyncio.run(run_demo(data_dir, ports, open_chromium=args.open))
+    asyncio.run(run_demo(data_dir, ports, open_chromium=args.open, world=args.world))
     return 0
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from companion.direct.service import login_once
+    from companion.store_session import login_once
 
     config = _config(args)
     config.ensure_dirs()
@@ -150,9 +275,33 @@ def cmd_sync(args: argparse.Namespace) -> int:
     config = _config(args, workers=False)
     config.ensure_dirs()
     setup_logging(config.log_dir)
-    summary, fault, steps = asyncio.run(run_once(config))
+    try:
+        summary, fault, steps = asyncio.run(run_once(config))
+    except Exception as exc:
+        return _local_problem_exit(exc)
     print(format_summary(summary, fault, steps))
     return 0 if fault is None else 1
+
+
+def _local_problem_exit(exc: Exception) -> int:
+    """A full disk (or the like) in a one-shot command: say what to do, exit 1; else re-raise."""
+    from companion.resources import local_problem
+
+    problem = local_problem(exc)
+    if problem is None:
+        raise exc
+    print(problem.request_message, file=sys.stderr)
+    print(problem.message_en, file=sys.stderr)
+    return 1
+
+
+# The Yahoo sandbox's two store worlds (docs/yahoo-sandbox.md): today's pages, or the ones built
+# from the evidence about the real store.
+WORLD_ARG: dict[str, object] = {
+    "choices": ["classic", "next"],
+    "default": "classic",
+    "help": "which Yahoo store pages the sandbox serves",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", help="data directory (default: the user's data dir)")
         return p
 
-    serve = with_data_dir(sub.add_parser("serve", help="run the companion on 127.0.0.1"))
+    def with_store(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        # never a setting of the HTTP API: the Yahoo passwords are bound to where the store is
+        p.add_argument(
+            "--yahoo-base-url",
+            help=f"the Yahoo sandbox to use instead of the real store (or ${YAHOO_BASE_URL_ENV})",
+        )
+        return with_data_dir(p)
+
+    serve = with_store(sub.add_parser("serve", help="run the companion on 127.0.0.1"))
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.set_defaults(func=cmd_serve)
 
@@ -181,30 +338,51 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--yahoo-port", type=int, default=DEFAULT_PORT + 2)
     demo.add_argument("--reset", action="store_true", help="start from a clean demo state")
     demo.add_argument("--open", action="store_true", help="open Chromium with the extension")
+    demo.add_argument("--world", **WORLD_ARG)
     demo.set_defaults(func=cmd_demo)
 
     export = with_data_dir(sub.add_parser("export", help="write a batch's upload zip to a file"))
-    export.add_argument("--batch", type=int, required=True, help="batch id (生成済みリスト)")
+    export.add_argument(
+        "--batch", type=batch_id_arg, required=True, help="batch id (生成済みリスト)"
+    )
     export.add_argument("-o", "--output", required=True, help="zip file to write")
     export.set_defaults(func=cmd_export)
 
-    login = with_data_dir(
+    login = with_store(
         sub.add_parser("login", help="log in to the Yahoo store once (SMS, captcha) in a window")
     )
     login.add_argument("--headless", action="store_true", help="no window: try the stored login")
     login.add_argument("--wait", type=float, default=600, help="seconds to wait for staff")
     login.set_defaults(func=cmd_login)
 
-    sync = with_data_dir(
+    sync = with_store(
         sub.add_parser("sync", help="read the Yahoo store and send what changed to ReCORE")
     )
     sync.add_argument("--once", action="store_true", required=True, help="one sync, then exit")
     sync.set_defaults(func=cmd_sync)
 
+    backup = with_data_dir(sub.add_parser("backup", help="copy the database now"))
+    backup.set_defaults(func=cmd_backup)
+
+    restore = with_data_dir(
+        sub.add_parser("restore", help="put the last sound copy of the database back")
+    )
+    restore.add_argument("--list", action="store_true", help="list the copies, change nothing")
+    restore.add_argument("--copy", help="this copy instead of the newest")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    restore.set_defaults(func=cmd_restore)
+
     sandbox = sub.add_parser("sandbox", help="run a stand-in server for ReCORE or Yahoo")
     sandbox.add_argument("system", choices=["recore", "yahoo"])
     sandbox.add_argument("--port", type=int, required=True)
     sandbox.add_argument("--state", help="JSON file to keep the sandbox's state across restarts")
+    sandbox.add_argument(
+        "--inventories",
+        choices=["spec", "rich"],
+        default="spec",
+        help="ReCORE only: listings as its spec shows them (spec), or with the Yahoo fields (rich)",
+    )
+    sandbox.add_argument("--world", **WORLD_ARG)
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 
@@ -213,10 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     from companion.app import SecretsUnreadable
     from companion.db import DatabaseUnreachable
     from companion.db.location import NetworkShareRefused
+    from companion.db.sqlite import DatabaseDamaged
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except DatabaseDamaged as damaged:
+        print(damaged.message, file=sys.stderr)
+        print(damaged.message_en, file=sys.stderr)
+        return 1
     except (NetworkShareRefused, SecretsUnreadable, DatabaseUnreachable) as refused:
         # the database cannot be used as it is: say why in both languages, no traceback
         print(refused.ja, file=sys.stderr)

@@ -171,9 +171,13 @@ class Cluster:
                 return
             self._applying_remote = True
             try:
-                settings.notify_changed(keys)
+                pending = settings.notify_changed(keys)
             finally:
                 self._applying_remote = False
+            for work in pending:  # a listener's follow-up (a store session closing …)
+                task = asyncio.ensure_future(work)
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
         settings.on_change(changed_here)
         self.on_notice("settings", changed_elsewhere)

@@ -33,10 +33,16 @@ SALES_CHANNELS: tuple[str, ...] = ("併売", "ECのみ", "店頭のみ")
 
 
 class ListingState(StrEnum):
-    """States of a listing in ReCORE's 出品リスト, mirrored locally."""
+    """States of a listing in ReCORE's 出品リスト, mirrored locally (HELD is the connector's own)."""
 
     WAITING = "waiting"  # 待機中: ReCORE asked, nothing done yet
+    # 情報不足: a field Yahoo needs is missing and the shop can supply it (a template, a table
+    # row, or ReCORE): kept, shown with what is missing, never reported failed for it
+    HELD = "held"
     PROCESSING = "processing"  # 出品処理中: in a batch (zip downloaded or direct listing under way)
+    # フォルダに登録済み（未出品）: on the store in a 競りナビ folder (a bulk upload that registers),
+    # not started yet: no auction, nothing to sell; staff start it (popup 「出品開始」 or 競りナビ)
+    REGISTERED = "registered"
     LISTED = "listed"  # 出品中: on Yahoo with an auction id
     ERROR = "error"  # エラー: rejected by validation, reported failed
     ENDED = "ended"  # 出品終了
@@ -44,7 +50,9 @@ class ListingState(StrEnum):
 
 STATE_LABELS: dict[ListingState, str] = {
     ListingState.WAITING: "待機中",
+    ListingState.HELD: "情報不足",
     ListingState.PROCESSING: "出品処理中",
+    ListingState.REGISTERED: "フォルダに登録済み（未出品）",
     ListingState.LISTED: "出品中",
     ListingState.ERROR: "エラー",
     ListingState.ENDED: "出品終了",
@@ -94,6 +102,51 @@ class Listing:
     # Values that did not parse (e.g. "abc" for a price) are kept here by field name, so
     # validation can name the field and the rule instead of the conversion crashing.
     unparsed: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ListingRequest:
+    """What ReCORE sent for one listing (`GET /ec/inventories/{id}`), in the connector's words.
+
+    `values` holds only the Listing fields ReCORE actually sent (parsed): what it does not send
+    is filled from the item, the tables and the templates (`companion.listing.mapping`)."""
+
+    ec_inventory_id: int
+    values: dict[str, Any] = field(default_factory=dict)
+    unparsed: dict[str, Any] = field(default_factory=dict)  # field → raw value that did not parse
+    variant_id: int | None = None
+    price: int | None = None  # the variant's one price
+    quantity: int | None = None  # the variant's quantity
+    item_id: int | None = None  # the stock the variant allocates
+    image_url: str | None = None  # the listing's one photo
+
+
+@dataclass(slots=True)
+class StockItem:
+    """The piece of stock a listing sells (ReCORE's 在庫, `GET /items`)."""
+
+    item_id: int | None
+    code: str | None = None  # the shop's item code: the 管理番号 when ReCORE sends none
+    store_id: int | None = None
+    store_name: str | None = None
+    grade: str | None = None  # the shop's grade name, e.g. 中古A
+    condition_note: str | None = None  # plain text, often several lines
+    image_urls: list[str] = field(default_factory=list)
+    product_id: int | None = None
+    price: int | None = None
+
+
+@dataclass(slots=True)
+class ShopCategory:
+    """The shop's own category of an item (its catalogue entry's), with its parents root first."""
+
+    category_id: int | None
+    name: str | None = None
+    ancestors: list[tuple[int | None, str | None]] = field(default_factory=list)
+
+    def lineage(self) -> list[tuple[int | None, str | None]]:
+        """This category first, then its parents nearest first (how a table row is looked up)."""
+        return [(self.category_id, self.name), *reversed(self.ancestors)]
 
 
 class OrderStatus(StrEnum):

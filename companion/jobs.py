@@ -3,24 +3,36 @@
 Jobs have a kind, a state (queued, running, succeeded, partial, failed, paused), progress and
 per-item results, all in the database. After a restart, interrupted jobs of resumable kinds are
 queued again (their handler skips the items already done); others are marked failed with a reason.
-A paused job waits for staff and resumes from where it stopped.
+A paused job waits for staff and resumes from where it stopped; one paused by a problem of the PC
+itself (a full disk, `companion.resources`) resumes by itself once the problem is gone.
 
-Several companions may share the database (`companion.cluster`). A job names the companion that
-runs it (`owner`). Starting a job with a dedupe key is atomic across them: a second PC pressing the
-same button joins the job already there. Kinds registered `leader_only` (the sync) run where the
-leader is: another PC queues the job for it (owner NULL) and tells it. The jobs of a companion
-that is gone are adopted: by the leader, and by a restarted companion on the same PC.
+Every job names its owner (`Job.owner`): the companion process that queued or runs it. Whether an
+owner is alive is asked of whoever knows: on a SQLite file (one PC) the owner's lock file
+(`run/<owner>.lock` in the data dir, held for as long as its process lives); on a database shared by
+several companions (`companion.cluster`) the server, which holds each companion's member lock. A
+job that looks active but whose owner is gone is never joined: it is adopted (run again here when
+its kind is resumable or it never started, else closed as interrupted). One whose task in this
+process ended without writing its final state (the disk was full) is closed as failed with the
+reason (`reap`).
+
+Starting a job with a dedupe key is atomic across companions: a second PC pressing the same button
+joins the job already there. Kinds registered `leader_only` (the sync) run where the leader is:
+another PC queues the job for it (owner NULL) and tells it. The jobs of a companion that is gone
+are adopted by the leader, and by a restarted companion on the same PC.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from companion.cluster import Cluster, serialize
 from companion.db import Database
 from companion.db.models import CompanionProcess, Job, JobItem, iso, utcnow
+from companion.resources import LocalProblem, local_problem
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +153,78 @@ def job_dict(job: Job, items: list[JobItem] | None = None) -> dict[str, Any]:
     return out
 
 
+class RunnerLease:
+    """This runner's claim on its jobs: a lock file held for as long as the process lives.
+
+    Another process tells whether an owner is alive by trying the owner's lock: taking it means
+    the owner is gone. Without a directory (tests of a bare runner) only this runner is known.
+    """
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.id = uuid.uuid4().hex
+        self.run_dir = run_dir
+        self._handle: IO[str] | None = None
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._handle = open(run_dir / f"{self.id}.lock", "w")  # noqa: SIM115 - held open
+            if not _try_lock(self._handle):  # pragma: no cover - a fresh uuid
+                raise RuntimeError("could not lock the job runner's lease")
+
+    def alive(self, owner: str | None) -> bool:
+        """Whether the runner `owner` still lives (this one always does)."""
+        if owner is None:
+            return False
+        if owner == self.id:
+            return True
+        if self.run_dir is None or not owner.isalnum():
+            return False
+        path = self.run_dir / f"{owner}.lock"
+        try:
+            handle = open(path, "r+")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # cannot tell: never take over a job that may still run
+        with handle:
+            if not _try_lock(handle):
+                return True
+        with contextlib.suppress(OSError):
+            path.unlink()  # a dead runner's file
+        return False
+
+    @staticmethod
+    def any_alive(run_dir: Path) -> bool:
+        """Whether a companion process holds a lease in `run_dir` (e.g. before a restore)."""
+        if not run_dir.is_dir():
+            return False
+        probe = RunnerLease(None)
+        probe.run_dir = run_dir
+        return any(probe.alive(lock.stem) for lock in run_dir.glob("*.lock"))
+
+    def close(self) -> None:
+        if self._handle is not None and self.run_dir is not None:
+            self._handle.close()
+            self._handle = None
+            with contextlib.suppress(OSError):
+                (self.run_dir / f"{self.id}.lock").unlink()
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    """An exclusive lock without waiting (released when the file is closed)."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
 INTERRUPTED = {
     "code": "INTERRUPTED",
     "message": "コンパニオンの停止（再起動、または処理担当PCの切り替え）で中断されました。"
@@ -149,16 +234,45 @@ INTERRUPTED = {
 }
 
 
+def dead_job_error(reason: dict[str, str] | None) -> dict[str, str]:
+    """Why a job that was left 'running' was closed (the reason when it is known)."""
+    if reason is None:
+        return {
+            "code": "JOB_LOST",
+            "message": "前回の処理は、コンパニオンが止まったため途中で終わっていました。"
+            "もう一度実行してください（終わった分はやり直しません）。",
+            "message_en": "the job's process or task ended without finishing it",
+        }
+    return {
+        "code": "JOB_LOST",
+        "message": f"前回の処理は途中で止まり、その状態を記録できませんでした（{reason['message']}）。"
+        "原因を直してから、もう一度実行してください。",
+        "message_en": f"the job ended without recording its state: {reason['message_en']}",
+    }
+
+
 class JobRunner:
-    def __init__(self, db: Database, cluster: Cluster | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        run_dir: Path | None = None,
+        *,
+        cluster: Cluster | None = None,
+        on_local_problem: Callable[[LocalProblem], None] | None = None,
+    ) -> None:
         self.db = db
         self.cluster = cluster
+        # this process's lock file: how another process on this PC tells that it still runs
+        self.lease = RunnerLease(run_dir)
+        # e.g. free the disk reserve, so that the job's paused state can still be written
+        self.on_local_problem = on_local_problem
         self._kinds: dict[str, JobKind] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # why a job's task ended without writing its final state (shown when it is reaped)
+        self._lost: dict[str, dict[str, str]] = {}
         self._closing = False
         self._submit_lock = asyncio.Lock()
-        self._adopt_lock = asyncio.Lock()
         self._adopting: set[asyncio.Task[None]] = set()
         if cluster is not None:
             cluster.on_leadership(self._leadership)
@@ -173,15 +287,27 @@ class JobRunner:
 
     # -- who runs what -----------------------------------------------------------------------------
     @property
-    def me(self) -> int | None:
-        """This companion's id (the `owner` of the jobs it runs)."""
-        return None if self.cluster is None or self.cluster.me is None else self.cluster.me.id
+    def me(self) -> str:
+        """This companion as the `owner` of its jobs: its id among the companions on a shared
+        database, else its lease (the lock file of this process on this PC)."""
+        if self.cluster is not None and self.cluster.shared and self.cluster.me is not None:
+            return str(self.cluster.me.id)
+        return self.lease.id
+
+    @property
+    def shared(self) -> bool:
+        return self.cluster is not None and self.cluster.shared
 
     def runs_here(self, kind: JobKind) -> bool:
         return not kind.leader_only or self.cluster is None or self.cluster.runs_leader_work
 
-    async def _alive(self) -> set[int]:
-        return set() if self.cluster is None else await self.cluster.alive()
+    async def _owner_alive(self) -> Callable[[str | None], bool]:
+        """Whether a job's owner runs now, asked of whoever knows: on a shared database the server
+        (the companions' member locks, `Cluster.alive`), on SQLite the owner's lock file."""
+        if self.cluster is not None and self.cluster.shared:
+            alive = {str(member) for member in await self.cluster.alive()}
+            return lambda owner: owner is not None and owner in alive
+        return self.lease.alive
 
     async def _leadership(self, leading: bool) -> None:
         if leading:
@@ -200,7 +326,8 @@ class JobRunner:
     # -- recovery ----------------------------------------------------------------------------------
     async def recover(self) -> None:
         """At start: nothing stays 'running' forever. This companion takes up what its previous
-        run on this PC left behind (and, on SQLite, everything: there is one PC)."""
+        run on this PC left behind (and, on SQLite, everything: there is one PC). The jobs of
+        another companion process that still runs (a CLI command) stay its own."""
         await self._adopt(own_pc_only=True)
 
     async def adopt_orphans(self) -> None:
@@ -211,8 +338,9 @@ class JobRunner:
     async def _adopt(self, *, own_pc_only: bool) -> None:
         if self._closing:
             return
-        async with self._adopt_lock:
-            alive = await self._alive()
+        # under the submit lock: a job made this companion's is scheduled before anyone looks
+        async with self._submit_lock:
+            alive = await self._owner_alive()
             to_run: list[str] = []
             async with self.db.session() as s, s.begin():
                 rows = (
@@ -223,26 +351,25 @@ class JobRunner:
                         .with_for_update(skip_locked=True)
                     )
                 ).all()
-                hosts = await self._owner_hosts(s, rows) if own_pc_only else {}
+                hosts = await self._owner_hosts(s, rows) if own_pc_only and self.shared else {}
                 for job in rows:
-                    if job.id in self._tasks or (job.owner is not None and job.owner in alive):
-                        continue
+                    if job.id in self._tasks or alive(job.owner):
+                        continue  # runs here, or its owner runs it (a lost one here: `reap`)
                     kind = self._kinds.get(job.kind)
                     if kind is not None and not self.runs_here(kind):
                         continue
-                    if own_pc_only and job.owner is not None and self.cluster is not None:
-                        host = hosts.get(job.owner)
-                        if self.cluster.shared and host != self.cluster.host:
+                    if own_pc_only and job.owner is not None and self.shared:
+                        if hosts.get(job.owner) != self.cluster.host:  # type: ignore[union-attr]
                             continue  # another PC's job: the leader decides
                     if self._take(job, kind):
                         to_run.append(job.id)
-        for job_id in to_run:
-            log.info("resuming job %s", job_id)
-            self._schedule(job_id)
+            for job_id in to_run:
+                log.info("resuming job %s", job_id)
+                self._schedule(job_id)
 
     @staticmethod
-    async def _owner_hosts(s: AsyncSession, rows: Any) -> dict[int, str]:
-        owners = {j.owner for j in rows if j.owner is not None}
+    async def _owner_hosts(s: AsyncSession, rows: Any) -> dict[str, str]:
+        owners = {int(j.owner) for j in rows if j.owner is not None and j.owner.isdigit()}
         if not owners:
             return {}
         found = await s.execute(
@@ -250,7 +377,7 @@ class JobRunner:
                 CompanionProcess.id.in_(owners)
             )
         )
-        return {row.id: row.host for row in found}
+        return {str(row.id): row.host for row in found}
 
     def _take(self, job: Job, kind: JobKind | None) -> bool:
         """Make an orphaned (or leader-bound) job this companion's; True if it is to run here,
@@ -269,12 +396,51 @@ class JobRunner:
         job.finished_at = utcnow()
         job.error = dict(INTERRUPTED)
 
+    def _is_dead(self, job: Job, alive: Callable[[str | None], bool]) -> bool:
+        """Active-looking, but nobody runs it: its task here ended without writing its final
+        state; or (one PC) its owner process is gone. On a shared database the jobs of a gone
+        companion are the leader's to adopt."""
+        if job.state not in (JobState.QUEUED, JobState.RUNNING) or job.owner is None:
+            return False
+        if job.owner == self.me:
+            return job.id not in self._tasks
+        return not self.shared and not alive(job.owner)
+
+    async def reap(self) -> int:
+        """Close active-looking jobs whose process or task is gone as failed; returns how many."""
+        async with self._submit_lock:
+            return await self._reap()
+
+    async def _reap(self) -> int:
+        alive = await self._owner_alive()
+        async with self.db.session() as s:
+            active = (
+                await s.scalars(
+                    select(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
+                )
+            ).all()
+        dead = [job.id for job in active if self._is_dead(job, alive)]
+        if not dead:
+            return 0
+        async with self.db.session() as s, s.begin():
+            for job_id in dead:
+                job = await s.get(Job, job_id)
+                if job is None or not self._is_dead(job, alive):
+                    continue
+                job.state = JobState.FAILED
+                job.finished_at = utcnow()
+                job.error = dead_job_error(self._lost.get(job_id))
+                log.warning("job %s (%s) was dead: closed as failed", job_id, job.kind)
+        for job_id in dead:
+            self._lost.pop(job_id, None)
+        return len(dead)
+
     # -- starting ----------------------------------------------------------------------------------
     async def submit(
         self, kind: str, params: dict[str, Any] | None = None, *, dedupe_key: str | None = None
     ) -> str:
         """Start a job. With `dedupe_key`, an active job with the same key is joined (or resumed),
-        whichever companion started it."""
+        whichever companion started it; a dead one never is."""
         if kind not in self._kinds:
             raise KeyError(f"no handler for job kind {kind!r}")
         spec = self._kinds[kind]
@@ -282,7 +448,9 @@ class JobRunner:
         params = dict(params or {})
         action = "run" if here else "tell"
         async with self._submit_lock:  # the popup and the scheduler may ask at the same moment
-            alive = await self._alive() if dedupe_key is not None else set()
+            if dedupe_key is not None:
+                await self._reap()
+            alive = await self._owner_alive()
             async with self.db.session() as s, s.begin():
                 # ... and so may two PCs: one submit of a kind at a time across companions
                 await serialize(s, f"jobs:{kind}")
@@ -303,14 +471,14 @@ class JobRunner:
                     )
                     s.add(job)
                 job_id = job.id
-        if action == "run":
-            self._schedule(job_id)
-        elif action == "tell":
-            self._tell_leader()
+            if action == "run":
+                self._schedule(job_id)
+            elif action == "tell":
+                self._tell_leader()
         return job_id
 
     def _join(
-        self, existing: Job, spec: JobKind, alive: set[int], here: bool
+        self, existing: Job, spec: JobKind, alive: Callable[[str | None], bool], here: bool
     ) -> tuple[Job | None, str]:
         """The active job to join and what to do with it: `join` (it runs somewhere), `run` it
         here, `tell` the leader; or (None, `new`) when it was interrupted for good."""
@@ -318,7 +486,7 @@ class JobRunner:
             existing.state, existing.error = JobState.QUEUED, None
             existing.owner = self.me if here else None
             return existing, "run" if here else "tell"
-        if existing.id in self._tasks or (existing.owner is not None and existing.owner in alive):
+        if existing.id in self._tasks or (existing.owner != self.me and alive(existing.owner)):
             return existing, "join"
         # nobody runs it: it waits for the leader, or its companion is gone
         if here:
@@ -341,6 +509,10 @@ class JobRunner:
         return next((j for j in active if j.params.get("_dedupe") == dedupe_key), None)
 
     async def resume(self, job_id: str) -> bool:
+        async with self._submit_lock:
+            return await self._resume(job_id)
+
+    async def _resume(self, job_id: str) -> bool:
         async with self.db.session() as s, s.begin():
             job = await s.get(Job, job_id)
             if job is None or job.state != JobState.PAUSED:
@@ -354,6 +526,12 @@ class JobRunner:
         else:
             self._tell_leader()
         return True
+
+    async def paused_by(self, codes: Collection[str]) -> list[tuple[str, str]]:
+        """(job id, error code) of the paused jobs whose pause has one of `codes`."""
+        async with self.db.session() as s:
+            rows = (await s.scalars(select(Job).where(Job.state == JobState.PAUSED))).all()
+        return [(j.id, j.error["code"]) for j in rows if (j.error or {}).get("code") in codes]
 
     def _schedule(self, job_id: str) -> None:
         if self._closing or job_id in self._tasks:
@@ -370,6 +548,19 @@ class JobRunner:
                 setattr(job, key, value)
 
     async def _run(self, job_id: str) -> None:
+        try:
+            await self._run_inner(job_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # its state could not be written (a full disk …): the row still says queued or
+            # running, and with this task gone the job is dead; `reap` closes it with this reason
+            problem = local_problem(exc)
+            self._local_problem(problem)
+            self._lost[job_id] = (problem or _unexpected(exc)).as_error()
+            log.error("job %s: its state could not be recorded: %s", job_id, exc)
+
+    async def _run_inner(self, job_id: str) -> None:
         async with self.db.session() as s:
             job = await s.get(Job, job_id)
         if job is None:
@@ -385,33 +576,40 @@ class JobRunner:
                 explicit = await kind.handler(ctx)
             except JobStop as stop:
                 log.warning("job %s (%s) %s: %s", job_id, job.kind, stop.state, stop.message_en)
-                final = stop.state
-                await self._set(
-                    job_id,
-                    state=final,
-                    error=stop.as_error(),
-                    finished_at=None if final == JobState.PAUSED else utcnow(),
-                )
+                await self._stopped(job_id, stop.state, stop.as_error())
                 return
             except asyncio.CancelledError:
                 # shutdown: leave it queued so the next start resumes it (or marks it)
                 await asyncio.shield(self._set(job_id, state=JobState.QUEUED))
                 raise
             except Exception as exc:
+                problem = local_problem(exc)
+                if problem is not None:
+                    # the PC's fault, not the job's: wait for it to be fixed, then go on
+                    self._local_problem(problem)
+                    log.warning("job %s (%s) paused: %s", job_id, job.kind, problem.message_en)
+                    await self._stopped(job_id, JobState.PAUSED, problem.as_error())
+                    return
                 log.exception("job %s (%s) failed", job_id, job.kind)
-                await self._set(
-                    job_id,
-                    state=JobState.FAILED,
-                    finished_at=utcnow(),
-                    error={
-                        "code": "UNEXPECTED",
-                        "message": "予期しないエラーで止まりました。ログを確認してください。",
-                        "message_en": f"unexpected {type(exc).__name__}; see the log",
-                    },
-                )
+                await self._stopped(job_id, JobState.FAILED, _unexpected(exc).as_error())
                 return
             final = explicit or self._final_state(await ctx.results())
             await self._set(job_id, state=final, finished_at=utcnow())
+
+    async def _stopped(self, job_id: str, state: JobState, error: dict[str, str]) -> None:
+        await self._set(
+            job_id,
+            state=state,
+            error=error,
+            finished_at=None if state == JobState.PAUSED else utcnow(),
+        )
+
+    def _local_problem(self, problem: LocalProblem | None) -> None:
+        if problem is not None and self.on_local_problem is not None:
+            try:
+                self.on_local_problem(problem)
+            except Exception:  # noqa: BLE001 - a hook must not hide the problem itself
+                log.exception("local problem hook failed")
 
     @staticmethod
     def _final_state(results: dict[str, dict[str, Any]]) -> JobState:
@@ -473,3 +671,12 @@ class JobRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.lease.close()
+
+
+def _unexpected(exc: BaseException) -> JobStop:
+    return JobFailed(
+        "UNEXPECTED",
+        "予期しないエラーで止まりました。ログを確認してください。",
+        f"unexpected {type(exc).__name__}; see the log",
+    )

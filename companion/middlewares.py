@@ -1,4 +1,4 @@
-"""Security middlewares, in order: Host → Origin (+CORS) → errors → bearer token.
+"""Security middlewares, in order: Host → Origin (+CORS) → errors → bearer token → inputs.
 
 Modelled on Jupyter Server's checks for a localhost server: a Host allow-list against DNS
 rebinding, an Origin allow-list against other web pages, and a token for everything else.
@@ -11,14 +11,18 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from companion.keys import PAIRING
+from companion.inputs import inputs_middleware
+from companion.keys import DISK, PAIRING
+from companion.loopback import host_allowed
+from companion.resources import DISK_FULL, local_problem
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 API = "/api/v1"
-OPEN_PATHS = frozenset({f"{API}/health", f"{API}/pair"})
+OPEN_PATHS = frozenset({f"{API}/health", f"{API}/pair", f"{API}/prove"})
 EXTENSION_SCHEME = "chrome-extension://"
+TOKEN_ID = web.RequestKey("token_id", int)  # the live token the request came with
 
 
 def error_response(
@@ -26,11 +30,6 @@ def error_response(
 ) -> web.Response:
     body: dict[str, object] = {"code": code, "message": message, "message_en": message_en, **extra}
     return web.json_response({"error": body}, status=status)
-
-
-def _local_port(request: web.Request) -> int | None:
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return sockname[1] if sockname else None
 
 
 @web.middleware
@@ -41,7 +40,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.status >= 400 and exc.content_type != "application/json":
             return error_response(exc.status, "HTTP_ERROR", exc.reason, exc.reason)
         raise
-    except Exception:
+    except Exception as exc:
+        problem = local_problem(exc)
+        if problem is not None:  # the PC's disk or database: say what to do, not "see the log"
+            disk = request.app.get(DISK)
+            if disk is not None:
+                disk.problem_seen(problem)  # room for this line in the log
+            log.warning("%s %s: %s", request.method, request.path, problem.message_en)
+            status = 507 if problem.code == DISK_FULL else 503
+            return error_response(status, problem.code, problem.request_message, problem.message_en)
         # English in the log with the traceback; the body says nothing about internals or secrets
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(
@@ -55,9 +62,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 @web.middleware
 async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Only our own loopback names with our own port: a rebound DNS name gets nothing."""
-    port = _local_port(request)
-    allowed = {f"127.0.0.1:{port}", f"localhost:{port}"}
-    if request.headers.get("Host", "").lower() not in allowed:
+    if not host_allowed(request):
         log.warning("refused Host %r", request.headers.get("Host"))
         return error_response(
             403, "HOST_NOT_ALLOWED", "このホスト名では接続できません", "Host not allowed"
@@ -68,7 +73,7 @@ async def host_middleware(request: web.Request, handler: Handler) -> web.StreamR
 def _cors_headers(origin: str) -> dict[str, str]:
     return {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": "GET, POST, PUT, OPTIONS",
+        "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
         "Access-Control-Allow-Headers": "Authorization, Content-Type",
         "Access-Control-Max-Age": "600",
         "Vary": "Origin",
@@ -108,14 +113,22 @@ async def token_middleware(request: web.Request, handler: Handler) -> web.Stream
     if request.path in OPEN_PATHS or not request.path.startswith(API):
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token or not request.app[PAIRING].check_token(token):
+    token_id = request.app[PAIRING].check_token(token) if scheme.lower() == "bearer" else None
+    if token_id is None:
         return error_response(
             401,
             "UNAUTHORIZED",
             "ペアリングが必要です。拡張機能のオプション画面でペアリングしてください。",
             "missing or invalid bearer token",
         )
+    request[TOKEN_ID] = token_id
     return await handler(request)
 
 
-MIDDLEWARES = [host_middleware, origin_middleware, errors_middleware, token_middleware]
+MIDDLEWARES = [
+    host_middleware,
+    origin_middleware,
+    errors_middleware,
+    token_middleware,
+    inputs_middleware,
+]

@@ -1,4 +1,5 @@
-"""Foundation routes of `/api/v1`: health, pairing, settings, jobs, status.
+"""Foundation routes of `/api/v1`: health, pairing (and its proof and revocation), settings,
+jobs, status.
 
 Feature routes (pending, batches, direct listing, sync) live beside their features and are added
 by the app factory.
@@ -6,40 +7,21 @@ by the app factory.
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from companion import __version__
+from companion.inputs import path_id, query_int, read_json
 from companion.keys import JOBS, PAIRING, SETTINGS
-from companion.middlewares import API, error_response
-from companion.pairing import PairingLocked
+from companion.loopback import local_address
+from companion.middlewares import API, TOKEN_ID, error_response
+from companion.pairing import CHALLENGE, PairingLocked
 from companion.settings import SettingsError
 from companion.status import build_status
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-
-
-async def read_json(request: web.Request) -> Any:
-    """The body as JSON, or a 400 that says so (never a 500)."""
-    try:
-        return await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                {
-                    "error": {
-                        "code": "BAD_JSON",
-                        "message": "リクエストの形式が正しくありません（JSON）",
-                        "message_en": "body is not valid JSON",
-                    }
-                }
-            ),
-            content_type="application/json",
-        ) from None
 
 
 @routes.get(f"{API}/health")
@@ -61,20 +43,22 @@ async def pair(request: web.Request) -> web.Response:
             "code must be digits",
         )
     try:
-        token = await request.app[PAIRING].redeem(str(code).strip(), request.headers.get("Origin"))
+        paired = await request.app[PAIRING].redeem(str(code).strip(), request.headers.get("Origin"))
     except PairingLocked as locked:
         return web.json_response(
             {
                 "error": {
                     "code": "PAIRING_LOCKED",
-                    "message": "コードの誤りが続いたため、1分間ペアリングできません。",
-                    "message_en": "too many wrong codes; pairing locked for a minute",
+                    "message": "コードの誤りが続いたため、このコードは1分間使えません。"
+                    "`recore-connector pair` で新しいコードを出すと、すぐにペアリングできます。",
+                    "message_en": "too many wrong codes: this code rests for a minute; "
+                    "a new code works at once",
                 }
             },
             status=429,
             headers={"Retry-After": str(int(locked.retry_after) + 1)},
         )
-    if token is None:
+    if paired is None:
         log.warning("pairing refused: wrong or expired code")
         return error_response(
             403,
@@ -83,7 +67,61 @@ async def pair(request: web.Request) -> web.Response:
             "wrong or expired pairing code",
         )
     log.info("paired with origin %s", request.headers.get("Origin") or "(none)")
-    return web.json_response({"token": token})
+    return web.json_response(paired.to_dict())
+
+
+@routes.post(f"{API}/prove")
+async def prove(request: web.Request) -> web.Response:
+    """The extension's check, before it sends its token or a secret, that this is the companion
+    it paired with: `{"key_id", "challenge"}` → `{"proof"}` (see `pairing.proof`)."""
+    body = await read_json(request)
+    key_id = body.get("key_id") if isinstance(body, dict) else None
+    challenge = body.get("challenge") if isinstance(body, dict) else None
+    if (
+        not isinstance(key_id, str)
+        or not isinstance(challenge, str)
+        or not CHALLENGE.match(challenge)
+    ):
+        return error_response(
+            400,
+            "VALIDATION_FAILED",
+            "確認用の値（key_id, challenge）が正しくありません",
+            "key_id and a base64url challenge of 16-64 bytes are required",
+        )
+    ip, port = local_address(request) or ("", 0)
+    address = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    answer = request.app[PAIRING].prove(key_id, challenge, address)
+    if answer is None:
+        return error_response(
+            403,
+            "UNKNOWN_PAIRING",
+            "このペアリングは解除されたか、見つかりません。もう一度ペアリングしてください。",
+            "no live pairing has this key id",
+        )
+    return web.json_response({"proof": answer})
+
+
+@routes.get(f"{API}/pairings")
+async def list_pairings(request: web.Request) -> web.Response:
+    return web.json_response({"pairings": request.app[PAIRING].pairings(request[TOKEN_ID])})
+
+
+async def _revoke(request: web.Request, token_id: int) -> web.Response:
+    if not await request.app[PAIRING].revoke(token_id):
+        return error_response(404, "NOT_FOUND", "そのペアリングは見つかりません", "no such pairing")
+    log.info("pairing %d revoked", token_id)
+    return web.json_response({"revoked": token_id})
+
+
+@routes.delete(f"{API}/pairings/current")
+async def revoke_current_pairing(request: web.Request) -> web.Response:
+    """「ペアリングを解除」: the extension's own token ends here, not only in the extension."""
+    return await _revoke(request, request[TOKEN_ID])
+
+
+@routes.delete(f"{API}/pairings/{{pairing_id}}")
+async def revoke_pairing(request: web.Request) -> web.Response:
+    return await _revoke(request, path_id(request, "pairing_id"))
 
 
 @routes.get(f"{API}/settings")
@@ -109,10 +147,7 @@ async def put_settings(request: web.Request) -> web.Response:
 
 @routes.get(f"{API}/jobs")
 async def list_jobs(request: web.Request) -> web.Response:
-    try:
-        limit = min(max(int(request.query.get("limit", "20")), 1), 100)
-    except ValueError:
-        limit = 20
+    limit = query_int(request, "limit", 20, lo=1, hi=100)
     jobs = await request.app[JOBS].list(request.query.get("kind"), limit)
     return web.json_response({"jobs": jobs})
 

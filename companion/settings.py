@@ -2,6 +2,12 @@
 
 Secrets are write-only over the API: `public()` shows `{"set": bool}` for each; plaintext is
 returned only by `secret()` to the code that needs it (ReCORE client, Yahoo login).
+
+Each secret is bound to the host it was entered for: the ReCORE key to the origin of
+`recore_api_url`, the Yahoo passwords to Yahoo's login (or the Yahoo sandbox the companion was
+started with). Changing the ReCORE URL clears the key; a secret bound elsewhere is never handed
+out. Where the Yahoo pages are (`yahoo_base_url`, the sandbox) is not a setting of the HTTP API
+at all: it comes from the command line or the environment (`Config.yahoo_base_url`).
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,9 +24,14 @@ from sqlalchemy import select
 
 from companion.db import Database
 from companion.db.models import Setting
+from companion.inputs import MAX_ID
 from companion.logs import redact
 from companion.recore.client import DEFAULT_BASE_URL
 from companion.secretbox import SecretBox
+from scrapers.facts import FACTS
+
+# the Yahoo passwords' host when no sandbox is configured: the real store's login
+REAL_LOGIN_ORIGIN = FACTS.origins.login
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +46,11 @@ DEFAULT_STATUS_MAPPING: dict[str, str] = {
     "キャンセル": "キャンセル済み",
 }
 SECRET_KEYS: frozenset[str] = frozenset({"recore_api_key", "yahoo_password", "business_password"})
+YAHOO_SECRETS: frozenset[str] = frozenset({"yahoo_password", "business_password"})
+# Shown by GET, never taken by PUT: they decide where secrets go (command line/environment only).
+STARTUP_ONLY: dict[str, str] = {
+    "yahoo_base_url": "--yahoo-base-url / RECORE_CONNECTOR_YAHOO_BASE_URL"
+}
 # The Yahoo store login: a change means the browser's session may belong to someone else.
 YAHOO_ACCOUNT_KEYS: frozenset[str] = frozenset(
     {"yahoo_base_url", "yahoo_id", "yahoo_password", "business_id", "business_password"}
@@ -89,8 +105,14 @@ def normalise_url(value: Any) -> str:
     return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
 
 
-def _optional_url(value: Any) -> str | None:
+def optional_url(value: Any) -> str | None:
     return None if value in (None, "") else normalise_url(value)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a normalised URL: what a secret is bound to."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _optional_int(lo: int, hi: int) -> Callable[[Any], int | None]:
@@ -179,8 +201,8 @@ class FieldSpec:
 FIELDS: dict[str, FieldSpec] = {
     "recore_api_url": FieldSpec(normalise_url, DEFAULT_BASE_URL, "ReCORE API URL"),
     "recore_api_key": FieldSpec(_secret, None, "ReCORE APIキー"),
-    "ec_account_id": FieldSpec(_optional_int(1, 2**31), None, "ECアカウントID"),
-    "store_id": FieldSpec(_optional_int(1, 2**31), None, "店舗ID"),
+    "ec_account_id": FieldSpec(_optional_int(1, MAX_ID), None, "ECアカウントID"),
+    "store_id": FieldSpec(_optional_int(1, MAX_ID), None, "店舗ID"),
     "sync_interval_minutes": FieldSpec(_interval, 0, "自動同期の間隔"),
     "yahoo_id": FieldSpec(_short_text(64), None, "Y!ID"),
     "yahoo_password": FieldSpec(_secret, None, "Y!パスワード"),
@@ -188,26 +210,56 @@ FIELDS: dict[str, FieldSpec] = {
     "business_password": FieldSpec(_secret, None, "ビジネスパスワード"),
     "mail_from": FieldSpec(_email, None, "メール送信元"),
     "status_mapping": FieldSpec(_mapping, DEFAULT_STATUS_MAPPING, "ステータス対応表"),
-    # Empty means the real Yahoo sites; the demo points it at the Yahoo sandbox.
-    "yahoo_base_url": FieldSpec(_optional_url, None, "ヤフオク接続先（検証用）"),
     "direct_listing_concurrency": FieldSpec(_optional_int(1, 4), 1, "直接出品の同時実行数"),
 }
 
 
-class SettingsStore:
-    """Settings in the database; secrets as Fernet ciphertext only."""
+SettingsListener = Callable[[set[str]], Awaitable[None] | None]
 
-    def __init__(self, db: Database, box: SecretBox) -> None:
+
+class SettingsStore:
+    """Settings in the database; secrets as Fernet ciphertext only, each bound to its host."""
+
+    def __init__(self, db: Database, box: SecretBox, *, yahoo_base_url: str | None = None) -> None:
         self._db = db
         self._box = box
-        self._listeners: list[Callable[[set[str]], None]] = []
+        self._listeners: list[SettingsListener] = []
+        try:
+            self.yahoo_base_url = optional_url(yahoo_base_url)
+        except Invalid as exc:
+            raise ValueError(f"yahoo_base_url {yahoo_base_url!r}: {exc.en}") from None
+        self._warned: set[str] = set()
 
-    def on_change(self, listener: Callable[[set[str]], None]) -> None:
+    def on_change(self, listener: SettingsListener) -> None:
+        """`listener(changed_keys)` after a change; what it returns to await is awaited before
+        `update` answers (so what staff see after 保存しました already follows the change)."""
         self._listeners.append(listener)
 
     async def _rows(self) -> dict[str, Setting]:
         async with self._db.session() as s:
             return {row.key: row for row in (await s.scalars(select(Setting))).all()}
+
+    def _host_for(self, key: str, rows: dict[str, Setting], patch: dict[str, Any]) -> str:
+        """The host a secret is (to be) used with, after `patch` is applied."""
+        if key in YAHOO_SECRETS:
+            # the login fills these on Yahoo's own login page, or on the sandbox's
+            return origin_of(self.yahoo_base_url) if self.yahoo_base_url else REAL_LOGIN_ORIGIN
+        if "recore_api_url" in patch:
+            url = patch["recore_api_url"]
+        else:
+            row = rows.get("recore_api_url")
+            url = row.value if row is not None else FIELDS["recore_api_url"].default
+        return origin_of(url)
+
+    @staticmethod
+    def _bound_to(row: Setting, host: str) -> bool:
+        return isinstance(row.value, dict) and row.value.get("for") == host
+
+    def _usable(self, key: str, row: Setting | None, rows: dict[str, Setting]) -> bool:
+        """Stored, and bound to the host it would be sent to now."""
+        if row is None or row.ciphertext is None:
+            return False
+        return self._bound_to(row, self._host_for(key, rows, {}))
 
     async def public(self) -> dict[str, Any]:
         rows = await self._rows()
@@ -215,9 +267,10 @@ class SettingsStore:
         for key, spec in FIELDS.items():
             row = rows.get(key)
             if key in SECRET_KEYS:
-                out[key] = {"set": bool(row and row.ciphertext)}
+                out[key] = {"set": self._usable(key, row, rows)}
             else:
                 out[key] = row.value if row is not None else spec.default
+        out["yahoo_base_url"] = self.yahoo_base_url  # shown, set only at start
         return out
 
     async def get(self, key: str) -> Any:
@@ -226,14 +279,25 @@ class SettingsStore:
         return (await self.public())[key]
 
     async def secret(self, key: str) -> str | None:
+        """The plaintext, for the code that sends it to the host it was entered for; None when
+        it is not set or was entered for another host."""
         if key not in SECRET_KEYS:
             raise KeyError(key)
-        async with self._db.session() as s:
-            row = await s.get(Setting, key)
+        rows = await self._rows()
+        row = rows.get(key)
         if row is None or row.ciphertext is None:
             return None
         plaintext = self._box.decrypt(row.ciphertext)
         redact(plaintext)
+        if not self._usable(key, row, rows):
+            if key not in self._warned:
+                self._warned.add(key)
+                log.warning(
+                    "%s was entered for another host than %s: not used until entered again",
+                    key,
+                    self._host_for(key, rows, {}),
+                )
+            return None
         return plaintext
 
     async def update(self, patch: Any) -> dict[str, Any]:
@@ -246,6 +310,12 @@ class SettingsStore:
         clean: dict[str, Any] = {}
         for key, value in patch.items():
             spec = FIELDS.get(key)
+            if key in STARTUP_ONLY:
+                errors[key] = (
+                    f"この項目は画面からは変更できません（コンパニオンの起動時に {STARTUP_ONLY[key]} で指定します）",
+                    f"set only when the companion starts ({STARTUP_ONLY[key]})",
+                )
+                continue
             if spec is None:
                 errors[key] = ("この項目はありません", "unknown setting")
                 continue
@@ -257,16 +327,30 @@ class SettingsStore:
             raise SettingsError(errors)
         changed: set[str] = set()
         async with self._db.session() as s, s.begin():
+            rows = {row.key: row for row in (await s.scalars(select(Setting))).all()}
+            key_row = rows.get("recore_api_key")
+            if (
+                "recore_api_url" in clean
+                and "recore_api_key" not in clean
+                and key_row is not None
+                and key_row.ciphertext is not None
+                and not self._bound_to(key_row, origin_of(clean["recore_api_url"]))
+            ):
+                # the key was entered for the old host: it never follows the URL elsewhere
+                clean["recore_api_key"] = None
+                log.warning("recore_api_key cleared: the ReCORE API URL moved to another host")
             for key, value in clean.items():
-                existing = await s.get(Setting, key)
+                existing = rows.get(key)
                 row = existing or Setting(key=key)
                 if key in SECRET_KEYS:
                     redact(value)
+                    bound = None if value is None else {"for": self._host_for(key, rows, clean)}
                     before = None if row.ciphertext is None else self._box.decrypt(row.ciphertext)
-                    if before == value:
+                    if before == value and row.value == bound:
                         continue
-                    row.value = None
+                    row.value = bound
                     row.ciphertext = None if value is None else self._box.encrypt(value)
+                    self._warned.discard(key)
                 else:
                     if existing is not None and existing.value == value:
                         continue
@@ -279,18 +363,32 @@ class SettingsStore:
         # listeners hear only of real changes: re-saving the options page with the same Yahoo ID
         # must not look like an account change (it would lift a login block, say)
         if changed:
-            self.notify_changed(changed)
+            for pending in self.notify_changed(changed):
+                await pending
         return await self.public()
 
-    def notify_changed(self, keys: set[str]) -> None:
-        """Tell the listeners that `keys` changed (here, or on another PC's companion)."""
+    def notify_changed(self, keys: set[str]) -> list[Awaitable[None]]:
+        """Tell the listeners that `keys` changed (here, or on another PC's companion); returns
+        what they still do (a store session closing …), for the caller to await."""
+        pending: list[Awaitable[None]] = []
         for listener in self._listeners:
-            listener(keys)
+            result = listener(keys)
+            if result is not None:
+                pending.append(result)
+        return pending
 
-    async def redact_stored_secrets(self) -> None:
-        """At start: every stored secret is known to the log redaction before any log line."""
-        for key in SECRET_KEYS:
-            await self.secret(key)
+    async def prepare_stored_secrets(self) -> None:
+        """At start: every stored secret is known to the log redaction before any log line, and
+        one stored before secrets were bound to hosts is bound to the host it is used with now."""
+        async with self._db.session() as s, s.begin():
+            rows = {row.key: row for row in (await s.scalars(select(Setting))).all()}
+            for key in SECRET_KEYS:
+                row = rows.get(key)
+                if row is None or row.ciphertext is None:
+                    continue
+                redact(self._box.decrypt(row.ciphertext))
+                if not isinstance(row.value, dict):
+                    row.value = {"for": self._host_for(key, rows, {})}
 
     # Internal state kept beside the settings (next sync time, paired origin …), never in the API.
     async def get_internal(self, key: str, default: Any = None) -> Any:

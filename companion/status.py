@@ -8,7 +8,7 @@ event loop between statements, so a busy loop (Chromium driving a listing) delay
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +24,7 @@ from companion.db.models import (
     OutboxMessage,
     RecoreTask,
     Setting,
+    SubmitIntent,
     iso,
     utcnow,
 )
@@ -34,7 +35,9 @@ from companion.settings import FIELDS
 
 LISTING_STATES = {
     "pending": "waiting",
+    "held": "held",  # 情報不足
     "processing": "processing",
+    "registered": "registered",
     "listed": "listed",
     "errors": "error",
     "ended": "ended",
@@ -46,8 +49,10 @@ def _count(model: Any, *where: Any) -> Any:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes from aggregate functions
-    return None if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    # SQLite may hand back naive datetimes from aggregate functions; aware ones are kept
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _PENDING_OUTBOX = OutboxMessage.state == "pending"
@@ -57,9 +62,18 @@ _FIGURES = select(
         _count(ListingRecord, ListingRecord.state == state).label(name)
         for name, state in LISTING_STATES.items()
     ),
-    _count(AuctionSnapshot, AuctionSnapshot.state == "selling", AuctionSnapshot.bids > 0).label(
-        "bidding"
-    ),
+    # 入札中 counts the shop's own listings, like every other number on that line: the store
+    # may sell things that never came from ReCORE
+    select(func.count())
+    .select_from(ListingRecord)
+    .join(AuctionSnapshot, AuctionSnapshot.auction_id == ListingRecord.auction_id)
+    .where(
+        ListingRecord.state == "listed",
+        AuctionSnapshot.state == "selling",
+        AuctionSnapshot.bids > 0,
+    )
+    .scalar_subquery()
+    .label("bidding"),
     _count(OutboxMessage, _PENDING_OUTBOX).label("outbox_pending"),
     _count(OutboxMessage, OutboxMessage.state == "rejected").label("outbox_rejected"),
     select(func.min(OutboxMessage.created_at))
@@ -84,22 +98,54 @@ _FIGURES = select(
 )
 _SETTINGS = select(Setting).where(Setting.key.in_(("_sync", "sync_interval_minutes")))
 _RUNNING_JOBS = select(Job).where(Job.state.in_(ACTIVE_STATES)).order_by(Job.created_at)
+# presses made without a known outcome for a while: those items are 確認中 (companion.direct.intents)
+CHECKING_AFTER_SECONDS = 10
+_CHECKING = (
+    select(SubmitIntent)
+    .where(SubmitIntent.resolved_at.is_(None))
+    .order_by(SubmitIntent.id)
+    .limit(20)
+)
 _LAST_ERRORS = (
     select(EventLog).where(EventLog.level == "error").order_by(EventLog.id.desc()).limit(5)
 )
+# Tasks of a type no handler takes: kept open, shown with their raw type and data
+_UNKNOWN_TASKS = (
+    select(RecoreTask)
+    .where(RecoreTask.state == "unknown")
+    .order_by(RecoreTask.received_at)
+    .limit(20)
+)
 
 
-def _snapshot(s: Session) -> tuple[Any, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def _task_dict(task: RecoreTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "type": task.type,
+        "data": task.data or {},
+        "received_at": iso(task.received_at),
+        "message": task.message,
+    }
+
+
+def _snapshot(s: Session) -> tuple[Any, ...]:
     """What /status reads from the database (runs in a worker thread, see `Database.read`)."""
     figures = s.execute(_FIGURES).one()
     settings = {row.key: row.value for row in s.scalars(_SETTINGS)}
     jobs = [job_dict(j) for j in s.scalars(_RUNNING_JOBS)]
     errors = [event_dict(e) for e in s.scalars(_LAST_ERRORS)]
-    return figures, settings, jobs, errors
+    since = utcnow() - timedelta(seconds=CHECKING_AFTER_SECONDS)
+    checking = [
+        {"key": i.subject, "pressed": i.pressed, "since": iso(i.pressed_at)}
+        for i in s.scalars(_CHECKING)
+        if i.pressed_at <= since
+    ]
+    unknown = [_task_dict(t) for t in s.scalars(_UNKNOWN_TASKS)]
+    return figures, settings, jobs, errors, checking, unknown
 
 
 async def build_status(app: web.Application) -> dict[str, Any]:
-    figures, settings, jobs, errors = await app[DB].read(_snapshot)
+    figures, settings, jobs, errors, checking, unknown = await app[DB].read(_snapshot)
     oldest = _aware(figures.outbox_oldest)
     sync_state = settings.get("_sync") or {}
     interval = settings.get("sync_interval_minutes")
@@ -119,17 +165,20 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         "outbox": {
             "pending": figures.outbox_pending,
             "rejected": figures.outbox_rejected,
+            # never negative, even when the PC's clock was set back since it was written
             "oldest_age_seconds": None
             if oldest is None
-            else round((utcnow() - oldest).total_seconds(), 1),
+            else max(0.0, round((utcnow() - oldest).total_seconds(), 1)),
             "last_error": figures.outbox_last_error,
             "max_attempts": figures.outbox_attempts or 0,
             "next_attempt_at": iso(_aware(figures.outbox_next)),
         },
-        "recore": _recore_part(app, figures.open_tasks),
+        "recore": {**_recore_part(app, figures.open_tasks), "unknown_tasks": unknown},
         "last_errors": errors,
         # which PC leads (runs the syncs, the outbox and the task poll) on a shared database
         "cluster": app[CLUSTER].status(),
+        # items whose press (出品する, 早期終了 …) has no known outcome yet: 確認中
+        "checking": checking,
     }
 
 

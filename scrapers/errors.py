@@ -1,6 +1,12 @@
-"""What can go wrong on the store pages, as exceptions the job turns into staff messages.
+"""What can go wrong on the store's pages: one family of exceptions, each with a Japanese message
+for staff (`ja`) and an English one for the logs (`en`).
 
-Each carries a Japanese message for staff (`ja`) and an English one for the logs (`en`).
+- `WallError`: a person must act (SMS認証, a captcha, wrong or missing credentials, a login page on
+  a host we do not type secrets into, a store that stays busy). `code` names the wall.
+- `LayoutChanged`: a page no longer has what the run needs (named in `missing`).
+- `SessionExpired`: the store answered with its login page (log in again, then retry).
+- `StoreUnavailable`: 5xx, a busy page or a network error after a few retries.
+- `ItemError`: one item could not be listed or changed; the others go on.
 """
 
 from __future__ import annotations
@@ -14,10 +20,7 @@ class ScraperError(Exception):
 
 
 class WallError(ScraperError):
-    """Login cannot go on without a person: SMS認証, a captcha, wrong credentials, no login.
-
-    The job pauses; staff fix the cause and press 直接出品を実行 again. `code` names the wall.
-    """
+    """Login (or the store) cannot go on without a person. `code` names the wall."""
 
     def __init__(self, code: str, ja: str, en: str) -> None:
         super().__init__(ja, en)
@@ -25,24 +28,40 @@ class WallError(ScraperError):
 
 
 class LayoutChanged(ScraperError):
-    """A selector the run needs is not on the page: stop before listing anything."""
+    """A page no longer looks as the facts say: stop before guessing."""
 
-    def __init__(self, page: str, missing: list[str]) -> None:
-        names = "、".join(missing)
+    def __init__(self, page: str, missing: list[str] | str) -> None:
+        names = [missing] if isinstance(missing, str) else list(missing)
         super().__init__(
-            f"ヤフオクの{page}の画面が変わったため、直接出品を中止しました（見つからない項目: {names}）。"
-            "何も出品していません。コネクタの更新が必要です。",
-            f"the {page} page changed; missing: {', '.join(missing)}; nothing was listed",
+            f"ヤフオクの「{page}」の画面が変わったため、続けられません"
+            f"（見つからない項目: {'、'.join(names)}）。コネクタの更新が必要です。",
+            f"the {page} page changed; missing: {', '.join(names)}",
         )
         self.page = page
-        self.missing = missing
+        self.missing = names
+
+
+class SessionExpired(ScraperError):
+    def __init__(self) -> None:
+        super().__init__(
+            "ヤフオクのログインが切れています。", "the Yahoo session expired (login page returned)"
+        )
+
+
+class StoreUnavailable(ScraperError):
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(
+            f"ヤフオクが応答しません（{what}）。しばらくしてから自動で再試行します。",
+            f"Yahoo unavailable while reading {what}: {detail}",
+        )
 
 
 class ItemError(ScraperError):
-    """One item could not be listed; the others go on. `ja` quotes the page's own error text.
+    """One item could not be listed; `ja` quotes the page's own error text.
 
-    `maybe_listed` is True when the failure came after 出品する was pressed, so the item may be on
-    the store anyway (the caller checks the item list before anything else is tried).
+    `maybe_listed`: the failure came after the listing was sent, so the item may be on the store
+    anyway (the caller reads the item list before anything else is tried). `retry`: the store
+    said "try again" (busy, an expired draft, a timeout).
     """
 
     def __init__(
@@ -51,12 +70,3 @@ class ItemError(ScraperError):
         super().__init__(ja, en)
         self.maybe_listed = maybe_listed
         self.retry = retry
-
-
-class SessionLost(ScraperError):
-    """The store sent us to the login page in the middle of a run (the session expired)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "ヤフオクのログインが切れました", "the Yahoo session expired during the run"
-        )

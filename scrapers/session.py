@@ -1,10 +1,15 @@
 """The browser session with the Yahoo store: one persistent Chromium profile, logged in, re-used.
 
-- The profile lives in the data dir (`Config.browser_profile_dir`), so the store's login cookies
-  survive restarts: staff log in once (`recore-connector login`, SMS and all) and the connector
-  re-uses that session.
-- When the store asks for a login, the stored credentials are entered (Yahoo ID, password, then the
-  business ID step). A wall a program must not pass — SMS認証, a captcha, wrong credentials — raises
+- The profile lives in the data dir, so the store's login cookies survive restarts: staff log in
+  once (`recore-connector login`, SMS and all) and the connector re-uses that session.
+- When the store asks for a login, the stored credentials are entered step by step, each step
+  chosen by what the page is (`scrapers.parse.classify`): the bridge's chooser, the Yahoo ID, the
+  password (which may appear on the same page, without a navigation), the business ID. After each
+  step the session waits for the page to change — a new document, another page kind, or a new
+  error text — never for a navigation alone.
+- Credentials are typed only on Yahoo's own login hosts (https) or the configured sandbox origin;
+  a login page anywhere else is a wall, and nothing is typed into it.
+- A wall a program must not pass (SMS認証 / one-time code, captcha, wrong credentials) raises
   `WallError` with a Japanese message that says what staff should do.
 - Chromium starts on first use and closes after `idle_timeout` seconds without users.
 - The profile remembers whose login it holds (`ACCOUNT_FILE`, a hash of the store address, Yahoo ID
@@ -19,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,13 +32,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import BrowserContext, Locator, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from scrapers import site
+from scrapers.browser import STORE_PAGE_ARGS, chromium_executable, chromium_sandbox
 from scrapers.errors import WallError
-from scrapers.parse import PageKind, classify, error_texts
-from scrapers.site import YahooUrls
+from scrapers.facts import StoreUrls
+from scrapers.parse import LOGIN_KINDS, PageKind, classify, error_texts
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ DEFAULT_TIMEOUT_MS = 30_000
 MAX_LOGIN_STEPS = 8
 BUSY_RETRIES = 3
 ACCOUNT_FILE = "recore-connector-account"  # in the profile dir
+_AGAIN = "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。"
 
 
 @dataclass(frozen=True)
@@ -61,14 +68,15 @@ def has_display() -> bool:
     return True
 
 
+# --- walls ------------------------------------------------------------------------------------------
 def sms_wall() -> WallError:
     return WallError(
         "SMS_AUTH",
-        "ヤフオクのログインでSMS認証を求められたため、一時停止しました。"
+        "ヤフオクのログインでSMS認証（確認コード）を求められたため、一時停止しました。"
         "Yahoo! JAPAN IDの設定でSMS認証を「利用しない」にするか、"
         f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。続きから再開します。",
-        "Yahoo asked for SMS authentication; set SMS認証 to 利用しない or run "
+        f"{_AGAIN}続きから再開します。",
+        "Yahoo asked for a one-time code (SMS); set SMS認証 to 利用しない or run "
         f"`{LOGIN_COMMAND}` once, then run the job again",
     )
 
@@ -78,7 +86,7 @@ def captcha_wall() -> WallError:
         "CAPTCHA",
         "ヤフオクのログインで画像認証（キャプチャ）を求められたため、一時停止しました。"
         f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。続きから再開します。",
+        f"{_AGAIN}続きから再開します。",
         f"Yahoo asked for a captcha; run `{LOGIN_COMMAND}` once, then run the job again",
     )
 
@@ -88,7 +96,7 @@ def credentials_wall(page_text: str) -> WallError:
     return WallError(
         "BAD_CREDENTIALS",
         f"ヤフオクにログインできませんでした{quoted}。オプション画面のY!ID・パスワード・"
-        "ビジネスID・ビジネスパスワードを確認してから、止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。",
+        f"ビジネスID・ビジネスパスワードを確認してから、{_AGAIN}",
         "Yahoo refused the stored login; check the Yahoo ID, passwords and business ID",
     )
 
@@ -97,8 +105,7 @@ def no_credentials_wall(missing: str) -> WallError:
     return WallError(
         "NO_CREDENTIALS",
         f"ヤフオクのログインが必要ですが、{missing}が設定されていません。オプション画面で設定するか、"
-        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。",
+        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、{_AGAIN}",
         f"Yahoo needs a login but {missing} is not set",
     )
 
@@ -107,17 +114,36 @@ def login_loop_wall() -> WallError:
     return WallError(
         "LOGIN_FAILED",
         "ヤフオクへのログインが完了しませんでした（ログイン後もログイン画面に戻ります）。"
-        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、"
-        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。",
+        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、{_AGAIN}",
         "the Yahoo login did not complete (the login page came back)",
+    )
+
+
+def login_changed_wall() -> WallError:
+    return WallError(
+        "LOGIN_CHANGED",
+        "ヤフオクのログイン画面が想定と違うため、自動でログインできませんでした。"
+        f"コンピューターで `{LOGIN_COMMAND}` を実行して一度手動でログインしてから、{_AGAIN}"
+        "続く場合はコネクタの更新が必要です。",
+        "the Yahoo login page is not one the connector knows (its layout changed)",
+    )
+
+
+def login_host_wall(url: str) -> WallError:
+    host = urlsplit(url).netloc or url
+    return WallError(
+        "LOGIN_HOST",
+        f"ヤフオクではないサイト（{host}）のログイン画面に移動したため、ID・パスワードを入力せずに"
+        "止めました。設定のヤフオクのアドレスとネットワークを確認してください。",
+        f"a login page on {host}, not a Yahoo login host: nothing was typed",
     )
 
 
 def busy_wall() -> WallError:
     return WallError(
         "YAHOO_BUSY",
-        "ヤフオクが混雑しているため、一時停止しました。しばらくしてから、"
-        "止まった操作（「直接出品を実行」または「同期開始」）をもう一度押してください。続きから再開します。",
+        f"ヤフオクが混雑しているため、一時停止しました。しばらくしてから、{_AGAIN}"
+        "続きから再開します。",
         "Yahoo answered with a busy page repeatedly",
     )
 
@@ -133,21 +159,25 @@ class BrowserSession:
     def __init__(
         self,
         profile_dir: Path,
-        urls: YahooUrls,
+        urls: StoreUrls,
         credentials: CredentialsProvider,
         *,
         headless: bool = True,
         idle_timeout: float = 60.0,
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
         busy_delay: float = 1.0,
+        login_gate: Callable[[], None] | None = None,
     ) -> None:
         self.profile_dir = Path(profile_dir)
         self.urls = urls
+        self.facts = urls.facts
         self._credentials = credentials
         self.headless = headless
         self.idle_timeout = idle_timeout
         self.timeout_ms = timeout_ms
         self.busy_delay = busy_delay
+        # called before credentials are typed: raises WallError when automatic logins are held
+        self.login_gate = login_gate
         self._pw: Playwright | None = None
         self._context: BrowserContext | None = None
         self._start_lock = asyncio.Lock()
@@ -176,17 +206,19 @@ class BrowserSession:
             return self._context
 
     async def _launch(self) -> BrowserContext:
-        from companion.browser import STORE_PAGE_ARGS, chromium_executable
-
         self.profile_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(self.profile_dir, 0o700)  # holds the store's login cookies
         pw = await async_playwright().start()
         try:
+            executable = chromium_executable(headless=self.headless)
             context = await pw.chromium.launch_persistent_context(
                 str(self.profile_dir),
-                executable_path=chromium_executable(headless=self.headless),
+                executable_path=executable,
                 headless=self.headless,
+                # the store's pages (HTML descriptions included) keep Chromium's sandbox wherever
+                # it can run; Playwright adds --no-sandbox itself unless told so
+                chromium_sandbox=chromium_sandbox(executable),
                 args=list(STORE_PAGE_ARGS),
                 locale="ja-JP",
                 timezone_id="Asia/Tokyo",
@@ -264,7 +296,21 @@ class BrowserSession:
         context = await self._start()
         return [dict(c) for c in await context.cookies()]
 
-    # --- login ----------------------------------------------------------------------------------
+    async def logged_in_cookies(self) -> list[dict[str, Any]]:
+        """The session's cookies after opening 競りナビ in the browser (logging in on the way if
+        the store asks): what plain HTTP reads send."""
+        async with self.use():
+            page = await self.new_page()
+            try:
+                await self.open(page, self.urls.serinavi_top())
+            finally:
+                await page.close()
+            return await self.cookies()
+
+    # --- pages ----------------------------------------------------------------------------------
+    def kind(self, html: str, url: str) -> PageKind:
+        return classify(html, url, self.facts)
+
     async def open(self, page: Page, url: str, *, need_html: bool = True) -> str | None:
         """Go to `url`, logging in on the way when the store asks; returns the page's HTML.
 
@@ -276,27 +322,28 @@ class BrowserSession:
         if not need_html and resp is not None and resp.ok and _same_page(page.url, url):
             return None
         html = await page.content()
-        kind = classify(html)
+        kind = self.kind(html, page.url)
         busy = 0
         while kind == PageKind.BUSY and busy < BUSY_RETRIES:
             busy += 1
             await asyncio.sleep(self.busy_delay * busy)
             await page.goto(url, wait_until="domcontentloaded")
             html = await page.content()
-            kind = classify(html)
+            kind = self.kind(html, page.url)
         if kind == PageKind.BUSY:
             raise busy_wall()
-        if kind == PageKind.OTHER:
+        if kind == PageKind.LOGGED_IN:
             return html
         await self.login(page, url)
-        if urlsplit(page.url)[:4] != urlsplit(url)[:4]:
+        if not _same_page(page.url, url):
             # the login usually ends where it was asked to return (`.done`); else go there
             await page.goto(url, wait_until="domcontentloaded")
         html = await page.content()
-        if classify(html) != PageKind.OTHER:
+        if self.kind(html, page.url) != PageKind.LOGGED_IN:
             raise login_loop_wall()
         return html
 
+    # --- login ----------------------------------------------------------------------------------
     async def login(self, page: Page, url: str | None = None) -> None:
         """Walk the login steps on `page` (on a login page, or sent to one from `url`)."""
         seen = self.logins
@@ -304,62 +351,127 @@ class BrowserSession:
             if self.logins != seen and url is not None:
                 # another page logged in while this one waited: its session is ours too
                 await page.goto(url, wait_until="domcontentloaded")
-                if classify(await page.content()) == PageKind.OTHER:
+                if self.kind(await page.content(), page.url) == PageKind.LOGGED_IN:
                     return
             html = await page.content()
-            if classify(html) == PageKind.OTHER:
-                await page.goto(
-                    self.urls.login(self.urls.store_top()), wait_until="domcontentloaded"
-                )
+            if self.kind(html, page.url) == PageKind.LOGGED_IN:
+                await page.goto(self.urls.store_top(), wait_until="domcontentloaded")
                 html = await page.content()
             creds: Credentials | None = None
             submitted: set[PageKind] = set()
             for _step in range(MAX_LOGIN_STEPS):
-                kind = classify(html)
-                if kind == PageKind.OTHER:
-                    self.logins += 1
-                    log.info("logged in to the Yahoo store")
+                kind = self.kind(html, page.url)
+                if kind == PageKind.LOGGED_IN:
+                    if submitted:
+                        self.logins += 1
+                        log.info("logged in to the Yahoo store")
                     return
-                if kind == PageKind.SMS:
+                if kind == PageKind.ONE_TIME_CODE:
                     raise sms_wall()
                 if kind == PageKind.CAPTCHA:
                     raise captcha_wall()
                 if kind == PageKind.BUSY:
                     raise busy_wall()
+                if kind == PageKind.LOGIN_CHANGED:
+                    raise login_changed_wall()
                 if kind in submitted:
+                    if kind == PageKind.CHOOSER:
+                        raise login_loop_wall()
                     # the same step came back: the page says why (wrong password …)
-                    raise credentials_wall(" ".join(error_texts(html, site.LOGIN.error)))
-                if creds is None:
+                    raise credentials_wall(" ".join(error_texts(html, self.facts.login.error)))
+                if not self.urls.may_log_in_at(page.url):
+                    raise login_host_wall(page.url)
+                if creds is None and kind != PageKind.CHOOSER:
+                    if self.login_gate is not None:
+                        self.login_gate()
                     creds = await self._credentials()
-                await self._login_step(page, kind, creds)
+                html = await self._login_step(page, kind, creds or Credentials())
                 submitted.add(kind)
-                html = await page.content()
             raise login_loop_wall()
 
-    async def _login_step(self, page: Page, kind: PageKind, creds: Credentials) -> None:
-        facts = site.LOGIN
-        if kind == PageKind.LOGIN_HANDLE:
-            if not creds.yahoo_id:
-                raise no_credentials_wall("Y!ID")
-            await page.fill(facts.handle, creds.yahoo_id)
-            await self._click_and_wait(page, facts.handle_next_button)
-        elif kind == PageKind.LOGIN_PASSWORD:
-            if not creds.password:
-                raise no_credentials_wall("Y!パスワード")
-            await page.fill(facts.password, creds.password)
-            await self._click_and_wait(page, facts.login_button)
-        elif kind == PageKind.BUSINESS:
-            if not creds.business_id or not creds.business_password:
-                raise no_credentials_wall("ビジネスIDまたはビジネスパスワード")
-            await page.fill(facts.business_id, creds.business_id)
-            await page.fill(facts.business_password, creds.business_password)
-            await self._click_and_wait(page, facts.business_button)
+    async def _field(self, page: Page, candidates: tuple[str, ...]) -> Locator | None:
+        """The first visible field among the facts' candidates (CSS or `label:テキスト`)."""
+        for candidate in candidates:
+            if candidate.startswith("label:"):
+                found = page.get_by_label(candidate.removeprefix("label:"), exact=True)
+            else:
+                found = page.locator(candidate)
+            for i in range(await found.count()):
+                if await found.nth(i).is_visible():
+                    return found.nth(i)
+        return None
+
+    async def _fill(self, page: Page, candidates: tuple[str, ...], value: str) -> None:
+        field = await self._field(page, candidates)
+        if field is None:
+            raise login_changed_wall()
+        await field.fill(value)
+
+    async def _login_step(self, page: Page, kind: PageKind, creds: Credentials) -> str:
+        """One step of the login; returns the page once it has changed."""
+        login = self.facts.login
+
+        async def act() -> None:
+            if kind == PageKind.CHOOSER:
+                await page.get_by_role("link", name=login.chooser_link, exact=True).first.click()
+            elif kind == PageKind.LOGIN_HANDLE:
+                if not creds.yahoo_id:
+                    raise no_credentials_wall("Y!ID")
+                await self._fill(page, login.handle, creds.yahoo_id)
+                await self._press(page, login.next_button)
+            elif kind == PageKind.LOGIN_PASSWORD:
+                if not creds.password:
+                    raise no_credentials_wall("Y!パスワード")
+                await self._fill(page, login.password, creds.password)
+                await self._press(page, login.login_button)
+            elif kind == PageKind.BUSINESS:
+                if not creds.business_id or not creds.business_password:
+                    raise no_credentials_wall("ビジネスIDまたはビジネスパスワード")
+                await self._fill(page, login.business_id, creds.business_id)
+                await self._fill(page, login.business_password, creds.business_password)
+                await self._press(page, login.business_button)
+
+        return await self._after(page, kind, act)
 
     @staticmethod
-    async def _click_and_wait(page: Page, button_text: str) -> None:
-        button = page.get_by_role("button", name=button_text, exact=True)
-        async with page.expect_navigation(wait_until="domcontentloaded"):
-            await button.click()
+    async def _press(page: Page, text: str) -> None:
+        buttons = page.get_by_role("button", name=text, exact=True)
+        for i in range(await buttons.count()):
+            if await buttons.nth(i).is_visible():
+                await buttons.nth(i).click()
+                return
+        raise login_changed_wall()
+
+    async def _after(self, page: Page, before: PageKind, act: Callable[[], Awaitable[None]]) -> str:
+        """Do `act`, then wait until the page changed: a new document, another page kind, or a
+        new error text on the same page (the ID step may answer in place)."""
+        marker = secrets.token_hex(8)
+        html = await page.content()
+        errors_before = error_texts(html, self.facts.login.error)
+        await page.evaluate("(m) => { window.__recoreStep = m; }", marker)
+        await act()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_ms / 1000
+        while True:
+            try:
+                same = await page.evaluate("(m) => window.__recoreStep === m", marker)
+                if not same:
+                    await page.wait_for_load_state("domcontentloaded")
+                html = await page.content()
+            except PlaywrightError:
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)  # between two documents
+                continue
+            if not same:
+                return html
+            if self.kind(html, page.url) != before:
+                return html
+            if error_texts(html, self.facts.login.error) != errors_before:
+                return html
+            if loop.time() > deadline:
+                return html  # nothing changed: the caller sees the same step come back
+            await asyncio.sleep(0.05)
 
     # --- staff's one-time manual login ------------------------------------------------------------
     async def interactive_login(
@@ -375,7 +487,7 @@ class BrowserSession:
             creds = await self._credentials()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait_seconds
-            filled: set[str] = set()
+            filled: set[PageKind] = set()
             while loop.time() < deadline:
                 if page.is_closed():
                     return False
@@ -384,12 +496,12 @@ class BrowserSession:
                 except PlaywrightError:
                     await asyncio.sleep(0.5)  # the page is navigating
                     continue
-                kind = classify(html)
-                if kind == PageKind.OTHER and "/config/login" not in page.url:
+                kind = self.kind(html, page.url)
+                if kind == PageKind.LOGGED_IN:
                     on_status("ログインしました。このウィンドウは閉じて構いません。 / Logged in.")
                     return True
-                if kind.value not in filled:
-                    filled.add(kind.value)
+                if kind not in filled and kind in LOGIN_KINDS:
+                    filled.add(kind)
                     await self._prefill(page, kind, creds, on_status)
                 await asyncio.sleep(0.5)
             return False
@@ -398,24 +510,27 @@ class BrowserSession:
         self, page: Page, kind: PageKind, creds: Credentials, on_status: Callable[[str], None]
     ) -> None:
         """Steps the settings can answer are answered (once: a step that comes back is left to
-        the person); SMS and captcha are for the person."""
+        the person); SMS and captcha are for the person. Nothing is typed off Yahoo's hosts."""
+        if not self.urls.may_log_in_at(page.url):
+            on_status(login_host_wall(page.url).ja)
+            return
         with contextlib.suppress(PlaywrightError, WallError):
-            if kind == PageKind.LOGIN_HANDLE and creds.yahoo_id:
-                await self._login_step(page, kind, creds)
-                return
-            if kind == PageKind.LOGIN_PASSWORD and creds.password:
-                await self._login_step(page, kind, creds)
-                return
-            if kind == PageKind.BUSINESS and creds.business_id and creds.business_password:
+            answerable = {
+                PageKind.CHOOSER: True,
+                PageKind.LOGIN_HANDLE: bool(creds.yahoo_id),
+                PageKind.LOGIN_PASSWORD: bool(creds.password),
+                PageKind.BUSINESS: bool(creds.business_id and creds.business_password),
+            }
+            if answerable.get(kind):
                 await self._login_step(page, kind, creds)
                 return
             if kind == PageKind.CAPTCHA and creds.password:
-                await page.fill(site.LOGIN.password, creds.password)
+                await self._fill(page, self.facts.login.password, creds.password)
         hints = {
             PageKind.LOGIN_HANDLE: "Y!IDを入力して「次へ」を押してください。",
             PageKind.LOGIN_PASSWORD: "パスワードを入力して「ログイン」を押してください。",
             PageKind.CAPTCHA: "画像の文字を入力して「ログイン」を押してください。",
-            PageKind.SMS: "携帯電話に届いた確認コードを入力して「認証する」を押してください。",
+            PageKind.ONE_TIME_CODE: "携帯電話に届いた確認コードを入力して「認証する」を押してください。",
             PageKind.BUSINESS: "ビジネスIDとパスワードを入力して「ログイン」を押してください。",
         }
         if kind in hints:

@@ -33,6 +33,12 @@ if [ -d /usr/lib/chromium ] && ! command -v chromium-headless-shell >/dev/null 2
   apt-get update -qq || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null || true
 fi
+# libfaketime moves the companion's clock in tests/sync/test_clock.py (skipped without it)
+if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 \
+   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  echo "== installing libfaketime (clock-step tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfaketime >/dev/null || true
+fi
 if ! command -v zip >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   # Info-ZIP is the baseline of benchmarks/zip_bench.py
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip >/dev/null || true

@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from companion.browser import CHROMIUM_ARGS, chromium_executable  # noqa: E402
+from scrapers.browser import CHROMIUM_ARGS, chromium_executable  # noqa: E402
 
 EXT = ROOT / "extension"
 

@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -28,6 +29,19 @@ def cli_env(database: str) -> dict[str, str]:
         "RECORE_CONNECTOR_NO_KEYRING": "1",
         "RECORE_CONNECTOR_DATABASE_URL": database,
     }
+
+
+# The Yahoo sandbox's two store worlds (docs/yahoo-sandbox.md). Every sandbox fixture takes its
+# world from the `store_world` fixture: `classic` unless a test asks for both with `both_worlds`
+# (the whole flows: upload, direct listing, the sync life cycle, login walls, the crash test, the
+# extension's flows). Nothing in the connector knows which world it is in.
+STORE_WORLDS: tuple[str, ...] = ("classic", "next")
+both_worlds = pytest.mark.parametrize("store_world", STORE_WORLDS)
+
+
+@pytest.fixture(scope="session")  # module-scoped fixtures (the extension's) may depend on it
+def store_world() -> str:
+    return "classic"
 
 
 def free_port() -> int:
@@ -139,3 +153,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     fixture; an asyncio test scheduled after it in the same process would find a running loop.
     """
     items.sort(key=lambda item: "tests/extension/" in item.nodeid.replace("\\", "/"))
+
+
+class SmallDisk:
+    """A small real file system (tmpfs) that a test fills up and frees again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.filler = path / ".filler"
+
+    def fill(self) -> None:
+        """Take every free byte: the next write that needs room fails with ENOSPC."""
+        import errno
+
+        with self.filler.open("ab") as out:
+            for chunk in (1024 * 1024, 4096):
+                try:
+                    while True:
+                        os.posix_fallocate(out.fileno(), out.seek(0, 2), chunk)
+                        out.seek(chunk, 1)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+
+    def make_room(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_disk() -> Any:
+    """`small_disk(path, megabytes)` mounts a tmpfs there (root only; skipped elsewhere) and
+    unmounts it after the test."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(path: Path, megabytes: int) -> SmallDisk:
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m,mode=0700", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here (root needed): {done.stderr.strip()}")
+        mounted.append(path)
+        return SmallDisk(path)
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)

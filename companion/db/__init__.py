@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
@@ -24,7 +25,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from companion.db import sqlite
 from companion.db.location import NetworkShareRefused, network_share
+from companion.db.sqlite import sqlite_file
 from companion.logs import redact, scrub
 
 T = TypeVar("T")
@@ -108,18 +111,37 @@ def alembic_config(url: str) -> AlembicConfig:
 def upgrade(url: str) -> None:
     """Bring the schema to the newest revision (blocking; call in a thread).
 
-    SQLite DDL is not transactional: two processes migrating a new file at once would collide,
-    so they take turns on a lock file beside the database.
+    A SQLite file on a network share is refused (`NetworkShareRefused`); a PostgreSQL server that
+    does not answer raises `DatabaseUnreachable`. SQLite DDL is not transactional: two processes migrating a new file at once would collide,
+    so they take turns on a lock file beside the database. A SQLite file is checked first (a
+    damaged one raises `DatabaseDamaged`: never start over silently), and copied before a
+    migration changes it.
     """
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        command.upgrade(alembic_config(url), "head")
+    refuse_network_share(url)
+    path = sqlite_file(url)
+    if path is None:
+        # a shared database (PostgreSQL): its server keeps it whole and backed up, not us
+        try:
+            command.upgrade(alembic_config(url), "head")
+        except (OperationalError, OSError) as exc:
+            raise DatabaseUnreachable(url, exc) from exc
         return
-    lock_path = Path(u.database).with_suffix(".migrate.lock")
+    damage = sqlite.check(path)
+    if damage is not None:
+        raise sqlite.DatabaseDamaged(damage, sqlite.list_backups(sqlite.backups_dir(path)))
+    lock_path = path.with_suffix(".migrate.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         _lock_file(lock)
-        command.upgrade(alembic_config(url), "head")
+        config = alembic_config(url)
+        current = sqlite.current_revision(path)
+        if (
+            current is not None
+            and current != ScriptDirectory.from_config(config).get_current_head()
+        ):
+            copy = sqlite.backup(path, "before-migration")
+            log.info("database copied before migrating from %s: %s", current, copy)
+        command.upgrade(config, "head")
 
 
 def _lock_file(handle) -> None:  # type: ignore[no-untyped-def]
@@ -169,12 +191,7 @@ class Database:
         return {"pool_pre_ping": True}
 
     async def migrate(self) -> None:
-        try:
-            await asyncio.to_thread(upgrade, self.url)
-        except (OperationalError, OSError) as exc:
-            if self.backend != "postgresql":
-                raise
-            raise DatabaseUnreachable(self.url, exc) from exc
+        await asyncio.to_thread(upgrade, self.url)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -63,13 +63,26 @@ class Setting(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ConnectorTable(Base):
+    """One of the shop's own tables (`companion.tables`): listing templates, the grade and
+    category tables, task type aliases, ReCORE's order status names. `data` is validated JSON."""
+
+    __tablename__ = "connector_tables"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class ApiToken(Base):
-    """A bearer token issued at pairing; only its SHA-256 is stored."""
+    """A bearer token issued at pairing; only its SHA-256 is stored. `proof_key` (encrypted like
+    the settings' secrets) answers the extension's challenge before it sends the token."""
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     origin: Mapped[str | None] = mapped_column(String(200))
+    key_id: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+    proof_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
@@ -96,12 +109,13 @@ class Job(Base):
     progress_total: Mapped[int] = mapped_column(default=0)
     # {"code", "message" (ja), "message_en"} or NULL
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # the companion that queued or runs it: its lease id (SQLite) or its CompanionProcess.id
+    # (a shared database); NULL: waiting for whoever may run it. See companion.jobs
+    owner: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    # the companion (CompanionProcess.id) that runs it; NULL: waiting for whoever may run it
-    owner: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class CompanionProcess(Base):
@@ -161,7 +175,8 @@ class RecoreTask(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     issued_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # new → handled (waiting for a result, e.g. a listing not yet on Yahoo) → reported
+    # new → handled (waiting for a result, e.g. a listing not yet on Yahoo) → reported;
+    # unknown: a type no handler (and no alias) takes, kept open and shown, never reported
     state: Mapped[str] = mapped_column(String(16), default="new", index=True)
     ec_inventory_id: Mapped[int | None] = mapped_column(index=True)
     mall_order_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -190,6 +205,11 @@ class ListingRecord(Base):
     management_number: Mapped[str | None] = mapped_column(String(64), index=True)
     title: Mapped[str | None] = mapped_column(Text)
     inventory: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ReCORE's object as fetched
+    # the stock it allocates (`GET /items`) and that item's catalogue entry (`GET /products`),
+    # as fetched; `source_notes` says why one could not be read ({"item"|"category": Japanese})
+    item: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    product: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    source_notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(64))
@@ -242,3 +262,70 @@ class EventLog(Base):
     source: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     message_en: Mapped[str] = mapped_column(Text)
+
+
+class HistoryEntry(Base):
+    """One thing that happened, for staff's 履歴 (30 days by default, then pruned).
+
+    Written by `companion.history.HistoryRecorder` from the durable records (outbox, jobs,
+    events), once per `key`. `recore_key` names the outbox message that told ReCORE, whose state
+    says whether ReCORE accepted it.
+    """
+
+    __tablename__ = "history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    result: Mapped[str] = mapped_column(String(16))  # ok | failed | warning | info
+    management_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    auction_id: Mapped[str | None] = mapped_column(String(32))
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    recore_key: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AlertDelivery(Base):
+    """One alert bound for one channel (e-mail, Chatwork, LINE): sent once, retried with backoff.
+
+    `retry_key` stays the same across attempts: LINE's X-Line-Retry-Key and the mail's Message-ID,
+    so a retry after a lost answer is not a second message.
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (Index("ix_alert_deliveries_state_next", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(240), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    retry_key: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|dropped
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[datetime | None]
+
+
+class SubmitIntent(Base):
+    """A press that changes the store (出品する, 出品開始, 早期終了, an edit's save), written and
+    committed BEFORE the press. It stays open until the outcome is known. After a crash an open one
+    makes its item uncertain (確認中): it is not pressed again until the store has been read again
+    after a grace period longer than the store may take to finish a request
+    (`companion.direct.intents`)."""
+
+    __tablename__ = "submit_intents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)  # 管理番号 or auction id
+    action: Mapped[str] = mapped_column(String(16))  # list | start | end | edit
+    pressed: Mapped[str] = mapped_column(String(32))  # the button, as staff know it
+    listing_id: Mapped[int | None] = mapped_column(index=True)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    pressed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # done | failed | not_done
+    resolved_at: Mapped[datetime | None]

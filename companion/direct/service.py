@@ -3,7 +3,9 @@
 Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>`):
 
 1. Items of the batch already listed count as done; items that already have a result in this job
-   (a resumed job) are not tried again.
+   (a resumed job) are not tried again. Items the checks refused when the batch was made (still
+   エラー) are results of their own (`refused`, one per 管理番号 with every problem), so the
+   finished job says what was not listed and why, as the answer to the press did.
 2. Pre-flight: log in if needed, open the item form and check every selector the run needs. One
    missing (the page changed) → the job fails naming it, and nothing is listed.
 3. The store's item list (every page) is read once: a 管理番号 already on the store is recorded as
@@ -15,6 +17,10 @@ Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>
    task). A failure keeps the item 出品処理中 in its batch with the page's own error text.
 5. A wall (SMS認証, captcha, a login that will not renew) pauses the job with a Japanese message;
    pressing 直接出品を実行 again (same dedupe key) resumes it from where it stopped.
+6. Items registered in a 競りナビ folder but not started (a bulk upload that only registers) are
+   started with the item list's 「出品開始」 where the store offers it, never listed a second
+   time. 「出品開始」 in the popup runs this job for those items only
+   (`POST /api/v1/batches/{id}/start`).
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from aiohttp import web
 from playwright.async_api import BrowserContext
@@ -35,59 +41,61 @@ from playwright.async_api import Error as PlaywrightError
 from sqlalchemy import select
 
 from companion.cluster import mutex
-from companion.config import Config
-from companion.db.models import ListingRecord, utcnow
+from companion.db.models import Batch, ListingRecord, utcnow
+from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents, OpenIntent
 from companion.domain import Listing, ListingState
+from companion.inputs import path_id
 from companion.jobs import JobContext, JobFailed, JobPaused, JobState
-from companion.keys import BATCHES, CONFIG, DB, DIRECT_LISTING, EVENTS, JOBS, OUTBOX, SETTINGS
+from companion.keys import (
+    BATCHES,
+    CONFIG,
+    DB,
+    DIRECT_LISTING,
+    DISK,
+    EVENTS,
+    JOBS,
+    OUTBOX,
+    SETTINGS,
+    STORE,
+    TABLES,
+)
 from companion.listing import yahoo_format as yf
 from companion.listing.batches import BatchError, Batches, batch_error_response, pending_source_ids
+from companion.listing.form_values import form_values
 from companion.listing.images import ImageStore, PreparedImage
+from companion.listing.intake import build_for
+from companion.listing.rules import ListingRules
+from companion.listing.wording import refused_items, refused_text
 from companion.recore import outbox as ob
-from companion.recore.client import listing_from_inventory, succeeded_body
-from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
-from scrapers import parse
-from scrapers.errors import ItemError, LayoutChanged, SessionLost, WallError
-from scrapers.pages import ItemCreatePage, ItemListPage
-from scrapers.session import BrowserSession, Credentials
-from scrapers.site import YahooUrls
+from companion.recore.client import succeeded_body
+from companion.resources import LocalProblem, local_problem
+from companion.store_session import env_float
+from scrapers.errors import ItemError, LayoutChanged, ScraperError, SessionExpired, WallError
+from scrapers.listing import ItemActions, ItemForm
+from scrapers.parse import ListRow
+from scrapers.reader import StoreReader
+from scrapers.session import BrowserSession
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 JOB_KIND = "direct_listing"
+# listings this job may list or start (registered: in a 競りナビ folder, not started)
+OPEN_STATES = (ListingState.PROCESSING, ListingState.REGISTERED)
 EVENT_SOURCE = "direct_listing"
 MAX_CONCURRENCY = 4
 MAX_ATTEMPTS = 3  # per item, for answers that say "try again" (busy, expired draft, timeouts)
 # Seconds between two 出品する presses across all pages: gentle on the store. Tests set 0.
 PACING_ENV = "RECORE_CONNECTOR_DIRECT_PACING_SECONDS"
 DEFAULT_PACING = 1.0
-# Chromium closes this many seconds after the last job used it.
-IDLE_ENV = "RECORE_CONNECTOR_BROWSER_IDLE_SECONDS"
-DEFAULT_IDLE = 60.0
-# Retry backoff base (seconds) for busy pages; tests set it small.
-RETRY_DELAY_ENV = "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS"
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return max(0.0, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
+def dedupe_key(batch_id: int, *, only_registered: bool = False) -> str:
+    return f"{'start' if only_registered else 'batch'}:{batch_id}"
 
 
-async def stored_credentials(settings: SettingsStore) -> Credentials:
-    """The Yahoo store login as the options page saved it (secrets decrypted only here)."""
-    return Credentials(
-        yahoo_id=await settings.get("yahoo_id"),
-        password=await settings.secret("yahoo_password"),
-        business_id=await settings.get("business_id"),
-        business_password=await settings.secret("business_password"),
-    )
-
-
-def dedupe_key(batch_id: int) -> str:
-    return f"batch:{batch_id}"
+def intent_subject(record: ListingRecord, listing: Listing) -> str:
+    """What a submit intent names: the 管理番号 the store sees (the id when there is none)."""
+    return listing.management_number or record.management_number or f"#{record.id}"
 
 
 def item_key(record: ListingRecord) -> str:
@@ -121,50 +129,16 @@ class DirectListing:
         self.db = app[DB]
         self.settings = app[SETTINGS]
         self.config = app[CONFIG]
-        self.pacing = _env_float(PACING_ENV, DEFAULT_PACING)
+        self.store = app[STORE]
+        self.pacing = env_float(PACING_ENV, DEFAULT_PACING)
         # one pace for every run (runs take turns, see JobRunner): the next batch's first 出品する
         # keeps its distance from the last one of the batch before
         self.pacer = Pacer(self.pacing)
-        self.idle_timeout = _env_float(IDLE_ENV, DEFAULT_IDLE)
-        self.retry_delay = _env_float(RETRY_DELAY_ENV, 1.0)
-        self.headless = True
-        self._session: BrowserSession | None = None
-        self._session_base: str | None = None
+        self.retry_delay = self.store.options.busy_delay
 
     @property
     def batches(self) -> Batches:
         return self.app[BATCHES]
-
-    async def credentials(self) -> Credentials:
-        return await stored_credentials(self.settings)
-
-    async def browser(self) -> BrowserSession:
-        """The store session, re-made when the Yahoo address setting changed."""
-        base = await self.settings.get("yahoo_base_url")
-        if self._session is not None and self._session_base != base:
-            await self._session.close()
-            self._session = None
-        if self._session is None:
-            self._session = BrowserSession(
-                self.config.browser_profile_dir,
-                YahooUrls.for_base(base),
-                self.credentials,
-                headless=self.headless,
-                idle_timeout=self.idle_timeout,
-                busy_delay=self.retry_delay,
-            )
-            self._session_base = base
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def settings_changed(self, keys: set[str]) -> None:
-        if keys & YAHOO_ACCOUNT_KEYS and self._session is not None:
-            # another login: the profile's cookies are checked (and cleared) before the next use
-            self._session.account_changed()
 
     async def concurrency(self) -> int:
         value = await self.settings.get("direct_listing_concurrency")
@@ -173,12 +147,21 @@ class DirectListing:
         except (TypeError, ValueError):
             return 1
 
-    async def start(self, batch_id: int) -> str:
-        """Start (or join, or resume) the direct listing of one batch."""
+    async def start(self, batch_id: int, *, only_registered: bool = False) -> str:
+        """Start (or join, or resume) the direct listing of one batch; `only_registered`: only
+        start its items registered in a 競りナビ folder."""
         await self.batches._load(batch_id)  # 404 early
+        await self.store.staff_acted()
+        params: dict[str, Any] = {"batch_id": batch_id}
+        if only_registered:
+            params["only_registered"] = True
         return await self.app[JOBS].submit(
-            JOB_KIND, {"batch_id": batch_id}, dedupe_key=dedupe_key(batch_id)
+            JOB_KIND, params, dedupe_key=dedupe_key(batch_id, only_registered=only_registered)
         )
+
+    @property
+    def intents(self) -> Intents:
+        return Intents(self.db, self.config.submit_grace_seconds)
 
     async def handle(self, ctx: JobContext) -> JobState | None:
         # one run of a batch at a time, across every companion on the database
@@ -190,7 +173,7 @@ class DirectListing:
 class _Stop:
     """Why the run stops early (all workers finish their item, then the job ends this way)."""
 
-    error: WallError | LayoutChanged
+    error: WallError | LayoutChanged | LocalProblem
 
 
 class _Run:
@@ -199,27 +182,51 @@ class _Run:
         self.ctx = ctx
         self.db = service.db
         self.stop: _Stop | None = None
-        self.store: dict[str, parse.ListedItem] = {}
+        self.store: dict[str, ListRow] = {}
         self.pacer = service.pacer
         self.session: BrowserSession | None = None
+        self.reader: StoreReader | None = None
         self.images: ImageStore | None = None
+        self.rules = ListingRules()
         self.staging: Path | None = None
         # recordings of listed items run beside the next item (see _one)
         self.recording: set[asyncio.Task[None]] = set()
+        self.listed_any = False  # this run listed an item (said when it stops early)
+        self.only_registered = False  # only start items registered in a folder
 
     # --- the run --------------------------------------------------------------------------------
     async def go(self) -> JobState | None:
         try:
             batch_id = int(self.ctx.params["batch_id"])
-            _batch, records = await self.service.batches._load(batch_id)
+            batch, records = await self.service.batches._load(batch_id)
         except (KeyError, TypeError, ValueError):
             raise JobFailed(
                 "BAD_PARAMS", "出品リストの指定が正しくありません", "bad batch id"
             ) from None
         except BatchError as exc:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
-        await self.ctx.set_total(len(records))
-        done = await self.ctx.results()
+        self.only_registered = bool(self.ctx.params.get("only_registered"))
+        if self.only_registered:
+            # 出品開始 of the items in a folder: the batch's refused items are not this run's
+            records = [r for r in records if r.state == ListingState.REGISTERED]
+            refused: list[dict[str, Any]] = []
+        else:
+            refused = await self._still_refused(batch)
+        await self.ctx.set_total(len(records) + len(refused))
+        # an item left 確認中 by a crash has no result yet: it is checked again
+        done = {k: r for k, r in (await self.ctx.results()).items() if r["state"] != "checking"}
+        for entry in refused:
+            if entry["label"] not in done:
+                await self.ctx.item(
+                    entry["label"],
+                    "refused",
+                    refused_text(entry),
+                    {
+                        "management_number": entry["management_number"],
+                        "listing_ids": entry["listing_ids"],
+                        "problems": entry["problems"],
+                    },
+                )
         todo: list[ListingRecord] = []
         for record in records:
             key = item_key(record)
@@ -236,7 +243,7 @@ class _Run:
                             "already": True,
                         },
                     )
-            elif record.state == ListingState.PROCESSING and key not in done:
+            elif record.state in OPEN_STATES and key not in done:
                 todo.append(record)
             elif key not in done:
                 await self.ctx.item(
@@ -247,8 +254,13 @@ class _Run:
                 )
         if not todo:
             return None
+        tables = self.service.app.get(TABLES)
+        self.rules = await tables.listing_rules() if tables is not None else ListingRules()
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
-        self.session = await self.service.browser()
+        # images are staged on disk: a nearly full one pauses the job before any item
+        await asyncio.to_thread(self.service.app[DISK].check)
+        self.session = await self.service.store.browser()
+        self.reader = await self.service.store.reader()
         workers = min(await self.service.concurrency(), len(todo))
         self.staging = self.service.config.cache_dir / "direct-upload" / self.ctx.job_id
         self.staging.mkdir(parents=True, exist_ok=True)
@@ -270,14 +282,30 @@ class _Run:
             await self._raise_stop(self.stop.error)
         return None
 
+    async def _still_refused(self, batch: Batch) -> list[dict[str, Any]]:
+        """The batch's refused items that are still エラー (not fixed in ReCORE since)."""
+        entries = refused_items(batch.errors or [])
+        ids = {i for e in entries for i in e["listing_ids"] if isinstance(i, int)}
+        if not ids:
+            return entries
+        async with self.db.session() as s:
+            in_error = set(
+                await s.scalars(
+                    select(ListingRecord.id).where(
+                        ListingRecord.id.in_(ids), ListingRecord.state == ListingState.ERROR
+                    )
+                )
+            )
+        return [e for e in entries if not e["listing_ids"] or in_error & set(e["listing_ids"])]
+
     async def _run_browser(self, todo: list[ListingRecord], workers: int) -> None:
-        assert self.session is not None and self.staging is not None
+        assert self.session is not None and self.staging is not None and self.reader is not None
         async with self.service.batches.image_store() as images, self.session.use() as context:
             self.images = images
             pages = [await context.new_page() for _ in range(workers)]
-            forms = [ItemCreatePage(page, self.session) for page in pages]
+            forms = [ItemForm(page, self.session, self.reader) for page in pages]
             try:
-                await self._preflight(context, forms[0])
+                await self._preflight(context, forms)
                 queue: asyncio.Queue[ListingRecord] = asyncio.Queue()
                 for record in todo:
                     queue.put_nowait(record)
@@ -291,11 +319,13 @@ class _Run:
                         pass
                 await asyncio.to_thread(shutil.rmtree, self.staging, ignore_errors=True)
 
-    async def _preflight(self, context: BrowserContext, form: ItemCreatePage) -> None:
-        assert self.session is not None
+    async def _preflight(self, context: BrowserContext, forms: list[ItemForm]) -> None:
+        assert self.reader is not None
         try:
-            await form.check_layout()
-            self.store = await self._read_store(context)
+            confirm_first = await forms[0].check_layout()
+            for form in forms:
+                form.confirm_first = confirm_first  # the steps the form shows
+            self.store = await self.reader.items_by_number()
         except (WallError, LayoutChanged) as exc:
             await self._raise_stop(exc)
         except ItemError as exc:  # the item list stayed busy: nothing can be checked, so wait
@@ -309,35 +339,22 @@ class _Run:
             )
         log.info("store has %d items; pre-flight passed", len(self.store))
 
-    async def _read_store(self, context: BrowserContext) -> dict[str, parse.ListedItem]:
-        assert self.session is not None
-        reader = ItemListPage(context.request, self.session)
-        return await self._logged_in(context, reader.management_numbers)
-
-    async def _logged_in(self, context: BrowserContext, read: Callable[[], Awaitable[T]]) -> T:
-        """A list read over HTTP with the browser's cookies; a lost session is renewed once
-        through a page (the store's login runs in the browser) and the read tried again."""
-        assert self.session is not None
-        try:
-            return await read()
-        except SessionLost:
-            page = await context.new_page()
-            try:
-                await self.session.open(page, self.session.urls.serinavi_top())
-            finally:
-                await page.close()
-            return await read()
-
-    async def _raise_stop(self, exc: WallError | LayoutChanged) -> None:
+    async def _raise_stop(self, exc: WallError | LayoutChanged | LocalProblem) -> None:
+        if isinstance(exc, LocalProblem):
+            raise exc  # the runner pauses the job until the PC is fixed
         events = self.service.app[EVENTS]
         if isinstance(exc, WallError):
             await events.record("warning", EVENT_SOURCE, exc.ja, exc.en)
             raise JobPaused(exc.code, exc.ja, exc.en)
-        await events.error(EVENT_SOURCE, exc.ja, exc.en)
-        raise JobFailed("LAYOUT_CHANGED", exc.ja, exc.en)
+        done = (
+            "ここまでに出品した分は記録しました。" if self.listed_any else "何も出品していません。"
+        )
+        ja = f"{exc.ja}直接出品を中止しました。{done}"
+        await events.error(EVENT_SOURCE, ja, exc.en)
+        raise JobFailed("LAYOUT_CHANGED", ja, exc.en)
 
     async def _worker(
-        self, context: BrowserContext, form: ItemCreatePage, queue: asyncio.Queue[ListingRecord]
+        self, context: BrowserContext, form: ItemForm, queue: asyncio.Queue[ListingRecord]
     ) -> None:
         while self.stop is None:
             try:
@@ -352,6 +369,12 @@ class _Run:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                problem = local_problem(exc)
+                if problem is not None:
+                    # a full disk is not the item's fault: no result, the resumed job retries it
+                    log.warning("direct listing stops: %s", problem.message_en)
+                    self.stop = _Stop(problem)
+                    continue
                 log.exception("direct listing of %s failed unexpectedly", item_key(record))
                 await self._failed(
                     record,
@@ -360,9 +383,7 @@ class _Run:
                 )
 
     # --- one item -------------------------------------------------------------------------------
-    async def _one(
-        self, context: BrowserContext, form: ItemCreatePage, record: ListingRecord
-    ) -> None:
+    async def _one(self, context: BrowserContext, form: ItemForm, record: ListingRecord) -> None:
         """One item, its 管理番号 claimed across every companion on the database until it is
         recorded: another PC listing the same 管理番号 waits, then finds it listed."""
         claim = contextlib.AsyncExitStack()
@@ -389,18 +410,14 @@ class _Run:
         task.add_done_callback(self.recording.discard)
 
     async def _one_claimed(
-        self, context: BrowserContext, form: ItemCreatePage, record: ListingRecord
+        self, context: BrowserContext, form: ItemForm, record: ListingRecord
     ) -> Awaitable[None] | None:
         """List one item; returns the recording of a fresh listing (to run in the background)."""
         # Re-read: a task handled since the job started (sold in the shop → ended, or edited in
         # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
         async with self.db.session() as s:
             fresh = await s.get(ListingRecord, record.id)
-        if (
-            fresh is None
-            or fresh.state != ListingState.PROCESSING
-            or fresh.batch_id != record.batch_id
-        ):
+        if fresh is None or fresh.state not in OPEN_STATES or fresh.batch_id != record.batch_id:
             await self.ctx.item(
                 item_key(record),
                 "skipped",
@@ -409,16 +426,40 @@ class _Run:
             )
             return None
         record = fresh
-        listing = listing_from_inventory(record.inventory)
+        # the same mapping as the zip: ReCORE's listing, its item, the templates and tables
+        # (Yahoo's rules were checked when the batch was made; the form has the last word)
+        built = build_for(record, self.rules)
+        if built.holds:  # a table lost a row since the batch was made
+            await self._failed(
+                record,
+                "、".join(e.message for e in built.holds),
+                "; ".join(e.message_en for e in built.holds),
+            )
+            return None
+        listing = built.listing
         number = listing.management_number or record.management_number or ""
         found = self.store.get(number)
-        if found is not None:
-            await self._listed(record, listing, found.auction_id or found.item_id, already=True)
+        if found is not None and found.auction_id:
+            await self._listed(record, listing, found.auction_id, already=True)
+            return None
+        if found is not None:  # in a 競りナビ folder, not started: start it, never list it again
+            await self._start_registered(record, listing, found)
             return None
         # listed since the store was read, by a run on another PC (another batch, same 管理番号)
         elsewhere = await self._listed_elsewhere(record, number)
         if elsewhere is not None:
             await self._listed(record, listing, elsewhere, already=True)
+            return None
+        intents = self.service.intents
+        left_open = await intents.open(intent_subject(record, listing), "list")
+        if left_open is not None and await self._settled(record, listing, number, left_open):
+            return None  # the press before the crash went through: never pressed again
+        if self.only_registered:
+            await self._failed(
+                record,
+                "競りナビのフォルダに見つかりませんでした。競りナビの商品管理で確認してください。",
+                "registered item not found on the store",
+            )
             return None
         assert self.images is not None
         prepared, errors = await self.images.prepare_listing(listing)
@@ -430,6 +471,7 @@ class _Run:
             )
             return None
         paths = await asyncio.to_thread(self._stage, number or str(record.id), prepared)
+        intent: int | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
             clock = asyncio.get_running_loop().time
@@ -437,25 +479,37 @@ class _Run:
             try:
                 await form.open()
                 marks.append(clock())
-                await form.fill(listing, paths)
+                await self._fill(form, listing, paths)
                 marks.append(clock())
                 await form.confirm()
                 marks.append(clock())
                 await self.pacer.wait()
+                # durable before the press: a crash from here on leaves the item 確認中
+                intent = await intents.record(
+                    intent_subject(record, listing),
+                    "list",
+                    "出品する",
+                    listing_id=record.id,
+                    job_id=self.ctx.job_id,
+                )
                 submitted = True
-                completion = await form.submit()
+                auction_id = await form.submit(number)
                 marks.append(clock())
-            except SessionLost:
+            except SessionExpired:
                 # sent to the login page: the next form.open() logs in again. Whether 出品する
                 # got through is for the item list to say.
-                if await self._found_after_doubt(context, record, listing, number):
+                if submitted and await self._found_after_doubt(record, listing, number, intent):
                     return None
                 continue
             except ItemError as exc:
-                if exc.maybe_listed and await self._found_after_doubt(
-                    context, record, listing, number
+                if (
+                    submitted
+                    and exc.maybe_listed
+                    and await self._found_after_doubt(record, listing, number, intent)
                 ):
                     return None
+                if submitted:
+                    await intents.resolve(intent, FAILED)  # the store said no, in its own words
                 if exc.retry and attempt < MAX_ATTEMPTS:
                     log.info("%s: %s; trying again", number, exc.en)
                     await asyncio.sleep(self.service.retry_delay * attempt)
@@ -464,7 +518,7 @@ class _Run:
                 return None
             except (PlaywrightError, TimeoutError) as exc:
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
-                if submitted and await self._found_after_doubt(context, record, listing, number):
+                if submitted and await self._found_after_doubt(record, listing, number, intent):
                     return None
                 if attempt < MAX_ATTEMPTS:
                     log.info("%s: browser error %s; trying again", number, first)
@@ -482,8 +536,8 @@ class _Run:
                     ("form", "fill", "confirm", "submit"), marks, marks[1:], strict=False
                 )
             )
-            log.info("%s: 出品する answered %s (s: %s)", number, completion.auction_id, steps)
-            return self._listed(record, listing, completion.auction_id, already=False)
+            log.info("%s: 出品する answered %s (s: %s)", number, auction_id, steps)
+            return self._listed(record, listing, auction_id, already=False)
         await self._failed(
             record,
             "ヤフオクのログインが繰り返し切れたため、出品できませんでした。",
@@ -506,6 +560,67 @@ class _Run:
                 .limit(1)
             )
 
+    @staticmethod
+    async def _fill(form: ItemForm, listing: Listing, paths: list[Path]) -> None:
+        """Fill the form. A field it cannot fill may mean the page changed since the pre-flight:
+        the form is checked again, and a changed page stops the run once, naming what is
+        missing, instead of failing every remaining item with 「入力欄が見つかりません」."""
+        try:
+            await form.fill(form_values(listing), paths)
+        except ItemError:
+            await form.check_layout()  # raises LayoutChanged when the page itself changed
+            raise  # the page is as expected: a problem of this item's values
+
+    async def _read_live(self, number: str) -> ListRow | None:
+        """Is the 管理番号 on the store (after a doubtful press)? A store that cannot be read
+        says nothing: the run pauses (the press stays 確認中) rather than guess."""
+        assert self.reader is not None
+        try:
+            return await self.reader.find_live(number)
+        except (WallError, LayoutChanged):
+            raise
+        except ScraperError as exc:  # busy, 5xx, a session that would not renew
+            raise WallError(
+                "STORE_UNREADABLE",
+                f"管理番号 {number}: ヤフオクの商品一覧を読めなかったため、出品されたかどうかを"
+                f"確認できませんでした（{exc.ja}）。二重出品を防ぐため一時停止しました。"
+                "しばらくしてから、もう一度「直接出品を実行」を押してください。続きから再開します。",
+                f"{number}: the item list could not be read after a doubtful submit: {exc.en}",
+            ) from exc
+
+    async def _start_registered(
+        self, record: ListingRecord, listing: Listing, found: ListRow
+    ) -> None:
+        """An item registered in a folder: 「出品開始」 on the item list, where the store offers it.
+        Where it does not, the listing stays registered and staff are told what to do."""
+        assert self.session is not None and self.reader is not None
+        await self.pacer.wait()
+        intents = self.service.intents
+        intent = await intents.record(
+            intent_subject(record, listing),
+            "start",
+            "出品開始",
+            listing_id=record.id,
+            job_id=self.ctx.job_id,
+        )
+        result = await ItemActions(self.session, self.reader).start(found)
+        await intents.resolve(intent, DONE if result.ok else FAILED)
+        if result.ok and found.auction_id:
+            await self._listed(record, listing, found.auction_id, already=False)
+            return
+        async with self.db.session() as s, s.begin():
+            row = await s.get(ListingRecord, record.id)
+            if row is not None and row.state in OPEN_STATES:
+                row.state = ListingState.REGISTERED
+                row.last_attempt_error = result.message
+        number = record.management_number or f"ID {record.id}"
+        await self.ctx.item(
+            item_key(record),
+            "failed",
+            f"管理番号 {number}: フォルダに登録済み（未出品）です。{result.message}",
+            {"listing_id": record.id, "registered": True},
+        )
+
     def _stage(self, number: str, prepared: list[PreparedImage]) -> list[Path]:
         """The checked images under the names the store sees (`<管理番号>_<n>.jpg`, as in the
         zip): hard links to the cached files (a copy where links are not possible)."""
@@ -522,17 +637,59 @@ class _Run:
         return out
 
     async def _found_after_doubt(
-        self, context: BrowserContext, record: ListingRecord, listing: Listing, number: str
+        self, record: ListingRecord, listing: Listing, number: str, intent: int | None
     ) -> bool:
-        """After a doubtful 出品する: is the 管理番号 on the store now (newest items first)?"""
-        assert self.session is not None
-        reader = ItemListPage(context.request, self.session)
-        found = await self._logged_in(context, lambda: reader.find(number, pages=2))
-        if found is None:
+        """After a doubtful 出品する: is the 管理番号 on the store now? If not yet, the store may
+        still be working on it: the item is 確認中 until the grace period since the press has
+        passed and the store was read again; only then is it pressed again."""
+        found = await self._read_live(number)
+        if found is not None and found.auction_id:
+            log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)
+            await self._listed(record, listing, found.auction_id, already=True)
+            return True
+        left_open = await self.service.intents.open(intent_subject(record, listing), "list")
+        if left_open is None or left_open.id != intent:
             return False
-        log.info("%s was listed although the answer was unclear (%s)", number, found.auction_id)
-        await self._listed(record, listing, found.auction_id or found.item_id, already=True)
-        return True
+        return await self._settled(record, listing, number, left_open)
+
+    async def _settled(
+        self, record: ListingRecord, listing: Listing, number: str, left_open: OpenIntent
+    ) -> bool:
+        """An item whose last press has no known outcome: wait until the store must have
+        finished it (確認中 meanwhile), read the store, and record what it shows. True when the
+        press went through (nothing more to do); False when it did not (press again)."""
+        assert self.reader is not None
+        intents = self.service.intents
+        left = intents.seconds_left(left_open)
+        if left > 0:
+            log.info(
+                "%s: %s pressed without a known outcome; checking in %.0fs",
+                number,
+                left_open.pressed,
+                left,
+            )
+            await self.ctx.item(
+                item_key(record),
+                "checking",
+                f"{CHECKING_JA}: 「{left_open.pressed}」の結果がまだ分かりません。ヤフオクの処理が"
+                f"終わるのを待って、{int(left) + 1}秒後に商品一覧で確かめます（二重出品の防止）",
+                {"listing_id": record.id, "checking": True},
+            )
+            await asyncio.sleep(left)
+        found = await self._read_live(number)
+        if found is not None and found.auction_id:
+            log.info(
+                "%s: the earlier %s went through (%s)", number, left_open.pressed, found.auction_id
+            )
+            await self._listed(record, listing, found.auction_id, already=True)
+            return True
+        if found is not None:  # registered in a folder, not started: start it
+            await intents.resolve(left_open.id, DONE)
+            await self._start_registered(record, listing, found)
+            return True
+        log.info("%s: the earlier %s did not go through; pressing again", number, left_open.pressed)
+        await intents.resolve(left_open.id, NOT_DONE)
+        return False
 
     async def _listed(
         self, record: ListingRecord, listing: Listing, auction_id: str, *, already: bool
@@ -540,6 +697,7 @@ class _Run:
         """One transaction: the listing is 出品中 and its `succeeded` report is in the outbox."""
         assert self.session is not None
         url = self.session.urls.auction(auction_id)
+        await self.service.intents.resolve_all(intent_subject(record, listing), "list", DONE)
         async with self.db.session() as s, s.begin():
             row = await s.get(ListingRecord, record.id)
             if row is None:
@@ -566,6 +724,7 @@ class _Run:
                 {"listing_id": record.id, "auction_id": auction_id},
             )
             return
+        self.listed_any = self.listed_any or not already
         async with self.db.session() as s, s.begin():
             row = await s.get(ListingRecord, record.id)
             if row is None:
@@ -626,10 +785,7 @@ def _service(request: web.Request) -> DirectListing:
 
 @routes.post("/api/v1/batches/{batch_id}/direct-listing")
 async def post_batch_direct_listing(request: web.Request) -> web.Response:
-    try:
-        batch_id = int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    batch_id = path_id(request, "batch_id")
     service = _service(request)
     try:
         await service.batches.get(batch_id)
@@ -637,6 +793,33 @@ async def post_batch_direct_listing(request: web.Request) -> web.Response:
         return batch_error_response(exc)
     # a batch with nothing open still gets a job: it records every item as already listed
     job_id = await service.start(batch_id)
+    return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
+
+
+@routes.post("/api/v1/batches/{batch_id}/start")
+async def post_batch_start(request: web.Request) -> web.Response:
+    """出品開始: start the batch's items registered in a 競りナビ folder (not listed yet)."""
+    try:
+        batch_id = int(request.match_info["batch_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    service = _service(request)
+    try:
+        batch = await service.batches.get(batch_id)
+    except BatchError as exc:
+        return batch_error_response(exc)
+    if not batch.get("registered_count"):
+        return web.json_response(
+            {
+                "error": {
+                    "code": "NOTHING_REGISTERED",
+                    "message": "このリストにフォルダに登録済み（未出品）の商品はありません。",
+                    "message_en": "no item of this batch is registered and waiting to start",
+                }
+            },
+            status=409,
+        )
+    job_id = await service.start(batch_id, only_registered=True)
     return web.json_response({"job_id": job_id, "batch_id": batch_id}, status=202)
 
 
@@ -672,16 +855,23 @@ async def post_direct_listing(request: web.Request) -> web.Response:
             status=409,
         )
     job_id = await service.start(batch["id"])
-    return web.json_response({"job_id": job_id, "batch_id": batch["id"]}, status=202)
+    # what the checks refused is said at once, with what goes ahead (the job's items say it again)
+    return web.json_response(
+        {
+            "job_id": job_id,
+            "batch_id": batch["id"],
+            "item_count": batch["item_count"],
+            "refused": batch["refused"],
+        },
+        status=202,
+    )
 
 
 async def _ctx(app: web.Application) -> AsyncIterator[None]:
     service = DirectListing(app)
     app[DIRECT_LISTING] = service
     app[JOBS].register(JOB_KIND, service.handle, resumable=True)
-    app[SETTINGS].on_change(service.settings_changed)
     yield
-    await service.close()
 
 
 def setup(app: web.Application) -> None:
@@ -690,69 +880,3 @@ def setup(app: web.Application) -> None:
 
 
 __all__ = ["JOB_KIND", "DirectListing", "dedupe_key", "setup"]
-
-
-# --- `recore-connector login`: staff log in once, SMS and all ---------------------------------------
-async def login_once(
-    config: Config, *, visible: bool | None = None, wait_seconds: float = 600
-) -> int:
-    """Open the store with the connector's own browser profile and log in.
-
-    With a display a window opens: what the settings hold is filled in, staff do the rest (SMS
-    code, captcha) and the session is kept in the profile for the unattended runs. Without one the
-    stored login is tried headless and the outcome printed. Returns a process exit code.
-    """
-    from companion.db import Database
-    from companion.secretbox import SecretBox
-    from scrapers.session import has_display
-
-    show = has_display() if visible is None else visible
-    db = Database(config.db_url)
-    try:
-        await db.migrate()
-        settings = SettingsStore(db, SecretBox.load(config.data_dir))
-
-        async def credentials() -> Credentials:
-            return await stored_credentials(settings)
-
-        urls = YahooUrls.for_base(await settings.get("yahoo_base_url"))
-        session = BrowserSession(
-            config.browser_profile_dir, urls, credentials, headless=not show, idle_timeout=0
-        )
-        try:
-            if show:
-                print("ブラウザーでヤフオクのログイン画面を開きます。ログインを完了してください。")
-                print("Opening the Yahoo login in a browser window; please complete it.")
-                ok = await session.interactive_login(wait_seconds=wait_seconds)
-                if not ok:
-                    print("ログインが完了しませんでした。 / The login did not complete.")
-                return 0 if ok else 1
-            async with session.use():
-                page = await session.new_page()
-                try:
-                    await session.open(page, urls.serinavi_top())
-                except WallError as wall:
-                    print(wall.ja)
-                    print(wall.en)
-                    print(
-                        "画面のあるコンピューターで実行すると、ウィンドウで手動ログインできます。"
-                        " / Run this where a display is available to log in by hand."
-                    )
-                    return 1
-            print(
-                "ヤフオクにログインしました（セッションを保存しました）。 / Logged in; session saved."
-            )
-            return 0
-        except PlaywrightError as exc:
-            first = (str(exc).splitlines() or ["?"])[0]
-            print(
-                "ブラウザーを起動できませんでした。直接出品の実行中なら、終わってからもう一度お試しください。"
-            )
-            print(
-                f"Could not start the browser ({first}); if a direct listing is running, retry later."
-            )
-            return 1
-        finally:
-            await session.close()
-    finally:
-        await db.close()

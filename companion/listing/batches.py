@@ -1,8 +1,11 @@
 """新規の出品待ち and 生成済みリスト: batches of listings and their upload zips.
 
-A batch is made from the waiting listings: each is checked against Yahoo's rules and its images
-fetched; the valid ones go into the batch (出品処理中) and its zip, the others are reported
-`failed` to ReCORE through the outbox with a message naming the item, the field and the rule.
+A batch is made from the waiting listings: each is mapped with the shop's templates and tables
+(`companion.listing.mapping`), checked against Yahoo's rules and its images fetched; the valid
+ones go into the batch (出品処理中) and its zip, the others are reported `failed` to ReCORE
+through the outbox with a message naming the item, the field and the rule. One that lacks a
+field the shop can supply (a template setting, a table row) is held instead (情報不足): never
+reported failed for it, listed once the tables are completed.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from sqlalchemy import func, select, update
 from companion.cluster import mutex
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
-from companion.keys import BATCHES, CONFIG, DB, JOBS, SETTINGS, SYNC
+from companion.inputs import id_list, path_id, query_int, read_json
+from companion.keys import BATCHES, CONFIG, DB, DISK, GATEWAY, JOBS, OUTBOX, SETTINGS, SYNC, TABLES
+from companion.listing import intake as li
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
-from companion.listing.validation import ListingError
+from companion.listing.mapping import Built
+from companion.listing.rules import ListingRules
+from companion.listing.validation import ListingError, listing_warnings
+from companion.listing.wording import refused_items
 from companion.listing.zipper import build_upload_zip
-from companion.recore.client import listing_from_inventory
 from companion.recore.outbox import enqueue_task_failed, listing_key
 
 log = logging.getLogger(__name__)
@@ -40,8 +47,9 @@ class BatchError(Exception):
         self.status, self.code, self.message, self.message_en = status, code, message, message_en
 
 
-def listing_dict(record: ListingRecord) -> dict[str, Any]:
-    listing = listing_from_inventory(record.inventory) if record.inventory else None
+def listing_dict(record: ListingRecord, rules: ListingRules) -> dict[str, Any]:
+    built = li.build_for(record, rules) if record.inventory else None
+    listing = built.listing if built else None
     state = ListingState(record.state)
     return {
         "id": record.id,
@@ -52,15 +60,42 @@ def listing_dict(record: ListingRecord) -> dict[str, Any]:
         "start_price": listing.start_price if listing else None,
         "buyout_price": listing.buyout_price if listing else None,
         "image_count": len(listing.image_urls) if listing else 0,
+        "template": built.template if built else None,
         "batch_id": record.batch_id,
         "auction_id": record.auction_id,
         "auction_url": record.auction_url,
         "errors": record.errors or [],
+        "warnings": [w.to_dict() for w in listing_warnings(listing or record)],
         "last_error": record.last_attempt_error,
     }
 
 
-def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
+def error_entry(record: ListingRecord) -> dict[str, Any]:
+    """One listing in エラー as staff read it (`GET /errors`)."""
+    grouped = refused_items(record.errors or [])
+    problems = [p for entry in grouped for p in entry["problems"]]
+    if not problems and record.last_attempt_error:
+        # refused by the connector without a field (e.g. a task it could not handle)
+        problems = [
+            {"field": "", "field_label": "", "rule": None, "message": record.last_attempt_error}
+        ]
+    label = (
+        f"管理番号 {record.management_number}"
+        if record.management_number
+        else (grouped[0]["label"] if grouped else "管理番号のない商品")
+    )
+    return {
+        "listing_ids": [record.id],
+        "management_number": record.management_number,
+        "label": label,
+        "title": record.title,
+        "at": iso(record.updated_at),
+        "problems": problems,
+    }
+
+
+def batch_dict(batch: Batch, items: Sequence[ListingRecord], rules: ListingRules) -> dict[str, Any]:
+    listings = [listing_dict(i, rules) for i in items]
     return {
         "id": batch.id,
         "name": batch.name,
@@ -68,8 +103,13 @@ def batch_dict(batch: Batch, items: Sequence[ListingRecord]) -> dict[str, Any]:
         "item_count": len(items),
         "listed_count": sum(1 for i in items if i.state == ListingState.LISTED),
         "open_count": sum(1 for i in items if i.state == ListingState.PROCESSING),
-        "items": [listing_dict(i) for i in items],
+        "registered_count": sum(1 for i in items if i.state == ListingState.REGISTERED),
+        "items": listings,
         "errors": batch.errors or [],
+        # the same errors for staff: one entry per refused item, all its problems, by 管理番号
+        "refused": refused_items(batch.errors or []),
+        # notices about items in the batch (they are listed all the same)
+        "warnings": [w for listing in listings for w in listing["warnings"]],
         "zip_name": f"{batch.name}.zip",
     }
 
@@ -82,23 +122,50 @@ class Batches:
         self.db = app[DB]
         self.config = app[CONFIG]
         self._lock = asyncio.Lock()
+        self._handed: set[str] = set()  # download names given out since start
 
     def image_store(self) -> ImageStore:
         return ImageStore(self.config.cache_dir / "images")
 
+    async def rules(self) -> ListingRules:
+        tables = self.app.get(TABLES)
+        return await tables.listing_rules() if tables is not None else ListingRules()
+
     async def pending(self) -> list[dict[str, Any]]:
+        return await self._in_state(ListingState.WAITING)
+
+    async def held(self) -> list[dict[str, Any]]:
+        """情報不足: listings waiting for a template setting, a table row or a ReCORE field."""
+        return await self._in_state(ListingState.HELD)
+
+    async def _in_state(self, state: ListingState) -> list[dict[str, Any]]:
         async with self.db.session() as s:
             rows = (
                 await s.scalars(
                     select(ListingRecord)
-                    .where(
-                        ListingRecord.state == ListingState.WAITING,
-                        ListingRecord.batch_id.is_(None),
-                    )
+                    .where(ListingRecord.state == state, ListingRecord.batch_id.is_(None))
                     .order_by(ListingRecord.id)
                 )
             ).all()
-        return [listing_dict(r) for r in rows]
+        rules = await self.rules()
+        return [listing_dict(r, rules) for r in rows]
+
+    async def tables_changed(self, name: str) -> dict[str, int] | None:
+        """The templates or tables changed: re-assess held and waiting listings at once."""
+        from companion.tables import LISTING_TABLES
+
+        if name not in LISTING_TABLES:
+            return None
+        return await self.recheck()
+
+    async def recheck(self) -> dict[str, int]:
+        """Held and waiting listings assessed again with the current tables; items that could
+        not be read (ReCORE unreachable, a scope missing) are read again first."""
+        gateway = self.app.get(GATEWAY)
+        client = gateway.client if gateway is not None else None
+        async with self._lock:  # not while a batch is being claimed
+            result = await li.recheck(self.db, await self.rules(), client)
+        return result.to_dict()
 
     async def list(self, limit: int = 50) -> list[dict[str, Any]]:
         async with self.db.session() as s:
@@ -113,11 +180,43 @@ class Batches:
         by_batch: dict[int, list[ListingRecord]] = {}
         for item in items:
             by_batch.setdefault(item.batch_id or 0, []).append(item)
-        return [batch_dict(b, by_batch.get(b.id, [])) for b in batches]
+        rules = await self.rules()
+        return [batch_dict(b, by_batch.get(b.id, []), rules) for b in batches]
 
     async def get(self, batch_id: int) -> dict[str, Any]:
         batch, items = await self._load(batch_id)
-        return batch_dict(batch, items)
+        return batch_dict(batch, items, await self.rules())
+
+    async def in_error(self, limit: int = 200) -> dict[str, Any]:
+        """Listings in エラー (the counts line's エラー N), most recent first: one entry per
+        管理番号 (two listings sharing one are one item to staff), with when and every problem
+        (field, rule, staff wording). `total` counts listings, as the counts line does."""
+        async with self.db.session() as s:
+            total = await s.scalar(
+                select(func.count())
+                .select_from(ListingRecord)
+                .where(ListingRecord.state == ListingState.ERROR)
+            )
+            rows = (
+                await s.scalars(
+                    select(ListingRecord)
+                    .where(ListingRecord.state == ListingState.ERROR)
+                    .order_by(ListingRecord.updated_at.desc(), ListingRecord.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        entries: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = error_entry(row)
+            key = row.management_number or f"#{row.id}"
+            if key not in entries:
+                entries[key] = entry  # the newest listing of that 管理番号 gives the time
+                continue
+            kept = entries[key]
+            kept["listing_ids"].extend(entry["listing_ids"])
+            known = {p["message"] for p in kept["problems"]}
+            kept["problems"].extend(p for p in entry["problems"] if p["message"] not in known)
+        return {"total": total or 0, "items": list(entries.values())}
 
     async def _load(self, batch_id: int) -> tuple[Batch, list[ListingRecord]]:
         async with self.db.session() as s:
@@ -136,12 +235,13 @@ class Batches:
         return batch, list(items)
 
     async def _already_listed(self, batch_id: int | None = None) -> set[str]:
-        """管理番号 that must not go into this batch's zip: on Yahoo (listed by us, or seen on
-        the store by a sync), or open in another batch (its zip may be uploaded already)."""
+        """管理番号 that must not go into this batch's zip: on Yahoo (listed by us, registered in
+        a folder, or seen on the store by a sync), or open in another batch (its zip may be
+        uploaded already)."""
         async with self.db.session() as s:
             ours = await s.scalars(
                 select(ListingRecord.management_number).where(
-                    (ListingRecord.state == ListingState.LISTED)
+                    ListingRecord.state.in_([ListingState.LISTED, ListingState.REGISTERED])
                     | (
                         (ListingRecord.state == ListingState.PROCESSING)
                         & (ListingRecord.batch_id != batch_id)
@@ -173,10 +273,17 @@ class Batches:
         this very moment: batches are made one at a time across companions too, so the day's
         numbering stays unique and a 管理番号 open in the batch made first is refused in the next.
         """
+        await asyncio.to_thread(self.app[DISK].check)  # heavy work: not on a nearly full disk
         async with self._lock, mutex(self.db, "batches:create"):
             batch_id, claimed = await self._claim(listing_ids)
             try:
-                listings = [listing_from_inventory(r.inventory) for r in claimed]
+                rules = await self.rules()
+                built = {r.id: li.build_for(r, rules) for r in claimed}
+                held = {k: b for k, b in built.items() if b.holds and not b.errors}
+                refused = {k: b.errors for k, b in built.items() if b.errors}
+                listings = [
+                    b.listing for k, b in built.items() if k not in held and k not in refused
+                ]
                 async with self.db.session() as s:
                     name = (await s.get(Batch, batch_id)).name  # type: ignore[union-attr]
                 async with self.image_store() as store:
@@ -189,7 +296,12 @@ class Batches:
             except BaseException:
                 await self._release(batch_id)
                 raise
-            await self._reject(batch_id, result.errors)
+            await self._hold(batch_id, held)
+            await self._reject(batch_id, refused | result.errors)
+        if refused or result.errors:
+            outbox = self.app.get(OUTBOX)
+            if outbox is not None:
+                outbox.wake()  # ReCORE hears why now, not at the delivery loop's next idle tick
         return await self.get(batch_id)
 
     async def _read_store_first(self) -> None:
@@ -265,6 +377,21 @@ class Batches:
             if batch is not None:
                 await s.delete(batch)
 
+    async def _hold(self, batch_id: int, held: dict[int, Built]) -> None:
+        """Listings that lack a field the shop can supply leave the batch as 情報不足 (held);
+        nothing is reported to ReCORE: they list once the templates or tables are completed."""
+        if not held:
+            return
+        async with self.db.session() as s, s.begin():
+            for listing_id, built in held.items():
+                row = await s.get(ListingRecord, listing_id)
+                if row is None or row.batch_id != batch_id or row.state != ListingState.PROCESSING:
+                    continue
+                row.batch_id = None
+                li.hold_or_release(row, built)
+                for h in built.holds:
+                    log.info("listing %s held: %s", row.id, h.message_en)
+
     async def _reject(self, batch_id: int, errors: dict[Any, list[ListingError]]) -> None:
         """Listings that break a rule leave the batch as エラー, and ReCORE is told why."""
         async with self.db.session() as s, s.begin():
@@ -303,7 +430,19 @@ class Batches:
                 "このリストの商品はすべて出品済みです",
                 "every item of this batch is already listed",
             )
-        listings = [listing_from_inventory(i.inventory) for i in open_items]
+        rules = await self.rules()
+        listings = []
+        for record in open_items:
+            built = li.build_for(record, rules)
+            if built.holds or built.errors:
+                # the tables changed since the batch was made: this one waits outside the zip
+                log.warning(
+                    "listing %s left out of the re-download: %s",
+                    record.id,
+                    "; ".join(e.message_en for e in [*built.holds, *built.errors]),
+                )
+                continue
+            listings.append(built.listing)
         out = self.config.exports_dir / f"{batch.name}.zip"
         async with self.image_store() as store:
             result = await build_upload_zip(
@@ -321,7 +460,23 @@ class Batches:
                 "出品できる商品がありません。エラーを確認してください。",
                 "no item of the batch can be listed",
             )
-        return result.path, f"{batch.name}.zip"
+        return result.path, self._download_name(batch.name, first=batch.uploaded_at is None)
+
+    def _download_name(self, batch_name: str, *, first: bool) -> str:
+        """Every download a name of its own (ASCII, no spaces): a second download of a batch
+        saved under the first one's name would become 「… (1).zip」 in the browser, and staff
+        might upload the older file. The first keeps the batch's name; later ones add when they
+        were made (shop time), and a counter within the same second."""
+        name = f"{batch_name}.zip"
+        if not first or name in self._handed:
+            stamp = datetime.now(SHOP_TZ).strftime("%m%d-%H%M%S")
+            name = f"{batch_name}_{stamp}.zip"
+            n = 1
+            while name in self._handed:
+                n += 1
+                name = f"{batch_name}_{stamp}_{n}.zip"
+        self._handed.add(name)
+        return name
 
 
 async def report_invalid(session: Any, row: ListingRecord, errors: list[ListingError]) -> None:
@@ -345,16 +500,16 @@ def batch_error_response(exc: BatchError) -> web.Response:
     return error_response(exc.status, exc.code, exc.message, exc.message_en)
 
 
-def _batch_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["batch_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-
-
 @routes.get("/api/v1/pending")
 async def get_pending(request: web.Request) -> web.Response:
-    return web.json_response({"items": await _service(request).pending()})
+    service = _service(request)
+    return web.json_response({"items": await service.pending(), "held": await service.held()})
+
+
+@routes.get("/api/v1/errors")
+async def get_errors(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 200, lo=1, hi=500)
+    return web.json_response(await _service(request).in_error(limit))
 
 
 @routes.get("/api/v1/batches")
@@ -363,9 +518,8 @@ async def get_batches(request: web.Request) -> web.Response:
 
 
 async def pending_source_ids(request: web.Request) -> list[int] | None:
-    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids, or BatchError 400."""
-    from companion.routes import read_json
-
+    """`{"source": "pending", "listing_ids": [...]}` (ids optional) → the ids; a 400 (BatchError,
+    or the inputs' own for ids out of range) otherwise."""
     body = await read_json(request)
     if not isinstance(body, dict) or body.get("source", "pending") != "pending":
         raise BatchError(
@@ -375,14 +529,7 @@ async def pending_source_ids(request: web.Request) -> list[int] | None:
             'source must be "pending"',
         )
     ids = body.get("listing_ids")
-    if ids is not None and (
-        not isinstance(ids, list)
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
-    ):
-        raise BatchError(
-            400, "VALIDATION_FAILED", "listing_ids は整数の配列です", "listing_ids must be integers"
-        )
-    return ids
+    return None if ids is None else id_list(ids, "listing_ids")
 
 
 @routes.post("/api/v1/batches")
@@ -397,7 +544,7 @@ async def post_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}")
 async def get_batch(request: web.Request) -> web.Response:
     try:
-        return web.json_response(await _service(request).get(_batch_id(request)))
+        return web.json_response(await _service(request).get(path_id(request, "batch_id")))
     except BatchError as exc:
         return batch_error_response(exc)
 
@@ -405,7 +552,7 @@ async def get_batch(request: web.Request) -> web.Response:
 @routes.get("/api/v1/batches/{batch_id}/zip")
 async def get_batch_zip(request: web.Request) -> web.StreamResponse:
     try:
-        path, name = await _service(request).zip_path(_batch_id(request))
+        path, name = await _service(request).zip_path(path_id(request, "batch_id"))
     except BatchError as exc:
         return batch_error_response(exc)
     return web.FileResponse(
@@ -437,6 +584,7 @@ def setup(app: web.Application) -> None:
     async def ctx(app: web.Application):  # type: ignore[no-untyped-def]
         service = Batches(app)
         app[BATCHES] = service
+        app[TABLES].on_change(service.tables_changed)
         pruner = None
         if app[CONFIG].workers:
             pruner = asyncio.create_task(prune_image_cache_daily(service))

@@ -36,6 +36,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from companion.listing import yahoo_format as yf
 from companion.listing.validation import ListingError, make_error
+from companion.resources import local_problem
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +169,18 @@ class ImageStore:
             elif isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result  # cancellation and the like go up
+                problem = local_problem(result)
+                if problem is not None:
+                    # a full disk or a permission is the PC's problem, never the item's: the
+                    # work pauses instead of reporting the listing to ReCORE as failed
+                    raise problem from result
                 log.exception("image %s of %r failed", n, urls[n - 1], exc_info=result)
                 errors.append(
                     make_error(
                         listing,
                         f"image_{n}",
                         "image_fetch_failed",
-                        f"を処理できませんでした（{type(result).__name__}）",
+                        "を処理できませんでした",
                         f"could not be processed: {type(result).__name__}: {result}",
                     )
                 )
@@ -426,6 +432,8 @@ def check_and_normalise(src: Path, tmp_dir: Path, max_bytes: int) -> dict[str, A
             f"too many pixels (decompression bomb guard): {exc}",
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        if local_problem(exc) is not None:
+            raise  # the PC's disk, not the picture
         raise _broken(f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure means "broken", not a crash
         raise _broken(f"{type(exc).__name__}: {exc}") from exc
@@ -447,6 +455,8 @@ def check_and_normalise(src: Path, tmp_dir: Path, max_bytes: int) -> dict[str, A
         raise
     except Exception as exc:  # noqa: BLE001 - an odd mode Pillow cannot convert is a bad image
         out.unlink(missing_ok=True)
+        if local_problem(exc) is not None:
+            raise  # no room to write the JPEG: the PC's problem, not the picture's
         raise _broken(f"cannot convert {fmt}: {type(exc).__name__}: {exc}") from exc
     log.info("image %s (%s, %d bytes) converted to JPEG (%d bytes)", src.name, fmt, size, new_size)
     return {

@@ -4,6 +4,8 @@
 huge lists, objects that are not a Listing) comes back as a list of `ListingError`s, each naming
 the item (管理番号, or the ID when the 管理番号 itself is unusable), the field and the rule, in
 Japanese for staff and in English for logs. Limits and allowed values come from `yahoo_format`.
+`fit_for_yahoo` first makes ReCORE's text fit where the fix is mechanical (newlines in the
+description → <br>, surrounding spaces); the rules still refuse what was not fitted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from companion.domain import CONDITIONS
+from companion.listing import wording
 from companion.listing import yahoo_format as yf
 
 log = logging.getLogger(__name__)
@@ -28,8 +31,10 @@ class ListingError:
     management_number: str | None
     field: str  # Listing attribute name, or "image_N" for the N-th image (1-based)
     rule: str  # stable code, e.g. "title_too_long"
-    message: str  # Japanese, for staff
-    message_en: str  # English, for logs
+    message: str  # Japanese, for staff: "<item>: <problem>"
+    message_en: str  # English, for logs (code points, ids and the like are here only)
+    item: str = ""  # how staff know the item: 管理番号 A-0007, or its title when it has none
+    problem: str = ""  # Japanese: what is wrong and what to do in ReCORE (`wording`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,25 +57,38 @@ def _short(value: Any) -> str:
 
 
 def item_names(listing: Any) -> tuple[str, str]:
-    """('管理番号 A-0007', 'A-0007') or ('ID 101', 'ID 101') when the 管理番号 is unusable."""
+    """('管理番号 A-0007', 'A-0007'); when the 管理番号 is unusable, staff know the item by its
+    title (「カメラ…」（管理番号なし）) and the log by its ID ('ID 101')."""
+    ident = f"ID {_short(getattr(listing, 'ec_inventory_id', None))}"
     number = _usable_number(listing)
     if number is not None:
         shown = _short(number)
         return f"管理番号 {shown}", shown
-    ident = _short(getattr(listing, "ec_inventory_id", None))
-    return f"ID {ident}", f"ID {ident}"
+    try:
+        title = getattr(listing, "title", None)
+    except Exception:  # noqa: BLE001 - naming the item must not raise either
+        title = None
+    if isinstance(title, str) and title.strip() and title.isprintable():
+        shown = title.strip()
+        shown = shown if len(shown) <= 20 else shown[:20] + "…"
+        return f"「{shown}」（管理番号なし）", ident
+    return "管理番号もタイトルもない商品", ident
 
 
 def make_error(listing: Any, field: str, rule: str, ja: str, en: str) -> ListingError:
-    """An error for `listing`; `ja`/`en` say what is wrong with the field (label is added)."""
+    """An error for `listing`; `ja`/`en` say what is wrong with the field (its name goes in
+    front, and what to do after: `wording.problem_text`)."""
     item_ja, item_en = item_names(listing)
+    problem = wording.problem_text(field, rule, ja)
     return ListingError(
         ec_inventory_id=getattr(listing, "ec_inventory_id", None),
         management_number=_usable_number(listing),
         field=field,
         rule=rule,
-        message=f"{item_ja}: {yf.field_label(field)}{ja}",
+        message=f"{item_ja}: {problem}",
         message_en=f"{item_en}: {field}: {en}",
+        item=item_ja,
+        problem=problem,
     )
 
 
@@ -132,7 +150,7 @@ class _Checker:
                 self.add(
                     "ec_inventory_id",
                     "check_failed",
-                    f"の確認中に予期しないエラーが発生しました（{rule.__name__}: {type(exc).__name__}）",
+                    "の確認中に予期しないエラーが発生しました",
                     f"check {rule.__name__} failed unexpectedly: {type(exc).__name__}",
                 )
         return self.errors
@@ -184,13 +202,22 @@ class _Checker:
         if not isinstance(title, str):
             self.add("title", "not_text", "が文字列ではありません", f"not text: {_short(title)}")
             return
+        tag = yf.TITLE_HTML_RE.search(title)
+        if tag:
+            self.add(
+                "title",
+                "title_html",
+                f"にHTMLタグは使えません（「{_short(tag.group())}」）。文字だけにしてください",
+                f"contains HTML ({_short(tag.group())}); titles are plain text",
+            )
         width = yf.title_width(title)
         if width > yf.TITLE_MAX_WIDTH:
             shown = yf.format_width(width)
             self.add(
                 "title",
                 "title_too_long",
-                f"が{yf.TITLE_MAX_WIDTH}文字を超えています（全角1・半角0.5で数えて{shown}文字）",
+                f"が長すぎます（{yf.TITLE_MAX_WIDTH}文字まで、いま{shown}文字。"
+                "半角文字は0.5文字と数えます）",
                 f"longer than {yf.TITLE_MAX_WIDTH} characters ({shown} counting half-width as 0.5)",
             )
 
@@ -210,16 +237,16 @@ class _Checker:
                 continue
             bad = yf.cp932_bad_chars(value)
             if bad:
-                shown = "、".join(yf.describe_char(ch) for ch in bad[:5])
-                more = f" ほか{len(bad) - 5}種" if len(bad) > 5 else ""
                 hints = [
-                    f"{ch}→{yf.CP932_SUBSTITUTES[ch]}" for ch in bad if ch in yf.CP932_SUBSTITUTES
+                    f"「{ch}」→「{yf.CP932_SUBSTITUTES[ch]}」"
+                    for ch in bad
+                    if ch in yf.CP932_SUBSTITUTES and yf.CP932_SUBSTITUTES[ch].strip()
                 ]
-                hint = f"。置き換え例: {' '.join(hints[:5])}" if hints else ""
+                hint = f"（置き換え例: {' '.join(hints[:5])}）" if hints else ""
                 self.add(
                     name,
                     "text_not_cp932",
-                    f"にShift_JIS(cp932)で使えない文字があります: {shown}{more}{hint}",
+                    f"にヤフオクで使えない文字があります: {wording.chars_for_staff(bad)}{hint}",
                     "characters not encodable in cp932: "
                     + ", ".join(f"U+{ord(ch):04X}" for ch in bad[:5]),
                 )
@@ -227,11 +254,10 @@ class _Checker:
             allowed = "\r\n\t" if name == "description" else ""
             controls = [ch for ch in dict.fromkeys(value) if _is_control(ch) and ch not in allowed]
             if controls:
-                shown = "、".join(yf.describe_char(ch) for ch in controls[:5])
                 self.add(
                     name,
                     "control_character",
-                    f"に改行や制御文字が含まれています: {shown}",
+                    f"に改行や目に見えない特殊文字が入っています: {wording.chars_for_staff(controls)}",
                     "contains newline or control characters: "
                     + ", ".join(f"U+{ord(ch):04X}" for ch in controls[:5]),
                 )
@@ -247,7 +273,7 @@ class _Checker:
             self.add(
                 "description",
                 "description_too_long",
-                f"が{yf.DESCRIPTION_MAX_CHARS:,}文字を超えています（{len(desc):,}文字）",
+                f"が長すぎます（{yf.DESCRIPTION_MAX_CHARS:,}文字まで、いま{len(desc):,}文字）",
                 f"longer than {yf.DESCRIPTION_MAX_CHARS} characters ({len(desc)})",
             )
         if isinstance(desc, str) and ("\n" in desc or "\r" in desc):
@@ -255,7 +281,7 @@ class _Checker:
             self.add(
                 "description",
                 "description_newline",
-                f"に改行が含まれています（{line}か所）。改行は<br>にしてください",
+                f"に改行が入っています（{line}か所）。一括出品の説明は1行で書く決まりです",
                 f"contains {line} raw newline(s); use <br>",
             )
 
@@ -300,6 +326,8 @@ class _Checker:
                     f"は1円以上にしてください（{start}円）",
                     f"must be at least 1 yen, got {start}",
                 )
+            elif start > yf.PRICE_MAX:
+                self._too_high("start_price", start)
         if self.skip("buyout_price"):
             return
         raw = self.get("buyout_price")
@@ -320,6 +348,16 @@ class _Checker:
                 f"は0（なし）か開始価格以上にしてください（即決価格{buyout}円、開始価格{start}円）",
                 f"must be 0 (none) or at least the start price (buyout {buyout}, start {start})",
             )
+        elif buyout > yf.PRICE_MAX:
+            self._too_high("buyout_price", buyout)
+
+    def _too_high(self, name: str, price: int) -> None:
+        self.add(
+            name,
+            "price_too_high",
+            f"は{yf.PRICE_MAX:,}円以下にしてください（{price:,}円）。桁の打ち間違いがないか確認してください",
+            f"must be at most {yf.PRICE_MAX} yen, got {price}",
+        )
 
     def _range(
         self, name: str, allowed: Collection[int], rule: str, ja: str, en: str, required: bool
@@ -510,7 +548,7 @@ class _Checker:
                     self.add(
                         name,
                         "text_not_cp932",
-                        f"の値「{_short(value)}」にShift_JIS(cp932)で使えない文字があります",
+                        f"の値「{_short(value)}」にヤフオクで使えない文字があります",
                         f"value {_short(value)} is not encodable in cp932",
                     )
                     break
@@ -575,6 +613,46 @@ class _Checker:
         )
 
 
+# Text whose surrounding spaces (ASCII or full-width) carry nothing and are trimmed.
+_TRIMMED: tuple[str, ...] = (
+    "management_number",
+    "title",
+    "description",
+    "keywords",
+    "city",
+    "folder_path",
+    "category_id",
+    "jan_code",
+)
+
+
+def fit_for_yahoo(listing: Any) -> list[str]:
+    """Make text fit for Yahoo where the fix is mechanical and loses nothing (in place):
+
+    - a newline in the description becomes ``<br>``: the upload file keeps a description on
+      one line, and ReCORE's descriptions and condition notes are full of newlines;
+    - surrounding spaces are trimmed.
+
+    What cannot be fixed without changing the meaning (a title too long, a character cp932
+    lacks) is left for `validate_listing` to refuse. Returns what changed, in English for the
+    log. Never raises."""
+    fixes: list[str] = []
+    for name in _TRIMMED:
+        value = getattr(listing, name, None)
+        if not isinstance(value, str):
+            continue
+        fitted = value.strip()
+        if name == "description":
+            fitted = yf.description_html(fitted)
+        if fitted != value:
+            try:
+                setattr(listing, name, fitted)
+            except (AttributeError, TypeError):  # not a Listing: validation will say so
+                continue
+            fixes.append(f"{name}: newlines to <br> and surrounding spaces trimmed")
+    return fixes
+
+
 def _is_control(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
 
@@ -590,10 +668,35 @@ def validate_listing(listing: Any) -> list[ListingError]:
                 listing,
                 "ec_inventory_id",
                 "check_failed",
-                f"の確認中に予期しないエラーが発生しました（{type(exc).__name__}）",
+                "の確認中に予期しないエラーが発生しました",
                 f"validation failed unexpectedly: {type(exc).__name__}",
             )
         ]
+
+
+# What Excel (and other spreadsheets) take for the start of a formula in a CSV cell.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@")
+
+
+def listing_warnings(listing: Any) -> list[ListingError]:
+    """Notices that do not stop a listing. A title that starts like a spreadsheet formula goes
+    to Yahoo unchanged (it is right there), but Excel would run it as a formula if staff opened
+    the CSV in it. Never raises."""
+    title = getattr(listing, "title", None)
+    if not isinstance(title, str) or not title.startswith(FORMULA_STARTS):
+        return []
+    first = title[0]
+    return [
+        make_error(
+            listing,
+            "title",
+            "formula_like_title",
+            f"が「{first}」で始まっています。ヤフオクにはこのまま出品されますが、CSVをExcelで開くと"
+            "数式として扱われることがあります。CSVはExcelで開かずにアップロードしてください",
+            f"starts with {first!r}: listed on Yahoo as it is, but Excel may run it as a formula "
+            "if the CSV is opened there",
+        )
+    ]
 
 
 def _key(value: Any) -> Any:
@@ -635,7 +738,8 @@ def validate_batch(
                         item,
                         "management_number",
                         "duplicate_management_number",
-                        f"「{_short(number)}」が同じ出品ファイル内で重複しています（ほかのID: {others}）",
+                        f"「{_short(number)}」が、同時に出品するほかの商品と同じです"
+                        f"（同じ管理番号が{len(group)}件）",
                         f"{_short(number)!r} appears more than once in the batch (other ids: {others})",
                     )
                 )

@@ -42,6 +42,18 @@ RESUBMIT_COUNTS: tuple[int, ...] = (0, 1, 2, 3)
 DELIVERY_GROUPS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
 TAX_RATES: tuple[int, ...] = (0, 8, 10)
 DESCRIPTION_MAX_CHARS = 25_000  # ASSUMPTION (the same figure the Yahoo sandbox enforces)
+# ASSUMPTION: 開始価格 and 即決価格 take at most nine digits (999,999,999 yen); no public source
+# states the store's limit. A figure past it is a typing slip (10^12 was once accepted and listed).
+PRICE_MAX = 999_999_999
+# Titles are plain text on Yahoo (HTML only in 説明): an HTML element, a comment or a tag with
+# attributes is refused; a size in brackets such as 「<M>」 is not HTML and stays allowed.
+_HTML_TAGS = (
+    "a|b|big|blink|br|center|div|em|embed|font|form|h[1-6]|hr|i|iframe|img|input|li|link|marquee"
+    "|meta|object|ol|p|s|script|small|span|strike|strong|style|sub|sup|table|td|th|tr|u|ul"
+)
+TITLE_HTML_RE = re.compile(
+    rf"<\s*/?\s*(?:{_HTML_TAGS})\b[^>]*>|<!--|<\s*[A-Za-z][\w-]*\s+[\w-]+\s*=", re.IGNORECASE
+)
 CATEGORY_MAX_DIGITS = 10
 # ASSUMPTION: 発送までの日数 codes (the reference only says "code (e.g. 1)"); the sandbox agrees.
 LEAD_TIME_CODES: dict[str, str] = {
@@ -172,13 +184,6 @@ def cp932_bad_chars(text: str) -> list[str]:
         if not ok:
             bad.append(ch)
     return bad
-
-
-def describe_char(ch: str) -> str:
-    """'😀 (U+1F600)' — a character staff can find, with its code point for the unprintable."""
-    shown = ch if ch.isprintable() and not ch.isspace() else ""
-    code = f"U+{ord(ch):04X}"
-    return f"「{shown}」({code})" if shown else code
 
 
 # --- value mapping ------------------------------------------------------------------------------

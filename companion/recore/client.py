@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from companion.domain import Listing, Order, OrderStatus
+from companion.domain import Listing, ListingRequest, Order, OrderStatus, ShopCategory, StockItem
 from companion.listing.yahoo_format import FIELD_LABELS
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ EP_ORDER_UPSERT: Final = ("POST", "/ec/gateway/order/upsert")
 EP_INVENTORY: Final = ("GET", "/ec/inventories/{inventory_id}")
 EP_INVENTORIES: Final = ("GET", "/ec/inventories")
 EP_ORDERS: Final = ("GET", "/ec/orders")
+EP_ITEMS: Final = ("GET", "/items")  # seen: 在庫検索
+EP_PRODUCTS: Final = ("GET", "/products")  # seen: カタログ検索 (the item's category)
 
 # Scope each endpoint needs: the first three index scopes are seen, the others assumed.
 SCOPES: Final[dict[tuple[str, str], str]] = {
@@ -68,7 +70,12 @@ SCOPES: Final[dict[tuple[str, str], str]] = {
     EP_INVENTORY: "ec:inventory:index",
     EP_INVENTORIES: "ec:inventory:index",
     EP_ORDERS: "ec:order:index",
+    EP_ITEMS: "item:index",
+    EP_PRODUCTS: "product:index",
 }
+# Seen: the task list takes `ec_account_id` (required) and `type`, nothing else; `cursor` is
+# sent only to follow an `X-Next-Cursor` a response carried.
+TASK_QUERY: Final = ("ec_account_id", "type")
 
 # Task types: CREATE_INVENTORY and one update type are seen, the rest assumed.
 CREATE_INVENTORY: Final = "CREATE_INVENTORY"
@@ -96,6 +103,8 @@ FETCH_INVENTORY_TYPES: Final = frozenset(
 )
 
 # Order status: ReCORE enum ↔ the connector's neutral OrderStatus (SHIPPED seen, others assumed).
+# The spelling is data: the `order_statuses` table (companion.tables) corrects it without a
+# release once a real answer shows another name.
 ORDER_STATUS_TO_RECORE: Final[dict[OrderStatus, str]] = {
     OrderStatus.PENDING: "ORDERED",
     OrderStatus.UNSHIPPED: "UNSHIPPED",
@@ -166,7 +175,7 @@ class RecoreRejected(RecoreError):
     ) -> None:
         super().__init__(
             _rejected_ja(message, detail),
-            f"{status} {code} on {endpoint}: {sorted(detail) if detail else message}",
+            f"{status} {code} on {endpoint}: {_detail_en(detail) if detail else message}",
             status=status,
         )
         self.code = code
@@ -175,12 +184,19 @@ class RecoreRejected(RecoreError):
 
 
 def _rejected_ja(message: str, detail: Mapping[str, Any]) -> str:
+    """For staff: ReCORE's (Japanese) message and the fields it named. Its per-field texts are
+    English (seen), so they go to the log (`message_en`) only."""
+    fields = "、".join(str(k) for k in list(detail)[:10])
+    head = f"ReCOREが受け付けませんでした: {message}"
+    return head + (f"（項目: {fields}）" if fields else "")
+
+
+def _detail_en(detail: Mapping[str, Any]) -> str:
     parts = []
     for key, value in list(detail.items())[:10]:
         texts = value if isinstance(value, list) else [value]
-        parts.append(f"{key}: {'、'.join(str(t) for t in texts[:3])}")
-    head = f"ReCOREが受け付けませんでした: {message}"
-    return head + (f"（{' / '.join(parts)}）" if parts else "")
+        parts.append(f"{key}: {'; '.join(str(t) for t in texts[:3])}")
+    return " / ".join(parts)
 
 
 # ---- pacing ------------------------------------------------------------------------------------
@@ -250,6 +266,9 @@ class RecoreClient:
     timeout: float = 20.0
     rate: float = PACED_RATE
     _buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict, repr=False)
+    # Query parameters ReCORE refused by name (400 naming them), per endpoint: left out from
+    # then on for this client (the log says which, once).
+    refused_params: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = (self.base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -345,25 +364,54 @@ class RecoreClient:
         code, message, detail = error
         raise RecoreRejected(status, code, message, detail, name)
 
+    async def _get(
+        self, endpoint: tuple[str, str], params: Mapping[str, Any], *, required: tuple[str, ...]
+    ) -> tuple[Any, Mapping[str, str]]:
+        """A GET that leaves out a query parameter ReCORE refuses by name.
+
+        Which optional parameters an endpoint takes is partly unseen: a `400` whose detail names
+        a parameter we sent (other than `required` ones) is logged, the parameter is left out
+        from then on, and the request is made again without it."""
+        refused = self.refused_params.setdefault(endpoint, set())
+        while True:
+            sent = {k: v for k, v in params.items() if v is not None and k not in refused}
+            try:
+                return await self._call(endpoint, params=sent)
+            except RecoreRejected as exc:
+                named = {k for k in exc.detail if k in sent and k not in required}
+                if exc.status != 400 or not named:
+                    raise
+                log.warning(
+                    "co-api refused query parameter(s) %s on %s %s (%s); asking without them",
+                    ", ".join(sorted(named)),
+                    *endpoint,
+                    exc.message_en,
+                )
+                refused |= named
+
     # -- gateway ---------------------------------------------------------------------------------
     async def poll_tasks(
-        self, task_type: str | None = None, *, max_pages: int = 20, page_size: int = PAGE_LIMIT_MAX
+        self, task_type: str | None = None, *, max_pages: int = 20
     ) -> list[dict[str, Any]]:
-        """Every open task of the EC account, oldest first, following `X-Next-Cursor`."""
+        """Every open task of the EC account, oldest first.
+
+        Sends only what the spec lists (`ec_account_id`, `type`); a next page is asked for only
+        when an answer carries `X-Next-Cursor` (none is seen on this endpoint)."""
         out: list[dict[str, Any]] = []
         cursor: str | None = None
+        seen: set[str] = set()
+        refused = self.refused_params.setdefault(EP_TASKS, set())
         for _ in range(max_pages):
-            params: dict[str, Any] = {
-                "ec_account_id": self.ec_account_id,
-                "type": task_type,
-                "limit": page_size,
-                "cursor": cursor,
-            }
-            data, headers = await self._call(EP_TASKS, params=params)
-            out.extend(x for x in (data if isinstance(data, list) else []) if isinstance(x, dict))
+            params = {"ec_account_id": self.ec_account_id, "type": task_type, "cursor": cursor}
+            data, headers = await self._get(EP_TASKS, params, required=("ec_account_id",))
+            tasks = [x for x in (data if isinstance(data, list) else []) if isinstance(x, dict)]
+            if task_type is not None and "type" in refused:
+                tasks = [t for t in tasks if t.get("type") == task_type]  # filtered here instead
+            out.extend(tasks)
             cursor = headers.get(HEADER_NEXT_CURSOR) or None
-            if not cursor:
+            if not cursor or cursor in seen or "cursor" in refused:
                 break
+            seen.add(cursor)
         return out
 
     async def get_inventory(self, inventory_id: int | str) -> dict[str, Any]:
@@ -395,20 +443,37 @@ class RecoreClient:
     async def list_orders(
         self,
         *,
+        ids: list[int] | None = None,
         mall_order_ids: list[str] | None = None,
         statuses: list[OrderStatus] | None = None,
         updated_from: str | None = None,
         max_pages: int = 50,
+        status_names: Mapping[OrderStatus, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """ReCORE's orders of this EC account (`updated_from` as `2024-04-12 12:08:38`)."""
+        """ReCORE's orders of this EC account (`updated_from` as `2024-04-12 12:08:38`).
+
+        `ids` is a seen filter; `mall_order_ids` is not (the spec has none), so the answer is
+        also filtered here: a ReCORE that ignores or refuses it still gives only those orders."""
+        names = status_names or ORDER_STATUS_TO_RECORE
         params: dict[str, Any] = {"ec_account_id": self.ec_account_id, "limit": PAGE_LIMIT_MAX}
+        if ids:
+            params["ids"] = ",".join(str(i) for i in ids)
         if mall_order_ids:
             params["mall_order_ids"] = ",".join(mall_order_ids)
         if statuses:
-            params["statuses"] = ",".join(ORDER_STATUS_TO_RECORE[s] for s in statuses)
+            params["statuses"] = ",".join(names[s] for s in statuses)
         if updated_from:
             params["updated_at_from"] = updated_from
-        return await self._list(EP_ORDERS, params, max_pages)
+        orders = await self._list(EP_ORDERS, params, max_pages, required=("ec_account_id",))
+        if mall_order_ids:
+            wanted = set(mall_order_ids)
+            orders = [o for o in orders if o.get("mall_order_id") in wanted]
+        return orders
+
+    async def get_order(self, ec_order_id: int) -> dict[str, Any] | None:
+        """ReCORE's order by its own id (`GET /ec/orders?ids=`), or None when there is none."""
+        orders = await self.list_orders(ids=[ec_order_id], max_pages=1)
+        return next((o for o in orders if _int_or_none(o.get("id")) == ec_order_id), None)
 
     async def list_inventories(
         self, *, ids: list[int] | None = None, max_pages: int = 50
@@ -416,18 +481,46 @@ class RecoreClient:
         params: dict[str, Any] = {"ec_account_id": self.ec_account_id, "limit": PAGE_LIMIT_MAX}
         if ids:
             params["ids"] = ",".join(str(i) for i in ids)
-        return await self._list(EP_INVENTORIES, params, max_pages)
+        return await self._list(EP_INVENTORIES, params, max_pages, required=("ec_account_id",))
+
+    async def get_items(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """ReCORE's stock (`GET /items?ids=`, scope `item:index`) by item id."""
+        return await self._by_id(EP_ITEMS, ids)
+
+    async def get_products(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """ReCORE's catalogue entries (`GET /products?ids=`, scope `product:index`) by id."""
+        return await self._by_id(EP_PRODUCTS, ids)
+
+    async def _by_id(self, endpoint: tuple[str, str], ids: list[int]) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), PAGE_LIMIT_MAX):
+            chunk = wanted[start : start + PAGE_LIMIT_MAX]
+            params = {"ids": ",".join(map(str, chunk)), "limit": PAGE_LIMIT_MAX}
+            for obj in await self._list(endpoint, params, 5, required=("ids",)):
+                key = _int_or_none(obj.get("id"))
+                if key is not None and key in chunk:
+                    out[key] = obj
+        return out
 
     async def _list(
-        self, endpoint: tuple[str, str], params: dict[str, Any], max_pages: int
+        self,
+        endpoint: tuple[str, str],
+        params: dict[str, Any],
+        max_pages: int,
+        *,
+        required: tuple[str, ...],
     ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         cursor: str | None = None
+        refused = self.refused_params.setdefault(endpoint, set())
         for _ in range(max_pages):
-            data, headers = await self._call(endpoint, params={**params, "cursor": cursor})
+            data, headers = await self._get(
+                endpoint, {**params, "cursor": cursor}, required=required
+            )
             out.extend(x for x in (data if isinstance(data, list) else []) if isinstance(x, dict))
             cursor = headers.get(HEADER_NEXT_CURSOR) or None
-            if not cursor:
+            if not cursor or "cursor" in refused:
                 break
         return out
 
@@ -505,13 +598,19 @@ def failed_body(message: str, detail: Mapping[str, Any] | None = None) -> dict[s
     return {"message": text[:2000], "detail": dict(detail or {})}
 
 
-def order_upsert_body(order: Order, ec_account_id: int) -> dict[str, Any]:
-    """`POST /ec/gateway/order/upsert` body: the `/ec/orders` shape keyed by mall_order_id."""
+def order_upsert_body(
+    order: Order, ec_account_id: int, status_names: Mapping[OrderStatus, str] | None = None
+) -> dict[str, Any]:
+    """`POST /ec/gateway/order/upsert` body: the `/ec/orders` shape keyed by mall_order_id.
+
+    No `sub_status`: its values are ReCORE's own enum (unseen); the store's status text goes
+    into `note` for staff instead. `status_names` is the `order_statuses` table (the spelling
+    of ReCORE's status values), ORDER_STATUS_TO_RECORE by default."""
+    names = status_names or ORDER_STATUS_TO_RECORE
     body: dict[str, Any] = {
         "ec_account_id": ec_account_id,
         "mall_order_id": order.mall_order_id,
-        "status": ORDER_STATUS_TO_RECORE[OrderStatus(order.status)],
-        "sub_status": order.store_status,
+        "status": names.get(OrderStatus(order.status)) or ORDER_STATUS_TO_RECORE[order.status],
         "mall_url": order.mall_url,
         "ordered_at": order.ordered_at,
         "shipped_at": order.shipped_at,
@@ -529,7 +628,7 @@ def order_upsert_body(order: Order, ec_account_id: int) -> dict[str, Any]:
         "shipping_address3": order.address3,
         "shipping_phone": order.phone,
         "shipping_name": order.shipping_name,
-        "note": order.note,
+        "note": _order_note(order),
         "goods": [
             {
                 "mall_item_id": line.auction_id,
@@ -547,6 +646,12 @@ def order_upsert_body(order: Order, ec_account_id: int) -> dict[str, Any]:
     return body
 
 
+def _order_note(order: Order) -> str | None:
+    status = f"ヤフオクのストアステータス: {order.store_status}" if order.store_status else ""
+    text = "\n".join(part for part in (status, order.note or "") if part)
+    return text or None
+
+
 def _tracking_comment(order: Order) -> str | None:
     # co-api's order object has no tracking fields (seen); keep them readable for staff.
     parts = [f"配送業者: {order.carrier}" if order.carrier else ""]
@@ -555,8 +660,15 @@ def _tracking_comment(order: Order) -> str | None:
     return text or None
 
 
-def order_status_from_recore(value: Any) -> OrderStatus | None:
-    return ORDER_STATUS_FROM_RECORE.get(value) if isinstance(value, str) else None
+def order_status_from_recore(
+    value: Any, status_names: Mapping[OrderStatus, str] | None = None
+) -> OrderStatus | None:
+    if not isinstance(value, str):
+        return None
+    names = status_names or ORDER_STATUS_TO_RECORE
+    return next((k for k, v in names.items() if v == value), None) or (
+        ORDER_STATUS_FROM_RECORE.get(value)
+    )
 
 
 # ---- ReCORE listing → Listing ------------------------------------------------------------------
@@ -822,6 +934,104 @@ def _db_text(value: Any, limit: int) -> str:
     """Text for a database column: no NUL (PostgreSQL refuses it; replaced by U+FFFD, so that
     the id can never match another one), at most `limit` characters."""
     return str(value).replace("\x00", "\ufffd")[:limit]
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _first_dict(value: Any) -> dict[str, Any]:
+    return value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
+
+
+def read_inventory(obj: Any) -> ListingRequest:
+    """What ReCORE sent for one listing: the values it holds (mall_attributes, title,
+    description, image_urls: only those present), and its first variant (price, quantity, the
+    item it allocates: seen). Never raises; unreadable values are kept in `unparsed`."""
+    listing, problems = _convert(obj)
+    values = {
+        name: getattr(listing, name)
+        for name in _SENT_FIELDS
+        if name in _present(obj) and getattr(listing, name) is not None
+    }
+    request = ListingRequest(
+        ec_inventory_id=listing.ec_inventory_id,
+        values=values,
+        unparsed={p.field: p.raw for p in problems},
+        variant_id=listing.variant_id,
+    )
+    if isinstance(obj, dict):
+        variant = _first_dict(obj.get("variants"))
+        request.price = _int_or_none(variant.get("price"))
+        request.quantity = _int_or_none(variant.get("quantity"))
+        request.item_id = _int_or_none(_first_dict(variant.get("allocations")).get("item_id"))
+        request.image_url = _text_or_none(obj.get("image_url"))
+    return request
+
+
+# Listing fields `read_inventory` reports as sent, and where in the object each comes from.
+_SENT_FIELDS: Final = (
+    *_INT_ATTRS,
+    *_BOOL_ATTRS,
+    *_LIST_ATTRS,
+    *_CODE_ATTRS,
+    *_TEXT_ATTRS,
+    "title",
+    "description",
+    "image_urls",
+)
+
+
+def _present(obj: Any) -> set[str]:
+    """Names of the fields the object really holds (a blank value counts as absent)."""
+    if not isinstance(obj, dict):
+        return set()
+    attrs = obj.get("mall_attributes")
+    names = {k for k, v in (attrs.items() if isinstance(attrs, dict) else []) if not _blank(v)}
+    names |= {k for k in ("title", "description", "image_urls") if not _blank(obj.get(k))}
+    return names
+
+
+def read_item(obj: Any) -> StockItem | None:
+    """ReCORE's item object (`GET /items`, seen) in the connector's words; None if not one."""
+    if not isinstance(obj, dict):
+        return None
+    store = obj.get("store") if isinstance(obj.get("store"), dict) else {}
+    grade = obj.get("grade") if isinstance(obj.get("grade"), dict) else {}
+    urls = obj.get("image_urls")
+    return StockItem(
+        item_id=_int_or_none(obj.get("id")),
+        code=_text_or_none(obj.get("code")),
+        store_id=_int_or_none(store.get("id")),
+        store_name=_text_or_none(store.get("name")),
+        grade=_text_or_none(grade.get("name")),
+        condition_note=obj["condition_note"]
+        if isinstance(obj.get("condition_note"), str)
+        else None,
+        image_urls=[u.strip() for u in urls if isinstance(u, str) and u.strip()]
+        if isinstance(urls, list)
+        else [],
+        product_id=_int_or_none(obj.get("product_id")),
+        price=_int_or_none(obj.get("price")),
+    )
+
+
+def read_category(product: Any) -> ShopCategory | None:
+    """The category of a catalogue entry (`GET /products`: `category {id, name, ancestors}`,
+    seen; the ancestors' shape is assumed to be `[{id, name}]`, root first)."""
+    if not isinstance(product, dict) or not isinstance(product.get("category"), dict):
+        return None
+    category = product["category"]
+    ancestors = category.get("ancestors")
+    return ShopCategory(
+        category_id=_int_or_none(category.get("id")),
+        name=_text_or_none(category.get("name")),
+        ancestors=[
+            (_int_or_none(a.get("id")), _text_or_none(a.get("name")))
+            for a in (ancestors if isinstance(ancestors, list) else [])
+            if isinstance(a, dict)
+        ],
+    )
 
 
 def task_from_json(raw: dict[str, Any], ec_account_id: int) -> dict[str, Any] | None:

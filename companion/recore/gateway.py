@@ -4,9 +4,13 @@ Each poll (`Gateway.poll_once`) reads `GET /ec/gateway/tasks`, stores every task
 (`RecoreTask`, state `new`; a task polled again is ignored, ReCORE keeps listing it until it is
 reported), then handles the `new` ones oldest first: for listing tasks it fetches the listing
 (`GET /ec/inventories/{id}`) and converts it to a neutral `Listing`, then calls the handler
-registered for the task's type. A type nobody handles is reported `failed` with a Japanese
-message naming the type, and the queue moves on. A handler that raises leaves its task `new`
-(tried again next poll; after `MAX_HANDLER_ERRORS` tries it is reported failed).
+registered for the task's type. The task types are partly unseen (docs/recore-co-api.md): a
+type nobody handles is never reported failed; it is kept (`unknown`), shown to staff with its
+raw type and data (`GET /status`, the options page) and raises an alert once. The `task_types`
+table (`companion.tables`) maps ReCORE's real names to the connector's handlers; an unknown task
+is handled at the first poll after its alias is added. An order task that carries only ReCORE's
+`ec_order_id` gets its `mall_order_id` from `GET /ec/orders?ids=`. A handler that raises leaves
+its task `new` (tried again next poll; after `MAX_HANDLER_ERRORS` tries it is reported failed).
 
 Registering a handler (the sync feature does this for SHIP_ORDER, CANCEL_ORDER, DELETE_INVENTORY …)::
 
@@ -27,10 +31,14 @@ together. `ctx.listing` / `ctx.inventory` are set for listing tasks that need th
 the task.
 
 Built in: the intake handler for `CREATE_INVENTORY`, and for `UPDATE_INVENTORY` (and its
-`_PRICE`/`_QUANTITY` siblings) while the listing is not yet on Yahoo (no local record, or `waiting`/`error`). It upserts a `ListingRecord` (id =
-ec_inventory_id, state `waiting`, the task id kept to report the auction id once listed). A
-listing that cannot be read at all (a value that does not parse, or no 管理番号) is reported
-failed at once naming the field (e.g. 「開始価格: 数値ではありません（"abc"）」), state `error`.
+`_PRICE`/`_QUANTITY` siblings) while the listing is not yet on Yahoo (no local record, or
+`waiting`/`held`/`error`). Listing tasks fetch, besides the listing, the item it allocates and
+that item's catalogue entry (`companion.listing.intake.fetch_sources`, batched). The intake
+upserts a `ListingRecord` (id = ec_inventory_id, the task id kept to report the auction id once
+listed) and maps it with the shop's tables: state `waiting`, or `held` (情報不足) when a field
+Yahoo needs is missing — held is never reported; it is re-checked when the tables change. A
+listing with a value that does not parse is reported failed at once naming the field (e.g.
+「開始価格: 数値ではありません（"abc"）」), state `error`.
 An update for a listing already in a batch or on Yahoo goes to the handler registered for its
 type (`register_handler(UPDATE_INVENTORY, …)`); without one it is reported failed. Yahoo's own rules (title
 length …) are checked later by the batch step, not here.
@@ -43,7 +51,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +61,11 @@ from companion.db import Database
 from companion.db.models import ListingRecord, RecoreTask, iso, utcnow
 from companion.domain import Listing, ListingState
 from companion.events import Events
+from companion.listing import intake as li
+from companion.listing.mapping import Built
+from companion.listing.rules import ListingRules
+from companion.listing.validation import item_names
+from companion.listing.wording import problem_text
 from companion.recore import client as rc
 from companion.recore import outbox as ob
 from companion.recore.client import (
@@ -62,6 +75,9 @@ from companion.recore.client import (
     RecoreRejected,
     RecoreUnauthorized,
 )
+
+if TYPE_CHECKING:
+    from companion.tables import TablesStore
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +89,7 @@ UPDATE_TYPES = (rc.UPDATE_INVENTORY, rc.UPDATE_INVENTORY_PRICE, rc.UPDATE_INVENT
 # what the listings table keeps of a 管理番号 (PostgreSQL refuses longer, SQLite would not say)
 MANAGEMENT_NUMBER_MAX = ListingRecord.__table__.c.management_number.type.length
 EVENT_SOURCE = "recore"
+UNKNOWN = "unknown"  # RecoreTask.state of a type no handler (and no alias) takes
 
 
 @dataclass
@@ -89,6 +106,12 @@ class TaskContext:
     listing: Listing | None = None
     problems: list[FieldProblem] = field(default_factory=list)
     reported: str | None = None  # "succeeded" | "failed" once the handler reported
+    # listing tasks: the item and catalogue entry fetched with the listing, the shop's tables
+    # and the listing mapped with them (`listing` is then `built.listing`)
+    sources: li.Sources | None = None
+    rules: ListingRules | None = None
+    built: Built | None = None
+    raw_type: str | None = None  # the type as ReCORE named it (`type` is the connector's)
 
     @property
     def ordering_key(self) -> str:
@@ -117,6 +140,7 @@ class PollResult:
     handled: int = 0
     failed: int = 0  # reported failed by this poll
     deferred: int = 0  # left `new` (ReCORE unreachable, handler error)
+    unknown: int = 0  # of a type no handler takes: kept open and shown
 
 
 class Gateway:
@@ -127,11 +151,15 @@ class Gateway:
         *,
         events: Events | None = None,
         outbox: ob.Outbox | None = None,
+        tables: TablesStore | None = None,
     ) -> None:
         self.db = db
         self.client = client
         self.events = events
         self.outbox = outbox
+        self.tables = tables
+        self._aliases: dict[str, str] = {}
+        self._rules = ListingRules()
         self._handlers: dict[str, TaskHandler] = {}
         self._handler_errors: dict[str, int] = {}
         self._lock = asyncio.Lock()
@@ -146,7 +174,17 @@ class Gateway:
         self._handlers[task_type] = handler
 
     def handles(self, task_type: str) -> bool:
-        return task_type in self._handlers or task_type in (rc.CREATE_INVENTORY, *UPDATE_TYPES)
+        kind = self.canonical(task_type)
+        return kind in self._handlers or kind in (rc.CREATE_INVENTORY, *UPDATE_TYPES)
+
+    def canonical(self, task_type: str) -> str:
+        """The connector's name for a type ReCORE sent (the `task_types` table, else itself)."""
+        return self._aliases.get(task_type, task_type)
+
+    async def _load_tables(self) -> None:
+        if self.tables is not None:
+            self._aliases = await self.tables.task_aliases()
+            self._rules = await self.tables.listing_rules()
 
     # -- polling -----------------------------------------------------------------------------------
     def poll_now(self) -> None:
@@ -192,14 +230,20 @@ class Gateway:
         self.last_error = None
         result.received = len(tasks)
         result.new = await self._store(tasks, client.ec_account_id)
+        await self._load_tables()
         async with self.db.session() as s:
-            todo = (
-                await s.scalars(
-                    select(RecoreTask)
-                    .where(RecoreTask.state == "new")
-                    .order_by(RecoreTask.received_at, RecoreTask.id)
-                )
-            ).all()
+            todo = [
+                t
+                for t in (
+                    await s.scalars(
+                        select(RecoreTask)
+                        .where(RecoreTask.state.in_(("new", UNKNOWN)))
+                        .order_by(RecoreTask.received_at, RecoreTask.id)
+                    )
+                ).all()
+                # an unknown one waits, quietly, until an alias (or a release) gives it a handler
+                if t.state == "new" or self._pick(t) is not None
+            ]
         stopped = False
         for start in range(0, len(todo), FETCH_CHUNK):
             chunk = todo[start : start + FETCH_CHUNK]
@@ -217,6 +261,8 @@ class Gateway:
                     result.failed += 1
                 elif outcome == "deferred":
                     result.deferred += 1
+                elif outcome == UNKNOWN:
+                    result.unknown += 1
                 else:
                     result.handled += 1
             if stopped:
@@ -260,31 +306,68 @@ class Gateway:
     # -- handling ------------------------------------------------------------------------------------
     async def _fetch_all(
         self, client: RecoreClient, tasks: list[RecoreTask]
-    ) -> dict[str, dict[str, Any] | RecoreError]:
-        """The listing of each task that needs one, or the error fetching it."""
+    ) -> dict[str, tuple[dict[str, Any], li.Sources | None] | RecoreError]:
+        """The listing (and its item and catalogue entry) of each task that needs one, or the
+        error fetching it."""
         sem = asyncio.Semaphore(FETCH_CONCURRENCY)
-        out: dict[str, dict[str, Any] | RecoreError] = {}
+        inventories: dict[str, dict[str, Any] | RecoreError] = {}
 
         async def fetch(task: RecoreTask) -> None:
             assert task.ec_inventory_id is not None
             async with sem:
                 try:
-                    out[task.id] = await client.get_inventory(task.ec_inventory_id)
+                    inventories[task.id] = await client.get_inventory(task.ec_inventory_id)
                 except RecoreError as exc:
-                    out[task.id] = exc
+                    inventories[task.id] = exc
 
         await asyncio.gather(
             *(
                 fetch(t)
                 for t in tasks
-                if t.type in rc.FETCH_INVENTORY_TYPES and t.ec_inventory_id is not None
+                if self.canonical(t.type) in rc.FETCH_INVENTORY_TYPES
+                and t.ec_inventory_id is not None
             )
         )
-        return out
+        found = {k: v for k, v in inventories.items() if not isinstance(v, RecoreError)}
+        out: dict[str, tuple[dict[str, Any], li.Sources | None] | RecoreError] = {
+            k: v for k, v in inventories.items() if isinstance(v, RecoreError)
+        }
+        try:
+            sources = await li.fetch_sources(client, found) if found else {}
+        except RecoreError as exc:  # unreachable now: every one of them waits for the next poll
+            return out | {k: exc for k in found}
+        return out | {k: (v, sources.get(k)) for k, v in found.items()}
 
-    async def _handle(self, task: RecoreTask, fetched: dict[str, Any] | RecoreError | None) -> str:
-        """Handle one stored task; returns handled, failed or deferred."""
+    async def _resolve_order(self, client: RecoreClient, task: RecoreTask) -> str | None:
+        """An order task without `mall_order_id`: ReCORE's order by `ec_order_id` gives it.
+        Returns why it cannot be resolved (Japanese), or None (resolved, or not needed)."""
+        if task.mall_order_id or self.canonical(task.type) not in rc.ORDER_TASK_TYPES:
+            return None
+        raw_id = (task.data or {}).get("ec_order_id")
+        ec_order_id = rc._int_or_none(raw_id)
+        if ec_order_id is None:
+            return None  # the handler says what is missing
+        order = await client.get_order(ec_order_id)
+        mall_order_id = order.get("mall_order_id") if order else None
+        if not isinstance(mall_order_id, str) or not mall_order_id:
+            return f"ReCOREの受注（ID {ec_order_id}）が見つからないか、モールの注文IDがありません。"
+        async with self.db.session() as s, s.begin():
+            row = await s.get(RecoreTask, task.id)
+            if row is not None:
+                row.mall_order_id = task.mall_order_id = mall_order_id[:64]
+        log.info(
+            "task %s: mall_order_id %s from ReCORE order %s", task.id, mall_order_id, ec_order_id
+        )
+        return None
+
+    async def _handle(
+        self,
+        task: RecoreTask,
+        fetched: tuple[dict[str, Any], li.Sources | None] | RecoreError | None,
+    ) -> str:
+        """Handle one stored task; returns handled, failed, deferred or unknown."""
         inventory: dict[str, Any] | None = None
+        sources: li.Sources | None = None
         if isinstance(fetched, RecoreRejected):
             if fetched.status == 404:
                 message = f"出品データ（ID {task.ec_inventory_id}）がReCOREで見つかりません。"
@@ -299,19 +382,32 @@ class Gateway:
         if isinstance(fetched, RecoreError):  # unavailable: try again at the next poll
             log.info("task %s: listing fetch deferred: %s", task.id, fetched.message_en)
             return "deferred"
-        inventory = fetched
+        if fetched is not None:
+            inventory, sources = fetched
         handler = self._pick(task)
+        if handler is None:
+            return await self._keep_unknown(task)
+        if self.client is not None:
+            try:
+                unresolved = await self._resolve_order(self.client, task)
+            except RecoreUnauthorized:
+                raise
+            except RecoreError as exc:
+                log.info("task %s: order lookup deferred: %s", task.id, exc.message_en)
+                return "deferred"
+            if unresolved is not None:
+                await self._fail_alone(task, unresolved, {"ec_order_id": [unresolved]})
+                return "failed"
         try:
             async with self.db.session() as s, s.begin():
                 # locked until this handler's commit: never handled twice, whoever else tries
                 row = await s.get(RecoreTask, task.id, with_for_update=True)
-                if row is None or row.state != "new":
+                if row is None or row.state not in ("new", UNKNOWN):
                     return "handled"  # someone else got to it
-                ctx = _context(s, row, inventory)
-                if handler is None:
-                    await ctx.fail(*_unhandled(row.type))
-                else:
-                    await handler(ctx)
+                ctx = task_context(
+                    s, row, inventory, sources, self._rules, self.canonical(row.type)
+                )
+                await handler(ctx)
                 if ctx.reported is None:
                     row.state = "handled"
         except asyncio.CancelledError:
@@ -321,12 +417,31 @@ class Gateway:
         self._handler_errors.pop(task.id, None)
         return "failed" if ctx.reported == "failed" else "handled"
 
+    async def _keep_unknown(self, task: RecoreTask) -> str:
+        """A type no handler takes: kept open (never reported), shown, and alerted once."""
+        async with self.db.session() as s, s.begin():
+            row = await s.get(RecoreTask, task.id)
+            if row is None or row.state != "new":
+                return UNKNOWN
+            row.state = UNKNOWN
+            row.message = unknown_message(row.type, row.data)[:1000]
+        log.warning("task %s of unknown type %r kept open: %s", task.id, task.type, task.data)
+        if self.events is not None:
+            await self.events.error(
+                EVENT_SOURCE,
+                unknown_message(task.type, task.data),
+                f"task {task.id} of unknown type {task.type!r} kept open (not reported); "
+                "add an alias in the task_types table if it is a known action",
+            )
+        return UNKNOWN
+
     def _pick(self, task: RecoreTask) -> TaskHandler | None:
-        if task.type == rc.CREATE_INVENTORY:
-            return self._handlers.get(task.type, intake)
-        if task.type in UPDATE_TYPES:
-            return _update_router(self._handlers.get(task.type))
-        return self._handlers.get(task.type)
+        kind = self.canonical(task.type)
+        if kind == rc.CREATE_INVENTORY:
+            return self._handlers.get(kind, intake)
+        if kind in UPDATE_TYPES:
+            return _update_router(self._handlers.get(kind))
+        return self._handlers.get(kind)
 
     async def _handler_crashed(self, task: RecoreTask, exc: Exception) -> str:
         count = self._handler_errors.get(task.id, 0) + 1
@@ -361,7 +476,7 @@ class Gateway:
             row = await s.get(RecoreTask, task.id, with_for_update=True)
             if row is None or row.state != "new":
                 return
-            ctx = _context(s, row, None)
+            ctx = task_context(s, row, None, None, self._rules, self.canonical(row.type))
             await ctx.fail(message, detail)
             if row.ec_inventory_id is not None:
                 record = await s.get(ListingRecord, row.ec_inventory_id)
@@ -378,33 +493,53 @@ class Gateway:
         }
 
 
-def _context(s: AsyncSession, row: RecoreTask, inventory: dict[str, Any] | None) -> TaskContext:
+def task_context(
+    s: AsyncSession,
+    row: RecoreTask,
+    inventory: dict[str, Any] | None,
+    sources: li.Sources | None = None,
+    rules: ListingRules | None = None,
+    kind: str | None = None,
+) -> TaskContext:
     ctx = TaskContext(
         session=s,
         task_id=row.id,
-        type=row.type,
+        type=kind or row.type,
         data=row.data or {},
         ec_inventory_id=row.ec_inventory_id,
         mall_order_id=row.mall_order_id,
         inventory=inventory,
+        sources=sources,
+        rules=rules,
+        raw_type=row.type,
     )
     if inventory is not None:
         ctx.problems = rc.inventory_problems(inventory)
-        ctx.listing = rc.listing_from_inventory(inventory)
+        ctx.built = li.build_listing(
+            li.sources_from(
+                inventory,
+                sources.item if sources else None,
+                sources.product if sources else None,
+                sources.notes if sources else None,
+            ),
+            rules or ListingRules(),
+        )
+        ctx.listing = ctx.built.listing
     return ctx
 
 
-def _unhandled(task_type: str) -> tuple[str, dict[str, Any]]:
+def unknown_message(task_type: str, data: Any) -> str:
     shown = task_type or "（種別なし）"
+    raw = rc._shown(data, 200)
     return (
-        f"このコネクタはタスク種別「{shown}」に対応していません。"
-        "ReCORE側で操作を確認し、必要ならヤフオク!ストアで直接対応してください。",
-        {"type": [f"未対応の種別です: {shown}"]},
+        f"ReCOREから未対応のタスク種別「{shown}」が届きました（データ: {raw}）。"
+        "ReCOREには報告せず保留しています。ReCOREでの操作を確認し、既知の処理であれば設定画面の"
+        "「タスク種別の対応表」で対応する処理を選んでください。"
     )
 
 
 # ---- the built-in intake handler -----------------------------------------------------------------
-NOT_LISTED = (ListingState.WAITING, ListingState.ERROR)
+NOT_LISTED = (ListingState.WAITING, ListingState.HELD, ListingState.ERROR)
 
 
 def _update_router(listed_handler: TaskHandler | None) -> TaskHandler:
@@ -432,17 +567,15 @@ def _update_router(listed_handler: TaskHandler | None) -> TaskHandler:
 
 
 def readability_problems(ctx: TaskContext) -> list[FieldProblem]:
-    """Why a listing cannot be taken in at all: unreadable values, or no 管理番号."""
+    """Why a listing cannot be taken in at all: values that do not parse (fixed in ReCORE), or a
+    管理番号 longer than the database keeps. A missing value is not one: the listing is held
+    until it can be filled."""
     problems = list(ctx.problems)
     listing = ctx.listing
     if listing is None or any(p.field == "management_number" for p in problems):
         return problems
     number = listing.management_number
-    if not number:
-        problems.append(
-            FieldProblem("management_number", None, "ありません（必須です）", "missing (required)")
-        )
-    elif len(number) > MANAGEMENT_NUMBER_MAX:
+    if number and len(number) > MANAGEMENT_NUMBER_MAX:
         problems.append(
             FieldProblem(
                 "management_number",
@@ -479,7 +612,7 @@ async def intake(ctx: TaskContext) -> None:
         record = ListingRecord(id=ctx.ec_inventory_id)
         s.add(record)
     previous_task = record.task_id
-    record.inventory = ctx.inventory
+    li.keep_sources(record, ctx.inventory, ctx.sources)
     # a 管理番号 too long to keep is reported below; what fits is kept to show it
     number = listing.management_number
     record.management_number = number[:MANAGEMENT_NUMBER_MAX] if number else number
@@ -487,7 +620,7 @@ async def intake(ctx: TaskContext) -> None:
     problems = readability_problems(ctx)
     keeps_create = (
         ctx.type in UPDATE_TYPES
-        and record.state == ListingState.WAITING
+        and record.state in (ListingState.WAITING, ListingState.HELD)
         and previous_task is not None
         and previous_task != ctx.task_id
     )
@@ -509,13 +642,16 @@ async def intake(ctx: TaskContext) -> None:
         return
     record.errors = []
     record.last_attempt_error = None
-    if record.state not in (ListingState.PROCESSING, ListingState.LISTED):
+    if record.state not in (ListingState.PROCESSING, ListingState.REGISTERED, ListingState.LISTED):
         if record.state == ListingState.ENDED:
             # put up again after it ended: a new auction, nothing of the old one carries over
             record.auction_id = record.auction_url = record.listed_at = None
-        # back to 新規の出品待ち, out of any old batch (pending lists only unbatched listings)
+        # back to 新規の出品待ち, out of any old batch (pending lists only unbatched listings),
+        # or held (情報不足) when a field Yahoo needs cannot be filled yet: never reported for it
         record.state = ListingState.WAITING
         record.batch_id = None
+        if ctx.built is not None:
+            li.hold_or_release(record, ctx.built)
     if keeps_create:
         # The change is taken in; the CREATE task stays open and is reported when listed.
         await ctx.succeed({})
@@ -551,14 +687,17 @@ def _problems_report(listing: Listing, problems: list[FieldProblem]) -> tuple[st
 
 def _problem_dict(listing: Listing, p: FieldProblem) -> dict[str, Any]:
     """Same shape as `companion.listing.validation.ListingError.to_dict()`."""
-    who = f"管理番号 {listing.management_number}" if listing.management_number else None
-    who = who or f"ID {listing.ec_inventory_id}"
+    item, item_en = item_names(listing)
     rule = "management_number_missing" if p.raw is None else "unparsed_value"
+    what = "がありません" if p.raw is None else f"の値を読み取れません（{p.reason}）"
+    problem = problem_text(p.field, rule, what)
     return {
         "ec_inventory_id": listing.ec_inventory_id,
         "management_number": listing.management_number,
         "field": p.field,
         "rule": rule,
-        "message": f"{who}: {p.message}",
-        "message_en": f"{who.replace('管理番号 ', '')}: {p.message_en}",
+        "message": f"{item}: {problem}",
+        "message_en": f"{item_en}: {p.message_en}",
+        "item": item,
+        "problem": problem,
     }

@@ -214,6 +214,13 @@ class RetryPolicy:
     unauthorized_delay: float = 300.0  # a wrong key needs staff; do not hammer ReCORE meanwhile
     idle: float = 30.0  # longest sleep of the loop when nothing is due
 
+    @property
+    def longest_wait(self) -> float:
+        """No message ever waits longer than this for its next attempt. A `next_attempt_at`
+        further ahead than that can only come from the PC's clock being set back since it was
+        written: such a message is due at once (a clock step never stalls delivery)."""
+        return max(self.max_delay, self.unauthorized_delay) * (1 + self.jitter)
+
     def delay(self, attempts: int) -> float:
         raw = min(self.max_delay, self.base * self.factor ** max(0, attempts - 1))
         return max(0.0, raw * (1 + random.uniform(-self.jitter, self.jitter)))
@@ -277,7 +284,10 @@ class Outbox:
             self.forward_wake()
 
     async def _due_heads(self) -> list[OutboxMessage]:
-        """The oldest pending message of each ordering key, if it is due."""
+        """The oldest pending message of each ordering key, if it is due (or its time is
+        impossibly far ahead: the clock was set back)."""
+        now = utcnow()
+        latest_sane = now + timedelta(seconds=self.policy.longest_wait)
         async with self.db.session() as s:
             heads = (
                 select(func.min(OutboxMessage.id))
@@ -286,7 +296,11 @@ class Outbox:
             ).scalar_subquery()
             rows = await s.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.id.in_(heads), OutboxMessage.next_attempt_at <= utcnow())
+                .where(
+                    OutboxMessage.id.in_(heads),
+                    (OutboxMessage.next_attempt_at <= now)
+                    | (OutboxMessage.next_attempt_at > latest_sane),
+                )
                 .order_by(OutboxMessage.id)
                 .limit(self.batch)
             )
@@ -328,7 +342,12 @@ class Outbox:
                     if outcome == "unreachable":
                         stop.set()
 
-        await asyncio.gather(*(one(m) for m in heads))
+        # Task reports first: an order that ends a listing must not reach ReCORE before the
+        # report that the listing is on Yahoo (a 即決 between a listing and the next sync makes
+        # both in one sync), or the report would reopen the ended listing.
+        reports = [m for m in heads if m.operation != OP_ORDER_UPSERT]
+        await asyncio.gather(*(one(m) for m in reports))
+        await asyncio.gather(*(one(m) for m in heads if m.operation == OP_ORDER_UPSERT))
         return result
 
     async def _deliver(self, msg: OutboxMessage) -> str:
@@ -338,7 +357,8 @@ class Outbox:
         try:
             await client.deliver(msg.operation, msg.target, msg.body)
         except RecoreRateLimited as exc:
-            await self._retry_at(msg, exc.retry_after, exc.message_en, count=False)
+            wait = min(exc.retry_after, self.policy.max_delay)  # never beyond the longest wait
+            await self._retry_at(msg, wait, exc.message_en, count=False)
             return "retry"
         except RecoreUnavailable as exc:
             hint = min(exc.retry_after or 0.0, self.policy.max_delay)  # a 503's Retry-After
@@ -425,7 +445,10 @@ class Outbox:
             )
         if earliest is None:
             return None
-        return max(0.0, (earliest - utcnow()).total_seconds(), self.held_for())
+        ahead = (earliest - utcnow()).total_seconds()
+        if ahead > self.policy.longest_wait:
+            ahead = 0.0  # written before the clock was set back: due now (see _due_heads)
+        return max(0.0, ahead, self.held_for())
 
     async def pending_count(self) -> int:
         async with self.db.session() as s:

@@ -26,8 +26,19 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from companion.keys import CLUSTER, CONFIG, DB, EVENTS, GATEWAY, OUTBOX, RECORE, SETTINGS
-from companion.recore.client import PACED_RATE, RecoreClient
+from companion.keys import (
+    BATCHES,
+    CLUSTER,
+    CONFIG,
+    DB,
+    EVENTS,
+    GATEWAY,
+    OUTBOX,
+    RECORE,
+    SETTINGS,
+    TABLES,
+)
+from companion.recore.client import PACED_RATE, RecoreClient, RecoreError
 from companion.recore.gateway import Gateway
 from companion.recore.outbox import Outbox, RetryPolicy
 
@@ -67,7 +78,8 @@ class RecoreService:
             policy=options.policy,
             concurrency=options.concurrency,
         )
-        self.gateway = Gateway(self.db, events=app[EVENTS], outbox=self.outbox)
+        self.tables = app[TABLES]
+        self.gateway = Gateway(self.db, events=app[EVENTS], outbox=self.outbox, tables=self.tables)
         self.missing: list[str] = list(REQUIRED_LABELS)
         self._session: aiohttp.ClientSession | None = None
         self._loops: list[asyncio.Task[None]] = []
@@ -85,6 +97,7 @@ class RecoreService:
         self.cluster.on_leadership(self._leadership)
         self.cluster.on_notice("outbox", self._outbox_notice)
         self.outbox.forward_wake = lambda: self.cluster.tell_leader("outbox")
+        self.tables.on_change(self._tables_changed)
 
     async def _leadership(self, leading: bool) -> None:
         if leading:
@@ -95,6 +108,11 @@ class RecoreService:
     def _outbox_notice(self, _data: dict[str, Any]) -> None:
         if self._loops:
             self.outbox.wake(forward=False)
+
+    async def _tables_changed(self, name: str) -> None:
+        if name == "task_types":
+            # a task kept as unknown may have a handler now: handled at the next poll, at once
+            self.gateway.poll_now()
 
     async def stop(self) -> None:
         if self._rebuild_task is not None:
@@ -143,6 +161,13 @@ class RecoreService:
             await self._stop_loops()
             return
         log.info("recore: client ready for %s (EC account %s)", url, account)
+        batches = self.app.get(BATCHES)
+        if batches is not None:
+            # another key (say one with item:index now): held listings' items are read again
+            try:
+                await batches.recheck()
+            except RecoreError as exc:
+                log.info("recore: recheck of held listings deferred: %s", exc.message_en)
         if self.workers and self.cluster.is_leader and not self._loops:
             self._loops = [
                 asyncio.create_task(

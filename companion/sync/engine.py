@@ -1,6 +1,7 @@
 """One sync: read the Yahoo store, reconcile with local state, forward only changes to ReCORE.
 
-Reading (HTTP with the browser session's cookies, `scrapers.sync_reader`):
+Reading (`scrapers.reader.StoreReader`: plain HTTP with the session's cookies, or the browser
+where a list is rendered by script):
   出品中 (selling) in full; 注文管理 (orders) in full; 注文詳細 only for orders that are new or whose
   list row changed since the last sync; 落札分 (sold) newest first, only down to what the last sync
   already saw; 商品管理 searched by 管理番号 only for auctions that left the selling list without an
@@ -28,7 +29,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,16 +42,16 @@ from companion.domain import ListingState, Order, OrderLine, OrderStatus
 from companion.events import Events
 from companion.recore import client as rc
 from companion.recore import outbox as ob
-from scrapers import sync_pages as pages
-from scrapers import sync_site as site
-from scrapers.errors import ScraperError
-from scrapers.sync_items import find_items
-from scrapers.sync_reader import SessionExpired, StoreHttp
+from companion.resources import LocalProblem, local_problem
+from scrapers.errors import LayoutChanged, ScraperError, SessionExpired
+from scrapers.facts import FACTS, OrderFacts
+from scrapers.parse import ListPage, ListRow, OrderDetail, OrderRow, parse_order_detail
+from scrapers.reader import StoreReader
 
 log = logging.getLogger(__name__)
 
 EVENT_SOURCE = "sync"
-OPEN_STATES = (ListingState.WAITING, ListingState.PROCESSING)
+OPEN_STATES = (ListingState.WAITING, ListingState.PROCESSING, ListingState.REGISTERED)
 
 StepReporter = Callable[[str, str, str | None, dict[str, Any] | None], Awaitable[None]]
 
@@ -70,11 +71,18 @@ STEPS: dict[str, str] = {
 class SyncFault(Exception):
     """The sync met a fault; what it learned is saved. `message` (ja) / `message_en`."""
 
-    def __init__(self, code: str, message: str, message_en: str) -> None:
+    def __init__(
+        self, code: str, message: str, message_en: str, problem: LocalProblem | None = None
+    ) -> None:
         super().__init__(message_en)
         self.code = code
         self.message = message
         self.message_en = message_en
+        self.problem = problem  # the PC's own trouble (a full disk), when that is what it is
+
+    @classmethod
+    def local(cls, problem: LocalProblem) -> SyncFault:
+        return cls(problem.code, problem.message, problem.message_en, problem)
 
 
 @dataclass
@@ -84,6 +92,7 @@ class Summary:
     details_read: int = 0
     sold_rows: int = 0
     listed: int = 0
+    registered: int = 0  # found in a 競りナビ folder, not started
     relisted: int = 0
     ended_sold: int = 0
     ended_unsold: int = 0
@@ -102,11 +111,11 @@ class Summary:
 class StoreRead:
     """What was read from the store; None means 'not read completely'."""
 
-    selling: list[pages.SellingRow] | None = None
-    orders: list[pages.OrderRow] | None = None
-    details: dict[str, pages.OrderDetail] = field(default_factory=dict)
-    sold: list[pages.SoldRow] = field(default_factory=list)
-    items_by_mn: dict[str, list[pages.ItemRow]] = field(default_factory=dict)
+    selling: list[ListRow] | None = None
+    orders: list[OrderRow] | None = None
+    details: dict[str, OrderDetail] = field(default_factory=dict)
+    sold: list[ListRow] = field(default_factory=list)
+    items_by_mn: dict[str, list[ListRow]] = field(default_factory=dict)
 
 
 # ---- pure helpers ------------------------------------------------------------------------------------
@@ -144,7 +153,7 @@ def split_address(address: str | None) -> tuple[str | None, str | None, str | No
 
 
 def map_status(
-    detail: pages.OrderDetail | pages.OrderRow, mapping: dict[str, str]
+    detail: OrderDetail | OrderRow, mapping: dict[str, str], facts: OrderFacts = FACTS.orders
 ) -> tuple[OrderStatus, bool]:
     """ReCORE status for an order: the settings' table by ストアステータス; when the store status is
     not in the table, from Yahoo's official statuses. Returns (status, mapped_by_table)."""
@@ -154,19 +163,16 @@ def map_status(
             return OrderStatus(mapping[store]), True
         except ValueError:
             pass
-    if detail.order_status == site.ORDER_STATUS_CANCELLED:
+    if detail.order_status == facts.status_cancelled:
         return OrderStatus.CANCELED, False
-    if (
-        detail.ship_status in ("出荷済み", "着荷済み")
-        or detail.order_status == site.ORDER_STATUS_DONE
-    ):
+    if detail.ship_status in facts.shipped_statuses or detail.order_status == facts.status_done:
         return OrderStatus.SHIPPED, False
-    if detail.pay_status == "入金済み":
+    if detail.pay_status == facts.paid_status:
         return OrderStatus.UNSHIPPED, False
     return OrderStatus.PENDING, False
 
 
-def order_from_detail(d: pages.OrderDetail, status: OrderStatus, mall_url: str | None) -> Order:
+def order_from_detail(d: OrderDetail, status: OrderStatus, mall_url: str | None) -> Order:
     pref, city, rest = split_address(d.address)
     return Order(
         mall_order_id=d.order_id,
@@ -204,18 +210,18 @@ def body_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def detail_to_json(d: pages.OrderDetail) -> dict[str, Any]:
+def detail_to_json(d: OrderDetail) -> dict[str, Any]:
     out = asdict(d)
     out["ordered_at"] = d.ordered_at.isoformat() if d.ordered_at else None
     return out
 
 
-def detail_from_json(data: dict[str, Any]) -> pages.OrderDetail | None:
+def detail_from_json(data: dict[str, Any]) -> OrderDetail | None:
     try:
         values = dict(data)
         if values.get("ordered_at"):
             values["ordered_at"] = datetime.fromisoformat(values["ordered_at"])
-        return pages.OrderDetail(**values)
+        return OrderDetail(**values)
     except (TypeError, ValueError):
         return None
 
@@ -226,41 +232,66 @@ class SyncEngine:
         self,
         db: Database,
         events: Events,
-        http: StoreHttp,
-        urls: site.SyncUrls,
+        reader: StoreReader,
         *,
         ec_account_id: int | None,
         mapping: dict[str, str],
-        relogin: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
+        status_names: Mapping[OrderStatus, str] | None = None,
         sold_watermark: datetime | None = None,
         report: StepReporter | None = None,
     ) -> None:
         self.db = db
         self.events = events
-        self.http = http
-        self.urls = urls
+        self.reader = reader
+        self.urls = reader.urls
+        self.facts = reader.facts
         self.ec_account_id = ec_account_id
         self.mapping = mapping
-        self.relogin = relogin
+        # how ReCORE spells its order statuses (the `order_statuses` table)
+        self.status_names = dict(status_names or rc.ORDER_STATUS_TO_RECORE)
         self.sold_watermark = sold_watermark
         self.report = report
         self.summary = Summary()
         self.read = StoreRead()
         self.faults: list[SyncFault] = []
         self.sold_complete = False
-        self._cookie_generation = 0
-        self._detail_tasks: dict[str, asyncio.Future[pages.OrderDetail]] = {}
-        self._relogin_lock = asyncio.Lock()
+        self._requests_before = len(reader.fetched)
+        self._detail_tasks: dict[str, asyncio.Future[OrderDetail]] = {}
 
     async def _step(self, key: str, state: str, message: str | None = None, **data: Any) -> None:
         if self.report is not None:
+            if state == "succeeded":
+                data = {**self._figures(key), **data}
             await self.report(key, state, message, data or None)
+
+    def _figures(self, key: str) -> dict[str, int]:
+        """What a finished step did, as numbers (the job item's data: the popup's summary of a
+        sync is orders read and changes sent, not its step count)."""
+        s = self.summary
+        return {
+            "selling": {"selling": s.selling},
+            "orders": {"orders": s.orders},
+            "details": {"details_read": s.details_read},
+            "sold": {"sold_rows": s.sold_rows},
+            "listings": {
+                "listed": s.listed,
+                "relisted": s.relisted,
+                "ended_sold": s.ended_sold,
+                "ended_unsold": s.ended_unsold,
+            },
+            "upserts": {"upserts": s.upserts, "unchanged_orders": s.unchanged_orders},
+        }.get(key, {})
 
     def _fault(self, exc: BaseException) -> SyncFault:
         if isinstance(exc, SyncFault):
             return exc
-        if isinstance(exc, pages.LayoutChanged):
-            return SyncFault("YAHOO_LAYOUT_CHANGED", exc.ja, exc.en)
+        problem = local_problem(exc)
+        if problem is not None:  # the PC's disk or database: the sync pauses (SyncService)
+            return SyncFault.local(problem)
+        if isinstance(exc, LayoutChanged):
+            return SyncFault(
+                "YAHOO_LAYOUT_CHANGED", f"{exc.ja}読み取れた分は保存しました。", exc.en
+            )
         if isinstance(exc, SessionExpired):
             return SyncFault(
                 "YAHOO_SESSION_EXPIRED",
@@ -279,41 +310,27 @@ class SyncEngine:
         )
 
     async def _guarded(self, key: str, work: Callable[[], Awaitable[str | None]]) -> bool:
-        """Run one read step; a session expiry gets one re-login and one more try. Steps run
-        side by side: one re-login serves them all (the cookie generation tells)."""
-        for attempt in (1, 2):
-            generation = self._cookie_generation
-            failure: BaseException
-            try:
-                message = await work()
-            except SessionExpired as expired:
-                failure = expired
-                if attempt == 1 and self.relogin is not None:
-                    try:
-                        async with self._relogin_lock:
-                            if generation == self._cookie_generation:
-                                self.http.cookies = await self.relogin()
-                                self._cookie_generation += 1
-                        continue
-                    except ScraperError as wall:
-                        failure = wall
-            except (ScraperError, SyncFault) as exc:
-                failure = exc
-            except Exception as exc:  # a bug in one step must not lose the others
-                log.exception("sync step %s failed", key)
-                failure = exc
-            else:
-                await self._step(key, "succeeded", message)
-                return True
-            fault = self._fault(failure)
-            self.faults.append(fault)
-            await self._step(key, "failed", fault.message, code=fault.code)
-            return False
-        return False  # pragma: no cover
+        """Run one read step; its fault is recorded and the other steps go on. (A session that
+        expires on the way is renewed by the reader, once for every step that met it.)"""
+        failure: BaseException
+        try:
+            message = await work()
+        except (ScraperError, SyncFault) as exc:
+            failure = exc
+        except Exception as exc:  # a bug in one step must not lose the others
+            log.exception("sync step %s failed", key)
+            failure = exc
+        else:
+            await self._step(key, "succeeded", message)
+            return True
+        fault = self._fault(failure)
+        self.faults.append(fault)
+        await self._step(key, "failed", fault.message, code=fault.code)
+        return False
 
     # -- reading -----------------------------------------------------------------------------------------
     async def read_selling(self) -> str:
-        got = await self.http.read_list("出品中一覧", self.urls.selling, pages.parse_selling)
+        got = await self.reader.read_list(self.facts.lists.selling)
         self.read.selling = unique(got.rows, lambda r: r.auction_id)
         self.summary.selling = len(self.read.selling)
         self.summary.problems.extend(got.problems)
@@ -325,41 +342,37 @@ class SyncEngine:
         on_page = None
         if snapshots is not None:
 
-            def on_page(page: pages.ListPage[pages.OrderRow]) -> None:
+            def on_page(page: ListPage[OrderRow]) -> None:
                 self._start_details(page.rows, snapshots)
 
-        got = await self.http.read_list(
-            "注文一覧", self.urls.orders, pages.parse_orders, on_page=on_page
-        )
+        got = await self.reader.read_orders(on_page=on_page)
         self.read.orders = unique(got.rows, lambda r: r.order_id)
         self.summary.orders = len(self.read.orders)
         self.summary.problems.extend(got.problems)
         return f"{len(got.rows)}件"
 
     @staticmethod
-    def _wanted(row: pages.OrderRow, snapshots: dict[str, OrderSnapshot]) -> bool:
+    def _wanted(row: OrderRow, snapshots: dict[str, OrderSnapshot]) -> bool:
         snap = snapshots.get(row.order_id)
         return (
             snap is None or snap.data.get("fp") != row.fingerprint() or not snap.data.get("detail")
         )
 
-    def _start_details(
-        self, rows: list[pages.OrderRow], snapshots: dict[str, OrderSnapshot]
-    ) -> None:
+    def _start_details(self, rows: list[OrderRow], snapshots: dict[str, OrderSnapshot]) -> None:
         for row in rows:
             if row.order_id not in self._detail_tasks and self._wanted(row, snapshots):
                 self._detail_tasks[row.order_id] = asyncio.ensure_future(self._fetch_detail(row))
 
-    async def _fetch_detail(self, row: pages.OrderRow) -> pages.OrderDetail:
+    async def _fetch_detail(self, row: OrderRow) -> OrderDetail:
         url = (
-            self.urls.absolute(row.detail_url)
+            self.urls.absolute(row.detail_url, self.urls.store_pro_origin)
             if row.detail_url
             else self.urls.order_detail(row.order_id)
         )
-        html = await self.http.get(url, "注文詳細")
+        html = await self.reader.get(url, self.facts.orders.detail_name)
         # ~0.2 ms (only the table is parsed): cheaper on the loop than a thread hop, and far
         # below anything that would stall it
-        return pages.parse_order_detail(html)
+        return parse_order_detail(html, self.facts)
 
     async def drop_details(self) -> None:
         """The orders list failed: details already under way are not needed."""
@@ -392,26 +405,25 @@ class SyncEngine:
     async def read_sold(self) -> str:
         mark = self.sold_watermark
 
-        def more(page: pages.ListPage[pages.SoldRow]) -> bool:
+        def more(page: ListPage[ListRow]) -> bool:
             # newest first: stop once a page reaches what the last sync already saw
             if mark is None:
                 return True
             oldest = min((r.sold_at for r in page.rows if r.sold_at), default=None)
             return oldest is not None and oldest >= mark
 
-        got = await self.http.read_list(
-            "落札分一覧", self.urls.sold, pages.parse_sold, keep_going=more if mark else None
-        )
+        got = await self.reader.read_list(self.facts.lists.sold, keep_going=more if mark else None)
         self.read.sold = unique(got.rows, lambda r: r.auction_id)
         self.summary.sold_rows = len(self.read.sold)
         self.summary.problems.extend(got.problems)
         return f"{len(got.rows)}件"
 
-    async def read_ended(self, vanished: list[AuctionSnapshot]) -> str:
-        """商品管理 searched by 管理番号 for auctions that left the selling list with no order."""
-        numbers = sorted({a.management_number for a in vanished if a.management_number})
+    async def read_ended(self, vanished: list[AuctionSnapshot], unplaced: set[str]) -> str:
+        """商品管理 searched by 管理番号: for auctions that left the selling list with no order,
+        and for listings handed out (zip, form) that no list shows yet (registered in a folder?)."""
+        numbers = sorted({a.management_number for a in vanished if a.management_number} | unplaced)
         results = await asyncio.gather(
-            *(find_items(self.http, self.urls, mn) for mn in numbers), return_exceptions=True
+            *(self.reader.find_items(mn) for mn in numbers), return_exceptions=True
         )
         first_error: BaseException | None = None
         for mn, result in zip(numbers, results, strict=True):
@@ -424,8 +436,14 @@ class SyncEngine:
         return f"{len(numbers)}件"
 
     # -- the whole run -------------------------------------------------------------------------------------
+    @property
+    def fetched(self) -> list[str]:
+        """The Yahoo URLs this sync read (the benchmark reads them again with plain aiohttp)."""
+        return self.reader.fetched[self._requests_before :]
+
     async def run(self) -> Summary:
-        requests_before = len(self.http.fetched)
+        self._requests_before = requests_before = len(self.reader.fetched)
+        await self.adopt_unseen_auctions()
         async with self.db.session() as s:
             snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
             auctions = {a.auction_id: a for a in (await s.scalars(select(AuctionSnapshot))).all()}
@@ -460,9 +478,12 @@ class SyncEngine:
                 and a.auction_id not in sold_ids
                 and a.auction_id not in ordered
             ]
+        if not (orders_ok and sold_ok):
+            vanished = []  # their end is concluded only from complete lists
+        unplaced = await self._unplaced() if selling_ok else set()
         ended_ok = True
-        if vanished and orders_ok and sold_ok:
-            ended_ok = await self._guarded("ended", lambda: self.read_ended(vanished))
+        if vanished or unplaced:
+            ended_ok = await self._guarded("ended", lambda: self.read_ended(vanished, unplaced))
         else:
             await self._step("ended", "skipped", "確認が必要なオークションはありません")
 
@@ -491,17 +512,57 @@ class SyncEngine:
             fault = self._fault(exc)
             self.faults.append(fault)
             await self._step("upserts", "failed", fault.message)
-        self.summary.yahoo_requests = len(self.http.fetched) - requests_before
+        self.summary.yahoo_requests = len(self.reader.fetched) - requests_before
         return self.summary
 
     # -- reconciling listings and auctions -------------------------------------------------------------
+    async def adopt_unseen_auctions(self) -> None:
+        """Auctions of ours that no sync has seen yet (listed directly, or recorded while the
+        sync was not looking) become known as selling, the last thing we know of them: the end
+        of an auction is only found among known auctions, so one won before any sync saw it
+        would otherwise stay 出品中 for ever."""
+        async with self.db.session() as s, s.begin():
+            known = select(AuctionSnapshot.auction_id)
+            rows = (
+                await s.execute(
+                    select(
+                        ListingRecord.auction_id,
+                        ListingRecord.management_number,
+                        ListingRecord.title,
+                        ListingRecord.listed_at,
+                    ).where(
+                        ListingRecord.state == ListingState.LISTED,
+                        ListingRecord.auction_id.is_not(None),
+                        ListingRecord.auction_id.not_in(known),
+                    )
+                )
+            ).all()
+            if rows:
+                await s.execute(
+                    insert(AuctionSnapshot),
+                    [
+                        {
+                            "auction_id": r.auction_id,
+                            "management_number": r.management_number,
+                            "title": r.title,
+                            "state": "selling",
+                            "data": {"adopted": True},
+                            "last_seen_at": r.listed_at or utcnow(),
+                        }
+                        for r in rows
+                    ],
+                )
+        if rows:
+            log.info("sync: %d auctions of ours not seen by a sync yet are now watched", len(rows))
+
     async def reconcile_listings(
         self, auctions: dict[str, AuctionSnapshot], selling_complete: bool, ended_complete: bool
     ) -> None:
         now = utcnow()
         notices: list[tuple[str | None, str | None, str]] = []  # told to staff after the commit
+        registered: list[str] = []  # found in a folder, not started: staff are told too
         selling = self.read.selling or []
-        by_mn: dict[str, pages.SellingRow] = {}
+        by_mn: dict[str, ListRow] = {}
         for row in selling:
             if row.management_number:
                 by_mn.setdefault(row.management_number, row)
@@ -518,8 +579,8 @@ class SyncEngine:
             if r.management_number and r.auction_id not in settled:
                 won_by_mn.setdefault(r.management_number, r.auction_id)
         for o in self.read.orders or []:
-            cancelled = site.ORDER_STATUS_CANCELLED in (o.order_status or "") or (
-                site.ORDER_STATUS_CANCELLED in (o.store_status or "")
+            cancelled = self.facts.orders.status_cancelled in (o.order_status or "") or (
+                self.facts.orders.status_cancelled in (o.store_status or "")
             )
             if (
                 o.management_number
@@ -575,11 +636,12 @@ class SyncEngine:
                     if same is None and len(items) == 1:
                         # relisted (自動再出品) under ids no sync saw: the item's state decides
                         same = items[0]
-                    if same is not None and same.status == site.ITEM_STATUS_SELLING:
+                    states = self.facts.items
+                    if same is not None and same.status == states.status_selling:
                         continue  # still running (the list moved under us): look again next time
-                    if same is not None and same.status == site.ITEM_STATUS_UNSOLD:
+                    if same is not None and same.status == states.status_unsold:
                         ended[a.auction_id] = "ended_unsold"
-                    elif same is not None and same.status == site.ITEM_STATUS_SOLD:
+                    elif same is not None and same.status == states.status_sold:
                         ended[a.auction_id] = "sold"
                     else:
                         ended[a.auction_id] = "ended"  # ended early, or relisted under a new id
@@ -596,9 +658,7 @@ class SyncEngine:
             records = (
                 await s.scalars(
                     select(ListingRecord).where(
-                        ListingRecord.state.in_(
-                            [ListingState.WAITING, ListingState.PROCESSING, ListingState.LISTED]
-                        )
+                        ListingRecord.state.in_([*OPEN_STATES, ListingState.LISTED])
                     )
                 )
             ).all()
@@ -608,6 +668,10 @@ class SyncEngine:
                 if rec.state in OPEN_STATES:
                     aid = row.auction_id if row is not None else won_by_mn.get(mn)
                     if aid is None:
+                        if rec.state == ListingState.PROCESSING and self._registered(mn):
+                            rec.state = ListingState.REGISTERED
+                            self.summary.registered += 1
+                            registered.append(mn)
                         continue
                     await self._mark_listed(s, rec, aid, now)
                     if row is None:  # it sold before a sync saw it selling
@@ -618,7 +682,7 @@ class SyncEngine:
                 if row is not None and row.auction_id != rec.auction_id:
                     # 自動再出品: the same item runs again under a new auction id
                     rec.auction_id = row.auction_id
-                    rec.auction_url = self.urls.base.auction(row.auction_id)
+                    rec.auction_url = self.urls.auction(row.auction_id)
                     self.summary.relisted += 1
                     continue
                 outcome = ended.get(rec.auction_id or "")
@@ -638,11 +702,13 @@ class SyncEngine:
         # events are written in their own transaction: after ours, never inside it (SQLite)
         for number, auction_id, outcome in notices:
             await self._notice_unsold(number, auction_id, outcome)
+        if registered:
+            await self._notice_registered(registered)
 
     async def _mark_listed(
         self, s: Any, rec: ListingRecord, auction_id: str, now: datetime
     ) -> None:
-        url = self.urls.base.auction(auction_id)
+        url = self.urls.auction(auction_id)
         rec.state = ListingState.LISTED
         rec.auction_id = auction_id
         rec.auction_url = url
@@ -659,6 +725,36 @@ class SyncEngine:
             )
             await ob.enqueue_task_succeeded(s, rec.task_id, body, ob.listing_key(rec.id))
 
+    async def _unplaced(self) -> set[str]:
+        """管理番号 of listings handed out (出品処理中) that no list read this time shows."""
+        shown = {r.management_number for r in self.read.selling or []}
+        shown |= {r.management_number for r in self.read.sold}
+        shown |= {r.management_number for r in self.read.orders or []}
+        async with self.db.session() as s:
+            numbers = await s.scalars(
+                select(ListingRecord.management_number).where(
+                    ListingRecord.state == ListingState.PROCESSING
+                )
+            )
+            return {n for n in numbers if n and n not in shown}
+
+    def _registered(self, number: str) -> bool:
+        """The 管理番号 is in a 競りナビ folder, registered but not started (no auction)."""
+        states = self.facts.items
+        return any(
+            i.status == states.status_registered and not i.auction_id
+            for i in self.read.items_by_mn.get(number, [])
+        )
+
+    async def _notice_registered(self, numbers: list[str]) -> None:
+        shown = "、".join(numbers[:5]) + (f" ほか{len(numbers) - 5}件" if len(numbers) > 5 else "")
+        await self.events.error(
+            EVENT_SOURCE,
+            f"管理番号 {shown} は競りナビのフォルダに登録済み（未出品）です。まだ出品されていません。"
+            "ツールバーの生成済みリストから「出品開始」を押すか、競りナビの商品管理で出品を開始してください。",
+            f"{len(numbers)} listing(s) registered in a 競りナビ folder, not started: {shown}",
+        )
+
     async def _notice_unsold(
         self, number: str | None, auction_id: str | None, outcome: str
     ) -> None:
@@ -674,7 +770,12 @@ class SyncEngine:
     def mapping_key(self) -> str:
         """What, besides the order itself, shapes an upsert body (the fast path's guard)."""
         raw = json.dumps(
-            [self.mapping, self.ec_account_id, self.urls.order_detail("-")],
+            [
+                self.mapping,
+                {k.value: v for k, v in self.status_names.items()},
+                self.ec_account_id,
+                self.urls.order_detail("-"),
+            ],
             ensure_ascii=False,
             sort_keys=True,
         )
@@ -682,10 +783,10 @@ class SyncEngine:
 
     def _plan_orders(
         self, snapshots: dict[str, OrderSnapshot]
-    ) -> tuple[list[tuple[pages.OrderRow, pages.OrderDetail, dict[str, Any], str]], set[str], int]:
+    ) -> tuple[list[tuple[OrderRow, OrderDetail, dict[str, Any], str]], set[str], int]:
         """Pure CPU (runs in a thread): which orders to send, with their bodies and hashes.
         An entry with an empty hash only refreshes the stored fingerprint (nothing is sent)."""
-        plan: list[tuple[pages.OrderRow, pages.OrderDetail, dict[str, Any], str]] = []
+        plan: list[tuple[OrderRow, OrderDetail, dict[str, Any], str]] = []
         unmapped: set[str] = set()
         unchanged = 0
         mk = self.mapping_key()
@@ -706,11 +807,11 @@ class SyncEngine:
                 detail = detail_from_json(snap.data.get("detail") or {})
             if detail is None:
                 continue  # its detail page failed this time: the next sync reads it
-            status, by_table = map_status(detail, self.mapping)
+            status, by_table = map_status(detail, self.mapping, self.facts.orders)
             if not by_table and detail.store_status:
                 unmapped.add(detail.store_status)
             order = order_from_detail(detail, status, self.urls.order_detail(detail.order_id))
-            body = rc.order_upsert_body(order, self.ec_account_id or 0)
+            body = rc.order_upsert_body(order, self.ec_account_id or 0, self.status_names)
             digest = body_hash(body)
             if snap is not None and snap.sent_hash == digest:
                 unchanged += 1
@@ -789,6 +890,9 @@ def default_watermark(last: str | None) -> datetime | None:
     if not last:
         return None
     try:
-        return datetime.fromisoformat(last.replace("Z", "+00:00")) - timedelta(days=1)
+        read_at = datetime.fromisoformat(last.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # a time ahead of now was written while the PC's clock was ahead: reading from there would
+    # skip what sold meanwhile
+    return min(read_at, utcnow()) - timedelta(days=1)

@@ -15,10 +15,10 @@
 - Gateway handlers for ReCORE's order and inventory tasks (`companion.sync.tasks`).
 - `run_once(config)` for `recore-connector sync --once`.
 
-Yahoo access: the logged-in browser session (`scrapers.session.BrowserSession`, shared as
-`app[YAHOO_BROWSER]`) is used to log in; its cookies are then used for plain HTTP
-(`scrapers.sync_reader.StoreHttp`). Cookies are kept in memory between syncs; the browser is asked
-again only when Yahoo answers with its login page.
+Yahoo access: the companion's one store session (`app[STORE]`, `companion.store_session`): its
+reader reads over plain HTTP with the browser's cookies, kept in memory between syncs; the browser
+is asked again only when Yahoo answers with its login page (or a list is rendered by script).
+After a login wall, automatic syncs do not log in again until staff press 同期開始.
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
@@ -44,30 +43,26 @@ from companion.keys import (
     CLUSTER,
     CONFIG,
     DB,
-    DIRECT_LISTING,
+    DISK,
     EVENTS,
     GATEWAY,
     JOBS,
     OUTBOX,
     RECORE,
     SETTINGS,
+    STORE,
     SYNC,
-    YAHOO_BROWSER,
+    TABLES,
 )
-from companion.settings import YAHOO_ACCOUNT_KEYS
+from companion.resources import local_problem
 from companion.sync.engine import STEPS, SyncEngine, SyncFault, default_watermark
-from scrapers import sync_pages as pages
-from scrapers import sync_site as site
 from scrapers.errors import ScraperError
-from scrapers.site import YahooUrls
-from scrapers.sync_reader import SessionExpired, StoreHttp
 
 log = logging.getLogger(__name__)
 
 KIND = "sync"
 DEDUPE = "sync"
 STATE_KEY = "sync"  # internal setting read by companion.status
-STORE_ID_KEY = "yahoo_store_id"
 # Login walls a program must not walk into again and again (each try may send an SMS, and failed
 # logins bring captchas): after one, automatic runs stop logging in until staff act.
 LOGIN_WALLS = frozenset(
@@ -87,9 +82,14 @@ def parse_iso(value: Any) -> datetime | None:
         return None
 
 
+MAX_JITTER_SECONDS = 60.0
+# how often a waiting scheduler compares the shown next run with the PC's clock
+CLOCK_CHECK_SECONDS = 10.0
+
+
 def jitter_seconds(interval_minutes: int) -> float:
     """Up to 5 % of the interval, at most a minute: many shops never hit Yahoo in the same second."""
-    return random.uniform(0, min(60.0, interval_minutes * 60 * 0.05))
+    return random.uniform(0, min(MAX_JITTER_SECONDS, interval_minutes * 60 * 0.05))
 
 
 def next_run(after: datetime, interval_minutes: int) -> datetime | None:
@@ -100,113 +100,12 @@ def next_run(after: datetime, interval_minutes: int) -> datetime | None:
 
 @dataclass
 class SyncOptions:
-    """Tuning for tests and the benchmark."""
+    """Tuning for tests and the benchmark (the store side's is `store_session.StoreOptions`)."""
 
-    concurrency: int = 6  # Yahoo requests at a time
     deliver_wait: float = 15.0  # seconds a sync waits to see its messages reach ReCORE
-    retry_delay: float = 0.5
-    headless: bool = True
 
 
 SYNC_OPTIONS = web.AppKey("sync_options", SyncOptions)
-
-
-class YahooAccess:
-    """The store's URLs and a logged-in cookie set, from the shared browser session."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self._cookies: list[dict[str, Any]] | None = None
-        self._base: str | None = None
-        self._lock = asyncio.Lock()
-        # set after a login wall: {"code", "message"}; cleared by 同期開始 or a settings change
-        self.blocked: dict[str, str] | None = None
-
-    def forget(self) -> None:
-        self._cookies = None
-        self.blocked = None
-
-    async def _base_url(self) -> str | None:
-        return await self.app[SETTINGS].get("yahoo_base_url")
-
-    async def browser(self, urls: YahooUrls) -> Any:
-        """The app's one BrowserSession: a persistent profile can be opened by one Chromium only,
-        so the direct listing's session is used when that feature is there."""
-        from scrapers.session import BrowserSession, Credentials
-
-        direct = self.app.get(DIRECT_LISTING)
-        if direct is not None:
-            return await direct.browser()
-        existing = self.app.get(YAHOO_BROWSER)
-        if existing is not None and existing.urls.serinavi_origin == urls.serinavi_origin:
-            return existing
-        if existing is not None:
-            await existing.close()
-        from companion.direct.service import stored_credentials
-
-        settings = self.app[SETTINGS]
-
-        async def credentials() -> Credentials:
-            return await stored_credentials(settings)
-
-        options = self.app.get(SYNC_OPTIONS) or SyncOptions()
-        session = BrowserSession(
-            self.app[CONFIG].browser_profile_dir, urls, credentials, headless=options.headless
-        )
-        self.app[YAHOO_BROWSER] = session
-        return session
-
-    async def urls(self) -> site.SyncUrls:
-        base = await self._base_url()
-        if base != self._base:
-            self._cookies, self._base = None, base
-        store_id = await self.app[SETTINGS].get_internal(STORE_ID_KEY)
-        return site.SyncUrls(YahooUrls.for_base(base, store_id))
-
-    async def login(self) -> list[dict[str, Any]]:
-        """Log in through the browser (stored credentials; walls raise `WallError`)."""
-        from scrapers.errors import WallError
-
-        if self.blocked is not None:
-            raise WallError(
-                "LOGIN_BLOCKED",
-                "前回のヤフオクへのログインで人の操作が必要になったため、自動ではログインしません"
-                f"（{self.blocked.get('message', '')}）。原因を直して「同期開始」を押してください。",
-                f"automatic login held back after {self.blocked.get('code')}; staff must act",
-            )
-        async with self._lock:
-            urls = await self.urls()
-            browser = await self.browser(urls.base)
-            async with browser.use():
-                page = await browser.new_page()
-                try:
-                    await browser.open(page, urls.base.serinavi_top())
-                finally:
-                    await page.close()
-                self._cookies = await browser.cookies()
-            return self._cookies
-
-    async def open(
-        self, http_session: aiohttp.ClientSession, options: SyncOptions
-    ) -> tuple[StoreHttp, site.SyncUrls]:
-        """A StoreHttp with working cookies, and the URLs with the store id known."""
-        urls = await self.urls()
-        cookies = self._cookies if self._cookies is not None else await self.login()
-        http = StoreHttp(
-            http_session, cookies, concurrency=options.concurrency, retry_delay=options.retry_delay
-        )
-        try:
-            top = await http.get(urls.base.serinavi_top(), "競りナビ")
-        except SessionExpired:
-            http.cookies = await self.login()
-            top = await http.get(urls.base.serinavi_top(), "競りナビ")
-        if not urls.base.store_id:
-            store_id = pages.find_store_id(top)
-            if not store_id:
-                raise pages.LayoutChanged("競りナビ", "注文管理（ストアクリエイターPro）へのリンク")
-            await self.app[SETTINGS].set_internal(STORE_ID_KEY, store_id)
-            urls = await self.urls()
-        return http, urls
 
 
 class SyncService:
@@ -218,8 +117,7 @@ class SyncService:
         self.jobs = app[JOBS]
         self.cluster = app[CLUSTER]
         self.options = app.get(SYNC_OPTIONS) or SyncOptions()
-        self.access = YahooAccess(app)
-        self.http_session: aiohttp.ClientSession | None = None
+        self.store = app[STORE]
         self._state_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -238,10 +136,7 @@ class SyncService:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.http_session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         await self._forget_a_cut_sync()
-        self.access.blocked = (await self.state()).get("login_blocked")
-        self.settings.on_change(self._account_changed)
         if self.app[CONFIG].workers:
             self.settings.on_change(self._settings_changed)
             self.cluster.on_leadership(self._leadership)
@@ -260,7 +155,6 @@ class SyncService:
             return
         await self._forget_a_cut_sync()
         state = await self.state()
-        self.access.blocked = state.get("login_blocked")
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
         planned = parse_iso(state.get("next_run_at"))
         if interval and planned is None:
@@ -279,68 +173,104 @@ class SyncService:
 
     async def stop(self) -> None:
         await self._stop_scheduler()
-        browser = self.app.get(YAHOO_BROWSER)
-        if browser is not None:
-            await browser.close()
-        if self.http_session is not None:
-            await self.http_session.close()
 
-    def _account_changed(self, keys: set[str]) -> None:
-        if keys & YAHOO_ACCOUNT_KEYS:
-            # another store or login: never reuse the old cookies or the old store id
-            self.access.forget()
-            own_browser = self.app.get(YAHOO_BROWSER)
-            if own_browser is not None:
-                own_browser.account_changed()
-            loop = asyncio.get_running_loop()
-            loop.create_task(self.settings.set_internal(STORE_ID_KEY, None))
-            loop.create_task(self.update_state(login_blocked=None))
-
-    def _settings_changed(self, keys: set[str]) -> None:
-        # here or on another PC: the leader's scheduler plans anew
-        if "sync_interval_minutes" in keys and self.cluster.is_leader:
-            asyncio.get_running_loop().create_task(self._reschedule())
+    def _settings_changed(self, keys: set[str]) -> Awaitable[None] | None:
+        # awaited by the settings' update: the new next run is stored before 保存しました (the
+        # state is shared: the leader, told of the change, plans anew too)
+        return self._reschedule() if "sync_interval_minutes" in keys else None
 
     async def _reschedule(self) -> None:
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
         await self.update_state(next_run_at=iso(next_run(utcnow(), interval)))
         self._wake.set()
 
+    async def seconds_to_next_run(self) -> float | None:
+        """Seconds until the planned auto-sync (None: off). The plan is a wall-clock time (it is
+        shown, and kept across restarts); one further ahead than an interval can only come from
+        the PC's clock being set back since it was planned: it is planned again from now."""
+        interval = int(await self.settings.get("sync_interval_minutes") or 0)
+        due = parse_iso((await self.state()).get("next_run_at"))
+        if due is None or not interval:
+            return None
+        now = utcnow()
+        delay = (due - now).total_seconds()
+        if delay > interval * 60 + MAX_JITTER_SECONDS:
+            planned = next_run(now, interval)
+            assert planned is not None
+            log.warning("auto-sync was planned %.0f s ahead (clock set back?): re-planned", delay)
+            await self.update_state(next_run_at=iso(planned))
+            delay = (planned - now).total_seconds()
+        return max(0.0, delay)
+
     async def scheduler(self) -> None:
-        """Sleep until next_run_at (or a settings change), then run a sync and wait for it."""
+        """Sleep until the next run (or a settings change), then run a sync and wait for it.
+
+        The sleep is measured on the event loop's clock, which the PC's clock does not move: a
+        clock set back or forward meanwhile neither delays nor hastens the run (the shown
+        next_run_at is corrected to match); a run already overdue when planned (the clock was
+        set forward while the companion was stopped, or the PC slept) happens once, at once."""
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
             try:
-                state = await self.state()
-                due = parse_iso(state.get("next_run_at"))
-                delay = None if due is None else (due - utcnow()).total_seconds()
+                delay = await self.seconds_to_next_run()
                 if delay is not None and delay <= 0:
-                    job_id = await self.submit("auto")
-                    await self.jobs.wait(job_id)
-                    after = parse_iso((await self.state()).get("next_run_at"))
-                    if after is not None and after <= utcnow():
-                        # the job ended without planning the next run (it never started): do not
-                        # spin; plan from now
-                        interval = int(await self.settings.get("sync_interval_minutes") or 0)
-                        planned = next_run(utcnow(), interval)
-                        await self.update_state(next_run_at=iso(planned))
+                    await self._run_scheduled()
                     continue
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("sync scheduler: a pass failed")
                 delay = 60.0
+            deadline = loop.time() + (delay if delay is not None else 3600.0)
+            woken = False
+            while (left := deadline - loop.time()) > 0 and not woken:
+                try:
+                    await asyncio.wait_for(
+                        self._wake.wait(), timeout=min(left, CLOCK_CHECK_SECONDS)
+                    )
+                    woken = True
+                except TimeoutError:
+                    if delay is not None:
+                        await self._follow_clock(deadline - loop.time())
+            if woken or delay is None:
+                continue
             try:
-                # at most an hour at a time: a changed clock or a lost wake-up heals itself
-                await asyncio.wait_for(self._wake.wait(), timeout=min(delay or 3600.0, 3600.0))
-            except TimeoutError:
-                pass
+                await self._run_scheduled()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sync scheduler: a run failed")
+
+    async def _follow_clock(self, left: float) -> None:
+        """While waiting: if the PC's clock was stepped, move the shown next_run_at with it."""
+        try:
+            shown = parse_iso((await self.state()).get("next_run_at"))
+            expected = utcnow() + timedelta(seconds=max(0.0, left))
+            if (
+                shown is not None
+                and abs((shown - expected).total_seconds()) > 2 * CLOCK_CHECK_SECONDS
+            ):
+                log.warning("the PC's clock moved: next auto-sync shown at %s", iso(expected))
+                await self.update_state(next_run_at=iso(expected))
+        except Exception as exc:  # the run itself does not depend on it
+            log.warning("could not follow the clock: %s", exc)
+
+    async def _run_scheduled(self) -> None:
+        job_id = await self.submit("auto")
+        await self.jobs.wait(job_id)
+        after = parse_iso((await self.state()).get("next_run_at"))
+        if after is None or after <= utcnow():
+            # the job ended without planning the next run (it never started): do not spin
+            interval = int(await self.settings.get("sync_interval_minutes") or 0)
+            await self.update_state(next_run_at=iso(next_run(utcnow(), interval)))
 
     # -- running -----------------------------------------------------------------------------------------
     async def submit(self, reason: str = "manual") -> str:
         return await self.jobs.submit(KIND, {"reason": reason}, dedupe_key=DEDUPE)
 
     async def run_job(self, ctx: JobContext) -> JobState | None:
+        await asyncio.to_thread(self.app[DISK].check)  # not on a nearly full disk
         await ctx.set_total(len(ALL_STEPS))
 
         async def report(
@@ -370,7 +300,7 @@ class SyncService:
     async def _sync_once(self, report: Any, reason: str) -> tuple[dict[str, Any], SyncFault | None]:
         started = utcnow()
         if reason != "auto":
-            self.access.blocked = None
+            await self.store.staff_acted()
         await self.update_state(running=True, started_at=iso(started))
 
         async def step(
@@ -399,17 +329,29 @@ class SyncService:
             await asyncio.shield(self.update_state(running=False))
             raise
         except Exception as exc:  # never leave the state 'running'
-            log.exception("sync failed unexpectedly")
-            faults.append(
-                SyncFault(
-                    "UNEXPECTED",
-                    "同期中に予期しないエラーが発生しました。ログを確認してください。",
-                    f"unexpected {type(exc).__name__}",
+            problem = local_problem(exc)
+            if problem is not None:
+                faults.append(SyncFault.local(problem))
+            else:
+                log.exception("sync failed unexpectedly")
+                faults.append(
+                    SyncFault(
+                        "UNEXPECTED",
+                        "同期中に予期しないエラーが発生しました。ログを確認してください。",
+                        f"unexpected {type(exc).__name__}",
+                    )
                 )
-            )
+        local = next((f.problem for f in faults if f.problem is not None), None)
+        if local is not None:
+            # the PC's own trouble (a full disk): the job pauses and resumes by itself once it
+            # is gone; it is not an event about ReCORE or Yahoo
+            self.app[DISK].problem_seen(local)
+            with contextlib.suppress(Exception):
+                await self.update_state(running=False)
+            raise local
         wall = next((f for f in faults if f.code.removeprefix("YAHOO_") in LOGIN_WALLS), None)
         if wall is not None:
-            self.access.blocked = {"code": wall.code, "message": wall.message}
+            await self.store.hold(wall.code, wall.message)
         first = faults[0] if faults else None
         finished = utcnow()
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
@@ -431,7 +373,6 @@ class SyncService:
                 "at": iso(finished),
             },
             "last_summary": {k: v for k, v in summary.items() if k != "problems"},
-            "login_blocked": self.access.blocked,
         }
         if self.app[CONFIG].workers and self.cluster.is_leader:
             state_values["next_run_at"] = iso(next_run(finished, interval))
@@ -469,13 +410,14 @@ class SyncService:
             "recore_tasks",
             "succeeded",
             f"新規 {result.new}件・処理 {result.handled}件・失敗報告 {result.failed}件・再試行 {retried}件",
+            {"new": result.new, "handled": result.handled, "failed": result.failed},
         )
         return None
 
     async def _yahoo(self, step: Any, faults: list[SyncFault]) -> SyncEngine | None:
-        assert self.http_session is not None
+        reader = await self.store.reader()
         try:
-            http, urls = await self.access.open(self.http_session, self.options)
+            await reader.start(check=True)
         except ScraperError as exc:
             code = getattr(exc, "code", None)
             fault = SyncFault(f"YAHOO_{code}" if code else "YAHOO_UNAVAILABLE", exc.ja, exc.en)
@@ -491,11 +433,10 @@ class SyncService:
         engine = SyncEngine(
             self.db,
             self.events,
-            http,
-            urls,
+            reader,
             ec_account_id=await self.settings.get("ec_account_id"),
             mapping=dict(mapping or {}),
-            relogin=self.access.login,
+            status_names=await self.app[TABLES].order_status_names(),
             sold_watermark=default_watermark(state.get("sold_read_at")),
             report=step,
         )
@@ -516,7 +457,12 @@ class SyncService:
         recore = self.app.get(RECORE)
         if outbox is None or outbox.client is None:
             pending, _ = await self._pending()
-            await step("deliver", "skipped", f"ReCOREの接続設定がないため未送信 {pending}件")
+            await step(
+                "deliver",
+                "skipped",
+                f"ReCOREの接続設定がないため未送信 {pending}件",
+                {"sent": 0, "pending": pending},
+            )
             return None
         loop_running = bool(recore and recore.configuration().get("workers"))
         clock = asyncio.get_running_loop()
@@ -557,13 +503,14 @@ class SyncService:
                 f"ReCOREへの送信がまだできていません（未送信 {pending}件）。自動で再送します。理由: {error}",
                 f"{pending} messages not delivered yet: {error}",
             )
-            await step("deliver", "failed", fault.message)
+            sent = await self._delivered_since(since_id)
+            await step("deliver", "failed", fault.message, {"sent": sent, "pending": pending})
             return fault
         sent = await self._delivered_since(since_id)
         message = f"送信 {sent}件" + (
             f"・送信中 {pending}件（バックグラウンドで続行）" if pending else ""
         )
-        await step("deliver", "succeeded", message)
+        await step("deliver", "succeeded", message, {"sent": sent, "pending": pending})
         return None
 
     async def _pending(self) -> tuple[int, str | None]:
@@ -625,6 +572,7 @@ async def run_once(
     config: Config,
 ) -> tuple[dict[str, Any], SyncFault | None, list[tuple[str, str, str | None]]]:
     """One sync against the data dir's settings, without the HTTP server or background loops."""
+    import dataclasses
     import importlib
 
     from companion.app import FEATURES, create_app
@@ -635,12 +583,7 @@ async def run_once(
         names.insert(0, "companion.recore.service")
     names.append("companion.sync.service")
     app = create_app(
-        Config(
-            data_dir=config.data_dir,
-            port=config.port,
-            database_url=config.database_url,
-            workers=False,
-        ),
+        dataclasses.replace(config, workers=False),
         features=[importlib.import_module(n).setup for n in names],
     )
     runner = web.AppRunner(app)

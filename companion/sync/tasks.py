@@ -22,15 +22,18 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask
+from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
+from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
 from companion.domain import ListingState
-from companion.keys import DB, GATEWAY, SYNC
+from companion.keys import CONFIG, DB, EVENTS, GATEWAY, STORE, TABLES
+from companion.listing.intake import Sources, keep_sources
+from companion.listing.validation import validate_listing
 from companion.recore import client as rc
-from companion.recore.gateway import TaskContext
-from scrapers import sync_site as site
+from companion.recore.gateway import TaskContext, task_context
 from scrapers.errors import ScraperError
+from scrapers.listing import ItemActions
 from scrapers.orders import OrderActions
-from scrapers.sync_items import ItemActions, find_items
+from scrapers.reader import StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +47,22 @@ HANDLED_TYPES = (
 DEFER_NOTE = "ヤフオクに接続できないため保留しています（次回の同期で再試行します）: "
 
 Handler = Callable[[TaskContext], Awaitable[None]]
+# what each edit task changes on Yahoo (Listing attributes)
+EDITED_FIELDS = {
+    rc.UPDATE_INVENTORY: frozenset({"title", "description"}),
+    rc.UPDATE_INVENTORY_PRICE: frozenset({"start_price", "buyout_price"}),
+}
 
 
-def _service(app: web.Application) -> Any:
-    return app[SYNC]
+async def _reader(app: web.Application) -> StoreReader:
+    """The store session's reader, with 競りナビ's links and the store id known."""
+    reader = await app[STORE].reader()
+    await reader.start()
+    return reader
 
 
-async def _store(app: web.Application) -> tuple[Any, site.SyncUrls]:
-    service = _service(app)
-    return await service.access.open(service.http_session, service.options)
+async def _item_actions(app: web.Application) -> ItemActions:
+    return ItemActions(await app[STORE].browser(), await _reader(app))
 
 
 async def _defer(ctx: TaskContext, exc: ScraperError) -> None:
@@ -61,6 +71,40 @@ async def _defer(ctx: TaskContext, exc: ScraperError) -> None:
     if row is not None:
         row.message = (DEFER_NOTE + exc.ja)[:1000]
     log.info("task %s (%s) deferred: %s", ctx.task_id, ctx.type, exc.en)
+
+
+def _intents(app: web.Application) -> Intents:
+    return Intents(app[DB], app[CONFIG].submit_grace_seconds)
+
+
+async def _still_checking(app: web.Application, ctx: TaskContext, mn: str, action: str) -> bool:
+    """An 早期終了 or an edit pressed before a crash, whose outcome is unknown: while the store
+    may still be working on it, the task stays open (確認中) and the next sync looks again;
+    after that, the store's own state (read next) says whether to press again."""
+    intents = _intents(app)
+    left_open = await intents.open(mn, action)
+    if left_open is None:
+        return False
+    left = intents.seconds_left(left_open)
+    if left <= 0:
+        # the reading that follows decides (own commit: this task has written nothing yet)
+        await intents.resolve(left_open.id, NOT_DONE)
+        return False
+    row = await ctx.session.get(RecoreTask, ctx.task_id)
+    if row is not None:
+        row.message = (
+            f"{CHECKING_JA}: 前回の「{left_open.pressed}」の結果をヤフオクで確かめてから続けます"
+            "（次回の同期で確認します）"
+        )[:1000]
+    log.info("task %s: %s of %s has no known outcome yet; checked later", ctx.task_id, action, mn)
+    return True
+
+
+async def _resolve(ctx: TaskContext, intent_id: int, outcome: str) -> None:
+    """In the task's own transaction: the outcome is committed with the task's report."""
+    row = await ctx.session.get(SubmitIntent, intent_id)
+    if row is not None and row.resolved_at is None:
+        row.outcome, row.resolved_at = outcome, utcnow()
 
 
 def guarded(handler: Handler) -> Handler:
@@ -84,8 +128,7 @@ def ship_handler(app: web.Application) -> Handler:
             return
         tracking = ctx.data.get("tracking_number")
         carrier = ctx.data.get("carrier")
-        http, urls = await _store(app)
-        result = await OrderActions(http, urls).ship(
+        result = await OrderActions(await _reader(app)).ship(
             order_id, str(carrier) if carrier else None, str(tracking) if tracking else None
         )
         if result.ok:
@@ -104,8 +147,7 @@ def cancel_handler(app: web.Application) -> Handler:
                 "タスクに注文ID（mall_order_id）がありません。", {"mall_order_id": ["必須です"]}
             )
             return
-        http, urls = await _store(app)
-        result = await OrderActions(http, urls).cancel(order_id)
+        result = await OrderActions(await _reader(app)).cancel(order_id)
         if result.ok:
             await ctx.succeed({})
         else:
@@ -124,14 +166,30 @@ def delete_handler(app: web.Application) -> Handler:
             await ctx.succeed({})
             return
         mn = rec.management_number
-        if rec.state in (ListingState.WAITING, ListingState.ERROR, ListingState.ENDED):
+        if rec.state in (
+            ListingState.WAITING,
+            ListingState.HELD,
+            ListingState.ERROR,
+            ListingState.ENDED,
+        ):
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
-        http, urls = await _store(app)
-        items = await find_items(http, urls, mn)
-        selling = [i for i in items if i.status == site.ITEM_STATUS_SELLING]
-        sold = [i for i in items if i.status == site.ITEM_STATUS_SOLD]
+        if await _still_checking(app, ctx, mn, "end"):
+            return
+        actions = await _item_actions(app)
+        states = actions.facts.items
+        items = await actions.reader.find_items(mn)
+        selling = [i for i in items if i.status == states.status_selling]
+        sold = [i for i in items if i.status == states.status_sold]
+        if any(i.status == states.status_registered for i in items) and not selling:
+            # in a 競りナビ folder, never started: it must not be started now (a double sale)
+            await app[EVENTS].error(
+                "sync",
+                f"管理番号 {mn} は店頭などで販売されました。競りナビのフォルダに登録済み（未出品）の"
+                "この商品は出品開始せず、競りナビの商品管理で削除してください。",
+                f"{mn} was sold elsewhere; its registered 競りナビ item must not be started",
+            )
         if not selling:
             if sold:
                 ids = "、".join(i.auction_id or "?" for i in sold)
@@ -145,12 +203,16 @@ def delete_handler(app: web.Application) -> Handler:
             rec.state = ListingState.ENDED
             await ctx.succeed({})
             return
-        actions = ItemActions(await _service(app).access.browser(urls.base), urls)
+        # durable before the press (its own commit, before this task writes anything)
+        intent = await _intents(app).record(
+            mn, "end", "早期終了", listing_id=rec.id, task_id=ctx.task_id
+        )
         for item in selling:
             result = await actions.end_early(item)
+            await _resolve(ctx, intent, DONE if result.ok else FAILED)
             if not result.ok:
                 with_bids = any(
-                    t in result.message for t in site.ITEM_EDIT.cannot_end_with_bids_texts
+                    t in result.message for t in actions.facts.edit.cannot_end_with_bids_texts
                 )
                 message = (
                     f"管理番号 {mn} のオークション {item.auction_id} には入札があるため、"
@@ -181,14 +243,25 @@ def update_handler(app: web.Application) -> Handler:
             )
             return
         mn = rec.management_number or listing.management_number or ""
-        http, urls = await _store(app)
-        items = [
-            i for i in await find_items(http, urls, mn) if i.status == site.ITEM_STATUS_SELLING
-        ]
+        # the new values pass the same rules as a new listing before anything reaches Yahoo
+        fields = EDITED_FIELDS[ctx.type]
+        refused = [e for e in validate_listing(listing) if e.field in fields]
+        if refused:
+            await ctx.fail(
+                "\n".join(e.message for e in refused), {e.field: [e.message] for e in refused}
+            )
+            return
+        if await _still_checking(app, ctx, mn, "edit"):
+            return
+        actions = await _item_actions(app)
+        states = actions.facts.items
+        # a running auction, or an item registered in a folder (its edit keeps it registered)
+        editable = (states.status_selling, states.status_registered)
+        items = [i for i in await actions.reader.find_items(mn) if i.status in editable]
         if not items:
             if rec.state == ListingState.PROCESSING:
                 # not on Yahoo yet: the batch's zip is rebuilt from the new data
-                rec.inventory = ctx.inventory
+                keep_sources(rec, ctx.inventory, ctx.sources)
                 rec.title = listing.title
                 await ctx.succeed({})
                 return
@@ -197,7 +270,7 @@ def update_handler(app: web.Application) -> Handler:
                 {"state": ["出品終了"]},
             )
             return
-        form = site.ITEM_EDIT
+        form = actions.facts.edit
         values: dict[str, str] = {}
         if ctx.type == rc.UPDATE_INVENTORY:
             if listing.title:
@@ -208,12 +281,15 @@ def update_handler(app: web.Application) -> Handler:
             if listing.start_price is not None:
                 values[form.start_price_field] = str(listing.start_price)
             values[form.buyout_price_field] = str(listing.buyout_price or 0)
-        actions = ItemActions(await _service(app).access.browser(urls.base), urls)
+        intent = await _intents(app).record(
+            mn, "edit", "フォルダに保存する", listing_id=rec.id, task_id=ctx.task_id
+        )
         result = await actions.edit(items[0], values)
+        await _resolve(ctx, intent, DONE if result.ok else FAILED)
         if not result.ok:
             await ctx.fail(result.message, {"inventory": [result.message]})
             return
-        rec.inventory = ctx.inventory
+        keep_sources(rec, ctx.inventory, ctx.sources)
         rec.title = listing.title
         body = rc.succeeded_body(
             listing,
@@ -251,19 +327,26 @@ async def retry_open_tasks(app: web.Application) -> int:
     db = app[DB]
     gateway = app.get(GATEWAY)
     table = handlers(app)
+    canonical = gateway.canonical if gateway is not None else (lambda t: t)
+    rules = await app[TABLES].listing_rules() if app.get(TABLES) is not None else None
     async with db.session() as s:
-        rows = (
-            await s.scalars(
-                select(RecoreTask)
-                .where(RecoreTask.state == "handled", RecoreTask.type.in_(list(table)))
-                .order_by(RecoreTask.received_at)
-            )
-        ).all()
+        rows = [
+            r
+            for r in (
+                await s.scalars(
+                    select(RecoreTask)
+                    .where(RecoreTask.state == "handled")
+                    .order_by(RecoreTask.received_at)
+                )
+            ).all()
+            if canonical(r.type) in table
+        ]
     inventories: dict[int, dict[str, Any]] = {}
     client = gateway.client if gateway is not None else None
     done = 0
     for row in rows:
-        if row.type in rc.FETCH_INVENTORY_TYPES and row.ec_inventory_id is not None:
+        kind = canonical(row.type)
+        if kind in rc.FETCH_INVENTORY_TYPES and row.ec_inventory_id is not None:
             if client is None:
                 continue
             try:
@@ -275,17 +358,19 @@ async def retry_open_tasks(app: web.Application) -> int:
             if task is None or task.state != "handled":
                 continue
             inventory = inventories.get(row.ec_inventory_id or 0)
-            ctx = TaskContext(
-                session=s,
-                task_id=task.id,
-                type=task.type,
-                data=task.data or {},
-                ec_inventory_id=task.ec_inventory_id,
-                mall_order_id=task.mall_order_id,
-                inventory=inventory,
-                listing=rc.listing_from_inventory(inventory) if inventory is not None else None,
+            record = (
+                await s.get(ListingRecord, task.ec_inventory_id)
+                if task.ec_inventory_id is not None
+                else None
             )
-            await table[task.type](ctx)
+            # the item and catalogue entry as last read (a listed item's do not change)
+            sources = (
+                Sources(record.item, record.product, dict(record.source_notes or {}))
+                if record is not None
+                else None
+            )
+            ctx: TaskContext = task_context(s, task, inventory, sources, rules, kind)
+            await table[kind](ctx)
             if ctx.reported is not None:
                 done += 1
     if done and gateway is not None and gateway.outbox is not None:

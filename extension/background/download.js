@@ -4,7 +4,7 @@
 // the file streams to disk (no blob in memory, no data: URL size limit in the worker, where
 // URL.createObjectURL does not exist), and the file name is the server's ASCII name from
 // Content-Disposition.
-import { api, CompanionError } from "./companion.js";
+import { api, CompanionError, ensureVerified } from "./companion.js";
 import { localError } from "./errors.js";
 
 const WAIT_LIMIT_MS = 120000;
@@ -12,6 +12,7 @@ const WAIT_LIMIT_MS = 120000;
 /** Start the download and wait until it completes (or fails, or takes longer than the limit). */
 export async function downloadBatchZip(conn, batchId) {
   const url = api.batchZipUrl(conn, batchId);
+  await ensureVerified(conn); // the token goes in a header: only to the proven companion
   const downloadId = await chrome.downloads.download({
     url,
     headers: [{ name: "Authorization", value: `Bearer ${conn.token}` }],
@@ -27,7 +28,7 @@ export async function downloadBatchZip(conn, batchId) {
   };
 }
 
-function waitForDownload(downloadId) {
+export function waitForDownload(downloadId) {
   return new Promise((resolve) => {
     let done = false;
     const finish = async () => {
@@ -54,6 +55,7 @@ function waitForDownload(downloadId) {
 // The download manager only says SERVER_BAD_CONTENT and the like; ask the companion why.
 async function explainInterrupted(conn, batchId, item) {
   try {
+    await ensureVerified(conn);
     const response = await fetch(api.batchZipUrl(conn, batchId), {
       headers: { Authorization: `Bearer ${conn.token}`, Accept: "application/json" },
       cache: "no-store",

@@ -6,6 +6,8 @@ import { CompanionError } from "./companion.js";
 const HINTS = {
   COMPANION_DOWN: "hintCompanionDown",
   COMPANION_TIMEOUT: "hintCompanionTimeout",
+  COMPANION_UNVERIFIED: "hintCompanionUnverified",
+  UNKNOWN_PAIRING: "hintPair",
   NOT_PAIRED: "hintPair",
   UNAUTHORIZED: "hintPair",
   ORIGIN_NOT_ALLOWED: "hintPair",
@@ -21,6 +23,9 @@ export function describeError(err, conn) {
     let text = pickServerText({ message: err.serverMessage, message_en: err.serverMessageEn });
     if (code === "COMPANION_DOWN") text = t("errCompanionDown", [err.baseUrl || conn?.baseUrl || ""]);
     else if (code === "COMPANION_TIMEOUT") text = t("errCompanionTimeout");
+    else if (code === "COMPANION_UNVERIFIED") {
+      text = t("errCompanionUnverified", [err.baseUrl || conn?.baseUrl || ""]);
+    }
     else if (code === "NOT_PAIRED") text = t("errNotPaired");
     else if (code === "UNAUTHORIZED") text = t("errUnauthorized");
     else if (!text) text = t("errHttp", [String(err.status || code)]);

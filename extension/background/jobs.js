@@ -66,8 +66,11 @@ function schedule(delayMs) {
 
 function jobFailureText(job) {
   const failed = (job.items || []).filter((item) => item.state === "failed").length;
+  const refused = (job.items || []).filter((item) => item.state === "refused").length;
   const kind = t(`jobKind_${job.kind}`);
   if (job.error) return `${kind}: ${describeJobError(job.error)}`;
+  // refused by the checks: fixed in ReCORE, not retried from 生成済みリスト
+  if (job.state !== "paused" && refused && !failed) return t("jobRefusedText", [kind, String(refused)]);
   if (job.state === "partial") return t("jobPartialText", [kind, String(failed)]);
   if (job.state === "paused") return t("jobPausedText", [kind]);
   return t("jobFailedText", [kind]);

@@ -1,8 +1,9 @@
 // The one message router: every page → worker request goes through `handleMessage`.
-import { MSG, SECRET_FIELDS } from "../common/protocol.js";
+import { MSG, SECRET_FIELDS, TABLE_NAMES } from "../common/protocol.js";
 import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.js";
-import { api, CompanionError } from "./companion.js";
-import { forgetToken, getConnection, saveConnection } from "./connection.js";
+import { alertHandlers } from "./alerts.js";
+import { api, callCompanion, CompanionError } from "./companion.js";
+import { forgetPairing, getConnection, saveConnection } from "./connection.js";
 import { downloadBatchZip } from "./download.js";
 import { describeError, localError } from "./errors.js";
 import { jobNotes, markErrorsSeen, pollOnce, watchJob } from "./jobs.js";
@@ -18,7 +19,6 @@ const SETTINGS_KEYS = new Set([
   "mail_from",
   "status_mapping",
   "direct_listing_concurrency",
-  "yahoo_base_url",
   ...SECRET_FIELDS,
 ]);
 
@@ -95,16 +95,45 @@ const handlers = {
     const code = normalizePairingCode(message.code);
     if (!code.ok) throw localError("INVALID_CODE", code.error);
     const reply = await api.pair({ baseUrl: url.value, token: null }, code.value);
-    if (!reply?.token) throw localError("PAIRING_FAILED", "errPairingNoToken");
-    await saveConnection(url.value, reply.token);
+    if (!reply?.token || !reply?.key_id || !reply?.proof_key) {
+      throw localError("PAIRING_FAILED", "errPairingNoToken");
+    }
+    await saveConnection(url.value, reply);
     pollOnce();
     return { paired: true, companionUrl: url.value };
   },
 
+  // The token ends on the companion (not only here); when the companion cannot be reached it is
+  // forgotten here all the same, and ends at the next pairing.
   async [MSG.UNPAIR]() {
-    await forgetToken();
+    const conn = await getConnection();
+    let revoked = !conn.token;
+    if (conn.token) {
+      try {
+        await api.revokeCurrent(conn);
+        revoked = true;
+      } catch (err) {
+        if (!(err instanceof CompanionError)) throw err;
+        revoked = err.code === "UNAUTHORIZED" || err.code === "UNKNOWN_PAIRING"; // ended already
+      }
+    }
+    await forgetPairing();
     await pollOnce();
-    return { paired: false };
+    return { paired: false, revoked };
+  },
+
+  async [MSG.LIST_PAIRINGS]() {
+    return api.pairings(await requirePaired());
+  },
+
+  async [MSG.REVOKE_PAIRING](message) {
+    const conn = await requirePaired();
+    const id = Number(message.id);
+    if (!Number.isSafeInteger(id) || id < 1) throw localError("NO_PAIRING", "errNoPairing");
+    const { pairings = [] } = await api.pairings(conn);
+    if (pairings.some((p) => p.id === id && p.current)) return handlers[MSG.UNPAIR]();
+    await api.revokePairing(conn, id);
+    return { paired: true, revoked: true };
   },
 
   async [MSG.GET_SETTINGS]() {
@@ -147,6 +176,26 @@ const handlers = {
         ? await api.directListingPending(conn)
         : await api.directListingBatch(conn, requireBatchId(message));
     await watchJob(reply.job_id, "direct_listing");
+    return {
+      jobId: reply.job_id,
+      batchId: reply.batch_id ?? message.batchId ?? null,
+      // what goes ahead, and what the checks refused (管理番号, field, rule), said at the press
+      itemCount: reply.item_count ?? null,
+      refused: reply.refused ?? [],
+    };
+  },
+
+  // The listings in エラー behind the counts line's number, most recent first.
+  async [MSG.LIST_ERRORS]() {
+    return callCompanion(await requirePaired(), "GET", "/errors");
+  },
+
+  // 出品開始: start a batch's items registered in a 競りナビ folder (a bulk upload that registers)
+  async [MSG.START_REGISTERED](message) {
+    const conn = await requirePaired();
+    const id = encodeURIComponent(requireBatchId(message));
+    const reply = await callCompanion(conn, "POST", `/batches/${id}/start`, { body: {} });
+    await watchJob(reply.job_id, "direct_listing");
     return { jobId: reply.job_id, batchId: reply.batch_id ?? message.batchId ?? null };
   },
 
@@ -157,6 +206,24 @@ const handlers = {
     return { jobId: reply.job_id };
   },
 
+  // The tables, the listings held for them (情報不足) and the tasks kept as unknown.
+  async [MSG.GET_TABLES]() {
+    const conn = await requirePaired();
+    const [tables, pending, status] = await Promise.all([api.tables(conn), api.pending(conn), api.status(conn)]);
+    return {
+      tables: tables.tables,
+      choices: tables.choices,
+      held: pending?.held ?? [],
+      unknownTasks: status?.recore?.unknown_tasks ?? [],
+    };
+  },
+
+  async [MSG.PUT_TABLE](message) {
+    const name = String(message.name ?? "");
+    if (!TABLE_NAMES.includes(name)) throw localError("UNKNOWN_TABLE", "errUnknownMessage", "", [name]);
+    return api.putTable(await requirePaired(), name, message.table);
+  },
+
   async [MSG.MARK_SEEN]() {
     return markErrorsSeen();
   },
@@ -165,6 +232,9 @@ const handlers = {
   async [MSG.REFRESH_BADGE]() {
     return pollOnce();
   },
+
+  // the options page's 通知 and 履歴 (alerts.js)
+  ...alertHandlers,
 };
 
 /** Answer one message. Never rejects: failures become {ok: false, error}. */

@@ -2,6 +2,7 @@
 // Listeners are registered synchronously at the top level, as MV3 requires.
 import { handleMessage } from "./router.js";
 import { ensureAlarm, POLL_ALARM, pollOnce } from "./jobs.js";
+import { openNotification, pollNotifications } from "./notifications.js";
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   // Only our own pages talk to the worker (no externally_connectable, no content scripts).
@@ -17,13 +18,22 @@ chrome.runtime.onInstalled.addListener(async ({ reason }) => {
   }
   await ensureAlarm();
   await pollOnce();
+  await pollNotifications();
 });
 
 chrome.runtime.onStartup.addListener(async () => {
   await ensureAlarm();
   await pollOnce();
+  await pollNotifications();
 });
 
 chrome.alarms.onAlarm.addListener((alarm) => {
-  if (alarm.name === POLL_ALARM) pollOnce();
+  if (alarm.name === POLL_ALARM) {
+    pollOnce();
+    pollNotifications();
+  }
+});
+
+chrome.notifications.onClicked.addListener((id) => {
+  openNotification(id);
 });

@@ -7,6 +7,8 @@ export const MSG = Object.freeze({
   JOB: "job",
   PAIR: "pair",
   UNPAIR: "unpair",
+  LIST_PAIRINGS: "listPairings",
+  REVOKE_PAIRING: "revokePairing",
   CONNECTION: "connection",
   GET_SETTINGS: "getSettings",
   PUT_SETTINGS: "putSettings",
@@ -14,10 +16,23 @@ export const MSG = Object.freeze({
   LIST_PENDING: "listPending",
   DOWNLOAD: "download",
   DIRECT_LISTING: "directListing",
+  START_REGISTERED: "startRegistered",
   SYNC: "sync",
+  LIST_ERRORS: "listErrors",
   MARK_SEEN: "markErrorsSeen",
   REFRESH_BADGE: "refreshBadge",
+  GET_ALERTS: "getAlerts",
+  PUT_ALERTS: "putAlerts",
+  TEST_ALERT: "testAlert",
+  HISTORY: "history",
+  HISTORY_CSV: "historyCsv",
+  POLL_NOTIFICATIONS: "pollNotifications",
+  GET_TABLES: "getTables",
+  PUT_TABLE: "putTable",
 });
+
+// The shop's own tables the companion keeps (templates, grade and category tables, co-api aliases).
+export const TABLE_NAMES = Object.freeze(["templates", "grades", "categories", "task_types", "order_statuses"]);
 
 // Allowed auto-sync intervals in minutes (0 = off), as the companion accepts them.
 export const SYNC_INTERVALS = Object.freeze([0, 5, 15, 30, 60, 180, 360, 720, 1440]);
@@ -29,5 +44,11 @@ export const RECORE_STATUSES = Object.freeze(["保留中", "未出荷", "出荷�
 // Secrets are write-only on the companion; they are never stored in the extension.
 export const SECRET_FIELDS = Object.freeze(["recore_api_key", "yahoo_password", "business_password"]);
 
+// The companion is reached on 127.0.0.1 only: `localhost` may resolve to ::1 first, where another
+// program could answer.
 export const DEFAULT_COMPANION_URL = "http://127.0.0.1:8765";
+export const COMPANION_HOST = "127.0.0.1";
 export const API_PREFIX = "/api/v1";
+// The companion's answer to a challenge is HMAC-SHA256(proof key, PROOF_CONTEXT \n challenge \n
+// host:port it was reached at); see companion/pairing.py.
+export const PROOF_CONTEXT = "recore-connector proof v1";

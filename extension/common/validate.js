@@ -1,6 +1,8 @@
 // Input normalisation shared by the options page (before sending) and the worker.
 // Each function returns {ok: true, value} or {ok: false, error: "<i18n key>"}.
 
+import { COMPANION_HOST } from "./protocol.js";
+
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost"]);
 
 function parseUrl(raw) {
@@ -35,7 +37,10 @@ export function normalizeApiUrl(raw) {
   return { ok: false, error: "errUrlInvalid" };
 }
 
-/** Companion address: http on 127.0.0.1 or localhost only (the extension may reach nothing else). */
+/**
+ * Companion address: http on 127.0.0.1 (the extension may reach nothing else). `localhost` as typed
+ * by staff becomes 127.0.0.1: the name may resolve to ::1 first, where another program could answer.
+ */
 export function normalizeCompanionUrl(raw) {
   const { url, error } = parseUrl(raw);
   if (error) return { ok: false, error };
@@ -43,6 +48,7 @@ export function normalizeCompanionUrl(raw) {
     return { ok: false, error: "errCompanionUrl" };
   }
   if (url.pathname !== "/") return { ok: false, error: "errCompanionUrl" };
+  url.hostname = COMPANION_HOST;
   return { ok: true, value: url.origin };
 }
 

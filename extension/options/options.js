@@ -1,9 +1,9 @@
 // Options page: companion address + pairing, then the settings the companion keeps.
 // Secrets go straight to the companion and are never written to chrome.storage.
-import { localize, t } from "../common/i18n.js";
+import { localize, t, uiLang } from "../common/i18n.js";
 import { MSG, RECORE_STATUSES, SECRET_FIELDS, YAHOO_STATUSES } from "../common/protocol.js";
 import { normalizeApiUrl, normalizeCompanionUrl, normalizePairingCode, parseOptionalId } from "../common/validate.js";
-import { ask } from "../ui/messaging.js";
+import { ask, formatTime } from "../ui/messaging.js";
 
 const $ = (id) => document.getElementById(id);
 const TEXT_FIELDS = ["yahoo_id", "business_id", "mail_from"];
@@ -58,6 +58,7 @@ async function onPair() {
     setResult($("pair-message"), t("pairedMessage"), "ok");
     renderPairing(true);
     await loadSettings();
+    await loadPairings();
   } catch (error) {
     const shown = error.fields?.code ? setFieldError("pairing_code", error.fields.code) : false;
     setResult($("pair-message"), [error.text, error.hint].filter(Boolean).join(" "), "error");
@@ -68,10 +69,65 @@ async function onPair() {
 }
 
 async function onUnpair() {
-  await ask(MSG.UNPAIR);
+  const { revoked } = await ask(MSG.UNPAIR);
   renderPairing(false);
   $("settings").hidden = true;
-  setResult($("pair-message"), t("unpairedMessage"), "info");
+  $("pairings").hidden = true;
+  // the companion could not be reached: its copy of the token ends at the next pairing
+  setResult($("pair-message"), t(revoked ? "unpairedMessage" : "unpairedLocalOnly"), revoked ? "info" : "error");
+}
+
+// ---- paired extensions (and other clients), each with 解除 ------------------------------------
+
+function pairingLabel(pairing) {
+  const who = pairing.origin
+    ? t("pairingExtension", [pairing.origin.replace("chrome-extension://", "")])
+    : t("pairingNoOrigin");
+  const line = t("pairingLine", [who, formatTime(pairing.created_at, uiLang())]);
+  return pairing.current ? `${line} ${t("pairingThisExtension")}` : line;
+}
+
+function renderPairings(pairings) {
+  const list = $("pairing-list");
+  list.replaceChildren();
+  for (const pairing of pairings) {
+    const item = document.createElement("li");
+    item.dataset.pairingId = String(pairing.id);
+    item.dataset.current = String(Boolean(pairing.current));
+    const label = document.createElement("span");
+    label.textContent = pairingLabel(pairing);
+    const revoke = document.createElement("button");
+    revoke.type = "button";
+    revoke.className = "secondary";
+    revoke.textContent = t("revokeButton");
+    revoke.addEventListener("click", () => onRevoke(pairing));
+    item.append(label, revoke);
+    list.append(item);
+  }
+}
+
+async function loadPairings() {
+  try {
+    const { pairings = [] } = await ask(MSG.LIST_PAIRINGS);
+    renderPairings(pairings);
+    $("pairings").hidden = false;
+  } catch {
+    $("pairings").hidden = true; // the settings notice already says why
+  }
+}
+
+async function onRevoke(pairing) {
+  if (pairing.current) {
+    await onUnpair();
+    return;
+  }
+  try {
+    await ask(MSG.REVOKE_PAIRING, { id: pairing.id });
+    setResult($("pair-message"), t("revokedMessage"), "ok");
+  } catch (error) {
+    setResult($("pair-message"), [error.text, error.hint].filter(Boolean).join(" "), "error");
+  }
+  await loadPairings();
 }
 
 // ---- settings form -------------------------------------------------------------------------
@@ -197,6 +253,7 @@ async function loadSettings() {
     fillForm(settings);
     $("settings").hidden = false;
     notice.hidden = true;
+    document.dispatchEvent(new CustomEvent("companion-ready")); // the tables part loads now
   } catch (error) {
     $("settings").hidden = true;
     notice.hidden = false;
@@ -210,8 +267,10 @@ async function init() {
   const { companionUrl, paired } = await ask(MSG.CONNECTION);
   $("companion_url").value = companionUrl;
   renderPairing(paired);
-  if (paired) await loadSettings();
-  else {
+  if (paired) {
+    await loadSettings();
+    await loadPairings();
+  } else {
     $("settings-unavailable").hidden = false;
     $("settings-unavailable").textContent = t("pairFirst");
   }

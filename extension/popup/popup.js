@@ -7,8 +7,11 @@ import { ask, formatTime } from "../ui/messaging.js";
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 1500;
 const FINISHED = new Set(["succeeded", "partial", "failed"]);
+// Results waiting for ReCORE longer than this are worth a line (a few seconds' wait is normal).
+const OUTBOX_AGE_SHOWN_S = 300;
 // Codes after which only the options page (pairing) helps.
-const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED"]);
+const PAIRING_CODES = new Set(["NOT_PAIRED", "UNAUTHORIZED", "ORIGIN_NOT_ALLOWED", "UNKNOWN_PAIRING"]);
+const CONN_STATES = { COMPANION_DOWN: "down", COMPANION_TIMEOUT: "down", COMPANION_UNVERIFIED: "unverified" };
 
 let state = null;
 let refreshTimer = null;
@@ -39,7 +42,7 @@ function showNotice(error, { options = false } = {}) {
   $("notice-text").textContent = error.text ?? String(error);
   $("notice-hint").textContent = error.hint ?? "";
   $("open-options").hidden = !options;
-  setConnState(error.code === "COMPANION_DOWN" || error.code === "COMPANION_TIMEOUT" ? "down" : "unpaired");
+  setConnState(CONN_STATES[error.code] ?? "unpaired");
 }
 
 async function load() {
@@ -107,6 +110,9 @@ function renderSource() {
   let summary = "";
   if (source === "pending") {
     summary = state.pendingCount == null ? "" : t("pendingCount", [String(state.pendingCount)]);
+    // 情報不足: held for a template setting or a table row, fixed on the options page
+    const held = state.status?.counts?.held ?? 0;
+    if (held > 0) summary = `${summary} ${t("heldCount", [String(held)])}`.trim();
   } else {
     const batch = state.batches.find((b) => String(b.id) === select.value);
     if (batch) {
@@ -118,9 +124,16 @@ function renderSource() {
     }
   }
   $("source-summary").textContent = summary;
+  // Items the store keeps in a 競りナビ folder, not started: say so, offer to start them
+  const chosen = source === "batch" ? state.batches.find((b) => String(b.id) === select.value) : null;
+  const registered = chosen?.registered_count ?? 0;
+  $("registered-summary").hidden = registered === 0;
+  $("registered-summary").textContent = registered ? t("registeredSummary", [String(registered)]) : "";
+  $("btn-start").hidden = registered === 0;
   const nothing = source === "batch" && !state.batches.length;
   $("btn-download").disabled = busy || nothing;
   $("btn-direct").disabled = busy || nothing;
+  $("btn-start").disabled = busy;
   $("btn-sync").disabled = busy;
 }
 
@@ -137,10 +150,50 @@ function setResult(text, kind = "info", hint = "") {
   node.dataset.kind = kind;
 }
 
-function renderBatchErrors(batch) {
-  const list = $("batch-errors");
-  list.replaceChildren();
-  for (const error of batch?.errors ?? []) list.append(el("li", { text: pickServerText(error) }));
+/** How staff know an item: 管理番号 X (in the UI's language), else what the companion calls it. */
+function itemName(entry) {
+  return entry.management_number ? t("itemNumber", [entry.management_number]) : (entry.label ?? "");
+}
+
+/** One item with every problem it has (and when, for the エラー list). */
+function itemProblemsView(entry, { at = null } = {}) {
+  const head = el("div", {}, [el("span", { text: itemName(entry), className: "item-name" })]);
+  if (at) head.append(el("time", { text: formatTime(at, uiLang()) }));
+  const problems = el("ul");
+  for (const problem of entry.problems ?? []) problems.append(el("li", { text: pickServerText(problem) }));
+  const node = el("li", {}, [head, problems]);
+  if (entry.management_number) node.dataset.number = entry.management_number;
+  return node;
+}
+
+/** The items a batch refused, one entry per item (the companion groups and sorts them). */
+function refusedOf(batch) {
+  if (!batch) return [];
+  if (Array.isArray(batch.refused)) return batch.refused;
+  return (batch.errors ?? []).map((error) => ({
+    management_number: error.management_number,
+    label: error.item ?? "",
+    problems: [{ message: error.problem || error.message, message_en: error.message_en }],
+  }));
+}
+
+function renderRefused(refused) {
+  const entries = refused ?? [];
+  $("batch-errors").replaceChildren(...entries.map((entry) => itemProblemsView(entry)));
+  $("refused-title").textContent = t("refusedTitle", [String(entries.length)]);
+  $("refused-section").hidden = entries.length === 0;
+}
+
+/** Notices about items that are in the batch all the same (a title Excel would take for a formula). */
+function renderWarnings(batch) {
+  const entries = (batch?.warnings ?? []).map((warning) => ({
+    management_number: warning.management_number,
+    label: warning.item ?? "",
+    problems: [{ message: warning.problem || warning.message, message_en: warning.message_en }],
+  }));
+  $("batch-warnings").replaceChildren(...entries.map((entry) => itemProblemsView(entry)));
+  $("warnings-title").textContent = t("warningsTitle", [String(entries.length)]);
+  $("warnings-section").hidden = entries.length === 0;
 }
 
 async function runAction(startText, action) {
@@ -148,13 +201,14 @@ async function runAction(startText, action) {
   busy = true;
   renderSource();
   setResult(startText, "info");
-  $("batch-errors").replaceChildren();
+  renderRefused([]);
+  renderWarnings(null);
   try {
     await action();
   } catch (error) {
     setResult(error.text, "error", error.hint);
     // nothing passed the checks: the batch's errors name each item, field and rule
-    if (error.batch) renderBatchErrors(error.batch);
+    if (error.batch) renderRefused(refusedOf(error.batch));
     if (error.code === "COMPANION_DOWN") showNotice(error);
   } finally {
     busy = false;
@@ -165,9 +219,10 @@ async function runAction(startText, action) {
 async function onDownload() {
   await runAction(t("downloadStarting"), async () => {
     const { batch, download } = await ask(MSG.DOWNLOAD, selectedSource());
-    renderBatchErrors(batch);
+    renderRefused(refusedOf(batch));
+    renderWarnings(batch);
     if (!download) {
-      setResult(t("nothingToDownload"), (batch?.errors ?? []).length ? "error" : "info");
+      setResult(t("nothingToDownload"), refusedOf(batch).length ? "error" : "info");
       return;
     }
     if (download.state === "complete") {
@@ -180,9 +235,24 @@ async function onDownload() {
 
 async function onDirect() {
   await runAction(t("directStarting"), async () => {
-    const { jobId } = await ask(MSG.DIRECT_LISTING, selectedSource());
+    const { jobId, itemCount, refused = [] } = await ask(MSG.DIRECT_LISTING, selectedSource());
     startedJobs.set(jobId, null);
-    setResult(t("directStarted"), "ok");
+    // what the checks refused is named now, not only counted under エラー
+    renderRefused(refused);
+    if (refused.length) {
+      setResult(t("directStartedRefused", [String(itemCount ?? "?"), String(refused.length)]), "ok");
+    } else {
+      setResult(t("directStarted"), "ok");
+    }
+    await refreshStatus();
+  });
+}
+
+async function onStart() {
+  await runAction(t("startStarting"), async () => {
+    const { jobId } = await ask(MSG.START_REGISTERED, selectedSource());
+    startedJobs.set(jobId, null);
+    setResult(t("startStarted"), "ok");
     await refreshStatus();
   });
 }
@@ -213,8 +283,9 @@ async function onIntervalChange() {
   try {
     const settings = await ask(MSG.PUT_SETTINGS, { patch: { sync_interval_minutes: minutes } });
     renderInterval(settings); // what the companion stored, not what we asked for
+    // the next sync time is shown with 保存しました, not a poll later
+    await refreshStatus().catch(() => {});
     $("interval-result").textContent = t("saved");
-    await refreshStatus();
   } catch (error) {
     select.value = select.dataset.saved ?? "0";
     $("interval-result").textContent = error.fields?.sync_interval_minutes ?? error.text;
@@ -225,21 +296,68 @@ async function onIntervalChange() {
 
 // ---- status: jobs, sync times, errors --------------------------------------------------------
 
+/** What a finished job did, in a line: items listed and refused, or orders read and changes sent. */
+function jobSummary(job) {
+  if (!FINISHED.has(job.state) || !job.items) return "";
+  const parts = [];
+  if (job.kind === "sync") {
+    const data = Object.fromEntries(job.items.map((item) => [item.key, item.data ?? {}]));
+    if (data.orders?.orders != null) parts.push(t("syncOrdersRead", [String(data.orders.orders)]));
+    const listed = data.listings?.listed ?? 0;
+    const ended = (data.listings?.ended_sold ?? 0) + (data.listings?.ended_unsold ?? 0);
+    if (listed) parts.push(t("syncListed", [String(listed)]));
+    if (ended) parts.push(t("syncEnded", [String(ended)]));
+    if (data.deliver?.sent != null) parts.push(t("syncSent", [String(data.deliver.sent)]));
+    if (data.deliver?.pending) parts.push(t("syncPending", [String(data.deliver.pending)]));
+  } else {
+    const count = (state) => job.items.filter((item) => item.state === state).length;
+    const listed = count("succeeded");
+    parts.push(t("summaryListed", [String(listed)]));
+    if (count("failed")) parts.push(t("summaryFailed", [String(count("failed"))]));
+    if (count("refused")) parts.push(t("summaryRefused", [String(count("refused"))]));
+  }
+  return parts.join(t("listSeparator"));
+}
+
 function jobView(job) {
   const done = job.progress?.done ?? 0;
   const total = job.progress?.total ?? 0;
-  const bar = el("progress");
-  bar.max = Math.max(total, 1);
-  if (total > 0 || FINISHED.has(job.state)) bar.value = FINISHED.has(job.state) && !total ? 1 : done;
+  const finished = FINISHED.has(job.state);
   const head = el("div", { className: "job-head" }, [
     el("span", { text: t(`jobKind_${job.kind}`) }),
     el("span", { text: t(`jobState_${job.state}`), className: `state state-${job.state}` }),
-    el("span", { text: t("itemCount", [String(done), String(total)]), className: "count" }),
   ]);
-  const node = el("div", { className: "job" }, [head, bar]);
+  // a sync's steps are not items: once finished it shows what it did, not a step count
+  if (job.kind !== "sync") {
+    head.append(el("span", { text: t("itemCount", [String(done), String(total)]), className: "count" }));
+  }
+  const node = el("div", { className: "job" }, [head]);
+  if (job.kind !== "sync" || !finished) {
+    const bar = el("progress");
+    bar.max = Math.max(total, 1);
+    if (total > 0 || finished) bar.value = finished && !total ? 1 : done;
+    node.append(bar);
+  }
   node.dataset.jobId = job.id;
   node.dataset.state = job.state;
+  const summary = jobSummary(job);
+  if (summary) node.append(el("p", { text: summary, className: "job-summary" }));
   if (job.error) node.append(el("p", { text: pickServerText(job.error), className: "job-error" }));
+  const refused = (job.items ?? []).filter((item) => item.state === "refused");
+  if (refused.length) {
+    node.append(el("h3", { text: t("refusedTitle", [String(refused.length)]) }));
+    const list = el("ul", { className: "item-problems refused" });
+    for (const item of refused) {
+      list.append(
+        itemProblemsView({
+          label: item.key,
+          management_number: item.data?.management_number,
+          problems: item.data?.problems ?? [{ message: item.message }],
+        }),
+      );
+    }
+    node.append(list);
+  }
   const failed = (job.items ?? []).filter((item) => item.state === "failed");
   if (failed.length) {
     const list = el("ul", { className: "errors" });
@@ -254,9 +372,48 @@ function renderJobs(runningJobs) {
   for (const job of runningJobs) if (startedJobs.has(job.id)) startedJobs.set(job.id, job);
   const shown = new Map(runningJobs.map((job) => [job.id, job]));
   for (const [id, job] of startedJobs) if (job && !shown.has(id)) shown.set(id, job);
-  const container = $("jobs");
-  container.replaceChildren(...[...shown.values()].map(jobView));
-  $("jobs-section").hidden = shown.size === 0;
+  const jobs = [...shown.values()];
+  // finished jobs leave 実行中の処理 for a heading that says they are done
+  const running = jobs.filter((job) => !FINISHED.has(job.state));
+  const done = jobs.filter((job) => FINISHED.has(job.state));
+  $("jobs").replaceChildren(...running.map(jobView));
+  $("done-jobs").replaceChildren(...done.map(jobView));
+  $("jobs-section").hidden = running.length === 0;
+  $("done-section").hidden = done.length === 0;
+}
+
+// ---- エラー N: the listings in error, most recent first ----------------------------------------
+
+let shownErrorTotal = null; // the count the open list was loaded for; null while closed
+
+async function showListingErrors() {
+  const { items = [], total = 0 } = await ask(MSG.LIST_ERRORS);
+  shownErrorTotal = total;
+  // items, not listings: two listings that share a 管理番号 are one entry
+  $("listing-errors-title").textContent = t("listingErrorsTitle", [String(items.length)]);
+  $("listing-errors").replaceChildren(
+    ...items.map((item) => itemProblemsView(item, { at: item.at })),
+  );
+  $("listing-errors-section").hidden = false;
+  $("show-errors").setAttribute("aria-expanded", "true");
+}
+
+function hideListingErrors() {
+  shownErrorTotal = null;
+  $("listing-errors-section").hidden = true;
+  $("show-errors").setAttribute("aria-expanded", "false");
+}
+
+async function onShowErrors() {
+  if (!$("listing-errors-section").hidden) {
+    hideListingErrors();
+    return;
+  }
+  try {
+    await showListingErrors();
+  } catch (error) {
+    setResult(error.text, "error", error.hint);
+  }
 }
 
 // Several PCs on one database: which PC runs the syncs, the outbox and ReCORE's tasks.
@@ -272,15 +429,24 @@ function renderLeader(cluster) {
 
 function renderStatus(status, notes) {
   const counts = status?.counts;
-  $("counts").textContent = counts
+  $("counts-text").textContent = counts
     ? t("countsLine", [
         String(counts.pending ?? 0),
         String(counts.processing ?? 0),
         String(counts.listed ?? 0),
         String(counts.bidding ?? 0),
-        String(counts.errors ?? 0),
       ])
     : "";
+  // エラー N opens the list of the items behind it
+  const errorCount = counts?.errors ?? 0;
+  const showErrors = $("show-errors");
+  showErrors.textContent = t("countsErrors", [String(errorCount)]);
+  showErrors.hidden = !counts;
+  showErrors.disabled = errorCount === 0;
+  if (errorCount === 0) hideListingErrors();
+  else if (shownErrorTotal !== null && shownErrorTotal !== errorCount) showListingErrors().catch(() => {});
+  renderOutboxAge(status?.outbox);
+  renderChecking(status?.checking ?? []);
   renderLeader(status?.cluster);
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
@@ -309,6 +475,27 @@ function renderStatus(status, notes) {
   }
   if (entries.length) list.append(el("li", { text: t("errorsHint"), className: "hint" }));
   $("errors-section").hidden = entries.length === 0;
+}
+
+function formatAge(seconds) {
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 120 ? t("ageMinutes", [String(minutes)]) : t("ageHours", [String(Math.floor(minutes / 60))]);
+}
+
+/** How long results have waited for ReCORE, once that is more than a few minutes. */
+function renderOutboxAge(outbox) {
+  const node = $("outbox-age");
+  const age = outbox?.oldest_age_seconds;
+  const waiting = (outbox?.pending ?? 0) > 0 && typeof age === "number" && age >= OUTBOX_AGE_SHOWN_S;
+  node.hidden = !waiting;
+  node.textContent = waiting ? t("outboxWaiting", [String(outbox.pending), formatAge(age)]) : "";
+}
+
+/** Items whose press on the store has no known outcome yet (確認中): nothing is pressed twice. */
+function renderChecking(items) {
+  const list = $("checking");
+  list.replaceChildren(...items.map((item) => el("li", { text: t("checkingItem", [item.key, item.pressed]) })));
+  list.hidden = items.length === 0;
 }
 
 async function refreshStatus() {
@@ -369,8 +556,11 @@ $("source").addEventListener("change", renderSource);
 $("batch").addEventListener("change", renderSource);
 $("btn-download").addEventListener("click", onDownload);
 $("btn-direct").addEventListener("click", onDirect);
+$("btn-start").addEventListener("click", onStart);
 $("btn-sync").addEventListener("click", onSync);
 $("interval").addEventListener("change", onIntervalChange);
+$("show-errors").addEventListener("click", onShowErrors);
+$("hide-errors").addEventListener("click", hideListingErrors);
 $("retry").addEventListener("click", load);
 $("open-options").addEventListener("click", () => chrome.runtime.openOptionsPage());
 load();

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from . import protocol as p
 from .auth import BadKey, KeyClaims, RateLimiter, verify_jwt
-from .keys import IMAGES_KEY, LIMITER_KEY, WORLD_KEY
+from .keys import FAULTS_KEY, IMAGES_KEY, INVENTORY_FORM_KEY, LIMITER_KEY, WORLD_KEY
 from .world import World, int_or_none, parse_jst
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,12 @@ def guard(request: web.Request, scope: str) -> KeyClaims:
     raw_store = request.headers.get("X-Store-Id")
     if raw_store is not None:
         if not raw_store.strip().isdigit():
-            raise ApiError(400, detail={"X-Store-Id": ["店舗IDは整数で指定してください。"]})
+            raise ApiError(400, detail={"X-Store-Id": ["X-Store-Id is not a number"]})
         store_id = int(raw_store)
         if claims.store_id is not None and store_id != claims.store_id:
             raise ApiError(403, message="このAPIキーでは指定された店舗を操作できません。")
         if store_id not in world.stores:
-            raise ApiError(400, detail={"X-Store-Id": ["指定された店舗が見つかりません。"]})
+            raise ApiError(400, detail={"X-Store-Id": ["X-Store-Id not found"]})
     limiter: RateLimiter = request.app[LIMITER_KEY]
     wait = limiter.check((claims.fingerprint, request.remote or "", endpoint_name(request)))
     if wait is not None:
@@ -95,13 +95,13 @@ async def json_object(request: web.Request, *, allow_empty: bool = False) -> dic
     if not raw.strip():
         if allow_empty:
             return {}
-        raise p.Invalid({"body": ["リクエストボディ（JSON）が必要です。"]})
+        raise p.Invalid({"body": ["Body can't be blank"]})
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise p.Invalid({"body": ["JSONとして解釈できません。"]}) from exc
+        raise p.Invalid({"body": ["Body is not valid JSON"]}) from exc
     if not isinstance(data, dict):
-        raise p.Invalid({"body": ["JSONオブジェクトで指定してください。"]})
+        raise p.Invalid({"body": ["Body must be a JSON object"]})
     return data
 
 
@@ -122,18 +122,15 @@ def int_param(
     raw = query.get(name)
     if raw is None or raw == "":
         if required:
-            d.add(name, "必須項目です。")
+            d.en(name, "can't be blank")
         return default
     try:
         value = int(raw)
     except ValueError:
-        d.add(name, "整数で指定してください。")
+        d.en(name, "is not a number")
         return default
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        d.add(
-            name,
-            f"{lo if lo is not None else ''}〜{hi if hi is not None else ''}の範囲で指定してください。",
-        )
+        d.en(name, f"must be in {lo if lo is not None else ''}..{hi if hi is not None else ''}")
         return default
     return value
 
@@ -153,7 +150,7 @@ def int_list_param(query: Any, name: str, d: p.Detail) -> list[int] | None:
     try:
         return [int(v) for v in values]
     except ValueError:
-        d.add(name, "整数のカンマ区切りで指定してください。")
+        d.en(name, "must be comma separated integers")
         return None
 
 
@@ -163,10 +160,7 @@ def enum_list_param(query: Any, name: str, allowed: Sequence[str], d: p.Detail) 
         return None
     bad = [v for v in values if v not in allowed]
     if bad:
-        d.add(
-            name,
-            f"{', '.join(allowed)} のいずれかを指定してください（不正な値: {', '.join(bad)}）。",
-        )
+        d.en(name, f"is not included in the list ({', '.join(allowed)}): {', '.join(bad)}")
         return None
     return values
 
@@ -187,7 +181,7 @@ def range_filters(
             try:
                 bounds.append(parse_jst(raw))
             except ValueError:
-                d.add(name, "「YYYY-MM-DD HH:MM:SS」の形式で指定してください。")
+                d.en(name, "must be formatted as YYYY-MM-DD HH:MM:SS")
                 bounds.append(None)
         if bounds[0] is not None or bounds[1] is not None:
             ranges.append((field, bounds[0], bounds[1]))
@@ -238,7 +232,7 @@ def paging_params(query: Any, d: p.Detail) -> Paging:
             if not is_int(after):
                 raise ValueError("after")
         except (ValueError, KeyError, TypeError, binascii.Error):
-            d.add("cursor", "カーソルが不正です。X-Next-Cursor の値をそのまま指定してください。")
+            d.en("cursor", "is invalid")
     return Paging(limit=limit or p.PAGE_LIMIT_DEFAULT, page=page or 1, after=after)
 
 
@@ -257,8 +251,10 @@ def image_url(base: str, image_id: int) -> str:
 
 
 def inventory_json(
-    world: World, listing: dict[str, Any], base: str, *, detail: bool = False
+    world: World, listing: dict[str, Any], base: str, *, detail: bool = False, form: str = "spec"
 ) -> dict[str, Any]:
+    """The listing object. `GET /ec/inventories/{id}` adds, in the `rich` form only, what the
+    spec does not show: description, image_urls and mall_attributes (the Yahoo fields)."""
     urls = [image_url(base, i) for i in listing["image_ids"]]
     first = urls[0] if urls else None
     obj: dict[str, Any] = {
@@ -285,7 +281,7 @@ def inventory_json(
             for v in listing["variants"]
         ],
     }
-    if detail:
+    if detail and form == "rich":
         obj["description"] = listing["description"]
         obj["image_urls"] = urls
         obj["mall_attributes"] = json.loads(json.dumps(listing["mall_attributes"]))
@@ -318,25 +314,36 @@ def order_json(order: dict[str, Any]) -> dict[str, Any]:
 def _account_param(query: Any, world: World, d: p.Detail, *, required: bool) -> int | None:
     account = int_param(query, "ec_account_id", d, required=required)
     if account is not None and account != world.ec_account_id:
-        d.add("ec_account_id", "指定されたECアカウントが見つかりません。")
+        d.en("ec_account_id", "not found")
     return account
 
 
 async def tasks_index(request: web.Request) -> web.Response:
+    """Seen: `ec_account_id` (required) and `type`, nothing else; the answer is every open
+    task. The `task_page_size` switch (`/_sandbox/faults`) makes it answer in pages joined by
+    `X-Next-Cursor` (then `cursor` is accepted too), for a ReCORE that turns out to page."""
     guard(request, p.SCOPE_TASK_INDEX)
     world = request.app[WORLD_KEY]
+    page_size = request.app[FAULTS_KEY].task_page_size
     q, d = request.query, p.Detail()
+    accepted = p.TASK_QUERY_PARAMS | ({"cursor"} if page_size else set())
+    for name in sorted(set(q) - accepted):
+        d.en(name, "is not a permitted parameter")
     account = _account_param(q, world, d, required=True)
     task_type = q.get("type") or None
     if task_type is not None and not p.TASK_TYPE_RE.match(task_type):
-        d.add("type", "タスク種別が不正です。")
-    paging = paging_params(q, d)
+        d.en("type", "is invalid")
+    paging = paging_params(q, d) if page_size else None
     d.raise_if_any()
     assert account is not None  # noqa: S101 - raise_if_any() guarantees it
-    page, next_cursor = paging.apply(world.open_tasks(account, task_type), key=lambda t: t["_seq"])
-    if world.mark_delivered(page):
+    tasks = world.open_tasks(account, task_type)
+    headers: dict[str, str] = {}
+    if paging is not None:
+        paging.limit = page_size
+        tasks, headers["X-Next-Cursor"] = paging.apply(tasks, key=lambda t: t["_seq"])
+    if world.mark_delivered(tasks):
         world.changed()
-    return list_response([task_json(t) for t in page], next_cursor)
+    return web.json_response([task_json(t) for t in tasks], headers=headers, dumps=_dumps)
 
 
 def _validate_success(
@@ -348,43 +355,43 @@ def _validate_success(
     code = body.get("mall_product_code")
     if code is None:
         if required:
-            d.add("mall_product_code", "出品先の商品コード（オークションID）は必須です。")
+            d.en("mall_product_code", "can't be blank")
     elif not isinstance(code, str) or not code.strip() or len(code) > 64:
-        d.add("mall_product_code", "64文字以内の文字列で指定してください。")
+        d.en("mall_product_code", "is too long (maximum is 64 characters)")
     url = body.get("mall_url")
     if url is not None and (
         not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2048
     ):
-        d.add("mall_url", "http(s)で始まるURLまたはnullを指定してください。")
+        d.en("mall_url", "is not a valid URL")
     variants = body.get("variants")
     if variants is None:
         return
     if not isinstance(variants, list):
-        d.add("variants", "配列で指定してください。")
+        d.en("variants", "must be an array")
         return
     listing = world.listings.get(int_or_none(task["data"].get("ec_inventory_id")) or 0)
     known = {v["id"] for v in listing["variants"]} if listing else set()
     for n, v in enumerate(variants):
         if not isinstance(v, dict):
-            d.add(f"variants.{n}", "オブジェクトで指定してください。")
+            d.en(f"variants.{n}", "must be an object")
             continue
         if not is_int(v.get("id")):
-            d.add(f"variants.{n}.id", "整数で指定してください。")
+            d.en(f"variants.{n}.id", "is not a number")
         elif v["id"] not in known:
-            d.add(f"variants.{n}.id", "この出品のバリエーションではありません。")
+            d.en(f"variants.{n}.id", "is not a variant of this inventory")
         mic = v.get("mall_item_code")
         if not isinstance(mic, str) or not mic.strip() or len(mic) > 64:
-            d.add(f"variants.{n}.mall_item_code", "64文字以内の文字列で指定してください。")
+            d.en(f"variants.{n}.mall_item_code", "is too long (maximum is 64 characters)")
 
 
 def _validate_failure(body: dict[str, Any], d: p.Detail) -> None:
     message = body.get("message")
     if not isinstance(message, str) or not message.strip():
-        d.add("message", "失敗の理由（message）は必須です。")
+        d.en("message", "can't be blank")
     elif len(message) > 2000:
-        d.add("message", "2000文字以内で指定してください。")
+        d.en("message", "is too long (maximum is 2000 characters)")
     if body.get("detail") is not None and not isinstance(body["detail"], dict):
-        d.add("detail", "オブジェクトで指定してください。")
+        d.en("detail", "must be an object")
 
 
 async def task_report(request: web.Request) -> web.Response:
@@ -413,39 +420,39 @@ def _validate_order(world: World, body: dict[str, Any]) -> tuple[dict[str, Any],
     fields: dict[str, Any] = {}
     account = body.get("ec_account_id")
     if account is None:
-        d.add("ec_account_id", "必須項目です。")
+        d.en("ec_account_id", "can't be blank")
     elif not is_int(account):
-        d.add("ec_account_id", "整数で指定してください。")
+        d.en("ec_account_id", "is not a number")
     elif account != world.ec_account_id:
-        d.add("ec_account_id", "指定されたECアカウントが見つかりません。")
+        d.en("ec_account_id", "not found")
     fields["ec_account_id"] = account
     moid = body.get("mall_order_id")
     if moid is None or moid == "":
-        d.add("mall_order_id", "必須項目です。")
+        d.en("mall_order_id", "can't be blank")
     elif not isinstance(moid, str) or len(moid) > 64:
-        d.add("mall_order_id", "64文字以内の文字列で指定してください。")
+        d.en("mall_order_id", "is too long (maximum is 64 characters)")
     fields["mall_order_id"] = moid
     status = body.get("status")
     if status is None:
-        d.add("status", "必須項目です。")
+        d.en("status", "can't be blank")
     elif status not in p.ORDER_STATUSES:
-        d.add("status", f"{', '.join(p.ORDER_STATUSES)} のいずれかを指定してください。")
+        d.en("status", f"is not included in the list ({', '.join(p.ORDER_STATUSES)})")
     fields["status"] = status
     for key in p.ORDER_STRING_FIELDS:
         if key in body:
             if body[key] is not None and (not isinstance(body[key], str) or len(body[key]) > 2000):
-                d.add(key, "2000文字以内の文字列またはnullで指定してください。")
+                d.en(key, "must be a string of at most 2000 characters or null")
             fields[key] = body[key]
     for key in p.ORDER_TIME_FIELDS + p.ORDER_INT_FIELDS:
         if key in body:
             if body[key] is not None and (not is_int(body[key]) or body[key] < 0):
-                what = "Unix時間（秒）の整数" if key.endswith("_at") else "0以上の整数"
-                d.add(key, f"{what}またはnullで指定してください。")
+                what = "Unix seconds" if key.endswith("_at") else "an integer of at least 0"
+                d.en(key, f"must be {what} or null")
             fields[key] = body[key]
     if "goods" in body:
         goods = body["goods"]
         if not isinstance(goods, list):
-            d.add("goods", "配列で指定してください。")
+            d.en("goods", "must be an array")
         else:
             for n, good in enumerate(goods):
                 _validate_good(n, good, d)
@@ -458,21 +465,21 @@ def _validate_order(world: World, body: dict[str, Any]) -> tuple[dict[str, Any],
 
 def _validate_good(n: int, good: Any, d: p.Detail) -> None:
     if not isinstance(good, dict):
-        d.add(f"goods.{n}", "オブジェクトで指定してください。")
+        d.en(f"goods.{n}", "must be an object")
         return
     code = good.get("mall_item_code")
     if not isinstance(code, str) or not code.strip():
-        d.add(f"goods.{n}.mall_item_code", "必須項目です（管理番号）。")
+        d.en(f"goods.{n}.mall_item_code", "can't be blank")
     if not is_int(good.get("unit_price")) or good["unit_price"] < 0:
-        d.add(f"goods.{n}.unit_price", "0以上の整数で指定してください。")
+        d.en(f"goods.{n}.unit_price", "must be an integer greater than or equal to 0")
     for key in p.GOODS_INT_FIELDS:
         if key != "unit_price" and good.get(key) is not None and not is_int(good[key]):
-            d.add(f"goods.{n}.{key}", "整数またはnullで指定してください。")
+            d.en(f"goods.{n}.{key}", "must be an integer or null")
     if good.get("quantity") is not None and is_int(good["quantity"]) and good["quantity"] < 1:
-        d.add(f"goods.{n}.quantity", "1以上の整数で指定してください。")
+        d.en(f"goods.{n}.quantity", "must be greater than or equal to 1")
     for key in ("mall_item_id", "tax_rate_type"):
         if good.get(key) is not None and not isinstance(good[key], str):
-            d.add(f"goods.{n}.{key}", "文字列またはnullで指定してください。")
+            d.en(f"goods.{n}.{key}", "must be a string or null")
 
 
 async def order_upsert(request: web.Request) -> web.Response:
@@ -521,20 +528,24 @@ async def inventory_show(request: web.Request) -> web.Response:
     if listing is None:
         raise ApiError(404, message="指定された出品が見つかりません。")
     base = str(request.url.origin())
-    return web.json_response(inventory_json(world, listing, base, detail=True), dumps=_dumps)
+    form = request.app[INVENTORY_FORM_KEY].form
+    return web.json_response(
+        inventory_json(world, listing, base, detail=True, form=form), dumps=_dumps
+    )
 
 
 async def orders_index(request: web.Request) -> web.Response:
     guard(request, p.SCOPE_ORDER_INDEX)
     world = request.app[WORLD_KEY]
     q, d = request.query, p.Detail()
+    for name in sorted(set(q) - p.ORDER_QUERY_PARAMS):
+        d.en(name, "is not a permitted parameter")
     ids = int_list_param(q, "ids", d)
     item_ids = int_list_param(q, "item_ids", d)
     statuses = enum_list_param(q, "statuses", p.ORDER_STATUSES, d)
     sub_statuses = list_param(q, "sub_statuses")
-    mall_order_ids = list_param(q, "mall_order_ids")
     account = _account_param(q, world, d, required=False)
-    ranges = range_filters(q, ("ordered_at", "shipped_at", "created_at", "updated_at"), d)
+    ranges = range_filters(q, ("created_at", "updated_at"), d)
     paging = paging_params(q, d)
     d.raise_if_any()
     found = [
@@ -544,12 +555,101 @@ async def orders_index(request: web.Request) -> web.Response:
         and (item_ids is None or any(g.get("item_id") in item_ids for g in o["goods"]))
         and (statuses is None or o["status"] in statuses)
         and (sub_statuses is None or o.get("sub_status") in sub_statuses)
-        and (mall_order_ids is None or o["mall_order_id"] in mall_order_ids)
         and (account is None or o["ec_account_id"] == account)
         and in_ranges(o, ranges)
     ]
     page, next_cursor = paging.apply(found, key=lambda o: o["id"])
     return list_response([order_json(o) for o in page], next_cursor)
+
+
+def item_json(world: World, item: dict[str, Any], base: str) -> dict[str, Any]:
+    """`GET /items` object (seen fields; racks, stocks and attributes kept minimal)."""
+    grade = item["grade_id"]
+    store = item["store_id"]
+    return {
+        "id": item["id"],
+        "code": item["code"],
+        "is_tracked": True,
+        "alias_code": None,
+        "store": {"id": store, "name": world.stores.get(store, "")},
+        "price": item["price"],
+        "grade": None if grade is None else {"id": grade, "name": world.grades.get(grade, "")},
+        "condition_note": item["condition_note"],
+        "condition_tags": [],
+        "note": None,
+        "stocks": [
+            {
+                "location": {"id": world.location_id, "type": "DEFAULT", "name": "デフォルト"},
+                "status": "PENDING",
+                "quantity": 1,
+                "cost_price": None,
+            }
+        ],
+        "attribute": {},
+        "image_urls": [image_url(base, i) for i in item["image_ids"]],
+        "racks": [],
+        "product_id": item["product_id"],
+        "created_at": item["created_at"],
+        "updated_at": item["updated_at"],
+    }
+
+
+def product_json(world: World, product: dict[str, Any]) -> dict[str, Any]:
+    """`GET /products` object: the catalogue entry with the shop's category and its ancestors."""
+    category_id = product["category_id"]
+    category = world.categories.get(category_id) if category_id is not None else None
+    return {
+        "id": product["id"],
+        "code": product["code"],
+        "alias_code": None,
+        "status": "ACTIVE",
+        "title": product["title"],
+        "attribute": {},
+        "image_urls": [],
+        "category": None
+        if category is None
+        else {
+            "id": category["id"],
+            "name": category["name"],
+            "ancestors": [
+                {"id": a["id"], "name": a["name"]} for a in world.category_ancestors(category["id"])
+            ],
+        },
+        "created_at": product["created_at"],
+        "updated_at": product["updated_at"],
+    }
+
+
+async def items_index(request: web.Request) -> web.Response:
+    """Seen: `GET /items` (在庫検索), scope `item:index`, filters `ids`, `codes`, paging."""
+    guard(request, p.SCOPE_ITEM_INDEX)
+    world = request.app[WORLD_KEY]
+    q, d = request.query, p.Detail()
+    ids = int_list_param(q, "ids", d)
+    codes = list_param(q, "codes")
+    paging = paging_params(q, d)
+    d.raise_if_any()
+    found = [
+        x
+        for x in world.items.values()
+        if (ids is None or x["id"] in ids) and (codes is None or x["code"] in codes)
+    ]
+    page, next_cursor = paging.apply(found, key=lambda x: x["id"])
+    base = str(request.url.origin())
+    return list_response([item_json(world, x, base) for x in page], next_cursor)
+
+
+async def products_index(request: web.Request) -> web.Response:
+    """Seen: `GET /products` (カタログ検索), scope `product:index`, filter `ids`, paging."""
+    guard(request, p.SCOPE_PRODUCT_INDEX)
+    world = request.app[WORLD_KEY]
+    q, d = request.query, p.Detail()
+    ids = int_list_param(q, "ids", d)
+    paging = paging_params(q, d)
+    d.raise_if_any()
+    found = [x for x in world.products.values() if ids is None or x["id"] in ids]
+    page, next_cursor = paging.apply(found, key=lambda x: x["id"])
+    return list_response([product_json(world, x) for x in page], next_cursor)
 
 
 async def image(request: web.Request) -> web.Response:
@@ -574,4 +674,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/ec/inventories", inventories_index)
     r.add_get("/ec/inventories/{inventory_id}", inventory_show)
     r.add_get("/ec/orders", orders_index)
+    r.add_get("/items", items_index)
+    r.add_get("/products", products_index)
     r.add_get("/images/{image_id}.jpg", image)

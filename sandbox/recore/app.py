@@ -19,6 +19,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from sandbox.guard import loopback_guard
+
 from . import api, controls, pages
 from . import protocol as p
 from .api import ApiError, endpoint_name
@@ -29,12 +31,14 @@ from .keys import (
     DEMO_KEY_KEY,
     FAULTS_KEY,
     IMAGES_KEY,
+    INVENTORY_FORM_KEY,
     LIMITER_KEY,
     WORLD_KEY,
     Counters,
     Faults,
+    InventoryForm,
 )
-from .seed import SEED_BASE_TIME, populate, seed_more
+from .seed import SEED_BASE_TIME, populate, populate_catalogue, seed_more, upgrade_v1
 from .world import World, WorldError
 
 log = logging.getLogger(__name__)
@@ -68,11 +72,14 @@ def _fault(request: web.Request) -> ApiError | None:
     return None
 
 
+PROTOCOL_PREFIXES = ("/ec/", "/items", "/products")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Protocol and control routes answer errors in the co-api envelope, never as HTML."""
     path = request.path
-    is_protocol = path.startswith("/ec/")
+    is_protocol = path.startswith(PROTOCOL_PREFIXES)
     if not is_protocol and not path.startswith("/_sandbox/"):
         return await handler(request)
     response: web.StreamResponse
@@ -110,21 +117,28 @@ def create_app(
     state_file: Path | None = None,
     seed: bool = True,
     rate_limit: int = p.RATE_LIMIT_PER_SECOND,
+    inventories: str = "spec",
 ) -> web.Application:
     """The sandbox app. With `state_file`, the world is loaded from it (if present) and every
     change is written back atomically; without, it lives in memory. `seed` fills a new world
-    with the demo stock (ignored when the state file already exists)."""
+    with the demo stock (ignored when the state file already exists). `inventories` is the
+    form of `GET /ec/inventories/{id}`: `spec` (only what ReCORE's spec shows) or `rich` (with
+    the Yahoo fields, description and every photo: the connector's first assumption)."""
+    if inventories not in p.INVENTORY_FORMS:
+        raise ValueError(f"inventories must be one of {p.INVENTORY_FORMS}, not {inventories!r}")
     world = World(state_file)
-    if not world.load():
+    if not world.load(upgrade=upgrade_v1):
+        populate_catalogue(world)
         if seed:
             populate(world)
         world.save()
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[loopback_guard, error_middleware])
     app[WORLD_KEY] = world
     app[FAULTS_KEY] = Faults()
     app[LIMITER_KEY] = RateLimiter(rate_limit)
     app[IMAGES_KEY] = ImageCache()
     app[COUNTERS_KEY] = Counters()
+    app[INVENTORY_FORM_KEY] = InventoryForm(inventories)
     # Fixed iat: the demo key is the same string on every start, so a saved setting keeps working.
     app[DEMO_KEY_KEY] = mint_jwt(world.company_id, list(p.ALL_SCOPES), iat=SEED_BASE_TIME)
     env = aiohttp_jinja2.setup(

@@ -12,8 +12,15 @@ from aiohttp import web
 
 from . import protocol as p
 from .api import ApiError, _dumps, is_int, json_object, order_json, task_json
-from .keys import COUNTERS_KEY, DEMO_KEY_KEY, FAULTS_KEY, LIMITER_KEY, WORLD_KEY
-from .seed import mall_attributes, populate, seed_more
+from .keys import (
+    COUNTERS_KEY,
+    DEMO_KEY_KEY,
+    FAULTS_KEY,
+    INVENTORY_FORM_KEY,
+    LIMITER_KEY,
+    WORLD_KEY,
+)
+from .seed import item_fields, mall_attributes, populate, populate_catalogue, seed_more
 from .world import World
 
 
@@ -21,11 +28,13 @@ def _ok(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
 
 
-def listing_summary(listing: dict[str, Any]) -> dict[str, Any]:
+def listing_summary(listing: dict[str, Any], world: World | None = None) -> dict[str, Any]:
     attrs = listing["mall_attributes"]
+    code = world.item_code(listing) if world is not None else None
     return {
         "id": listing["id"],
-        "management_number": attrs.get("management_number"),
+        "management_number": attrs.get("management_number") or code,
+        "item_code": code,
         "title": listing["title"],
         "status": listing["status"],
         "status_label": p.INVENTORY_STATUS_LABELS[listing["status"]],
@@ -76,7 +85,8 @@ async def state(request: web.Request) -> web.Response:
             "store_id": None,
             "now": world.now(),
             "api_key": app[DEMO_KEY_KEY],
-            "listings": [listing_summary(x) for x in world.listings.values()],
+            "inventory_form": app[INVENTORY_FORM_KEY].form,
+            "listings": [listing_summary(x, world) for x in world.listings.values()],
             "pending": [
                 {
                     "id": x["id"],
@@ -87,6 +97,9 @@ async def state(request: web.Request) -> web.Response:
             ],
             "tasks": [task_state(t) for t in world.tasks.values()],
             "orders": [order_state(o) for o in world.orders.values()],
+            "items": list(world.items.values()),
+            "categories": list(world.categories.values()),
+            "grades": world.grades,
             "faults": app[FAULTS_KEY].to_json(),
             "requests": {
                 "by_status": app[COUNTERS_KEY].by_status,
@@ -112,6 +125,11 @@ def _opt_int(body: dict[str, Any], key: str, d: p.Detail, lo: int, hi: int) -> i
     return value
 
 
+# What a listing's stock may set (`{"item": {...}}` in `POST /_sandbox/listings`): its grade
+# name, condition note, the shop's category id and its code.
+ITEM_FIELDS = frozenset({"grade", "condition_note", "category_id", "code"})
+
+
 def create_listings_from(world: World, items: list[Any]) -> list[dict[str, Any]]:
     """Validate every item first (so a bad one creates nothing), then create them all."""
     d = p.Detail()
@@ -132,6 +150,10 @@ def create_listings_from(world: World, items: list[Any]) -> list[dict[str, Any]]
         overrides = item.get("mall_attributes", {})
         if not isinstance(overrides, dict):
             sub.add("mall_attributes", "オブジェクトで指定してください。")
+        stock = item.get("item", {})
+        if not isinstance(stock, dict) or set(stock) - ITEM_FIELDS:
+            sub.add("item", f"{'・'.join(sorted(ITEM_FIELDS))} のオブジェクトで指定してください。")
+            stock = {}
         for key, messages in sub.fields.items():
             for m in messages:
                 d.add(f"items.{n}.{key}", m)
@@ -143,6 +165,7 @@ def create_listings_from(world: World, items: list[Any]) -> list[dict[str, Any]]
         attrs["management_number"] = attrs.get("management_number") or mn
         prepared.append(
             {
+                "item": item_fields(attrs) | {"code": attrs["management_number"]} | stock,
                 "title": title if title is not None else f"サンドボックス商品 {mn}",
                 "description": description
                 if description is not None
@@ -163,6 +186,7 @@ def create_listings_from(world: World, items: list[Any]) -> list[dict[str, Any]]
                 description=x["description"],
                 mall_attributes=x["mall_attributes"],
                 image_ids=world.add_images(label, x["image_count"], x["image_kb"], x["corrupt"]),
+                item=x["item"],
             )
         )
     return created
@@ -198,7 +222,7 @@ async def create_listings(request: web.Request) -> web.Response:
     world.changed()
     return _ok(
         {
-            "listings": [listing_summary(x) for x in created],
+            "listings": [listing_summary(x, world) for x in created],
             "tasks": [task_state(t) for x in created if (t := _create_task_of(world, x["id"]))],
         },
         status=201,
@@ -218,7 +242,7 @@ async def list_pending(request: web.Request) -> web.Response:
     world.changed()
     return _ok(
         {
-            "listing": listing_summary(listing),
+            "listing": listing_summary(listing, world),
             "task": task_state(_create_task_of(world, listing["id"]) or {}),
         },
         status=201,
@@ -246,6 +270,7 @@ async def update_listing(request: web.Request) -> web.Response:
     for key, lo, hi in (
         ("start_price", 0, 10**9),
         ("buyout_price", 0, 10**9),
+        ("price", 1, 10**9),  # the variant's one price (what ReCORE's spec shows)
         ("quantity", 0, 999),
     ):
         if key in body:
@@ -333,7 +358,8 @@ async def faults(request: web.Request) -> web.Response:
     slow = _opt_int(body, "slow_ms", d, 0, 60000)
     storm = _opt_int(body, "rate_limit_storm", d, 0, 100000)
     err = _opt_int(body, "error_5xx", d, 0, 100000)
-    known = {"down_seconds", "slow_ms", "rate_limit_storm", "error_5xx", "reset"}
+    page_size = _opt_int(body, "task_page_size", d, 0, 10000)
+    known = {"down_seconds", "slow_ms", "rate_limit_storm", "error_5xx", "task_page_size", "reset"}
     for key in body:
         if key not in known:
             d.add(key, "不明な項目です。")
@@ -349,7 +375,19 @@ async def faults(request: web.Request) -> web.Response:
         f.rate_limit_storm = storm
     if err is not None:
         f.error_5xx = err
+    if page_size is not None:
+        f.task_page_size = page_size
     return _ok({"faults": f.to_json()})
+
+
+async def inventory_form(request: web.Request) -> web.Response:
+    """`{"form": "spec"|"rich"}`: the form `GET /ec/inventories/{id}` answers in from now on."""
+    body = await json_object(request)
+    form = body.get("form")
+    if form not in p.INVENTORY_FORMS:
+        raise p.Invalid({"form": [f"{' か '.join(p.INVENTORY_FORMS)} を指定してください。"]})
+    request.app[INVENTORY_FORM_KEY].form = form
+    return _ok({"inventory_form": form})
 
 
 async def clock(request: web.Request) -> web.Response:
@@ -368,6 +406,7 @@ async def reset(request: web.Request) -> web.Response:
     world = request.app[WORLD_KEY]
     body = await json_object(request, allow_empty=True)
     world.reset()
+    populate_catalogue(world)
     if body.get("seed", True):
         populate(world)
     world.changed()
@@ -388,6 +427,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/orders/{order_id}/cancel", cancel_order)
     r.add_post("/_sandbox/tasks", issue_task)
     r.add_post("/_sandbox/faults", faults)
+    r.add_post("/_sandbox/inventories", inventory_form)
     r.add_post("/_sandbox/clock", clock)
 
 

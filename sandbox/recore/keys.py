@@ -21,6 +21,9 @@ class Faults:
     slow_ms: int = 0
     rate_limit_storm: int = 0  # the next N protocol requests get 429
     error_5xx: int = 0  # the next N protocol requests get 500
+    # Not a fault but a variant: the task list answers in pages of N joined by X-Next-Cursor
+    # (0: one answer with every open task, as the spec shows it)
+    task_page_size: int = 0
     served: dict[str, int] = field(default_factory=lambda: {"503": 0, "500": 0, "429": 0})
 
     def reset(self) -> None:
@@ -28,6 +31,7 @@ class Faults:
         self.slow_ms = 0
         self.rate_limit_storm = 0
         self.error_5xx = 0
+        self.task_page_size = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -35,8 +39,16 @@ class Faults:
             "slow_ms": self.slow_ms,
             "rate_limit_storm": self.rate_limit_storm,
             "error_5xx": self.error_5xx,
+            "task_page_size": self.task_page_size,
             "served": dict(self.served),
         }
+
+
+@dataclass
+class InventoryForm:
+    """`spec` (what ReCORE's spec shows) or `rich` (with the Yahoo fields); see protocol.py."""
+
+    form: str = "spec"
 
 
 @dataclass
@@ -57,3 +69,4 @@ LIMITER_KEY = web.AppKey("recore_limiter", RateLimiter)
 IMAGES_KEY = web.AppKey("recore_images", ImageCache)
 DEMO_KEY_KEY = web.AppKey("recore_demo_key", str)
 COUNTERS_KEY = web.AppKey("recore_counters", Counters)
+INVENTORY_FORM_KEY = web.AppKey("recore_inventory_form", InventoryForm)

@@ -19,13 +19,32 @@ SCOPE_TASK_UPDATE: Final = "ec:gateway:task:update"
 SCOPE_ORDER_UPSERT: Final = "ec:gateway:order:upsert"
 SCOPE_INVENTORY_INDEX: Final = "ec:inventory:index"
 SCOPE_ORDER_INDEX: Final = "ec:order:index"
+SCOPE_ITEM_INDEX: Final = "item:index"  # seen: `GET /items` (在庫検索)
+SCOPE_PRODUCT_INDEX: Final = "product:index"  # seen: `GET /products` (カタログ検索)
 ALL_SCOPES: Final = (
     SCOPE_TASK_INDEX,
     SCOPE_TASK_UPDATE,
     SCOPE_ORDER_UPSERT,
     SCOPE_INVENTORY_INDEX,
     SCOPE_ORDER_INDEX,
+    SCOPE_ITEM_INDEX,
+    SCOPE_PRODUCT_INDEX,
 )
+# Seen: the task list's query table has only these two; the sandbox refuses anything else
+# (whether ReCORE does is unseen: the connector sends nothing else either way).
+TASK_QUERY_PARAMS: Final = frozenset({"ec_account_id", "type"})
+# Seen: the order list's filters (no mall_order_ids, no ordered_at/shipped_at ranges): the
+# sandbox refuses anything else, so a client that sends an unseen one learns to leave it out.
+ORDER_QUERY_PARAMS: Final = frozenset(
+    {"ids", "ids[]", "item_ids", "item_ids[]", "statuses", "statuses[]", "sub_statuses"}
+    | {"ec_account_id", "page", "limit", "cursor"}
+    | {f"{f}_{e}" for f in ("created_at", "updated_at") for e in ("from", "to")}
+)
+
+# Which form `GET /ec/inventories/{id}` answers in: `spec` shows only what ReCORE's spec shows
+# (the list object: title, one image_url, variants); `rich` adds our earlier assumption
+# (description, image_urls, mall_attributes with the Yahoo fields staff filled in).
+INVENTORY_FORMS: Final = ("spec", "rich")
 
 RATE_LIMIT_PER_SECOND: Final = 5  # seen for every list endpoint; assumed for the POSTs
 PAGE_LIMIT_DEFAULT: Final = 50
@@ -129,7 +148,7 @@ GOODS_STRING_FIELDS: Final = ("mall_item_id", "mall_item_code", "tax_rate_type")
 # Error codes. VALIDATE_FAILED is seen; the others are assumed names.
 VALIDATE_FAILED: Final = "VALIDATE_FAILED"
 ERROR_MESSAGES: Final[dict[str, str]] = {
-    "VALIDATE_FAILED": "入力内容に誤りがあります。",
+    "VALIDATE_FAILED": "入力値が不正です",  # seen, with the detail messages in English
     "UNAUTHORIZED": "認証に失敗しました。APIキー（X-Identification）を確認してください。",
     "FORBIDDEN": "このAPIキーにはこの操作の権限（スコープ）がありません。",
     "NOT_FOUND": "指定されたリソースが見つかりません。",
@@ -180,6 +199,17 @@ class Detail:
     def add(self, field: str, message: str) -> None:
         self.fields.setdefault(field, []).append(message)
 
+    def en(self, field: str, phrase: str) -> None:
+        """A protocol message as the spec shows them: English, field first ("Pickup date can't
+        be blank" for `pickup_date`)."""
+        self.add(field, f"{humanize(field)} {phrase}")
+
     def raise_if_any(self) -> None:
         if self.fields:
             raise Invalid(self.fields)
+
+
+def humanize(field: str) -> str:
+    """`pickup_date` → `Pickup date`, `goods.0.unit_price` → `Goods 0 unit price` (Rails-like)."""
+    words = field.removesuffix("_id").replace(".", " ").replace("_", " ").strip()
+    return (words[:1].upper() + words[1:]) or "Base"

@@ -1,8 +1,15 @@
 """Deterministic seed: realistic second-hand stock, some of it deliberately breaking Yahoo's rules.
 
-`SEEDED_INVALID` says which seeded 管理番号 breaks which rule (one rule each), so the
-connector's tests can check that exactly those items are refused with a clear message.
-Category ids are illustrative (Yahoo-like numeric ids), not a checked Yahoo category tree.
+`SEEDED_INVALID` says which seeded 管理番号 breaks which rule (one rule each) when the
+inventories carry the Yahoo fields (`rich`); `SEEDED_INVALID_SPEC` which ones still break a rule
+when they show only what ReCORE's spec shows (`spec`: title, one photo, price and quantity; the
+rest comes from the item, its catalogue category and the connector's templates). The
+connector's tests check that exactly those items are refused with a clear message.
+Yahoo category ids are illustrative (Yahoo-like numeric ids), not a checked Yahoo category tree.
+
+Every listing allocates one item (在庫) whose code is the listing's 管理番号, whose grade stands
+for its condition (`GRADE_OF_CONDITION`) and whose catalogue entry is in the shop's own
+category (`RECORE_CATEGORIES`); its condition note is the listing's notes, one per line.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .world import JST, World
+from .world import JST, STATE_VERSION, World
 
 # Seed clock: a fixed past moment, so every seeded timestamp and task id is the same on each run.
 SEED_BASE_TIME = int(datetime(2026, 11, 16, 10, 0, tzinfo=JST).timestamp())
@@ -36,6 +43,121 @@ CATEGORIES: dict[int, str] = {
     2084303361: "スポーツ、レジャー > スポーツ別 > テニス > ラケット",
     2084046838: "家電、AV、カメラ > 生活家電 > 掃除機",
 }
+
+
+# The shop's own category tree in ReCORE (カタログのカテゴリ): id → (name, parent id, the Yahoo
+# category the demo's category table maps it to). ReCORE knows nothing of Yahoo's ids: that
+# table is the connector's (see `demo_category_table`).
+RECORE_CATEGORIES: dict[int, tuple[str, int | None, int | None]] = {
+    1: ("その他", None, None),
+    100: ("カメラ", None, None),
+    101: ("一眼レフカメラ", 100, 2084261685),
+    102: ("コンパクトデジタルカメラ", 100, 2084261684),
+    103: ("ミラーレス一眼", 100, 2084261686),
+    200: ("バッグ", None, None),
+    201: ("ハンドバッグ", 200, 2084005290),
+    202: ("ショルダーバッグ", 200, 2084005291),
+    203: ("リュック", 200, 2084050115),
+    300: ("腕時計", None, None),
+    301: ("国産腕時計", 300, 23828),
+    302: ("デジタル腕時計", 300, 2084062603),
+    303: ("海外ブランド腕時計", 300, 2084050111),
+    400: ("ゲーム", None, None),
+    401: ("ニンテンドースイッチ本体", 400, 2084315561),
+    402: ("プレイステーション本体", 400, 2084315562),
+    403: ("ゲームソフト", 400, 2084315570),
+    500: ("キッチン・生活家電", None, None),
+    501: ("鍋", 500, 2084207680),
+    502: ("炊飯器", 500, 2084046826),
+    503: ("トースター", 500, 2084046823),
+    504: ("フライパン", 500, 2084070223),
+    505: ("掃除機", 500, 2084046838),
+    600: ("オーディオ", None, None),
+    601: ("イヤホン・ヘッドホン", 600, 2084239067),
+    700: ("スポーツ", None, None),
+    701: ("テニス用品", 700, 2084303361),
+}
+# Yahoo category of the seeded stock → the ReCORE category its catalogue entry is in.
+RECORE_CATEGORY_OF: dict[int, int] = {
+    yahoo: recore for recore, (_n, _p, yahoo) in RECORE_CATEGORIES.items() if yahoo is not None
+}
+# The shop's grade names (ReCORE's グレード) and the Yahoo condition each stands for. ReCORE's
+# spec shows `grade: {"id", "name": "中古A"}`; the names are the shop's own.
+GRADE_OF_CONDITION: dict[str, str] = {
+    "未使用": "未使用",
+    "未使用に近い": "中古S",
+    "目立った傷や汚れなし": "中古A",
+    "やや傷や汚れあり": "中古B",
+    "傷や汚れあり": "中古C",
+    "全体的に状態が悪い": "ジャンク",
+}
+GRADES: tuple[str, ...] = ("新品", *GRADE_OF_CONDITION.values())
+
+
+def populate_catalogue(world: World) -> None:
+    """The category tree and grade names every sandbox world starts with (seeded or not)."""
+    for category_id, (name, parent, _yahoo) in RECORE_CATEGORIES.items():
+        world.add_category(category_id, name, parent)
+    for name in GRADES:
+        world.grade_id(name)
+
+
+def item_fields(mall_attributes: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
+    """The stock behind a seeded listing: grade from its condition, the shop's category from
+    its Yahoo category, the notes as ReCORE's condition note (plain text, one line each)."""
+    condition = mall_attributes.get("condition")
+    category = mall_attributes.get("category_id")
+    return {
+        "grade": GRADE_OF_CONDITION.get(condition) if isinstance(condition, str) else None,
+        "category_id": RECORE_CATEGORY_OF.get(category, 1) if isinstance(category, int) else 1,
+        "condition_note": "\n".join(notes) if notes else None,
+    }
+
+
+def upgrade_v1(world: World, data: dict[str, Any]) -> None:
+    """Load a version-1 state file (no items, products, categories, grades): each listing's and
+    pending item's stock is made from its Yahoo fields, under the item id it already allocates."""
+    world.load_json(
+        {
+            **data,
+            "version": STATE_VERSION,
+            "items": [],
+            "products": [],
+            "categories": [],
+            "grades": [],
+        }
+    )
+    populate_catalogue(world)
+    stock = [
+        (x["variants"][0]["allocations"][0]["item_id"], x)
+        for x in world.listings.values()
+        if x["variants"] and x["variants"][0]["allocations"]
+    ]
+    stock += [(x["item_id"], x) for x in world.pending.values()]
+    for item_id, x in stock:
+        attrs = x["mall_attributes"]
+        fields = item_fields(attrs)
+        world.add_item(
+            code=attrs.get("management_number"),
+            title=x["title"],
+            price=attrs.get("buyout_price") or attrs.get("start_price"),
+            grade=fields["grade"],
+            condition_note=None,
+            category_id=fields["category_id"],
+            image_ids=x["image_ids"],
+            at=x.get("created_at"),
+            item_id=item_id,
+        )
+    world.counters["item"] = max([world.counters.get("item", 70000), *(i for i, _ in stock)])
+
+
+def demo_category_table() -> list[dict[str, Any]]:
+    """The connector's ReCORE category → Yahoo category rows for this seed (the demo's table)."""
+    return [
+        {"recore_category_id": recore, "recore_category_name": name, "yahoo_category_id": str(y)}
+        for recore, (name, _parent, y) in RECORE_CATEGORIES.items()
+        if y is not None
+    ]
 
 
 def _description(lines: list[str]) -> str:
@@ -349,7 +471,6 @@ _LONG_TITLE = (
 SEEDED_INVALID: dict[str, str] = {
     "RC-10019": "title_too_long",
     "RC-10020": "title_not_cp932",
-    "RC-10021": "description_newline",
     "RC-10022": "buyout_below_start",
     "RC-10023": "too_many_images",
     "RC-10024": "corrupt_image",
@@ -358,6 +479,15 @@ SEEDED_INVALID: dict[str, str] = {
     "RC-10008": "duplicate_management_number",
 }
 DUPLICATE_MANAGEMENT_NUMBER = "RC-10008"
+# Without the Yahoo fields there is no buyout price and no 販路 to break a rule with.
+SEEDED_INVALID_SPEC: dict[str, str] = {
+    k: v
+    for k, v in SEEDED_INVALID.items()
+    if v not in ("buyout_below_start", "sales_channel_store_only")
+}
+# RC-10021's description holds raw newlines (pasted from a spreadsheet): the connector turns
+# them into <br>, so it lists like the others.
+NEWLINE_DESCRIPTION = "RC-10021"
 
 # 出品待ち: stock bought in, not yet put on EC by staff.
 _PENDING: list[tuple[str, str, int, str, int, int, int, list[str]]] = [
@@ -396,26 +526,29 @@ _PENDING: list[tuple[str, str, int, str, int, int, int, list[str]]] = [
 
 def populate(world: World) -> None:
     """Fill an empty world with the demo stock; every listing gets a CREATE_INVENTORY task."""
+    populate_catalogue(world)
     at = SEED_BASE_TIME
     for n, (mn, title, cat, cond, start, buyout, photos, size, kw, folder, notes) in enumerate(
         _STOCK
     ):
+        attrs = mall_attributes(
+            mn,
+            cat,
+            cond,
+            start,
+            buyout,
+            size_class=size,
+            keywords=kw,
+            folder_path=folder,
+            sales_channel="ECのみ" if n % 5 == 4 else "併売",
+        )
         world.create_listing(
             title=title,
             description=_description(notes),
-            mall_attributes=mall_attributes(
-                mn,
-                cat,
-                cond,
-                start,
-                buyout,
-                size_class=size,
-                keywords=kw,
-                folder_path=folder,
-                sales_channel="ECのみ" if n % 5 == 4 else "併売",
-            ),
+            mall_attributes=attrs,
             image_ids=world.add_images(mn, photos, kb=30 + (n * 7) % 40),
             at=at + n * 300,
+            item=item_fields(attrs, notes),
         )
     at += len(_STOCK) * 300
     for n, spec in enumerate(_invalid_stock()):
@@ -426,16 +559,30 @@ def populate(world: World) -> None:
             mall_attributes=spec["mall_attributes"],
             image_ids=world.add_images(mn, spec["photos"], kb=35, corrupt=spec.get("corrupt", ())),
             at=at + n * 300,
+            item=item_fields(spec["mall_attributes"], spec["notes"]),
         )
     for mn, title, cat, cond, start, buyout, photos, notes in _PENDING:
         pending_id = world.next_id("pending", start=1)
+        attrs = mall_attributes(mn, cat, cond, start, buyout)
+        image_ids = world.add_images(mn, photos, kb=35)
+        fields = item_fields(attrs, notes)
+        stock = world.add_item(
+            code=mn,
+            title=title,
+            price=buyout or start,
+            grade=fields["grade"],
+            condition_note=fields["condition_note"],
+            category_id=fields["category_id"],
+            image_ids=image_ids,
+            at=SEED_BASE_TIME - 3600,
+        )
         world.pending[pending_id] = {
             "id": pending_id,
-            "item_id": world.next_id("item", start=70001),
+            "item_id": stock["id"],
             "title": title,
             "description": _description(notes),
-            "mall_attributes": mall_attributes(mn, cat, cond, start, buyout),
-            "image_ids": world.add_images(mn, photos, kb=35),
+            "mall_attributes": attrs,
+            "image_ids": image_ids,
             "created_at": SEED_BASE_TIME - 3600,
         }
 
@@ -448,6 +595,7 @@ def _invalid_stock() -> list[dict[str, Any]]:
         return {
             "title": title,
             "description": description,
+            "notes": notes,
             "photos": photos,
             "corrupt": corrupt,
             "mall_attributes": mall_attributes(
@@ -465,7 +613,7 @@ def _invalid_stock() -> list[dict[str, Any]]:
             36000,
             42000,
             5,
-            # A raw newline, as pasted from a spreadsheet: Yahoo's CSV does not allow it.
+            # A raw newline, as pasted from a spreadsheet: the connector makes it <br>.
             description="<p>動作確認済みです。</p>\n<p>付属品：バッテリー、充電器。</p>",
         ),
         spec(
@@ -531,19 +679,22 @@ def seed_more(
     for n in range(start, start + count):
         brand, name, cat, price = _BULK_ITEMS[n % len(_BULK_ITEMS)]
         mn = f"BM-{n + 1:06d}"
+        notes = [f"{brand} {name}です。", "動作確認済みです。"]
+        attrs = mall_attributes(
+            mn,
+            cat,
+            _BULK_CONDITIONS[n % len(_BULK_CONDITIONS)],
+            price,
+            price + price // 5,
+            keywords=f"{brand} 中古",
+            folder_path="ベンチマーク",
+        )
         listing = world.create_listing(
             title=f"{brand} {name} 中古 {mn}",
-            description=_description([f"{brand} {name}です。", "動作確認済みです。"]),
-            mall_attributes=mall_attributes(
-                mn,
-                cat,
-                _BULK_CONDITIONS[n % len(_BULK_CONDITIONS)],
-                price,
-                price + price // 5,
-                keywords=f"{brand} 中古",
-                folder_path="ベンチマーク",
-            ),
+            description=_description(notes),
+            mall_attributes=attrs,
             image_ids=world.add_images(mn, images_per_item, kb=image_kb),
+            item=item_fields(attrs, notes),
         )
         ids.append(listing["id"])
     world.counters["bulk"] = start + count

@@ -24,7 +24,7 @@ from .images import ImageSpec
 log = logging.getLogger(__name__)
 
 JST = timezone(timedelta(hours=9))
-STATE_VERSION = 1
+STATE_VERSION = 2
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -63,6 +63,12 @@ class World:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
         self.images: dict[int, dict[str, Any]] = {}
+        # ReCORE's own stock (在庫, `GET /items`), catalogue (カタログ, `GET /products`), the shop's
+        # category tree and grade names: what a listing points at through its allocations.
+        self.items: dict[int, dict[str, Any]] = {}
+        self.products: dict[int, dict[str, Any]] = {}
+        self.categories: dict[int, dict[str, Any]] = {}
+        self.grades: dict[int, str] = {}
         self.counters: dict[str, int] = {}
         self.time_offset = 0  # seconds added to the clock (`POST /_sandbox/clock`), not persisted
         self._last_save_cost = 0.0
@@ -76,6 +82,10 @@ class World:
         self.tasks.clear()
         self.orders.clear()
         self.images.clear()
+        self.items.clear()
+        self.products.clear()
+        self.categories.clear()
+        self.grades.clear()
         self.counters.clear()
 
     # ---- small helpers -------------------------------------------------------------------
@@ -110,6 +120,69 @@ class World:
             return None
         return ImageSpec(seed=img["seed"], label=img["label"], kb=img["kb"], corrupt=img["corrupt"])
 
+    # ---- stock (items), catalogue (products), categories, grades -----------------------------
+    def add_category(self, category_id: int, name: str, parent_id: int | None = None) -> None:
+        self.categories[category_id] = {"id": category_id, "name": name, "parent_id": parent_id}
+
+    def category_ancestors(self, category_id: int) -> list[dict[str, Any]]:
+        """The parents of a category, root first (the spec's `category.ancestors`)."""
+        chain: list[dict[str, Any]] = []
+        parent = self.categories.get(category_id, {}).get("parent_id")
+        while parent is not None and parent in self.categories and len(chain) < 20:
+            chain.insert(0, self.categories[parent])
+            parent = self.categories[parent]["parent_id"]
+        return chain
+
+    def grade_id(self, name: str) -> int:
+        for grade_id, known in self.grades.items():
+            if known == name:
+                return grade_id
+        grade_id = self.next_id("grade")
+        self.grades[grade_id] = name
+        return grade_id
+
+    def add_item(
+        self,
+        *,
+        code: str | None,
+        title: str,
+        price: int | None,
+        grade: str | None,
+        condition_note: str | None,
+        category_id: int | None,
+        image_ids: list[int],
+        at: int | None = None,
+        store_id: int = 1,
+        item_id: int | None = None,
+    ) -> dict[str, Any]:
+        """One piece of stock (在庫) and its catalogue entry (カタログ) with the shop's category."""
+        at = self.now() if at is None else at
+        product_id = self.next_id("product", start=60001)
+        self.products[product_id] = {
+            "id": product_id,
+            "code": f"PD{product_id:010d}",
+            "title": title,
+            "category_id": category_id,
+            "created_at": at,
+            "updated_at": at,
+        }
+        if item_id is None:
+            item_id = self.next_id("item", start=70001)
+        item = {
+            "id": item_id,
+            "code": code or f"IT{item_id:010d}",
+            "store_id": store_id,
+            "price": price,
+            "grade_id": self.grade_id(grade) if grade else None,
+            "condition_note": condition_note,
+            "image_ids": list(image_ids),
+            "product_id": product_id,
+            "created_at": at,
+            "updated_at": at,
+        }
+        self.items[item_id] = item
+        return item
+
     # ---- listings (EC inventories) ----------------------------------------------------------
     def create_listing(
         self,
@@ -121,14 +194,29 @@ class World:
         at: int | None = None,
         item_id: int | None = None,
         issue_task: bool = True,
+        item: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Put stock on EC (staff pressed 出品): a 待機中 listing plus its CREATE_INVENTORY task."""
+        """Put stock on EC (staff pressed 出品): a 待機中 listing plus its CREATE_INVENTORY task.
+
+        The stock it allocates is `item_id`, or a new item made from `item` (grade,
+        condition_note, category_id, code; the 管理番号 is the item's code by default)."""
         at = self.now() if at is None else at
         listing_id = self.next_id("listing", start=5001)
-        item_id = item_id if item_id is not None else self.next_id("item", start=70001)
         attrs = dict(mall_attributes)
         price = int_or_none(attrs.get("buyout_price")) or int_or_none(attrs.get("start_price"))
-        quantity = int_or_none(attrs.get("quantity")) or 1
+        quantity = int_or_none(attrs.get("quantity")) if "quantity" in attrs else 1
+        if item_id is None:
+            fields = item or {}
+            item_id = self.add_item(
+                code=fields.get("code") or attrs.get("management_number"),
+                title=title,
+                price=price,
+                grade=fields.get("grade"),
+                condition_note=fields.get("condition_note"),
+                category_id=fields.get("category_id"),
+                image_ids=image_ids,
+                at=at,
+            )["id"]
         listing: dict[str, Any] = {
             "id": listing_id,
             "ec_account_id": self.ec_account_id,
@@ -186,6 +274,12 @@ class World:
             item_id=item["item_id"],
         )
 
+    def item_code(self, listing: dict[str, Any]) -> str | None:
+        """The code of the stock a listing allocates (the 管理番号 the connector derives)."""
+        allocations = listing["variants"][0]["allocations"] if listing["variants"] else []
+        item = self.items.get(allocations[0]["item_id"]) if allocations else None
+        return item["code"] if item else None
+
     def get_listing(self, listing_id: int) -> dict[str, Any]:
         listing = self.listings.get(listing_id)
         if listing is None:
@@ -217,13 +311,19 @@ class World:
             if "image_count" in changes:
                 label = str(attrs.get("management_number") or listing_id)
                 listing["image_ids"] = self.add_images(label, changes["image_count"])
+                # the photos belong to the stock: its item shows the same ones
+                for allocation in listing["variants"][0]["allocations"]:
+                    item = self.items.get(allocation["item_id"])
+                    if item is not None:
+                        item["image_ids"] = list(listing["image_ids"])
+                        item["updated_at"] = self.now()
             kinds.append("UPDATE_INVENTORY")
-        if "start_price" in changes or "buyout_price" in changes:
+        if "start_price" in changes or "buyout_price" in changes or "price" in changes:
             for key in ("start_price", "buyout_price"):
                 if key in changes:
                     attrs[key] = changes[key]
-            listing["variants"][0]["price"] = int_or_none(attrs.get("buyout_price")) or (
-                int_or_none(attrs.get("start_price"))
+            listing["variants"][0]["price"] = changes.get("price") or (
+                int_or_none(attrs.get("buyout_price")) or int_or_none(attrs.get("start_price"))
             )
             kinds.append("UPDATE_INVENTORY_PRICE")
         if "quantity" in changes:
@@ -416,6 +516,7 @@ class World:
             for lst in self.listings.values()
             if lst["variants"][0]["mall_item_code"] == code
             or lst["mall_attributes"].get("management_number") == code
+            or self.item_code(lst) == code
         ]
         matches.sort(key=lambda lst: (lst["status"] != "DONE", lst["id"]))
         return matches[0] if matches else None
@@ -483,6 +584,10 @@ class World:
             "tasks": list(self.tasks.values()),
             "orders": list(self.orders.values()),
             "images": [{"id": k, **v} for k, v in self.images.items()],
+            "items": list(self.items.values()),
+            "products": list(self.products.values()),
+            "categories": list(self.categories.values()),
+            "grades": [{"id": k, "name": v} for k, v in self.grades.items()],
         }
 
     def load_json(self, data: dict[str, Any]) -> None:
@@ -494,6 +599,10 @@ class World:
         self.tasks = {str(x["id"]): x for x in sorted(data["tasks"], key=lambda t: t["_seq"])}
         self.orders = {int(x["id"]): x for x in data["orders"]}
         self.images = {int(x.pop("id")): x for x in data["images"]}
+        self.items = {int(x["id"]): x for x in data["items"]}
+        self.products = {int(x["id"]): x for x in data["products"]}
+        self.categories = {int(x["id"]): x for x in data["categories"]}
+        self.grades = {int(x["id"]): str(x["name"]) for x in data["grades"]}
 
     def changed(self) -> None:
         """Persist after a change. Small worlds are written at once; when a write is slow (a
@@ -539,11 +648,17 @@ class World:
         self._last_save_at = time.monotonic()
         self._last_save_cost = self._last_save_at - started
 
-    def load(self) -> bool:
-        """Load the state file if there is one; False when there is none yet."""
+    def load(self, upgrade: Callable[[World, dict[str, Any]], None] | None = None) -> bool:
+        """Load the state file if there is one; False when there is none yet. A version-1 file
+        is handed to `upgrade`; any other version is an error (never a silent reset)."""
         if self.state_file is None or not self.state_file.exists():
             return False
-        self.load_json(json.loads(self.state_file.read_text(encoding="utf-8")))
+        data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        if data.get("version") == 1 and upgrade is not None:
+            upgrade(self, data)  # the first sandbox's world: its stock gets items and a catalogue
+            log.info("recore sandbox: upgraded %s to version %s", self.state_file, STATE_VERSION)
+            return True
+        self.load_json(data)
         log.info("recore sandbox: loaded state from %s", self.state_file)
         return True
 

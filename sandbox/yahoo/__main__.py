@@ -1,4 +1,5 @@
-"""`python -m sandbox.yahoo --port 8782 [--state FILE] [--no-seed]`: the Yahoo sandbox on 127.0.0.1.
+"""`python -m sandbox.yahoo --port 8782 [--state FILE] [--no-seed] [--world classic|next]`: the Yahoo
+sandbox on 127.0.0.1.
 
 The SMS認証 code (when the sms_wall fault is on) appears only in this process's log.
 """
@@ -19,13 +20,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8782)
     parser.add_argument("--state", type=Path, default=None, help="JSON file to keep the world in")
     parser.add_argument("--no-seed", action="store_true", help="start with an empty store")
+    parser.add_argument(
+        "--world", choices=["classic", "next"], default="classic", help="which store pages to serve"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(state_file=args.state, seed=not args.no_seed)
+    app = create_app(state_file=args.state, seed=not args.no_seed, world=args.world)
     acc = demo_account(app)
-    print(f"Yahoo sandbox: http://127.0.0.1:{args.port}/pro.{acc['store_id']}")
+    print(f"Yahoo sandbox ({args.world}): http://127.0.0.1:{args.port}/pro.{acc['store_id']}")
     print(
         f"  Y!ID={acc['yahoo_id']} password={acc['password']} "
         f"business_id={acc['business_id']} business_password={acc['business_password']}"

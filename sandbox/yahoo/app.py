@@ -8,28 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import logging
 import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from sandbox.guard import loopback_guard
 from sandbox.yahoo import csvspec
 from sandbox.yahoo.world import (
     CARRIERS,
+    ITEM_REGISTERED,
     ITEM_SELLING,
     ITEM_SOLD,
     ITEM_STATUS_LABELS,
     ITEMS_PAGE_SIZE,
+    NEXT_CARRIERS,
     ORDER_STATUSES,
     ORDERS_PAGE_SIZE,
     PAY_STATUSES,
@@ -55,10 +60,104 @@ STATE_FILE: web.AppKey[Path | None] = web.AppKey("state_file", Path)
 DRAFTS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("drafts", dict)
 SAVER: web.AppKey[asyncio.Task[None]] = web.AppKey("saver", asyncio.Task)
 WRITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("write_lock", asyncio.Lock)
+# fault hold_submits: 出品する requests wait here until released (the gate is set = open)
+SUBMIT_GATE: web.AppKey[asyncio.Event] = web.AppKey("submit_gate", asyncio.Event)
+HELD_SUBMITS: web.AppKey[set[asyncio.Future[Any]]] = web.AppKey("held_submits", set)
+
+
+async def complete_submit(request: web.Request, create: Callable[[], Item]) -> Item:
+    """出品する: at once, or (fault `hold_submits`) only once the test releases it. The store
+    finishes a held request even when its client has gone (a companion killed mid-submit)."""
+    gate = request.app[SUBMIT_GATE]
+    if gate.is_set():
+        return create()
+    held = request.app[HELD_SUBMITS]
+
+    async def finish() -> Item:
+        await gate.wait()
+        return create()
+
+    task = asyncio.ensure_future(finish())
+    held.add(task)
+    task.add_done_callback(held.discard)
+    return await asyncio.shield(task)
+
 
 COOKIE = "T"  # session cookie (Yahoo's own login cookies are Y and T)
 COOKIE_MAX_AGE = 30 * 24 * 3600
 TEMPLATES = Path(__file__).parent / "templates"
+MAX_DRAFTS = 500  # unsubmitted forms kept for their images; the oldest go first
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What differs between the two store worlds' pages (the world's state is shared)."""
+
+    name: str
+    sms_path: str  # the one-time-code step
+    sms_field: str
+    business_path: str  # the business ID step
+    business_fields: tuple[str, str]  # (ビジネスID, its password)
+    selling_url: str  # the 出品中 list, as the navigation links it
+    carriers: dict[str, str]  # the ship form's <option> value -> label
+    # classic field name -> this world's name, for the form fields that differ
+    field_names: dict[str, str] = field(default_factory=dict)
+    build: str = "2026.11"  # salt of the generated class names
+
+    def field(self, classic_name: str) -> str:
+        return self.field_names.get(classic_name, classic_name)
+
+    def carrier_value(self, posted: str) -> str:
+        """The posted ShipCompanyCode as the order stores it ("" when unknown)."""
+        if self.name == "next":
+            return self.carriers.get(posted, "")
+        return posted
+
+    def entry_url(self, done: str) -> str:
+        """Where a browser without a session is sent, to come back to `done` after login."""
+        if self.name == "next":
+            return "/yidlogin?" + urlencode(
+                {
+                    ".pass": "0",
+                    ".done": done,
+                    ".src": "none",
+                    ".lg": "jp",
+                    ".intl": "jp",
+                    ".suppreg_skip": "1",
+                }  # fmt: skip
+            )
+        return "/config/login?" + urlencode({".src": "bizmgr", ".done": done})
+
+    def sms_url(self, done: str) -> str:
+        if self.name == "next":
+            return self.sms_path + "?" + urlencode({".done": done})
+        return self.sms_path + "?" + urlencode({".src": "bizmgr", ".done": done})
+
+    def business_url(self, done: str) -> str:
+        return self.business_path + "?" + urlencode({".done": done})
+
+
+CLASSIC = Flavor(
+    name="classic",
+    sms_path="/config/login_verify",
+    sms_field="code",
+    business_path="/bizmgr/login",
+    business_fields=("business_id", "business_password"),
+    selling_url="/serinavi/selling?page=1",
+    carriers=CARRIERS,
+)
+NEXT = Flavor(
+    name="next",
+    sms_path="/otp/auth",
+    sms_field="verificationCode",
+    business_path="/bizlogin",
+    business_fields=("bizId", "bizPassword"),
+    selling_url="/serinavi/sellings?page=1",
+    carriers=NEXT_CARRIERS,
+    field_names={"istatus": "c5d02ab", "taxRateSelect": "c8e41f7"},
+)
+FLAVORS: dict[str, Flavor] = {"classic": CLASSIC, "next": NEXT}
+FLAVOR: web.AppKey[Flavor] = web.AppKey("flavor", Flavor)
 
 # --- the item form: field name -> CSV column ------------------------------------------------------
 TITLE_FIELD = "titleInputText"
@@ -102,6 +201,32 @@ def world_of(request: web.Request) -> World:
     return request.app[WORLD]
 
 
+def flavor_of(request: web.Request) -> Flavor:
+    return request.app[FLAVOR]
+
+
+_CLASS_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def class_namer(build: str) -> Callable[[str], str]:
+    """Generated class names like a CSS-in-JS build's (`sc-kFgHiU bQxTrE`), fixed by the build
+    and the element's role, so that they change with a release but not between requests."""
+
+    def name(role: str) -> str:
+        h = hashlib.blake2b(f"{build}:{role}".encode(), digest_size=12).digest()
+        a = "".join(_CLASS_LETTERS[b % 52] for b in h[:6])
+        b = "".join(_CLASS_LETTERS[b % 52] for b in h[6:])
+        return f"sc-{a} {b}"
+
+    return name
+
+
+def build_of(request: web.Request) -> str:
+    """The release whose class names the pages carry: layout_changed is a new release."""
+    build = flavor_of(request).build
+    return build + "-b" if world_of(request).faults.get("layout_changed") else build
+
+
 # --- middlewares ----------------------------------------------------------------------------------
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -138,10 +263,12 @@ def current_session(request: web.Request) -> Session | None:
 
 
 def login_redirect(request: web.Request) -> web.HTTPFound:
-    done = (
-        request.path_qs if request.method == "GET" else "/pro." + world_of(request).account.store_id
-    )
-    return web.HTTPFound("/config/login?" + urlencode({".src": "bizmgr", ".done": done}))
+    fl = flavor_of(request)
+    entry = "/pro." + world_of(request).account.store_id
+    done = request.path_qs if request.method == "GET" else entry
+    if fl.name == "next":  # the bridge carries the whole URL
+        done = str(request.url.origin()) + done
+    return web.HTTPFound(fl.entry_url(done))
 
 
 def require_login(request: web.Request) -> Session:
@@ -160,16 +287,24 @@ def set_session_cookie(resp: web.StreamResponse, s: Session) -> None:
     resp.set_cookie(COOKIE, s.sid, max_age=COOKIE_MAX_AGE, httponly=True, path="/", samesite="Lax")
 
 
-def safe_done(world: World, done: str | None) -> str:
-    """Only same-origin paths are followed after login."""
+def safe_done(request: web.Request, done: str | None) -> str:
+    """Only same-origin paths (or absolute URLs of this very host) are followed after login."""
     if done and done.startswith("/") and not done.startswith("//"):
         return done
-    return "/pro." + world.account.store_id
+    if done:
+        parts = urlsplit(done)
+        if parts.scheme in ("http", "https") and parts.netloc == request.host:
+            return done
+    return "/pro." + world_of(request).account.store_id
 
 
 def render(request: web.Request, name: str, ctx: dict[str, Any], status: int = 200) -> web.Response:
     world = world_of(request)
+    fl = flavor_of(request)
     base = {
+        "world_name": fl.name,
+        "selling_url": fl.selling_url,
+        "gen": class_namer(build_of(request)),
         "store": world.account,
         "store_url": "/pro." + world.account.store_id,
         "orders_url": f"/pro.{world.account.store_id}/order/manage/index",
@@ -181,20 +316,19 @@ def render(request: web.Request, name: str, ctx: dict[str, Any], status: int = 2
 
 # --- login ----------------------------------------------------------------------------------------
 async def login_get(request: web.Request) -> web.StreamResponse:
-    world = world_of(request)
-    done = safe_done(world, request.query.get(".done"))
+    done = safe_done(request, request.query.get(".done"))
     s = current_session(request)
     if s is not None and s.stage == "full":
         raise web.HTTPFound(done)
-    return render(
-        request, "login.html", {"step": "handle", "done": done, "handle": "", "error": ""}
-    )
+    ctx = {"step": "handle", "done": done, "handle": "", "error": "", "captcha": False}
+    return render(request, "login.html", ctx)
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     world = world_of(request)
+    fl = flavor_of(request)
     form = await request.post()
-    done = safe_done(world, str(form.get(".done") or ""))
+    done = safe_done(request, str(form.get(".done") or ""))
     handle = str(form.get("handle") or "").strip()
     ctx: dict[str, Any] = {"done": done, "handle": handle, "error": "", "captcha": False}
     if handle != world.account.yahoo_id:
@@ -229,10 +363,10 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         s.sms_code = f"{secrets.randbelow(1_000_000):06d}"
         # The "SMS": only a person watching the sandbox's log can read it, like a phone.
         log.warning("SMS to the store's phone: 確認コード %s", s.sms_code)
-        resp = redirect("/config/login_verify?" + urlencode({".src": "bizmgr", ".done": done}))
+        resp = redirect(fl.sms_url(done))
     else:
         s = world.new_session("yid")
-        resp = redirect("/bizmgr/login?" + urlencode({".done": done}))
+        resp = redirect(fl.business_url(done))
     set_session_cookie(resp, s)
     return resp
 
@@ -257,49 +391,62 @@ async def captcha_png(request: web.Request) -> web.Response:
 
 async def sms_verify(request: web.Request) -> web.StreamResponse:
     world = world_of(request)
+    fl = flavor_of(request)
     s = current_session(request)
     if request.method == "POST":
         form = await request.post()
-        done = safe_done(world, str(form.get(".done") or ""))
+        done = safe_done(request, str(form.get(".done") or ""))
     else:
-        done = safe_done(world, request.query.get(".done"))
+        done = safe_done(request, request.query.get(".done"))
     if s is None or s.stage != "sms":
-        raise web.HTTPFound("/config/login?" + urlencode({".src": "bizmgr", ".done": done}))
+        raise web.HTTPFound(fl.entry_url(done))
     error = ""
     if request.method == "POST":
-        code = str(form.get("code") or "").strip()
+        code = str(form.get(fl.sms_field) or "").strip()
         if code and code == s.sms_code:
             s.stage = "yid"
             s.sms_code = ""
             world.touch()
-            raise web.HTTPFound("/bizmgr/login?" + urlencode({".done": done}))
+            raise web.HTTPFound(fl.business_url(done))
         error = "確認コードが正しくありません。"
     return render(request, "sms.html", {"done": done, "error": error})
 
 
 async def bizmgr_login(request: web.Request) -> web.StreamResponse:
     world = world_of(request)
+    fl = flavor_of(request)
     s = current_session(request)
     if request.method == "POST":
         form = await request.post()
-        done = safe_done(world, str(form.get(".done") or ""))
+        done = safe_done(request, str(form.get(".done") or ""))
     else:
-        done = safe_done(world, request.query.get(".done"))
+        done = safe_done(request, request.query.get(".done"))
     if s is not None and s.stage == "full":
         raise web.HTTPFound(done)
+    ctx: dict[str, Any] = {"done": done, "error": "", "needs_yid": False}
     if s is None or s.stage != "yid":
-        raise web.HTTPFound("/config/login?" + urlencode({".src": "bizmgr", ".done": done}))
-    error = ""
+        if fl.name == "next":  # the chooser's other button: the page says what to do first
+            ctx |= {"needs_yid": True, "yid_url": yid_login_url(done)}
+            return render(request, "bizmgr_login.html", ctx)
+        raise web.HTTPFound(fl.entry_url(done))
     if request.method == "POST":
+        id_field, password_field = fl.business_fields
         if (
-            str(form.get("business_id") or "").strip() == world.account.business_id
-            and str(form.get("business_password") or "") == world.account.business_password
+            str(form.get(id_field) or "").strip() == world.account.business_id
+            and str(form.get(password_field) or "") == world.account.business_password
         ):
             s.stage = "full"
             world.touch()
             raise web.HTTPFound(done)
-        error = "ビジネスIDまたはパスワードが正しくありません。"
-    return render(request, "bizmgr_login.html", {"done": done, "error": error})
+        ctx["error"] = "ビジネスIDまたはパスワードが正しくありません。"
+    return render(request, "bizmgr_login.html", ctx)
+
+
+def yid_login_url(done: str) -> str:
+    """World next: the Yahoo ID page, as the chooser links it."""
+    return "/config/login?" + urlencode(
+        {".src": "bizmgr", ".lg": "jp", ".intl": "jp", ".done": done}
+    )
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -308,7 +455,11 @@ async def logout(request: web.Request) -> web.StreamResponse:
     if sid and sid in world.sessions:
         del world.sessions[sid]
         world.touch()
-    resp = redirect("/config/login?.src=bizmgr")
+    fl = flavor_of(request)
+    if fl.name == "next":
+        resp = redirect(fl.entry_url(str(request.url.origin()) + "/pro." + world.account.store_id))
+    else:
+        resp = redirect("/config/login?.src=bizmgr")
     resp.del_cookie(COOKIE, path="/")
     return resp
 
@@ -375,33 +526,52 @@ async def upload_get(request: web.Request) -> web.StreamResponse:
     return render(request, "upload.html", {"result": None})
 
 
+async def parse_upload_form(request: web.Request) -> csvspec.UploadResult:
+    """The posted `uploadFile`, checked by the CSV rules (both worlds' uploads)."""
+    form = await request.post()
+    upload = form.get("uploadFile")
+    if not isinstance(upload, web.FileField):
+        return csvspec.UploadResult(file_error="ファイルが選択されていません")
+    data = upload.file.read()
+    loop = asyncio.get_running_loop()
+    # CPU work (decoding, checking images) leaves the event loop
+    # browsers send the name raw (UTF-8), aiohttp's client percent-encodes it
+    filename = unquote(upload.filename or "")
+    return await loop.run_in_executor(None, csvspec.parse_upload, filename, data)
+
+
+def row_images(row: csvspec.ValidRow) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": im.name,
+            "format": im.format,
+            "size": im.size,
+            "width": im.width,
+            "height": im.height,
+        }  # fmt: skip
+        for im in row.images
+    ]
+
+
+def take_comm_error(world: World) -> bool:
+    """Whether this successful upload shows the spurious 通信エラー (fault spurious_comm_error)."""
+    flag = world.faults.get("spurious_comm_error")
+    if flag is True:
+        return True
+    if isinstance(flag, int) and not isinstance(flag, bool) and flag > 0:
+        world.faults["spurious_comm_error"] = flag - 1
+        world.touch()
+        return True
+    return False
+
+
 async def upload_post(request: web.Request) -> web.StreamResponse:
     require_login(request)
     world = world_of(request)
-    form = await request.post()
-    field = form.get("uploadFile")
-    if not isinstance(field, web.FileField):
-        result = csvspec.UploadResult(file_error="ファイルが選択されていません")
-    else:
-        data = field.file.read()
-        loop = asyncio.get_running_loop()
-        # CPU work (decoding, checking images) leaves the event loop
-        # browsers send the name raw (UTF-8), aiohttp's client percent-encodes it
-        filename = unquote(field.filename or "")
-        result = await loop.run_in_executor(None, csvspec.parse_upload, filename, data)
+    result = await parse_upload_form(request)
     accepted: list[dict[str, Any]] = []
     for row in result.rows:
-        images = [
-            {
-                "name": im.name,
-                "format": im.format,
-                "size": im.size,
-                "width": im.width,
-                "height": im.height,
-            }
-            for im in row.images
-        ]
-        item = world.create_item(row.values, images, "upload")
+        item = world.create_item(row.values, row_images(row), "upload")
         accepted.append(
             {
                 "row": row.row,
@@ -409,13 +579,7 @@ async def upload_post(request: web.Request) -> web.StreamResponse:
                 "auction_id": item.auction_id,
             }
         )
-    comm_error = False
-    if accepted:
-        flag = world.faults.get("spurious_comm_error")
-        if flag is True or (isinstance(flag, int) and not isinstance(flag, bool) and flag > 0):
-            comm_error = True
-            if flag is not True:
-                world.faults["spurious_comm_error"] = flag - 1
+    comm_error = bool(accepted) and take_comm_error(world)
     log.info(
         "upload: %d rows accepted, %d errors, file_error=%s",
         len(accepted),
@@ -461,14 +625,14 @@ def default_form_values() -> dict[str, str]:
     }
 
 
-def form_to_values(world: World, form: Any, base: dict[str, str]) -> dict[str, str]:
+def form_to_values(fl: Flavor, world: World, form: Any, base: dict[str, str]) -> dict[str, str]:
     """The posted form as CSV column values (the same rules then apply as for the upload)."""
     values = {col: "" for col in csvspec.COLUMNS} | {
         k: v for k, v in base.items() if not k.startswith("画像")
     }
     tf = title_field(world)
     for name, col in TEXT_FIELDS.items():
-        key = tf if name == TITLE_FIELD else name
+        key = tf if name == TITLE_FIELD else fl.field(name)
         raw = form.get(key)
         values[col] = str(raw).strip() if raw is not None else ""
     # a textarea's newlines become <br>: the stored 説明 never holds a raw newline
@@ -481,7 +645,7 @@ def form_to_values(world: World, form: Any, base: dict[str, str]) -> dict[str, s
         csvspec.PREFECTURES[int(code) - 1] if code.isdigit() and 1 <= int(code) <= 47 else ""
     )
     values["送料負担"] = PAYERS.get(str(form.get("chargeForShippingRadio") or ""), "")
-    cond = str(form.get("istatus") or "")
+    cond = str(form.get(fl.field("istatus")) or "")
     values["商品の状態"] = (
         csvspec.CONDITIONS[csvspec.CONDITION_CODES.index(cond)]
         if cond in csvspec.CONDITION_CODES
@@ -493,7 +657,8 @@ def form_to_values(world: World, form: Any, base: dict[str, str]) -> dict[str, s
     return values
 
 
-def form_errors(values: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+def form_errors(fl: Flavor, values: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Errors by the field's name in this world's form (title errors keep titleInputText)."""
     by_field: dict[str, list[str]] = {}
     other: list[str] = []
     for col, msg in csvspec.validate_values(values):
@@ -501,8 +666,33 @@ def form_errors(values: dict[str, str]) -> tuple[dict[str, list[str]], list[str]
         if name is None:
             other.append(f"{col}: {msg}")
         else:
-            by_field.setdefault(name, []).append(msg)
+            by_field.setdefault(fl.field(name), []).append(msg)
     return by_field, other
+
+
+async def checked_form(
+    request: web.Request, form: Any, base: dict[str, str], existing: list[dict[str, Any]]
+) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, list[str]], list[str]]:
+    """The posted item form as values and images, with its errors by field and the others."""
+    fl, world = flavor_of(request), world_of(request)
+    values = form_to_values(fl, world, form, base)
+    images, img_errors = await read_images(form, existing)
+    values = image_values(values, images)
+    errors, other = form_errors(fl, values)
+    for k, msgs in img_errors.items():
+        errors.setdefault(k, []).extend(msgs)
+    return values, images, errors, other
+
+
+def keep_draft(request: web.Request, draft_id: str, draft: dict[str, Any]) -> str:
+    """Remember an unsubmitted form (its images) under `draft_id` (new when empty)."""
+    drafts = request.app[DRAFTS]
+    draft_id = draft_id or secrets.token_urlsafe(12)
+    drafts.pop(draft_id, None)
+    drafts[draft_id] = draft
+    while len(drafts) > MAX_DRAFTS:
+        del drafts[next(iter(drafts))]
+    return draft_id
 
 
 async def read_images(
@@ -546,6 +736,7 @@ def image_values(values: dict[str, str], images: list[dict[str, Any]]) -> dict[s
 
 
 def form_context(
+    fl: Flavor,
     world: World,
     *,
     mode: str,
@@ -571,6 +762,8 @@ def form_context(
         "draft_id": draft_id,
         "message": message,
         "title_field": title_field(world),
+        "condition_field": fl.field("istatus"),
+        "tax_field": fl.field("taxRateSelect"),
         "layout_changed": layout_changed(world),
         "prefectures": list(enumerate(csvspec.PREFECTURES, start=1)),
         "pref_code": csvspec.PREFECTURES.index(pref) + 1 if pref in csvspec.PREFECTURES else 0,
@@ -592,6 +785,7 @@ def form_context(
 async def item_form(request: web.Request) -> web.StreamResponse:
     require_login(request)
     world = world_of(request)
+    fl = flavor_of(request)
     action = request.query.get("action", "create")
     folder_id = request.query.get("folder_id", "") or "1"
     drafts = request.app[DRAFTS]
@@ -601,7 +795,7 @@ async def item_form(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="action が正しくありません")
     if request.method == "GET":
         ctx = form_context(
-            world, mode="create", values=default_form_values(), images=[], folder_id=folder_id
+            fl, world, mode="create", values=default_form_values(), images=[], folder_id=folder_id
         )
         return render(request, "item_form.html", ctx)
     form = await request.post()
@@ -621,6 +815,7 @@ async def item_form(request: web.Request) -> web.StreamResponse:
     if step == "back":
         assert draft is not None
         ctx = form_context(
+            fl,
             world,
             mode="create",
             values=draft["values"],
@@ -633,21 +828,23 @@ async def item_form(request: web.Request) -> web.StreamResponse:
         assert draft is not None
         del drafts[draft_id]  # a second 出品する on the same confirm page does not list twice
         fid = int(draft["folder_id"]) if str(draft["folder_id"]).isdigit() else 1
-        item = world.create_item(draft["values"], draft["images"], "form", folder_id=fid)
+        values, images = draft["values"], draft["images"]
+        item = await complete_submit(
+            request, lambda: world.create_item(values, images, "form", folder_id=fid)
+        )
         log.info("form listing: %s -> %s", item.management_number, item.auction_id)
         raise web.HTTPSeeOther(f"/serinavi/items/complete?item_id={item.item_id}")
     # step == input: validate, then the confirm page
     existing = draft["images"] if draft else []
-    values = form_to_values(world, form, default_form_values())
-    images, img_errors = await read_images(form, existing)
-    values = image_values(values, images)
-    errors, other = form_errors(values)
-    for k, msgs in img_errors.items():
-        errors.setdefault(k, []).extend(msgs)
-    new_draft_id = draft_id or secrets.token_urlsafe(12)
-    drafts[new_draft_id] = {"values": values, "images": images, "folder_id": folder_id}
+    values, images, errors, other = await checked_form(
+        request, form, default_form_values(), existing
+    )
+    new_draft_id = keep_draft(
+        request, draft_id, {"values": values, "images": images, "folder_id": folder_id}
+    )
     if errors or other:
         ctx = form_context(
+            fl,
             world,
             mode="create",
             values=values,
@@ -671,6 +868,7 @@ async def item_form(request: web.Request) -> web.StreamResponse:
 
 
 async def item_edit(request: web.Request, world: World) -> web.StreamResponse:
+    fl = flavor_of(request)
     try:
         item = world.items[int(request.query.get("item_id", ""))]
     except (ValueError, KeyError):
@@ -687,6 +885,7 @@ async def item_edit(request: web.Request, world: World) -> web.StreamResponse:
         )
         values = {col: item.v(col) for col in csvspec.COLUMNS}
         ctx = form_context(
+            fl,
             world,
             mode="edit",
             values=values,
@@ -698,18 +897,14 @@ async def item_edit(request: web.Request, world: World) -> web.StreamResponse:
         return render(request, "item_form.html", ctx)
     form = await request.post()
     base = {col: item.v(col) for col in csvspec.COLUMNS}
-    values = form_to_values(world, form, base)
-    images, img_errors = await read_images(form, item.images)
-    values = image_values(values, images)
-    errors, other = form_errors(values)
-    for k, msgs in img_errors.items():
-        errors.setdefault(k, []).extend(msgs)
+    values, images, errors, other = await checked_form(request, form, base, item.images)
     if item.status == ITEM_SELLING and item.bids > 0 and values["開始価格"] != item.v("開始価格"):
         errors.setdefault("startPriceInputText", []).append(
             "入札があるため開始価格は変更できません"
         )
     if errors or other:
         ctx = form_context(
+            fl,
             world,
             mode="edit",
             values=values,
@@ -734,6 +929,7 @@ def edit_url(item: Item) -> str:
 async def item_end(request: web.Request) -> web.StreamResponse:
     require_login(request)
     world = world_of(request)
+    fl = flavor_of(request)
     form = await request.post()
     try:
         item = world.items[int(str(form.get("item_id") or ""))]
@@ -749,6 +945,7 @@ async def item_end(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(edit_url(item) + "&saved=ended")
     values = {col: item.v(col) for col in csvspec.COLUMNS}
     ctx = form_context(
+        fl,
         world,
         mode="edit",
         values=values,
@@ -789,12 +986,11 @@ def item_row(item: Item) -> dict[str, Any]:
     }
 
 
-async def items_list(request: web.Request) -> web.StreamResponse:
-    require_login(request)
-    world = world_of(request)
-    folder = request.query.get("folder_id", "")
-    keyword = request.query.get("keyword", "").strip()
-    sort = request.query.get("sort", "-update_date")
+ITEM_SORTS = ("-update_date", "update_date", "-create_date", "create_date")
+
+
+def folder_items(world: World, folder: str, keyword: str, sort: str) -> list[Item]:
+    """The item list's rows (both worlds): one folder ("" = all), a 管理番号/title search, sorted."""
     rows = list(world.items.values())
     if folder.isdigit():
         fid = int(folder)
@@ -808,6 +1004,27 @@ async def items_list(request: web.Request) -> web.StreamResponse:
         else (lambda i: (i.updated_at, i.item_id))
     )
     rows.sort(key=key, reverse=reverse)
+    return rows
+
+
+def selling_items(world: World, newest_end_first: bool = False) -> list[Item]:
+    rows = [i for i in world.items.values() if i.status == ITEM_SELLING]
+    rows.sort(key=lambda i: (i.end_time, i.item_id), reverse=newest_end_first)
+    return rows
+
+
+def sold_items(world: World, oldest_first: bool = False) -> list[Item]:
+    rows = [i for i in world.items.values() if i.status == ITEM_SOLD]
+    rows.sort(key=lambda i: (i.closed_at or 0, i.item_id), reverse=not oldest_first)
+    return rows
+
+
+async def items_list(request: web.Request) -> web.StreamResponse:
+    require_login(request)
+    world = world_of(request)
+    folder = request.query.get("folder_id", "")
+    keyword = request.query.get("keyword", "").strip()
+    rows = folder_items(world, folder, keyword, request.query.get("sort", "-update_date"))
     p = paginate(rows, page_of(request), ITEMS_PAGE_SIZE)
     p["rows"] = [item_row(i) for i in p["rows"]]
     ctx = {
@@ -826,9 +1043,7 @@ async def items_list(request: web.Request) -> web.StreamResponse:
 async def selling_list(request: web.Request) -> web.StreamResponse:
     require_login(request)
     world = world_of(request)
-    rows = [i for i in world.items.values() if i.status == ITEM_SELLING]
-    rows.sort(key=lambda i: (i.end_time, i.item_id))
-    p = paginate(rows, page_of(request), SELLING_PAGE_SIZE)
+    p = paginate(selling_items(world), page_of(request), SELLING_PAGE_SIZE)
     p["rows"] = [item_row(i) for i in p["rows"]]
     ctx = {
         "p": p,
@@ -841,9 +1056,7 @@ async def selling_list(request: web.Request) -> web.StreamResponse:
 async def sold_list(request: web.Request) -> web.StreamResponse:
     require_login(request)
     world = world_of(request)
-    rows = [i for i in world.items.values() if i.status == ITEM_SOLD]
-    rows.sort(key=lambda i: (i.closed_at or 0, i.item_id), reverse=True)
-    p = paginate(rows, page_of(request), SOLD_PAGE_SIZE)
+    p = paginate(sold_items(world), page_of(request), SOLD_PAGE_SIZE)
     p["rows"] = [item_row(i) for i in p["rows"]]
     ctx = {
         "p": p,
@@ -921,7 +1134,7 @@ def order_view(o: Order) -> dict[str, Any]:
         "total": yen(o.total),
         "price": yen(o.price),
         "fee": yen(o.shipping_fee),
-        "carrier": CARRIERS.get(o.carrier, ""),
+        "carrier": CARRIERS.get(o.carrier, o.carrier),
     }
 
 
@@ -966,15 +1179,17 @@ async def order_detail(request: web.Request) -> web.StreamResponse:
     msg = {"ship-info": "発送伝票番号を登録しました。", "ship": "出荷済みにしました。",
            "complete": "注文を完了にしました。", "cancel": "注文をキャンセルしました。",
            "store-status": "ストアステータスを変更しました。"}.get(request.query.get("done", ""), "")  # fmt: skip
-    return render(request, "order_detail.html", order_detail_ctx(world, o, msg, ""))
+    return render(request, "order_detail.html", order_detail_ctx(request, world, o, msg, ""))
 
 
-def order_detail_ctx(world: World, o: Order, message: str, error: str) -> dict[str, Any]:
+def order_detail_ctx(
+    request: web.Request, world: World, o: Order, message: str, error: str
+) -> dict[str, Any]:
     return {
         "v": order_view(o),
         "message": message,
         "error": error,
-        "carriers": CARRIERS,
+        "carriers": flavor_of(request).carriers,
         "store_statuses": STORE_STATUSES,
         "action_base": order_url(world, o),
     }
@@ -990,7 +1205,7 @@ async def order_action(request: web.Request) -> web.StreamResponse:
     if action == "ship-info":
         problem = world.set_tracking(
             o,
-            str(form.get("ShipCompanyCode") or ""),
+            flavor_of(request).carrier_value(str(form.get("ShipCompanyCode") or "")),
             str(form.get("ShipInvoiceNumber1") or "").strip(),
         )
     elif action == "ship":
@@ -1012,7 +1227,10 @@ async def order_action(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     if problem:
         return render(
-            request, "order_detail.html", order_detail_ctx(world, o, "", problem), status=409
+            request,
+            "order_detail.html",
+            order_detail_ctx(request, world, o, "", problem),
+            status=409,
         )
     raise web.HTTPSeeOther(order_url(world, o) + "?done=" + action)
 
@@ -1044,16 +1262,17 @@ def item_json(i: Item) -> dict[str, Any]:
         "folder_id": i.folder_id,
         "management_number": i.management_number,
         "title": i.title,
-        "auction_id": i.auction_id,
+        "auction_id": i.auction_id or None,  # None while registered (no auction yet)
         "past_auction_ids": i.past_auction_ids,
         "status": i.status,
         "status_label": ITEM_STATUS_LABELS[i.status],
+        "registered": i.status == ITEM_REGISTERED,
         "start_price": i.start_price,
         "buyout_price": i.buyout_price,
         "current_price": i.current_price,
         "bids": i.bids,
         "watchers": i.watchers,
-        "end_time": now_iso(i.end_time),
+        "end_time": now_iso(i.end_time) if i.end_time else None,
         "closed_at": now_iso(i.closed_at) if i.closed_at else None,
         "sold_price": i.sold_price,
         "winner": i.winner,
@@ -1073,6 +1292,7 @@ async def sb_state(request: web.Request) -> web.Response:
         by_store[o.store_status] = by_store.get(o.store_status, 0) + 1
     listing_counts = world.listing_counts()
     out: dict[str, Any] = {
+        "world": world.name,
         "clock": now_iso(world.clock),
         "account": {
             "yahoo_id": world.account.yahoo_id,
@@ -1099,10 +1319,11 @@ async def sb_state(request: web.Request) -> web.Response:
     if request.query.get("brief") not in ("1", "true"):
         out["listings"] = [item_json(i) for i in world.items.values()]
         out["orders"] = [o.as_dict() for o in world.orders.values()]
-    return web.json_response(out, dumps=_dumps)
+    return web.json_response(out, dumps=json_dumps)
 
 
-def _dumps(obj: Any) -> str:
+def json_dumps(obj: Any) -> str:
+    """JSON with the Japanese left readable (both worlds' JSON answers)."""
     import json
 
     return json.dumps(obj, ensure_ascii=False)
@@ -1129,7 +1350,7 @@ async def sb_advance(request: web.Request) -> web.Response:
         if remaining <= 0:
             break
         await asyncio.sleep(0)
-    return web.json_response({"clock": now_iso(world.clock), "events": stats}, dumps=_dumps)
+    return web.json_response({"clock": now_iso(world.clock), "events": stats}, dumps=json_dumps)
 
 
 async def sb_order_status(request: web.Request) -> web.Response:
@@ -1142,7 +1363,7 @@ async def sb_order_status(request: web.Request) -> web.Response:
         world.set_order_fields(o, body)
     except (ValueError, TypeError) as exc:
         return bad(str(exc))
-    return web.json_response(o.as_dict(), dumps=_dumps)
+    return web.json_response(o.as_dict(), dumps=json_dumps)
 
 
 async def sb_bulk(request: web.Request) -> web.Response:
@@ -1160,7 +1381,7 @@ async def sb_bulk(request: web.Request) -> web.Response:
 async def sb_faults(request: web.Request) -> web.Response:
     world = world_of(request)
     body = await json_body(request)
-    known = set(default_faults()) | {"expire_sessions", "reset"}
+    known = set(default_faults()) | {"expire_sessions", "reset", "hold_submits"}
     unknown = set(body) - known
     if unknown:
         return bad(f"unknown fault switches: {sorted(unknown)}")
@@ -1169,7 +1390,7 @@ async def sb_faults(request: web.Request) -> web.Response:
         world.faults = default_faults()
         world.failed_logins.clear()
         world.captchas.clear()
-    for key in ("latency_ms", "session_ttl_hours"):
+    for key in ("latency_ms", "session_ttl_hours", "list_delay_ms"):
         if key in body:
             try:
                 world.faults[key] = max(0, int(body[key]))
@@ -1187,10 +1408,19 @@ async def sb_faults(request: web.Request) -> web.Response:
     for key in ("sms_wall", "layout_changed"):
         if key in body:
             world.faults[key] = bool(body[key])
+    if "hold_submits" in body:  # true: 出品する waits; false: the held ones complete
+        gate = request.app[SUBMIT_GATE]
+        gate.clear() if body["hold_submits"] else gate.set()
     if body.get("expire_sessions"):
         expired = world.expire_sessions()
     world.touch()
-    return web.json_response({"faults": world.faults, "expired_sessions": expired})
+    return web.json_response(
+        {
+            "faults": world.faults,
+            "expired_sessions": expired,
+            "held_submits": len(request.app[HELD_SUBMITS]),
+        }
+    )
 
 
 async def sb_bid(request: web.Request) -> web.Response:
@@ -1208,7 +1438,7 @@ async def sb_bid(request: web.Request) -> web.Response:
         )
     except (ValueError, TypeError) as exc:
         return bad(str(exc), 409)
-    return web.json_response(item_json(item), dumps=_dumps)
+    return web.json_response(item_json(item), dumps=json_dumps)
 
 
 async def sb_end(request: web.Request) -> web.Response:
@@ -1220,8 +1450,61 @@ async def sb_end(request: web.Request) -> web.Response:
         return bad("no such running auction", 404)
     order = world.close(item, world.clock)
     return web.json_response(
-        {"item": item_json(item), "order": order.as_dict() if order else None}, dumps=_dumps
+        {"item": item_json(item), "order": order.as_dict() if order else None}, dumps=json_dumps
     )
+
+
+def start_items(world: World, items: list[Item | int]) -> dict[str, list[dict[str, Any]]]:
+    """Start registered items (出品開始): each gets a running auction with a new auction id.
+    `items` holds items, or ids that were not found."""
+    started: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Item):
+            errors.append(
+                {"itemId": item, "businessCommodityId": "", "message": "商品が見つかりません"}
+            )
+            continue
+        problem = world.start_item(item)
+        if problem:
+            errors.append(
+                {
+                    "itemId": item.item_id,
+                    "businessCommodityId": item.management_number,
+                    "message": problem,
+                }  # fmt: skip
+            )
+        else:
+            log.info("started: %s -> %s", item.management_number, item.auction_id)
+            started.append(
+                {
+                    "itemId": item.item_id,
+                    "businessCommodityId": item.management_number,
+                    "auctionId": item.auction_id,
+                }  # fmt: skip
+            )
+    return {"started": started, "errors": errors}
+
+
+async def sb_start(request: web.Request) -> web.Response:
+    """Start registered items by id or by 管理番号 (every registered item with that number)."""
+    world = world_of(request)
+    body = await json_body(request)
+    ids, numbers = body.get("item_ids") or [], body.get("management_numbers") or []
+    if not isinstance(ids, list) or not isinstance(numbers, list) or not (ids or numbers):
+        return bad("give item_ids or management_numbers (lists)")
+    chosen: list[Item | int] = []
+    for raw in ids:
+        try:
+            chosen.append(world.items.get(int(raw)) or int(raw))
+        except (TypeError, ValueError):
+            return bad("item_ids must be integers")
+    wanted = {str(n) for n in numbers}
+    chosen += [
+        i for i in world.items.values()
+        if i.management_number in wanted and i.status == ITEM_REGISTERED
+    ]  # fmt: skip
+    return web.json_response(start_items(world, chosen), dumps=json_dumps)
 
 
 # --- persistence --------------------------------------------------------------------------------------
@@ -1266,51 +1549,81 @@ async def on_cleanup(app: web.Application) -> None:
 
 
 # --- the app ----------------------------------------------------------------------------------------
-def create_app(*, state_file: Path | None = None, seed: bool = True) -> web.Application:
+def create_app(
+    *, state_file: Path | None = None, seed: bool = True, world: str = "classic"
+) -> web.Application:
     """The sandbox. With `state_file` the world is loaded from it when it exists and saved to it;
-    `seed` fills a new world with the deterministic demo store."""
-    app = web.Application(middlewares=[faults_middleware], client_max_size=512 * 1024 * 1024)
+    `seed` fills a new world with the deterministic demo store. `world` chooses the pages:
+    "classic" or "next" (docs/yahoo-sandbox.md); the state behind them is the same."""
+    if world not in FLAVORS:
+        raise ValueError(f"world must be one of {sorted(FLAVORS)}")
+    app = web.Application(
+        middlewares=[loopback_guard, faults_middleware], client_max_size=512 * 1024 * 1024
+    )
     if state_file is not None and state_file.exists():
-        world = World.load(state_file)
+        state = World.load(state_file)
+        state.name = world
     else:
-        world = World()
+        state = World(name=world)
         if seed:
-            world.seed_demo()
-    app[WORLD] = world
+            state.seed_demo()
+    app[WORLD] = state
+    app[FLAVOR] = FLAVORS[world]
     app[STATE_FILE] = state_file
     app[DRAFTS] = {}
     app[WRITE_LOCK] = asyncio.Lock()
+    app[SUBMIT_GATE] = asyncio.Event()
+    app[SUBMIT_GATE].set()
+    app[HELD_SUBMITS] = set()
+    loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES))
+    if world == "next":
+        # a template of the same name under templates/next/ replaces the classic one, which
+        # stays reachable as "classic/<name>" for templates that extend it
+        loader = jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader(str(TEMPLATES / "next")),
+                loader,
+                jinja2.PrefixLoader({"classic": loader}),
+            ]
+        )
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=loader,
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
     env.filters["yen"] = yen
     env.filters["jst"] = fmt_jst
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}  # tojson keeps Japanese readable
     sid = "{store_id}"
     r = app.router
+    # pages both worlds share
     r.add_get("/", root)
     r.add_get("/config/login", login_get)
     r.add_post("/config/login", login_post)
     r.add_get("/config/captcha", captcha_png)
-    r.add_route("*", "/config/login_verify", sms_verify)
-    r.add_route("*", "/bizmgr/login", bizmgr_login)
     r.add_get("/config/logout", logout)
+    r.add_route("*", app[FLAVOR].sms_path, sms_verify)
+    r.add_route("*", app[FLAVOR].business_path, bizmgr_login)
     r.add_get(f"/pro.{sid}", store_top)
     r.add_get(f"/pro.{sid}/order/manage/index", orders_list)
     r.add_get(f"/pro.{sid}/order/manage/detail/{{order_id}}", order_detail)
     r.add_post(f"/pro.{sid}/order/manage/detail/{{order_id}}/{{action}}", order_action)
     r.add_get("/serinavi", serinavi_top)
     r.add_get("/serinavi/upload", upload_get)
-    r.add_post("/serinavi/upload", upload_post)
-    r.add_route("*", "/serinavi/items/create", item_form)
     r.add_post("/serinavi/items/end", item_end)
-    r.add_get("/serinavi/items/complete", item_complete)
-    r.add_get("/serinavi/items", items_list)
-    r.add_get("/serinavi/selling", selling_list)
-    r.add_get("/serinavi/sold-list", sold_list)
     r.add_get("/jp/auction/{auction_id}", auction_page)
+    if world == "next":
+        from sandbox.yahoo.next import pages as next_pages
+
+        next_pages.add_routes(app)
+    else:
+        r.add_post("/serinavi/upload", upload_post)
+        r.add_route("*", "/serinavi/items/create", item_form)
+        r.add_get("/serinavi/items/complete", item_complete)
+        r.add_get("/serinavi/items", items_list)
+        r.add_get("/serinavi/selling", selling_list)
+        r.add_get("/serinavi/sold-list", sold_list)
     r.add_get("/_sandbox/state", sb_state)
     r.add_post("/_sandbox/advance", sb_advance)
     r.add_post("/_sandbox/orders/{order_id}/status", sb_order_status)
@@ -1318,6 +1631,7 @@ def create_app(*, state_file: Path | None = None, seed: bool = True) -> web.Appl
     r.add_post("/_sandbox/faults", sb_faults)
     r.add_post("/_sandbox/bid", sb_bid)
     r.add_post("/_sandbox/end", sb_end)
+    r.add_post("/_sandbox/start", sb_start)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app

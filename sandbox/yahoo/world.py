@@ -41,6 +41,15 @@ CARRIERS: dict[str, str] = {
     "seino": "西濃運輸",
     "other": "その他",
 }
+# World next: Yahoo's numeric ShipCompanyCode values; an order there stores the label.
+NEXT_CARRIERS: dict[str, str] = {
+    "1001": "ヤマト運輸",
+    "1002": "佐川急便",
+    "1003": "日本郵便",
+    "1004": "西濃運輸",
+    "1099": "その他",
+}
+WORLDS: tuple[str, ...] = ("classic", "next")
 PAYMENT_METHODS: tuple[str, ...] = (
     "クレジットカード決済",
     "PayPay残高等",
@@ -48,11 +57,13 @@ PAYMENT_METHODS: tuple[str, ...] = (
     "コンビニ決済",
 )
 
+ITEM_REGISTERED = "registered"  # 未出品: saved in a folder, no auction yet (world next's upload)
 ITEM_SELLING = "selling"  # 出品中
 ITEM_SOLD = "sold"  # 終了（落札者あり）
 ITEM_UNSOLD = "unsold"  # 終了（落札者なし）
 ITEM_ENDED_EARLY = "ended"  # 早期終了
 ITEM_STATUS_LABELS: dict[str, str] = {
+    ITEM_REGISTERED: "未出品",
     ITEM_SELLING: "出品中",
     ITEM_SOLD: "終了（落札者あり）",
     ITEM_UNSOLD: "終了（落札者なし）",
@@ -241,14 +252,18 @@ def default_faults() -> dict[str, Any]:
         "layout_changed": False,
         "spurious_comm_error": 0,  # int: that many next successful uploads; True: all
         "session_ttl_hours": SESSION_TTL_HOURS,
+        "list_delay_ms": 150,  # world next: the list shells wait this long before their XHR
     }
 
 
 class World:
     """The whole store. Methods mutate and call `touch()` so the app can persist."""
 
-    def __init__(self, seed: int = 20261122) -> None:
+    def __init__(self, seed: int = 20261122, name: str = "classic") -> None:
+        if name not in WORLDS:
+            raise ValueError(f"world must be one of {WORLDS}")
         self.seed = seed
+        self.name = name  # which pages the store shows: "classic" or "next"
         self.clock = START_TIME
         self.account = Account()
         self.sessions: dict[str, Session] = {}
@@ -272,6 +287,7 @@ class World:
         return {
             "format": 1,
             "seed": self.seed,
+            "world": self.name,
             "clock": self.clock,
             "account": asdict(self.account),
             "sessions": [asdict(s) for s in self.sessions.values()],
@@ -287,7 +303,7 @@ class World:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> World:
-        w = cls(seed=int(data["seed"]))
+        w = cls(seed=int(data["seed"]), name=str(data.get("world") or "classic"))
         w.clock = float(data["clock"])
         w.account = Account(**data["account"])
         w.sessions = {s["sid"]: Session(**s) for s in data["sessions"]}
@@ -298,7 +314,8 @@ class World:
         for raw in data["items"]:
             item = Item(**raw)
             w.items[item.item_id] = item
-            w.by_auction[item.auction_id] = item.item_id
+            if item.auction_id:  # a registered item has none yet
+                w.by_auction[item.auction_id] = item.item_id
             for old in item.past_auction_ids:
                 w.by_auction[old] = item.item_id
         w.orders = {o["order_id"]: Order(**o) for o in data["orders"]}
@@ -382,14 +399,14 @@ class World:
         d = datetime.fromtimestamp(start, JST) + timedelta(days=duration_days)
         return d.replace(hour=end_hour, minute=0, second=0, microsecond=0).timestamp()
 
-    def create_item(
+    def register_item(
         self,
         values: dict[str, str],
         images: list[dict[str, Any]],
         source: str,
         folder_id: int | None = None,
     ) -> Item:
-        """Store a validated row and put it up for auction at once (our assumption)."""
+        """Store a validated row in its folder, not yet up for auction (state registered)."""
         clean = {k: v for k, v in values.items() if v != ""}
         fid = folder_id if folder_id in self.folders else None
         if fid is None:
@@ -403,26 +420,54 @@ class World:
             source=source,
             created_at=now,
             updated_at=now,
-            auction_id=self.new_auction_id(),
-            status=ITEM_SELLING,
-            start_time=now,
-            end_time=self.end_time_for(
-                now, int(clean.get("期間", "7")), int(clean.get("終了時間", "22"))
-            ),
+            auction_id="",
+            status=ITEM_REGISTERED,
+            start_time=0.0,
+            end_time=0.0,
             current_price=int(clean.get("開始価格", "1")),
-            resubmits_left=int(clean.get("商品の自動再出品", "0")),
         )
         self.next_item_id += 1
         self.items[item.item_id] = item
+        self.touch()
+        return item
+
+    def start_item(self, item: Item) -> str | None:
+        """Put a registered item up for auction now (a new auction id). Returns a Japanese
+        error, or None when started."""
+        if item.status != ITEM_REGISTERED:
+            return "未出品の商品ではないため出品開始できません"
+        now = self.clock
+        item.auction_id = self.new_auction_id()
+        item.status = ITEM_SELLING
+        item.start_time = now
+        item.end_time = self.end_time_for(
+            now, int(item.v("期間") or 7), int(item.v("終了時間") or 22)
+        )
+        item.current_price = item.start_price or 1
+        item.resubmits_left = int(item.v("商品の自動再出品") or 0)
+        item.updated_at = now
         self.by_auction[item.auction_id] = item.item_id
         self.touch()
+        return None
+
+    def create_item(
+        self,
+        values: dict[str, str],
+        images: list[dict[str, Any]],
+        source: str,
+        folder_id: int | None = None,
+    ) -> Item:
+        """Store a validated row and put it up for auction at once (classic's upload, the
+        form in both worlds, seed and bulk)."""
+        item = self.register_item(values, images, source, folder_id)
+        self.start_item(item)
         return item
 
     def update_item(self, item: Item, values: dict[str, str], images: list[dict[str, Any]]) -> None:
         item.values = {k: v for k, v in values.items() if v != ""}
         item.images = images
         item.updated_at = self.clock
-        if item.status == ITEM_SELLING and item.bids == 0:
+        if item.status in (ITEM_SELLING, ITEM_REGISTERED) and item.bids == 0:
             item.current_price = item.start_price
         self.touch()
 
@@ -491,6 +536,8 @@ class World:
 
     def end_early(self, item: Item) -> str | None:
         """早期終了: only without bids. Returns a Japanese error, or None when ended."""
+        if item.status == ITEM_REGISTERED:
+            return "出品していない商品は終了できません"
         if item.status != ITEM_SELLING:
             return "このオークションはすでに終了しています"
         if item.bids > 0:
@@ -555,10 +602,15 @@ class World:
         self.touch()
         return None
 
+    def carrier_value(self, classic_code: str) -> str:
+        """What an order stores as its carrier: classic's code, or (world next) the label."""
+        return CARRIERS[classic_code] if self.name == "next" else classic_code
+
     def set_tracking(self, order: Order, carrier: str, number: str) -> str | None:
+        """`carrier`: a classic code (yamato …) or a carrier label (world next stores labels)."""
         if order.order_status == 4:
             return "キャンセルされた注文は変更できません"
-        if carrier not in CARRIERS:
+        if carrier not in CARRIERS and carrier not in CARRIERS.values():
             return "配送会社を選択してください"
         if not number or not all(c.isascii() and (c.isalnum() or c == "-") for c in number):
             return "発送伝票番号は半角英数字と「-」で入力してください"
@@ -753,7 +805,9 @@ class World:
                     "対応終了", "対応終了", "キャンセル"]  # fmt: skip
         for order, status in zip(self.orders.values(), statuses, strict=False):
             if status in ("発送済み", "対応終了"):
-                self.set_tracking(order, "yamato", f"4000-{order.order_id[-4:]}-0001")
+                self.set_tracking(
+                    order, self.carrier_value("yamato"), f"4000-{order.order_id[-4:]}-0001"
+                )
             self.set_order_fields(order, {"store_status": status})
         self.clock = START_TIME - 2 * 3600
         for n in range(11, 41):

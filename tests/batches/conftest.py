@@ -16,7 +16,11 @@ from tests.conftest import pair_client
 
 @pytest.fixture
 async def recore_sandbox():
-    server = TestServer(create_recore_sandbox(seed=True, rate_limit=1000), host="127.0.0.1")
+    # the rich form: these tests check the Yahoo fields staff fill in ReCORE (buyout, 販路 …);
+    # tests/batches/test_spec_inventories.py lists the same stock from the spec form
+    server = TestServer(
+        create_recore_sandbox(seed=True, rate_limit=1000, inventories="rich"), host="127.0.0.1"
+    )
     await server.start_server()
     yield server
     await server.close()
@@ -30,7 +34,11 @@ def fast_recore(app) -> None:
 @pytest.fixture
 async def wired(make_companion, recore_sandbox) -> dict[str, Any]:
     """The companion pointed at the sandbox, with ReCORE's tasks polled once."""
-    companion = await make_companion(prepare=fast_recore)
+    return await wire(make_companion, recore_sandbox)
+
+
+async def wire(make_companion, recore_sandbox, **config: Any) -> dict[str, Any]:
+    companion = await make_companion(prepare=fast_recore, **config)
     auth = {"Authorization": f"Bearer {await pair_client(companion)}"}
     creds = demo_credentials(recore_sandbox.app)
     resp = await companion.put(

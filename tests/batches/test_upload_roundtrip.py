@@ -1,5 +1,6 @@
 """The whole 出品ファイルをダウンロード path: batch → zip → the store's 一括アップロード page, driven by
-real Chromium as staff would, → exactly the valid items are listed on the (sandbox) store."""
+real Chromium as staff would, → exactly the valid items are on the (sandbox) store: listed at once
+(world classic) or registered in their folder, not yet started (world next)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,23 @@ from aiohttp.test_utils import TestServer
 
 from sandbox.yahoo.app import create_app as create_yahoo_sandbox
 from sandbox.yahoo.app import demo_account
-from scrapers.session import BrowserSession, Credentials
-from scrapers.site import UPLOAD, YahooUrls
-from scrapers.upload import UploadPage, parse_upload_result
+from scrapers.parse import parse_upload_result
+from tests.conftest import both_worlds
+from tests.staff import upload_zip
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def yahoo_sandbox():
-    server = TestServer(create_yahoo_sandbox(seed=True), host="127.0.0.1")
+async def yahoo_sandbox(store_world: str):
+    server = TestServer(create_yahoo_sandbox(seed=True, world=store_world), host="127.0.0.1")
     await server.start_server()
     yield server
     await server.close()
 
 
-async def test_store_upload_page_lists_exactly_the_valid_items(
+@both_worlds
+async def test_store_upload_page_takes_exactly_the_valid_items(
     wired, yahoo_sandbox, tmp_path
 ) -> None:
     client, auth = wired["client"], wired["auth"]
@@ -37,36 +39,18 @@ async def test_store_upload_page_lists_exactly_the_valid_items(
 
     account = demo_account(yahoo_sandbox.app)
     base = str(yahoo_sandbox.make_url("")).rstrip("/")
-
-    async def credentials() -> Credentials:
-        return Credentials(
-            account["yahoo_id"],
-            account["password"],
-            account["business_id"],
-            account["business_password"],
-        )
-
-    session = BrowserSession(
-        tmp_path / "profile",
-        YahooUrls.for_base(base, account["store_id"]),
-        credentials,
-        idle_timeout=0.1,
-    )
-    try:
-        async with session.use():
-            page = await session.new_page()
-            url = base + UPLOAD.path
-            await session.open(page, url)  # logs in on the way (ID, password, business ID)
-            result = await UploadPage(page, url).upload(zip_path)
-    finally:
-        await session.close()
+    result = await upload_zip(base, account, zip_path, tmp_path / "profile")
 
     assert result.accepted, result.message
     assert result.errors == []
     valid = {i["management_number"] for i in batch["items"]}
-    assert set(result.listed) == valid
+    assert set(result.listed) | set(result.registered) == valid
     async with client.session.get(f"{base}/_sandbox/state") as resp:
         state = await resp.json()
+    on_store = {x["management_number"]: x for x in state["listings"]}
+    for number in valid:  # what the answer said is what the store holds
+        assert on_store[number]["registered"] is (number in result.registered)
+        assert on_store[number]["auction_id"] == result.listed.get(number)
     counts = state["listing_counts"]
     assert all(counts.get(number) == 1 for number in valid)
     rejected = {e["management_number"] for e in batch["errors"] if e["management_number"]}

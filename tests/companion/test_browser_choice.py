@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.browser import (
+from scrapers.browser import (
     CHROMIUM_ENV,
     HEADLESS_CHROMIUM_ENV,
     PLAYWRIGHT_DISABLED_FEATURES,

@@ -21,101 +21,25 @@ What is truly guaranteed, and asserted:
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from companion.demo import sandbox_settings
-from tests.conftest import free_port
+from companion.demo import demo_tables, sandbox_settings
+from tests.companion_process import CompanionProcess, until
+from tests.conftest import both_worlds, free_port
 from tests.direct.conftest import Sandboxes, tasks_by_inventory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 KILLS = 10
 ITEMS = 14
 
 
-async def until(check: Any, limit: float, every: float = 0.1) -> Any:
-    """Poll `check()` (async) until it returns something truthy."""
-    async with asyncio.timeout(limit):
-        while not (value := await check()):  # noqa: ASYNC110 - polling another process
-            await asyncio.sleep(every)
-        return value
-
-
-class CompanionProcess:
-    """`recore-connector serve` in a subprocess; killed with SIGKILL, started again."""
-
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.base = f"http://127.0.0.1:{port}"
-        self.env = {
-            **os.environ,
-            "RECORE_CONNECTOR_NO_KEYRING": "1",
-            "RECORE_CONNECTOR_DIRECT_PACING_SECONDS": "0",
-            "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS": "0.05",
-            "PYTHONPATH": str(ROOT),
-        }
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, not a wait
-                [sys.executable, "-m", "companion.cli", "serve", "--data-dir", str(self.data_dir),
-                 "--port", str(self.port)],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    async def ready(self, http: aiohttp.ClientSession) -> None:
-        async with asyncio.timeout(60):
-            while True:
-                assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
-                try:
-                    async with http.get(f"{self.base}/api/v1/health") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-
-    def pairing_code(self) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "companion.cli", "pair", "--data-dir", str(self.data_dir)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            check=True,
-        )
-        return out.stdout.decode().strip().splitlines()[-1]
-
-
+@both_worlds
 async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Path) -> None:
 
     rng = random.Random()
@@ -124,7 +48,7 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
     print(f"crash test seed {seed}")
     http = sandboxes.http
     data_dir = tmp_path / "companion"
-    comp = CompanionProcess(data_dir, free_port(), tmp_path / "companion.log")
+    comp = CompanionProcess(data_dir, free_port(), tmp_path / "companion.log", sandboxes.yahoo_url)
     await sandboxes.add_listings(ITEMS)
     # some latency so that kills land in every phase of an item (form, confirm, 出品する, report)
     await sandboxes.yahoo_faults(latency_ms=40)
@@ -136,11 +60,14 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
         async with http.post(f"{comp.base}/api/v1/pair", json={"code": code}) as resp:
             assert resp.status == 200, await resp.text()
             auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}
-        settings = sandbox_settings(
-            sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url, sandboxes.yahoo_url
-        )
+        settings = sandbox_settings(sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url)
         async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
             assert resp.status == 200, await resp.text()
+        for name, table in demo_tables().items():
+            async with http.put(
+                f"{comp.base}/api/v1/tables/{name}", json=table, headers=auth
+            ) as resp:
+                assert resp.status == 200, await resp.text()
 
         async def get(path: str) -> dict[str, Any]:
             async with http.get(f"{comp.base}/api/v1{path}", headers=auth) as resp:
@@ -218,3 +145,85 @@ async def test_sigkill_ten_times_during_a_run(sandboxes: Sandboxes, tmp_path: Pa
     with sqlite3.connect(data_dir / "companion.sqlite3") as db:
         keys = [row[0] for row in db.execute("SELECT idempotency_key FROM outbox")]
     assert len(keys) == len(set(keys)) == ITEMS
+
+
+async def test_a_submit_still_at_the_store_when_killed_is_listed_once(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    """The store holds 出品する (a slow submit); the companion is killed meanwhile and restarted;
+    the store completes that request only after the restart. The resumed job must not press
+    出品する again: the item is 確認中 until the store was read after the grace period."""
+    http = sandboxes.http
+    comp = CompanionProcess(
+        tmp_path / "companion",
+        free_port(),
+        tmp_path / "companion.log",
+        sandboxes.yahoo_url,
+        env={"RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS": "40"},
+    )
+    await sandboxes.add_listings(1)
+    comp.start()
+    try:
+        await comp.ready(http)
+        auth = await comp.pair(http)
+
+        async def get(path: str) -> dict[str, Any]:
+            async with http.get(f"{comp.base}/api/v1{path}", headers=auth) as resp:
+                assert resp.status == 200, await resp.text()
+                return await resp.json()
+
+        settings = sandbox_settings(sandboxes.recore.app, sandboxes.yahoo.app, sandboxes.recore_url)
+        async with http.put(f"{comp.base}/api/v1/settings", json=settings, headers=auth) as resp:
+            assert resp.status == 200, await resp.text()
+
+        async def pending() -> bool:
+            return len((await get("/pending"))["items"]) == 1
+
+        await until(pending, 60)
+        await sandboxes.yahoo_faults(hold_submits=True)
+        async with http.post(
+            f"{comp.base}/api/v1/direct-listing", json={"source": "pending"}, headers=auth
+        ) as resp:
+            assert resp.status == 202, await resp.text()
+            job_id = (await resp.json())["job_id"]
+
+        async def held() -> int:
+            return (await sandboxes.yahoo_faults())["held_submits"]
+
+        await until(held, 90)  # 出品する is at the store, unanswered
+        comp.kill()
+        comp.start()
+        await comp.ready(http)
+
+        async def checking() -> dict[str, Any] | None:
+            job = await get(f"/jobs/{job_id}")
+            items = [i for i in job["items"] if i["state"] == "checking"]
+            return items[0] if items else None
+
+        item = await until(checking, 90)
+        assert "確認中" in item["message"] and "出品する" in item["message"]
+
+        async def shown() -> list[dict[str, Any]]:
+            return (await get("/status"))["checking"]
+
+        assert (await until(shown, 30))[0]["pressed"] == "出品する"  # the popup shows it
+        assert await held() == 1  # nothing was pressed again
+
+        # the store finishes the request it was given before the kill
+        await sandboxes.yahoo_faults(hold_submits=False)
+
+        async def finished() -> dict[str, Any] | None:
+            job = await get(f"/jobs/{job_id}")
+            return None if job["state"] in ("queued", "running") else job
+
+        job = await until(finished, 120)
+        assert job["state"] == "succeeded", job
+        assert "既にヤフオクに出品されていた" in job["items"][0]["message"]
+        yahoo = await sandboxes.yahoo_state()
+        assert yahoo["duplicates"] == {}
+        assert list(yahoo["listing_counts"].values()).count(1) >= 1
+        number = job["items"][0]["key"]
+        assert yahoo["listing_counts"][number] == 1
+        assert (await get("/status"))["checking"] == []
+    finally:
+        comp.stop()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from companion.db.models import ListingRecord
 from companion.keys import DB
+from tests.conftest import both_worlds
 from tests.direct.conftest import Wired, WiredFactory, tasks_by_inventory
 
 pytestmark = pytest.mark.browser
@@ -20,6 +21,7 @@ async def _records(wired: Wired) -> list[ListingRecord]:
         return list((await s.scalars(select(ListingRecord).order_by(ListingRecord.id))).all())
 
 
+@both_worlds
 async def test_pending_listed_end_to_end_and_reported(make_wired: WiredFactory) -> None:
     wired = await make_wired(listings=4, direct_listing_concurrency=2)
     status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
@@ -94,7 +96,7 @@ async def test_page_error_keeps_item_open_with_the_pages_words(make_wired: Wired
         assert row is not None
         row.inventory = {
             **row.inventory,
-            "mall_attributes": {**row.inventory["mall_attributes"], "category_id": "12a"},
+            "mall_attributes": {**row.inventory.get("mall_attributes", {}), "category_id": "12a"},
         }
     status, body = await wired.post(f"/api/v1/batches/{batch['id']}/direct-listing")
     job = await wired.wait_job(body["job_id"])
@@ -180,7 +182,7 @@ async def test_an_ended_auction_of_the_same_number_does_not_block_listing_it_aga
     # no 自動再出品: when its auction ends, it is really off the store
     async with wired.client.app[DB].session() as s, s.begin():
         row = await s.get(ListingRecord, first["id"])
-        attrs = {**row.inventory["mall_attributes"], "resubmit_count": 0}
+        attrs = {**row.inventory.get("mall_attributes", {}), "resubmit_count": 0}
         row.inventory = {**row.inventory, "mall_attributes": attrs}
     await _upload_rows(wired, batch["id"], {first["management_number"]})
     listings = (await wired.sb.yahoo_state())["listings"]

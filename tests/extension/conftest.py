@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from companion.browser import CHROMIUM_ARGS, chromium_executable
+from scrapers.browser import CHROMIUM_ARGS, chromium_executable
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +102,9 @@ class Companion:
 class Demo(Companion):
     """`recore-connector demo`: the companion wired to seeded ReCORE and Yahoo sandboxes."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, world: str = "classic") -> None:
         self.root = root
+        self.world = world  # the Yahoo sandbox's store world
         self.recore_port = free_port()
         self.yahoo_port = free_port()
         super().__init__(root / "companion", free_port())
@@ -121,6 +122,8 @@ class Demo(Companion):
             str(self.recore_port),
             "--yahoo-port",
             str(self.yahoo_port),
+            "--world",
+            self.world,
         ]
 
 
@@ -279,10 +282,10 @@ def playwright() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def ext_browser(
-    playwright: Any, tmp_path_factory: pytest.TempPathFactory
+    playwright: Any, tmp_path_factory: pytest.TempPathFactory, store_world: str
 ) -> Iterator[ExtensionBrowser]:
-    """One browser per test module (a fresh profile: not paired)."""
-    browser = ExtensionBrowser(playwright, tmp_path_factory.mktemp("profile") / "p")
+    """One browser per test module and store world (a fresh profile: not paired)."""
+    browser = ExtensionBrowser(playwright, tmp_path_factory.mktemp(f"profile-{store_world}") / "p")
     browser.launch()
     yield browser
     browser.close()

@@ -3,28 +3,45 @@ sandboxes) as a subprocess, the extension in real Chromium, staff pressing the p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox.recore.seed import SEEDED_INVALID
+from tests.conftest import STORE_WORLDS
 from tests.extension.conftest import Demo, ExtensionBrowser
+from tests.extension.helpers import (
+    SETTLED,
+    all_pending_items,
+    get_json,
+    pending_items,
+    press_sync,
+    wait_for,
+)
+from tests.staff import upload_zip
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# every flow in both store worlds: one demo (and pairing) per world
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.parametrize("store_world", STORE_WORLDS, scope="module"),
+]
 
 ZIP_NAME = re.compile(r"yahoo_upload_\d{8}_\d{4}\.zip")
-SETTLED = {"succeeded", "partial", "failed"}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo"))
+def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
+    server = Demo(tmp_path_factory.mktemp("demo"), store_world)
     server.start()
     yield server
     server.stop()
@@ -33,55 +50,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 @pytest.fixture(scope="module")
 def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
     return ext_browser.pair(demo)
-
-
-def wait_for(predicate: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def pending_items(demo: Demo, token: str) -> list[dict[str, Any]]:
-    status, body = demo.request("GET", "/pending", token=token)
-    assert status == 200, body
-    return body["items"]
-
-
-def all_pending_items(demo: Demo, token: str) -> list[dict[str, Any]]:
-    """The pending listings, once the companion has taken in every listing task of the sandbox."""
-    url = f"http://127.0.0.1:{demo.recore_port}/_sandbox/state"
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
-        tasks = json.loads(resp.read())["tasks"]
-    expected = sum(
-        1 for t in tasks if t["type"] == "CREATE_INVENTORY" and t.get("outcome") != "failed"
-    )
-
-    def known() -> list[dict[str, Any]] | None:
-        items = pending_items(demo, token)
-        _, batches = demo.request("GET", "/batches", token=token)
-        ids = {item["id"] for item in items}
-        for batch in batches["batches"]:
-            ids |= {item["id"] for item in batch["items"]}
-            # errors name the listing by listing_id (docs/api.md) or by its ec_inventory_id
-            ids |= {e.get("listing_id", e.get("ec_inventory_id")) for e in batch["errors"]}
-        return items if len(ids) >= expected else None
-
-    return wait_for(known, f"the companion to take in {expected} listings from ReCORE")
-
-
-def press_sync(ext_browser: ExtensionBrowser, demo: Demo, token: str) -> Any:
-    """Press 同期開始 in a fresh popup and wait for that sync to finish; the popup stays open."""
-    page = ext_browser.open("popup.html")
-    page.click("#btn-sync")
-    page.locator("#action-result[data-kind='ok']").wait_for()
-    _, jobs = demo.request("GET", "/jobs?kind=sync&limit=1", token=token)
-    job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
-    wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the sync to finish", 120)
-    return page
 
 
 def test_direct_listing_shows_progress_until_done(
@@ -104,7 +72,7 @@ def test_direct_listing_shows_progress_until_done(
     page.locator("#action-result[data-kind='ok']").wait_for()
     _, jobs = demo.request("GET", "/jobs?kind=direct_listing&limit=1", token=token)
     job_id = jobs["jobs"][0]["id"]
-    job = page.locator(f"#jobs .job[data-job-id='{job_id}']")
+    job = page.locator(f".job[data-job-id='{job_id}']")
     job.wait_for()
     wait_for(lambda: job.get_attribute("data-state") in SETTLED, "the job to finish", 120)
 
@@ -117,7 +85,7 @@ def test_direct_listing_shows_progress_until_done(
 
     # and ReCORE's 出品リスト shows both as 出品中, with their auction ids (through the outbox)
     def recore_listings() -> list[dict[str, Any]]:
-        listings = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
+        listings = get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
         return [x for x in listings if x["id"] in two]
 
     wait_for(
@@ -231,18 +199,17 @@ def test_sync_button_runs_a_sync_and_shows_the_last_run(
     assert status["sync"]["last_run_at"]
     wait_for(lambda: page.locator("#last-sync").inner_text() != "まだありません", "last sync time")
 
-    # With auto sync on, the popup shows when the companion will sync next.
+    # With auto sync on, the popup shows when the companion will sync next, as soon as it says
+    # 保存しました (not a poll later): the companion stores the next run before it answers.
     assert page.locator("#next-sync").inner_text() == "自動同期はオフです"
-    page.select_option("#interval", "60")
-    page.locator("#interval-result", has_text="保存しました").wait_for()
-    wait_for(
-        lambda: demo.request("GET", "/status", token=token)[1]["sync"]["next_run_at"], "next run"
-    )
-    wait_for(
-        lambda: page.locator("#next-sync").inner_text() != "自動同期はオフです", "next sync time"
-    )
+    for minutes in ("5", "60"):
+        page.select_option("#interval", minutes)
+        page.locator("#interval-result", has_text="保存しました").wait_for()
+        assert demo.request("GET", "/status", token=token)[1]["sync"]["next_run_at"]
+        assert page.locator("#next-sync").inner_text() != "自動同期はオフです"
     page.select_option("#interval", "0")
     page.locator("#interval-result", has_text="保存しました").wait_for()
+    assert page.locator("#next-sync").inner_text() == "自動同期はオフです"
     page.close()
 
 
@@ -295,11 +262,6 @@ def test_a_sync_that_cannot_log_in_flags_the_badge_and_says_what_to_do(
         yahoo_faults(demo, reset=True)
 
 
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
-        return json.loads(resp.read())
-
-
 def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
@@ -308,12 +270,12 @@ def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
     yahoo = f"http://127.0.0.1:{demo.yahoo_port}"
     order_id = next(
         o["order_id"]
-        for o in _get_json(f"{yahoo}/_sandbox/state")["orders"]
+        for o in get_json(f"{yahoo}/_sandbox/state")["orders"]
         if o["store_status"] == "未処理"
     )
 
     def recore_status() -> str | None:
-        orders = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["orders"]
+        orders = get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["orders"]
         return next((o["status"] for o in orders if o["mall_order_id"] == order_id), None)
 
     press_sync(ext_browser, demo, token).close()
@@ -328,3 +290,84 @@ def test_sync_brings_an_order_into_recore_as_pending_then_unshipped(
         assert resp.status == 200
     press_sync(ext_browser, demo, token).close()
     wait_for(lambda: recore_status() == "UNSHIPPED", "the order in ReCORE as 未出荷", 90)
+
+
+def _in_a_thread(work: Any) -> Any:
+    """An asyncio coroutine run to its end beside Playwright's sync API (own thread, own loop)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = asyncio.run(work)
+        except BaseException as exc:  # handed to the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_an_uploaded_zip_is_found_listed_or_registered_then_started(
+    ext_browser: ExtensionBrowser, demo: Demo, token: str, store_world: str, tmp_path: Path
+) -> None:
+    """Staff upload the downloaded zip at 一括アップロード. 同期開始 then finds the item on the
+    store: listed (world classic), or registered in its folder (world next), which the popup
+    says and offers to start with 「出品開始」; either way it ends 出品中 in ReCORE."""
+    # a new listing of its own in ReCORE (the other flows may have taken the seeded ones)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{demo.recore_port}/_sandbox/listings",
+        data=json.dumps({"count": 1, "images_per_item": 1, "image_kb": 8}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback)
+        (one,) = json.loads(resp.read())["listing_ids"]
+    wait_for(
+        lambda: any(i["id"] == one for i in pending_items(demo, token)),
+        "the companion to take in the new listing",
+    )
+    status, batch = demo.request(
+        "POST", "/batches", {"source": "pending", "listing_ids": [one]}, token=token
+    )
+    assert status == 201, batch
+    request = urllib.request.Request(
+        f"{demo.url}/api/v1/batches/{batch['id']}/zip",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 (loopback)
+        zip_path = tmp_path / f"{batch['name']}.zip"
+        zip_path.write_bytes(resp.read())
+    yahoo = f"http://127.0.0.1:{demo.yahoo_port}"
+    account = _get_json(f"{yahoo}/_sandbox/state?brief=1")["account"]
+    uploaded = _in_a_thread(upload_zip(yahoo, account, zip_path, tmp_path / "staff-profile"))
+    number = batch["items"][0]["management_number"]
+    assert number in {**uploaded.listed, **uploaded.registered}, uploaded
+
+    page = press_sync(ext_browser, demo, token)
+    page.select_option("#source", "batch")
+    page.select_option("#batch", str(batch["id"]))
+    notice = page.locator("#registered-summary")
+    if store_world == "next":  # the upload only registered it
+        notice.wait_for()
+        assert "フォルダに登録済み（未出品）1件" in notice.inner_text()
+        page.click("#btn-start")
+        page.locator("#action-result[data-kind='ok']").wait_for()
+        _, jobs = demo.request("GET", "/jobs?kind=direct_listing&limit=1", token=token)
+        job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
+        wait_for(lambda: job.get_attribute("data-state") in SETTLED, "出品開始 to finish", 120)
+        assert job.get_attribute("data-state") == "succeeded"
+        page.close()
+        press_sync(ext_browser, demo, token).close()  # brings the result to ReCORE
+    else:
+        assert notice.is_hidden() and page.locator("#btn-start").is_hidden()
+        page.close()
+
+    def listed_in_recore() -> bool:
+        listings = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
+        mine = next(x for x in listings if x["id"] == one)
+        return mine["status_label"] == "出品中" and bool(mine["mall_product_code"])
+
+    wait_for(listed_in_recore, "ReCORE to show the item as 出品中", 90)

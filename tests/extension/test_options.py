@@ -106,9 +106,10 @@ def test_settings_are_saved_and_secrets_never_reach_chrome_storage(
         assert page.locator(f"[data-secret-state='{name}']").inner_text() == "設定済み"
         assert page.input_value(f"#{name}") == ""
 
-    # Nothing but the address, the token and job bookkeeping is stored in the browser...
+    # Nothing but the address, what pairing gave and job bookkeeping is stored in the browser...
     stored = ext_browser.storage()
-    assert set(stored) <= {"companionUrl", "token", "watchedJobs", "jobNotes", "errorsSeenAt"}
+    paired = {"companionUrl", "token", "keyId", "proofKey"}
+    assert set(stored) <= paired | {"watchedJobs", "jobNotes", "errorsSeenAt"}
     dump = repr(stored)
     for value in SECRETS.values():
         assert value not in dump

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -107,6 +109,35 @@ def test_popup_says_how_to_start_a_stopped_companion(
     page.click("#retry")
     page.wait_for_selector("#main:not([hidden])")
     page.close()
+
+
+def test_popup_says_how_long_results_have_waited_for_recore(
+    ext_browser: ExtensionBrowser, companion: Companion
+) -> None:
+    ext_browser.storage().get("token") or ext_browser.pair(companion)
+    page = ext_browser.open("popup.html")
+    assert page.locator("#outbox-age").is_hidden()  # nothing waiting: no line
+    page.close()
+    # a result that has waited 25 minutes (ReCORE down meanwhile), written as the outbox does
+    written = (datetime.now(UTC) - timedelta(minutes=25)).replace(tzinfo=None).isoformat(" ")
+    db = sqlite3.connect(companion.data_dir / "companion.sqlite3")
+    with db:
+        db.execute(
+            "INSERT INTO outbox (idempotency_key, ordering_key, operation, target, body, state,"
+            " attempts, next_attempt_at, created_at) VALUES"
+            " ('order-upsert:Y-9:a', 'order:Y-9', 'order_upsert', 'Y-9', '{}', 'pending', 4, ?, ?)",
+            (written, written),
+        )
+    try:
+        page = ext_browser.open("popup.html")
+        line = page.locator("#outbox-age")
+        assert line.is_visible()
+        assert "未送信の結果が 1件" in line.inner_text() and "25分" in line.inner_text()
+        page.close()
+    finally:
+        with db:
+            db.execute("DELETE FROM outbox WHERE idempotency_key = 'order-upsert:Y-9:a'")
+        db.close()
 
 
 def test_revoked_token_asks_to_pair_again(

@@ -52,7 +52,9 @@ def test_recore_api_url(page: Any, raw: str, expected: dict[str, Any]) -> None:
     ("raw", "expected"),
     [
         ("http://127.0.0.1:8765/", {"ok": True, "value": "http://127.0.0.1:8765"}),
-        (" http://localhost:9000 ", {"ok": True, "value": "http://localhost:9000"}),
+        # never a name that may resolve to ::1, where another program could answer
+        (" http://localhost:9000 ", {"ok": True, "value": "http://127.0.0.1:9000"}),
+        ("http://[::1]:8765", {"ok": False, "error": "errCompanionUrl"}),
         ("https://127.0.0.1:8765", {"ok": False, "error": "errCompanionUrl"}),
         ("http://192.168.1.5:8765", {"ok": False, "error": "errCompanionUrl"}),
         ("http://127.0.0.1:8765/api/v1", {"ok": False, "error": "errCompanionUrl"}),

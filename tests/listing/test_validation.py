@@ -1,8 +1,10 @@
-"""One test per rule (the Japanese message names the item, the field and the rule with the value),
-batch rules, and a property test that no input makes validation raise."""
+"""One test per rule (the Japanese message names the item, the field and the rule with the value,
+in staff wording; the English one keeps the technical detail), batch rules, and a property test
+that no input makes validation raise."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -19,24 +21,25 @@ def test_a_valid_listing_has_no_errors() -> None:
     assert validate_listing(make_listing(1)) == []
 
 
-# (overrides, field, rule, fragments the Japanese message must contain besides item and label)
+# (overrides, field, rule, fragments the Japanese message must contain besides item and label;
+# a fragment "en:…" is for the English message, which goes to the log)
 RULES: list[tuple[dict[str, Any], str, str, list[str]]] = [
     ({"title": None}, "title", "title_missing", ["ありません"]),
     ({"title": "  "}, "title", "title_missing", ["ありません"]),
-    ({"title": "あ" * 60 + "x" * 20}, "title", "title_too_long", ["65文字を超え", "70文字"]),
+    ({"title": "あ" * 60 + "x" * 20}, "title", "title_too_long", ["65文字まで", "いま70文字"]),
     ({"title": "あ" * 65 + "x"}, "title", "title_too_long", ["65.5文字"]),
     ({"title": 123}, "title", "not_text", ["文字列ではありません"]),
-    ({"title": "カメラ😀"}, "title", "text_not_cp932", ["😀", "U+1F600"]),
-    ({"city": "豊島区〜"}, "city", "text_not_cp932", ["〜", "U+301C", "～"]),
-    ({"title": "a\tb"}, "title", "control_character", ["U+0009"]),
-    ({"keywords": "a\nb"}, "keywords", "control_character", ["U+000A"]),
+    ({"title": "カメラ😀"}, "title", "text_not_cp932", ["「😀」", "en:U+1F600"]),
+    ({"city": "豊島区〜"}, "city", "text_not_cp932", ["「〜」→「～」", "en:U+301C"]),
+    ({"title": "a\tb"}, "title", "control_character", ["タブ", "en:U+0009"]),
+    ({"keywords": "a\nb"}, "keywords", "control_character", ["改行", "en:U+000A"]),
     (
         {"description": "一行目\n二行目\n三行目"},
         "description",
         "description_newline",
         ["改行", "2か所"],
     ),
-    ({"description": "a\x00b"}, "description", "control_character", ["U+0000"]),
+    ({"description": "a\x00b"}, "description", "control_character", ["特殊文字", "en:U+0000"]),
     ({"start_price": None}, "start_price", "start_price_missing", ["ありません"]),
     ({"start_price": 0}, "start_price", "start_price_too_low", ["1円以上", "0円"]),
     ({"start_price": "1000"}, "start_price", "not_integer", ["整数", "1000"]),
@@ -48,6 +51,18 @@ RULES: list[tuple[dict[str, Any], str, str, list[str]]] = [
         ["999円", "1000円"],
     ),
     ({"buyout_price": -1}, "buyout_price", "buyout_below_start", ["-1円"]),
+    (
+        {"start_price": 10**12, "buyout_price": 0},
+        "start_price",
+        "price_too_high",
+        ["999,999,999円以下", "1,000,000,000,000円"],
+    ),
+    ({"buyout_price": 1_000_000_000}, "buyout_price", "price_too_high", ["1,000,000,000円"]),
+    ({"title": "<b>限定</b> カメラ"}, "title", "title_html", ["HTMLタグ", "<b>"]),
+    ({"title": "カメラ <script src=x>"}, "title", "title_html", ["<script src=x>"]),
+    ({"title": "カメラ <BR>"}, "title", "title_html", ["<BR>"]),
+    ({"title": "<x-tag data-a=1>カメラ"}, "title", "title_html", ["<x-tag data-a="]),
+    ({"title": "<!-- x --> カメラ"}, "title", "title_html", ["<!--"]),
     ({"buyout_price": "x"}, "buyout_price", "not_integer", ["x"]),
     ({"quantity": 0}, "quantity", "quantity_invalid", ["1以上", "0"]),
     ({"quantity": None}, "quantity", "quantity_missing", ["ありません"]),
@@ -139,22 +154,37 @@ def test_rule(overrides: dict[str, Any], field: str, rule: str, fragments: list[
     matching = [e for e in errors if e.rule == rule and e.field == field]
     assert matching, errors
     error = matching[0]
-    # The item: by 管理番号, or by ID when the 管理番号 itself is the problem.
+    # The item: by 管理番号, or by its title when the 管理番号 itself is the problem.
     number_ok = isinstance(item.management_number, str) and item.management_number.isprintable()
     item_name = (
-        "管理番号 A-0007"
-        if item.management_number == "A-0007"
-        else (f"管理番号 {item.management_number}" if number_ok else "ID 7")
+        f"管理番号 {item.management_number}"
+        if number_ok
+        else "「テスト商品 Nikon F3 ボディ 動…」（管理番号なし）"
     )
     assert error.message.startswith(f"{item_name}: "), error.message
-    assert yf.field_label(field) in error.message
+    assert error.message == f"{error.item}: {error.problem}"
+    assert yf.field_label(field) in error.problem
     for fragment in fragments:
-        assert fragment in error.message, (fragment, error.message)
+        if fragment.startswith("en:"):
+            assert fragment[3:] in error.message_en, (fragment, error.message_en)
+        else:
+            assert fragment in error.message, (fragment, error.message)
     assert error.message_en and field in error.message_en
+    # staff wording: no code points, internal ids, markup or encoding names; what to do in ReCORE
+    for jargon in ("U+", "<br>", "cp932", "Shift_JIS"):
+        assert jargon not in error.message, (jargon, error.message)
+    assert not re.search(r"ID[:：]?\s*\d", error.message), error.message
+    if rule != "listed_on_other_mall":
+        assert "ReCOREで" in error.problem, error.problem
     assert error.ec_inventory_id == 7
     assert error.to_dict()["rule"] == rule
     # the broken field is the only complaint (one rule, one error)
     assert {e.rule for e in errors} == {rule} or rule in ("buyout_below_start",), errors
+
+
+@pytest.mark.parametrize("title", ["Tシャツ <M> 綿", "1<2 の証明", "矢印 <- と ->", "<新品> 電卓"])
+def test_brackets_that_are_not_html_are_allowed_in_a_title(title: str) -> None:
+    assert validate_listing(make_listing(1, title=title)) == []
 
 
 def test_unparsed_field_is_reported_once() -> None:
@@ -162,18 +192,23 @@ def test_unparsed_field_is_reported_once() -> None:
     assert [e.rule for e in validate_listing(item)] == ["unparsed_value"]
 
 
-def test_item_without_usable_management_number_is_named_by_id() -> None:
-    errors = validate_listing(make_listing(42, management_number=None))
-    assert errors[0].message == "ID 42: 管理番号がありません"
+def test_item_without_usable_management_number_is_named_by_its_title() -> None:
+    errors = validate_listing(make_listing(42, management_number=None, title="ニコン F3"))
+    assert errors[0].message == (
+        "「ニコン F3」（管理番号なし）: 管理番号がありません。ReCOREで管理番号を入力してください"
+    )
+    assert errors[0].message_en == "ID 42: management_number: missing"  # the log has the id
     assert errors[0].management_number is None
+    (error,) = validate_listing(make_listing(43, management_number=None, title=None))[:1]
+    assert error.message.startswith("管理番号もタイトルもない商品: ")
 
 
 def test_error_example_from_the_api_doc() -> None:
     item = make_listing(7, title="あ" * 60 + "x" * 20)
     (error,) = validate_listing(item)
-    assert (
-        error.message
-        == "管理番号 A-0007: タイトルが65文字を超えています（全角1・半角0.5で数えて70文字）"
+    assert error.message == (
+        "管理番号 A-0007: タイトルが長すぎます（65文字まで、いま70文字。"
+        "半角文字は0.5文字と数えます）。ReCOREでタイトルを短くしてください"
     )
     assert (
         error.message_en
@@ -186,6 +221,8 @@ def test_error_example_from_the_api_doc() -> None:
         "rule": "title_too_long",
         "message": error.message,
         "message_en": error.message_en,
+        "item": "管理番号 A-0007",
+        "problem": error.message.removeprefix("管理番号 A-0007: "),
     }
 
 
@@ -194,7 +231,8 @@ def test_batch_rules() -> None:
     result = validate_batch(items, already_listed=["A-0003"])
     assert set(result) == {1, 2, 3}
     assert [e.rule for e in result[1]] == ["duplicate_management_number"]
-    assert "ほかのID: 2" in result[1][0].message
+    assert "同じ管理番号が2件" in result[1][0].message and "ID" not in result[1][0].message
+    assert "other ids: 2" in result[1][0].message_en
     assert [e.rule for e in result[2]] == ["duplicate_management_number"]
     assert [e.rule for e in result[3]] == ["already_listed"]
     assert result[3][0].message.startswith("管理番号 A-0003: 管理番号")

@@ -96,8 +96,11 @@ async def make_sandbox(
 ) -> AsyncIterator[SandboxFactory]:
     servers: list[TestServer] = []
 
-    async def factory(*, seed: bool = False, rate_limit: int = 5, **kw: Any) -> Sandbox:
-        app = create_sandbox(seed=seed, rate_limit=rate_limit, **kw)
+    async def factory(
+        *, seed: bool = False, rate_limit: int = 5, inventories: str = "rich", **kw: Any
+    ) -> Sandbox:
+        # these tests read the Yahoo fields of the rich form; the spec form has its own tests
+        app = create_sandbox(seed=seed, rate_limit=rate_limit, inventories=inventories, **kw)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)

@@ -50,10 +50,48 @@ async def test_poll_fetch_and_report(sandbox: Sandbox, client: RecoreClient) -> 
     assert await client.poll_tasks() == []  # reported tasks leave the poll
 
 
+async def test_the_poll_sends_only_what_the_spec_lists(sandbox: Sandbox) -> None:
+    """`ec_account_id` and nothing else: no page, limit or cursor (the spec's query table)."""
+    sent: list[dict[str, str]] = []
+
+    async def record(_session: Any, _ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        if params.url.path == "/ec/gateway/tasks":
+            sent.append(dict(params.url.query))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(record)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as http:
+        client = sandbox.client(http, rate=100.0)
+        await sandbox.issue_task("SHIP_ORDER", {"ec_order_id": 1, "mall_order_id": "o-1"})
+        assert len(await client.poll_tasks()) == 1
+        assert len(await client.poll_tasks("SHIP_ORDER")) == 1
+    assert sent == [
+        {"ec_account_id": "3"},
+        {"ec_account_id": "3", "type": "SHIP_ORDER"},
+    ]
+
+
+async def test_a_parameter_refused_by_name_is_left_out_and_the_call_made_again(
+    sandbox: Sandbox, client: RecoreClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the spec's order list has no mall_order_ids filter; the sandbox refuses it by name (400)
+    await sandbox.control("faults", {"reset": True})
+    with caplog.at_level("WARNING"):
+        assert await client.list_orders(mall_order_ids=["none-such"]) == []
+        assert await client.list_orders(mall_order_ids=["none-such"]) == []
+    refused = [r for r in caplog.records if "refused query parameter" in r.getMessage()]
+    assert len(refused) == 1 and "mall_order_ids" in refused[0].getMessage()
+    state = await sandbox.state()
+    # one 400, then only calls without it
+    assert state["requests"]["by_status"].get("400") == 1
+
+
 async def test_paging_follows_next_cursor(sandbox: Sandbox, client: RecoreClient) -> None:
     for n in range(7):
         await sandbox.issue_task("SHIP_ORDER", {"ec_order_id": n, "mall_order_id": f"o-{n}"})
-    tasks = await client.poll_tasks(page_size=3)  # three pages, joined by X-Next-Cursor
+    # the spec shows no paging on the task list; a ReCORE that pages anyway is followed
+    await sandbox.faults(task_page_size=3)  # three pages, joined by X-Next-Cursor
+    tasks = await client.poll_tasks()
     assert [t["data"]["mall_order_id"] for t in tasks] == [f"o-{n}" for n in range(7)]
 
 
@@ -253,6 +291,13 @@ def test_order_body_and_status_enums() -> None:
         }
     ]
     assert "1234-5678" in body["comment"]
+    # sub_status is ReCORE's own enum (unseen): never sent; the store's status goes into note
+    assert "sub_status" not in body
+    assert body["note"] == "ヤフオクのストアステータス: 入金済み"
+    # the spelling of ReCORE's statuses is a table: a corrected one is what is sent
+    names = {**rc.ORDER_STATUS_TO_RECORE, OrderStatus.UNSHIPPED: "WAIT_SHIPPING"}
+    assert rc.order_upsert_body(order, 3, names)["status"] == "WAIT_SHIPPING"
+    assert rc.order_status_from_recore("WAIT_SHIPPING", names) == OrderStatus.UNSHIPPED
     assert {rc.ORDER_STATUS_TO_RECORE[s] for s in OrderStatus} == {
         "ORDERED",
         "UNSHIPPED",

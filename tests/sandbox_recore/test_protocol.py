@@ -15,7 +15,7 @@ from .helpers import poll, state
 async def test_poll_returns_seeded_create_tasks_and_marks_processing(
     client: TestClient, auth: dict[str, str], creds: dict[str, Any]
 ) -> None:
-    tasks = await poll(client, auth, creds["ec_account_id"], limit=250)
+    tasks = await poll(client, auth, creds["ec_account_id"])
     assert len(tasks) == 26
     assert {t["type"] for t in tasks} == {"CREATE_INVENTORY"}
     first = tasks[0]
@@ -26,7 +26,7 @@ async def test_poll_returns_seeded_create_tasks_and_marks_processing(
     resp = await client.get(f"/ec/inventories/{first['data']['ec_inventory_id']}", headers=auth)
     assert (await resp.json())["status"] == "PROCESSING"
     # Not reported: the same tasks come again.
-    again = await poll(client, auth, creds["ec_account_id"], limit=250)
+    again = await poll(client, auth, creds["ec_account_id"])
     assert [t["id"] for t in again] == [t["id"] for t in tasks]
     delivered = {t["id"]: t["delivered_count"] for t in (await state(client))["tasks"]}
     assert delivered[first["id"]] == 2
@@ -35,7 +35,7 @@ async def test_poll_returns_seeded_create_tasks_and_marks_processing(
 async def test_succeeded_report_lists_item_and_second_report_changes_nothing(
     client: TestClient, auth: dict[str, str], creds: dict[str, Any]
 ) -> None:
-    task = (await poll(client, auth, creds["ec_account_id"], limit=1))[0]
+    task = (await poll(client, auth, creds["ec_account_id"]))[0]
     inv_id = task["data"]["ec_inventory_id"]
     inv = await (await client.get(f"/ec/inventories/{inv_id}", headers=auth)).json()
     variant_id = inv["variants"][0]["id"]
@@ -67,14 +67,14 @@ async def test_succeeded_report_lists_item_and_second_report_changes_nothing(
     assert st["outcome"] == "succeeded"
     assert [r["applied"] for r in st["reports"]] == [True, False, False]
     # Reported: gone from the poll.
-    remaining = await poll(client, auth, creds["ec_account_id"], limit=250)
+    remaining = await poll(client, auth, creds["ec_account_id"])
     assert task["id"] not in {t["id"] for t in remaining}
 
 
 async def test_failed_report_puts_listing_in_error_with_message(
     client: TestClient, auth: dict[str, str], creds: dict[str, Any]
 ) -> None:
-    task = (await poll(client, auth, creds["ec_account_id"], limit=1))[0]
+    task = (await poll(client, auth, creds["ec_account_id"]))[0]
     message = "管理番号 RC-10001: タイトルが65文字を超えています"
     resp = await client.post(
         f"/ec/gateway/tasks/{task['id']}/failed",
@@ -249,9 +249,23 @@ async def test_ship_and_cancel_issue_order_tasks(
     assert "伝票番号が不正" in page and "1234-5678-9012" in page
 
 
+async def test_inventory_detail_in_the_spec_form_is_the_list_object(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    listed = await (await client.get("/ec/inventories?ids=5001", headers=auth)).json()
+    inv = await (await client.get("/ec/inventories/5001", headers=auth)).json()
+    # only what ReCORE's spec shows: no Yahoo field, no description, one photo
+    assert inv == listed[0]
+    assert not {"description", "image_urls", "mall_attributes"} & set(inv)
+    assert inv["image_url"] and inv["variants"][0]["price"] == 58000
+    assert inv["variants"][0]["allocations"][0]["item_id"]
+
+
 async def test_inventory_detail_has_description_images_and_mall_attributes(
     client: TestClient, auth: dict[str, str]
 ) -> None:
+    resp = await client.post("/_sandbox/inventories", json={"form": "rich"})
+    assert resp.status == 200
     resp = await client.get("/ec/inventories/5001", headers=auth)
     inv = await resp.json()
     assert inv["description"].startswith("<p>")
@@ -336,7 +350,9 @@ async def test_validate_failed_bodies(
         assert resp.status == 400, await resp.text()
         body = await resp.json()
         assert body["error"]["code"] == "VALIDATE_FAILED"
-        assert body["error"]["message"] == "入力内容に誤りがあります。"
+        # seen: the message is Japanese, the per-field detail English
+        assert body["error"]["message"] == "入力値が不正です"
+        assert all(m.isascii() for ms in body["error"]["detail"].values() for m in ms)
         return body["error"]["detail"]
 
     assert "ec_account_id" in await err(await client.get("/ec/gateway/tasks", headers=auth))
@@ -346,6 +362,14 @@ async def test_validate_failed_bodies(
     assert "ec_account_id" in await err(
         await client.get("/ec/gateway/tasks", params={"ec_account_id": 999}, headers=auth)
     )
+    # the task list takes ec_account_id and type only (seen): anything else is refused by name
+    for extra in ("limit", "page", "cursor"):
+        detail = await err(
+            await client.get(
+                "/ec/gateway/tasks", params={"ec_account_id": 3, extra: "1"}, headers=auth
+            )
+        )
+        assert list(detail) == [extra] and detail[extra][0].endswith("is not a permitted parameter")
     assert "limit" in await err(await client.get("/ec/inventories?limit=251", headers=auth))
     assert "cursor" in await err(await client.get("/ec/inventories?cursor=%%%", headers=auth))
     bad_cursor = base64.urlsafe_b64encode(b'{"after": "x"}').decode()
@@ -360,7 +384,7 @@ async def test_validate_failed_bodies(
     detail = await err(
         await client.post("/ec/gateway/order/upsert", data=b"{not json", headers=auth)
     )
-    assert detail == {"body": ["JSONとして解釈できません。"]}
+    assert detail == {"body": ["Body is not valid JSON"]}
     detail = await err(await client.post("/ec/gateway/order/upsert", json={}, headers=auth))
     assert set(detail) == {"ec_account_id", "mall_order_id", "status"}
     detail = await err(
@@ -379,7 +403,7 @@ async def test_validate_failed_bodies(
     assert set(detail) == {"status", "ordered_at", "goods.0.mall_item_code", "goods.0.unit_price"}
     assert "ORDERED" in detail["status"][0]
     # Reports.
-    task = (await poll(client, auth, creds["ec_account_id"], limit=1))[0]
+    task = (await poll(client, auth, creds["ec_account_id"]))[0]
     detail = await err(
         await client.post(f"/ec/gateway/tasks/{task['id']}/failed", json={}, headers=auth)
     )
@@ -401,9 +425,7 @@ async def test_validate_failed_bodies(
     )
     assert set(detail) == {"body"}
     # Nothing of that was applied.
-    assert task["id"] in {
-        t["id"] for t in await poll(client, auth, creds["ec_account_id"], limit=250)
-    }
+    assert task["id"] in {t["id"] for t in await poll(client, auth, creds["ec_account_id"])}
 
 
 async def test_odd_task_data_is_reported_without_crashing(

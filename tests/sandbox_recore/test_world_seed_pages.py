@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from sandbox.recore.app import create_app, demo_credentials, seed_more_listings
+from sandbox.recore.app import create_app, demo_credentials, mint_key, seed_more_listings
 from sandbox.recore.images import ImageSpec, render_jpeg
-from sandbox.recore.seed import SEEDED_INVALID
+from sandbox.recore.seed import GRADES, RECORE_CATEGORIES, SEEDED_INVALID
 
 from .conftest import ClientFactory
 from .helpers import poll, state
@@ -40,8 +40,7 @@ def broken_rules(listing: dict[str, Any], corrupt: bool, duplicate: bool) -> set
         rules.add("title_too_long")
     if not cp932_ok(listing["title"]):
         rules.add("title_not_cp932")
-    if "\n" in listing["description"] or "\r" in listing["description"]:
-        rules.add("description_newline")
+    # (RC-10021's raw newlines break no rule: the connector turns them into <br>)
     if a["buyout_price"] and a["buyout_price"] < a["start_price"]:
         rules.add("buyout_below_start")
     if len(listing["image_urls"]) > 10:
@@ -58,6 +57,7 @@ def broken_rules(listing: dict[str, Any], corrupt: bool, duplicate: bool) -> set
 async def test_seed_has_valid_stock_and_one_broken_rule_per_invalid_item(
     client: TestClient, auth: dict[str, str]
 ) -> None:
+    await client.post("/_sandbox/inventories", json={"form": "rich"})
     listings = await (
         await client.get("/ec/inventories", params={"limit": 250}, headers=auth)
     ).json()
@@ -82,7 +82,47 @@ async def test_seed_has_valid_stock_and_one_broken_rule_per_invalid_item(
     # Exactly the documented items break exactly one rule each.
     assert {k.split("#")[0]: next(iter(v)) for k, v in invalid.items()} == SEEDED_INVALID
     assert all(len(v) == 1 for v in invalid.values())
-    assert len(found) - len(invalid) == 18
+    assert len(found) - len(invalid) == 19
+
+
+async def test_seeded_listings_allocate_items_with_code_grade_photos_and_category(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """In the spec form, what the connector needs comes from the item and its catalogue."""
+    listings = await (await client.get("/ec/inventories", headers=auth)).json()
+    item_ids = [x["variants"][0]["allocations"][0]["item_id"] for x in listings]
+    resp = await client.get("/items", params={"ids": ",".join(map(str, item_ids))}, headers=auth)
+    assert resp.status == 200
+    items = {i["id"]: i for i in await resp.json()}
+    assert set(items) == set(item_ids)
+    world = (await state(client))["listings"]
+    numbers = {x["id"]: x["management_number"] for x in world}
+    for listing, item_id in zip(listings, item_ids, strict=True):
+        item = items[item_id]
+        assert item["code"] == numbers[listing["id"]]  # the 管理番号 is the item's code
+        assert item["grade"]["name"] in GRADES
+        assert item["image_urls"] and item["image_urls"][0] == listing["image_url"]
+        assert item["store"] == {"id": 1, "name": "本店"}
+    assert len(items[item_ids[0]]["image_urls"]) == 8
+    assert items[item_ids[0]]["condition_note"].count("\n") == 1  # ReCORE's notes: lines
+    products = await (
+        await client.get(
+            "/products",
+            params={"ids": ",".join(str(i["product_id"]) for i in items.values())},
+            headers=auth,
+        )
+    ).json()
+    first = next(p for p in products if p["id"] == items[item_ids[0]]["product_id"])
+    assert first["category"] == {
+        "id": 101,
+        "name": "一眼レフカメラ",
+        "ancestors": [{"id": 100, "name": "カメラ"}],
+    }
+    assert all(p["category"]["id"] in RECORE_CATEGORIES for p in products)
+    # each scope on its own: a key without item:index is refused (403)
+    limited = mint_key(client.app, ["ec:inventory:index"])  # type: ignore[arg-type]
+    resp = await client.get("/items?ids=1", headers={"X-Identification": limited})
+    assert resp.status == 403
 
 
 def test_images_are_deterministic_jpegs_of_roughly_the_asked_size() -> None:
@@ -111,15 +151,16 @@ async def test_bulk_seed_adds_listings_with_tasks(
 ) -> None:
     ids = seed_more_listings(app, 300, images_per_item=2, image_kb=10)
     assert len(ids) == len(set(ids)) == 300
-    tasks = await poll(client, auth, creds["ec_account_id"], limit=250, type="CREATE_INVENTORY")
-    assert len(tasks) == 250
+    tasks = await poll(client, auth, creds["ec_account_id"], type="CREATE_INVENTORY")
+    assert len(tasks) == 326  # every open one: the task list does not page (seen)
     resp = await client.post(
         "/_sandbox/listings", json={"count": 5, "images_per_item": 1, "image_kb": 8}
     )
     assert resp.status == 201 and (await resp.json())["count"] == 5
     inv = await (await client.get(f"/ec/inventories/{ids[-1]}", headers=auth)).json()
-    assert len(inv["image_urls"]) == 2
-    assert inv["mall_attributes"]["management_number"] == "BM-000300"
+    item_id = inv["variants"][0]["allocations"][0]["item_id"]
+    [item] = await (await client.get(f"/items?ids={item_id}", headers=auth)).json()
+    assert len(item["image_urls"]) == 2 and item["code"] == "BM-000300"
 
 
 async def test_create_listings_control_validates_all_items_first(client: TestClient) -> None:
@@ -164,7 +205,7 @@ async def test_pages_render_with_their_buttons(
     html = await (await client.get(resp.headers["Location"])).text()
     assert "RC-10031" in html and "CREATE_INVENTORY" in html
     # 店頭で販売 shows on listed items only.
-    task = (await poll(client, auth, creds["ec_account_id"], limit=1))[0]
+    task = (await poll(client, auth, creds["ec_account_id"]))[0]
     await client.post(
         f"/ec/gateway/tasks/{task['id']}/succeeded",
         json={"mall_product_code": "x123456789"},
@@ -246,7 +287,7 @@ async def test_state_survives_restart(tmp_path: Path, aiohttp_client: ClientFact
     client = await aiohttp_client(app)
     creds = demo_credentials(app)
     auth = {"X-Identification": creds["api_key"]}
-    task = (await poll(client, auth, creds["ec_account_id"], limit=1))[0]
+    task = (await poll(client, auth, creds["ec_account_id"]))[0]
     await client.post(
         f"/ec/gateway/tasks/{task['id']}/succeeded", json={"mall_product_code": "c99"}, headers=auth
     )
@@ -259,7 +300,7 @@ async def test_state_survives_restart(tmp_path: Path, aiohttp_client: ClientFact
     await client.post("/_sandbox/tasks", json={"type": "RETURN_ORDER", "data": {"ec_order_id": 1}})
     before = await state(client)
     await client.close()
-    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 1
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 2
     assert os.listdir(tmp_path) == ["recore.json"]  # no temp file left behind
 
     app2 = create_app(state_file=path, rate_limit=10_000)
@@ -277,6 +318,22 @@ async def test_state_survives_restart(tmp_path: Path, aiohttp_client: ClientFact
     resp = await client2.post("/_sandbox/tasks", json={"type": "CONFIRM_ORDER"})
     new_id = (await resp.json())["task"]["id"]
     assert new_id not in {t["id"] for t in before["tasks"]}
+
+
+def test_first_version_state_file_gets_items_and_a_catalogue(tmp_path: Path) -> None:
+    """A state file written before items existed keeps its world, its stock gains items."""
+    from sandbox.recore.app import WORLD_KEY
+
+    world = create_app()[WORLD_KEY].to_json()
+    old = {k: v for k, v in world.items() if k not in ("items", "products", "categories", "grades")}
+    path = tmp_path / "recore.json"
+    path.write_text(json.dumps({**old, "version": 1}), encoding="utf-8")
+    upgraded = create_app(state_file=path)[WORLD_KEY]
+    assert len(upgraded.listings) == 26 and len(upgraded.pending) == 3
+    first = upgraded.listings[5001]
+    item = upgraded.items[first["variants"][0]["allocations"][0]["item_id"]]
+    assert item["code"] == "RC-10001" and upgraded.grades[item["grade_id"]] == "中古A"
+    assert upgraded.products[item["product_id"]]["category_id"] == 101
 
 
 def test_unreadable_state_file_is_an_error_not_a_silent_reset(tmp_path: Path) -> None:

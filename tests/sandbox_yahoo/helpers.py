@@ -135,3 +135,46 @@ async def state(client: TestClient, brief: bool = False) -> dict[str, Any]:
     r = await client.get("/_sandbox/state" + ("?brief=1" if brief else ""))
     assert r.status == 200
     return await r.json()
+
+
+# --- world next ------------------------------------------------------------------------------------
+async def login_next(client: TestClient, done: str = "/pro.recore-demo") -> str:
+    """World next's login over HTTP: the 「次へ」 check, the password, the business ID step (found
+    by label text); returns the final page's HTML."""
+    r = await client.post("/config/login/check", data={"handle": ACCOUNT["yahoo_id"]})
+    assert (await r.json())["exists"] is True
+    r = await client.post(
+        "/config/login",
+        data={"handle": ACCOUNT["yahoo_id"], "passwd": ACCOUNT["password"], ".done": done},
+    )
+    assert r.status == 200 and r.url.path == "/bizlogin", r.url
+    doc = HTMLParser(await r.text())
+    r = await client.post(
+        "/bizlogin",
+        data={
+            field_by_label(doc, "ビジネスID"): ACCOUNT["business_id"],
+            field_by_label(doc, "パスワード"): ACCOUNT["business_password"],
+            ".done": done,
+        },
+    )
+    assert r.status == 200
+    return await r.text()
+
+
+def field_by_label(doc: HTMLParser, text: str) -> str:
+    """The name of the input a `<label for>` with exactly this text points at."""
+    for label in doc.css("label[for]"):
+        if label.text(strip=True) == text:
+            el = doc.css_first(f"#{label.attributes['for']}")
+            assert el is not None, text
+            return el.attributes["name"] or ""
+    raise AssertionError(f"no label {text}")
+
+
+def choice_by_label(doc: HTMLParser, text: str) -> tuple[str, str]:
+    """(name, value) of the radio or checkbox whose wrapping label reads exactly `text`."""
+    for label in doc.css("label"):
+        box = label.css_first("input[type=radio], input[type=checkbox]")
+        if box is not None and label.text(strip=True) == text:
+            return box.attributes["name"] or "", box.attributes["value"] or ""
+    raise AssertionError(f"no radio or checkbox labelled {text}")

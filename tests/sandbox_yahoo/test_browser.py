@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, async_playwright
 
-from companion.browser import STORE_PAGE_ARGS, chromium_executable
 from sandbox.yahoo.app import create_app
+from scrapers.browser import STORE_PAGE_ARGS, chromium_executable
 from tests.sandbox_yahoo.helpers import ACCOUNT, csv_bytes, good_row
 
 pytestmark = pytest.mark.browser

@@ -14,11 +14,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from companion.app import create_app
 from companion.config import Config
-from companion.demo import sandbox_settings
+from companion.demo import apply_demo_tables, sandbox_settings
 from companion.keys import DB, JOBS, RECORE, SETTINGS, SYNC
 from companion.listing import batches
 from companion.recore import service as recore_service
 from companion.recore.outbox import RetryPolicy
+from companion.store_session import STORE_OPTIONS, StoreOptions
 from companion.sync.service import SYNC_OPTIONS, SyncOptions, SyncService
 from sandbox.recore.app import create_app as create_recore
 from sandbox.yahoo.app import WORLD
@@ -101,8 +102,8 @@ class Hub:
 
 
 @pytest.fixture
-async def yahoo_server(aiohttp_server: Any) -> TestServer:
-    return await aiohttp_server(create_yahoo(seed=True))
+async def yahoo_server(aiohttp_server: Any, store_world: str) -> TestServer:
+    return await aiohttp_server(create_yahoo(seed=True, world=store_world))
 
 
 @pytest.fixture
@@ -118,11 +119,16 @@ def make_hub(
     yahoo_server: TestServer,
     recore_server: TestServer,
 ) -> Any:
-    async def factory(*, workers: bool = False, all_features: bool = False) -> Hub:
+    async def factory(*, workers: bool = False, all_features: bool = False, **config: Any) -> Hub:
         from companion.sync import service as sync
 
         app = create_app(
-            Config(data_dir=data_dir, workers=workers, database_url=database),
+            Config(
+                data_dir=data_dir,
+                workers=workers,
+                yahoo_base_url=str(yahoo_server.make_url("")).rstrip("/"),
+                **{"database_url": database, **config},
+            ),
             # all_features: the app exactly as `serve` builds it (FEATURES)
             features=None if all_features else [recore_service.setup, batches.setup, sync.setup],
         )
@@ -131,7 +137,8 @@ def make_hub(
             policy=RetryPolicy(base=0.05, max_delay=0.5, unauthorized_delay=0.5, idle=0.5),
             rate=100.0,
         )
-        app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0, retry_delay=0.01)
+        app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0)
+        app[STORE_OPTIONS] = StoreOptions(retry_delay=0.01)
         client = await aiohttp_client(app)
         await configure(app, yahoo_server, recore_server)
         await app[RECORE].rebuild()
@@ -143,14 +150,12 @@ def make_hub(
 async def configure(
     app: web.Application, yahoo_server: TestServer, recore_server: TestServer
 ) -> None:
-    """The settings staff would enter on the options page, pointing at the two sandboxes."""
+    """The settings and tables staff would enter on the options page, pointing at the two
+    sandboxes (ReCORE answering in its spec's form: the templates and tables fill the rest). The
+    Yahoo sandbox's address is the app's configuration, see make_hub."""
+    await apply_demo_tables(app)
     await app[SETTINGS].update(
-        sandbox_settings(
-            recore_server.app,
-            yahoo_server.app,
-            str(recore_server.make_url("")),
-            str(yahoo_server.make_url("")),
-        )
+        sandbox_settings(recore_server.app, yahoo_server.app, str(recore_server.make_url("")))
     )
 
 

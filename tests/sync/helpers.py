@@ -1,48 +1,40 @@
-"""Helpers for the sync tests: staff's own actions on the two sandboxes, over HTTP."""
+"""Helpers for the sync tests: staff's own actions on the two sandboxes."""
 
 from __future__ import annotations
 
-import asyncio
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from sqlalchemy import select
 
 from companion.db.models import ListingRecord, OrderSnapshot, RecoreTask
 from companion.keys import BATCHES
+from sandbox.yahoo.app import demo_account
+from scrapers.parse import UploadResult
+from tests.staff import upload_zip
 from tests.sync.conftest import Hub
 
+STORE_STATUS_NOTE = "ヤフオクのストアステータス: "
 
-async def staff_upload(hub: Hub, zip_path: Path) -> str:
-    """What staff do with the downloaded zip: log in to the store and upload it (一括アップロード)."""
-    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
-    async with aiohttp.ClientSession(cookie_jar=jar) as s:
-        account = hub.world.account
-        await s.post(
-            hub.yurl("/config/login"),
-            data={"handle": account.yahoo_id, "passwd": account.password, ".done": "/serinavi"},
+
+def store_status(order: dict[str, Any]) -> str | None:
+    """The Yahoo store status an upserted order carries in its note (no sub_status is sent)."""
+    for line in (order.get("note") or "").splitlines():
+        if line.startswith(STORE_STATUS_NOTE):
+            return line.removeprefix(STORE_STATUS_NOTE)
+    return None
+
+
+async def staff_upload(hub: Hub, zip_path: Path) -> UploadResult:
+    """What staff do with the downloaded zip: log in to the store and upload it (一括アップロード),
+    in a browser of their own."""
+    with tempfile.TemporaryDirectory() as profile:
+        result = await upload_zip(
+            hub.yurl("").rstrip("/"), demo_account(hub.yahoo.app), zip_path, Path(profile)
         )
-        await s.post(
-            hub.yurl("/bizmgr/login"),
-            data={
-                "business_id": account.business_id,
-                "business_password": account.business_password,
-                ".done": "/serinavi",
-            },
-        )
-        form = aiohttp.FormData()
-        form.add_field(
-            "uploadFile",
-            await asyncio.to_thread(zip_path.read_bytes),
-            filename=zip_path.name,
-            content_type="application/zip",
-        )
-        async with s.post(hub.yurl("/serinavi/upload"), data=form) as r:
-            text = await r.text()
-            assert r.status == 200, text
-            assert "受け付けました" in text, text[:2000]
-            return text
+    assert result.accepted, result.message
+    return result
 
 
 async def listing(hub: Hub, listing_id: int) -> ListingRecord:
@@ -65,13 +57,14 @@ async def waiting_listing_ids(hub: Hub) -> list[int]:
         )
 
 
-async def list_on_yahoo(hub: Hub, listing_id: int) -> None:
-    """出品ファイルをダウンロード (a batch of one) and upload it as staff would."""
+async def list_on_yahoo(hub: Hub, listing_id: int) -> UploadResult:
+    """出品ファイルをダウンロード (a batch of one) and upload it as staff would: the store lists
+    it at once, or registers it in a folder (then `result.registered` names it)."""
     batches = hub.app[BATCHES]
     batch = await batches.create([listing_id])
     assert batch["items"] and batch["items"][0]["state"] == "processing", batch
     path, _name = await batches.zip_path(batch["id"])
-    await staff_upload(hub, path)
+    return await staff_upload(hub, path)
 
 
 def recore_order(state: dict[str, Any], mall_order_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from companion.db.models import AuctionSnapshot, OrderSnapshot
-from companion.keys import YAHOO_BROWSER
+from companion.keys import STORE
 from sandbox.yahoo.app import WORLD
 from sandbox.yahoo.app import create_app as create_yahoo
 from tests.sync.conftest import Hub
@@ -75,7 +75,7 @@ async def test_session_expiring_mid_sync_logs_in_again(hub: Hub) -> None:
     SWITCHES["expire_on_orders"] = True
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
-    assert hub.app[YAHOO_BROWSER].logins == 2
+    assert (await hub.app[STORE].browser()).logins == 2
     assert len((await hub.recore_state())["orders"]) == 10
 
 
@@ -113,7 +113,7 @@ async def test_a_login_wall_stops_automatic_logins_until_staff_act(hub: Hub) -> 
     assert job["state"] == "failed"
     assert job["error"]["code"] == "YAHOO_SMS_AUTH"
     assert "SMS認証" in job["error"]["message"]
-    assert (await hub.sync.state())["login_blocked"]["code"] == "YAHOO_SMS_AUTH"
+    assert hub.app[STORE].blocked["code"] == "YAHOO_SMS_AUTH"  # kept across restarts too
 
     # the scheduler's run does not walk into the wall again (no new login session on Yahoo)
     sessions = len(hub.world.sessions)
@@ -126,4 +126,4 @@ async def test_a_login_wall_stops_automatic_logins_until_staff_act(hub: Hub) -> 
     await hub.yahoo_post("/_sandbox/faults", {"sms_wall": False})
     job = await hub.run_sync()
     assert job["state"] == "succeeded", job
-    assert (await hub.sync.state())["login_blocked"] is None
+    assert hub.app[STORE].blocked is None

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from companion.keys import SETTINGS
 from tests.sync.conftest import Hub
-from tests.sync.helpers import list_on_yahoo, listing, recore_listing, task_of, waiting_listing_ids
+from tests.sync.helpers import (
+    list_on_yahoo,
+    listing,
+    recore_listing,
+    store_status,
+    task_of,
+    waiting_listing_ids,
+)
 
 
 def statuses(state: dict) -> dict[str, str]:
-    return {o["sub_status"]: o["status"] for o in state["orders"]}
+    return {store_status(o): o["status"] for o in state["orders"]}
 
 
 async def test_custom_mapping_is_honoured_and_a_change_resends(hub: Hub) -> None:
@@ -85,3 +92,45 @@ async def test_delete_before_listing_withdraws_it_locally(hub: Hub) -> None:
     await hub.run_sync()
     assert (await listing(hub, lid)).state == "ended"
     assert task_of(await hub.recore_state(), task)["outcome"] == "succeeded"
+
+
+async def test_an_early_end_left_without_outcome_by_a_crash_is_not_pressed_blind(
+    hub: Hub,
+) -> None:
+    """早期終了 was pressed, then the companion died before the answer (its intent is open).
+    While the store may still be ending it, the task stays open as 確認中 and nothing is pressed;
+    once the grace period has passed, the store's own state decides."""
+    from datetime import timedelta
+
+    from companion.db.models import SubmitIntent
+    from companion.direct.intents import Intents
+    from companion.keys import CONFIG, DB
+
+    await hub.run_sync()
+    lid = (await waiting_listing_ids(hub))[0]
+    await list_on_yahoo(hub, lid)
+    await hub.run_sync()
+    rec = await listing(hub, lid)
+    intents = Intents(hub.app[DB], hub.app[CONFIG].submit_grace_seconds)
+    pressed = await intents.record(rec.management_number, "end", "早期終了", listing_id=lid)
+
+    task = (await hub.recore_post(f"/_sandbox/listings/{lid}/sell-in-store"))["task"]["id"]
+    await hub.run_sync()
+    assert hub.world.item_by_auction(rec.auction_id).status == "selling"  # not pressed again
+    assert task_of(await hub.recore_state(), task)["outcome"] is None  # nothing reported
+    async with hub.db.session() as s:
+        from companion.db.models import RecoreTask
+
+        row = await s.get(RecoreTask, task)
+        assert row is not None and row.state == "handled" and "確認中" in (row.message or "")
+
+    # the grace period has passed (as if pressed long ago): the store still sells it, so the
+    # press did not go through: 早期終了 now
+    async with hub.db.session() as s, s.begin():
+        row = await s.get(SubmitIntent, pressed)
+        assert row is not None
+        row.pressed_at = row.pressed_at - timedelta(seconds=intents.grace_seconds + 1)
+    await hub.run_sync()
+    assert hub.world.item_by_auction(rec.auction_id).status == "ended"
+    assert task_of(await hub.recore_state(), task)["outcome"] == "succeeded"
+    assert await intents.open(rec.management_number, "end") is None

@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scrapers import sync_pages as p
-from scrapers.sync_reader import cookie_header
+from scrapers import parse as p
+from scrapers.errors import LayoutChanged
+from scrapers.facts import FACTS
+from scrapers.reader import cookie_header
 from tests.sync.conftest import PAGES
+
+SELLING, SOLD, ITEMS = FACTS.lists.selling, FACTS.lists.sold, FACTS.lists.items
 
 
 def page(name: str) -> str:
@@ -17,25 +21,25 @@ def page(name: str) -> str:
 
 
 def test_selling_list() -> None:
-    got = p.parse_selling(page("selling_p1.html"))
+    got = p.parse_list(page("selling_p1.html"), SELLING)
     assert got.total == 30 and got.page_count == 1 and not got.problems
     assert len(got.rows) == 30
     first = got.rows[0]
     assert first.auction_id == "x1100000019"
     assert first.management_number == "DEMO-0019"
     assert first.price == 3500 and first.bids == 0
-    assert first.item_id == 5000019
+    assert first.item_id == "5000019"
     # 2026/11/23 17:00 JST on the page → 08:00 UTC
     assert first.end_time == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     assert sum(1 for r in got.rows if r.bids > 0) == 8
 
 
 def test_item_list() -> None:
-    got = p.parse_items(page("items_p1.html"))
+    got = p.parse_list(page("items_p1.html"), ITEMS)
     assert got.total == 40 and len(got.rows) == 40
     row = got.rows[0]
     assert row.management_number == "DEMO-0040"
-    assert row.item_id == 5000040
+    assert row.item_id == "5000040"
     assert row.status == "出品中"
     assert row.edit_url and "action=edit" in row.edit_url
     statuses = {r.status for r in got.rows}
@@ -43,7 +47,7 @@ def test_item_list() -> None:
 
 
 def test_sold_list() -> None:
-    got = p.parse_sold(page("sold_p1.html"))
+    got = p.parse_list(page("sold_p1.html"), SOLD)
     assert got.total == 10 and len(got.rows) == 10
     row = got.rows[0]
     assert row.auction_id == "x1100000010" and row.management_number == "DEMO-0010"
@@ -76,51 +80,57 @@ def test_order_detail_full_address_and_tracking() -> None:
 
 
 def test_empty_list_is_not_a_layout_change() -> None:
-    got = p.parse_sold(page("empty_sold.html"))
+    got = p.parse_list(page("empty_sold.html"), SOLD)
     assert got.rows == [] and got.total == 10  # page 9 of a 10-row list
 
 
-def test_login_page_and_store_id() -> None:
-    assert p.is_login_page(page("login_redirect.html"))
-    assert not p.is_login_page(page("selling_p1.html"))
+def test_login_page_store_id_and_the_lists_links() -> None:
+    assert p.classify(page("login_redirect.html")) in p.LOGIN_KINDS
+    assert p.classify(page("selling_p1.html")) == p.PageKind.LOGGED_IN
     assert p.find_store_id(page("serinavi_top.html")) == "recore-demo"
+    assert p.navigation(page("serinavi_top.html")) == {
+        "items": "/serinavi/items?folder_id=&sort=-update_date&page=1",
+        "selling": "/serinavi/selling?page=1",
+        "sold": "/serinavi/sold-list?page=1",
+        "orders": "/pro.recore-demo/order/manage/index",
+    }
 
 
 def test_missing_header_names_the_column() -> None:
     html = page("selling_p1.html").replace("<th>入札</th>", "<th>入札数</th>")
-    with pytest.raises(p.LayoutChanged) as err:
-        p.parse_selling(html)
+    with pytest.raises(LayoutChanged) as err:
+        p.parse_list(html, SELLING)
     assert "入札" in err.value.ja and "出品中一覧" in err.value.ja
 
 
-def test_missing_table_is_a_layout_change() -> None:
-    html = page("orders_p1.html").replace('id="orderList"', 'id="orderTable"')
-    with pytest.raises(p.LayoutChanged) as err:
+def test_orders_without_their_id_column_are_a_layout_change() -> None:
+    html = page("orders_p1.html").replace("<th>注文ID</th>", "<th>受注番号</th>")
+    with pytest.raises(LayoutChanged) as err:
         p.parse_orders(html)
-    assert "table#orderList" in err.value.en
+    assert "注文ID" in err.value.ja
 
 
 def test_reordered_columns_still_parse() -> None:
-    html = page("sold_p1.html")
-    got = p.parse_sold(html)
-    # swap two header cells: values must follow their headers, not positions
-    swapped = html.replace(
-        "<th>管理番号</th><th>タイトル</th>", "<th>タイトル</th><th>管理番号</th>"
-    )
-    again = p.parse_sold(swapped)
-    assert [r.management_number for r in again.rows] == [r.title for r in got.rows]
+    html = page("selling_p1.html")
+    got = p.parse_list(html, SELLING)
+    # swap two header cells: values follow their headers, not positions
+    swapped = html.replace("<th>入札</th><th>ウォッチ</th>", "<th>ウォッチ</th><th>入札</th>")
+    again = p.parse_list(swapped, SELLING)
+    assert [r.bids for r in again.rows] == [r.watchers for r in got.rows]
+    assert [r.watchers for r in again.rows] == [r.bids for r in got.rows]
+    assert any(r.bids != r.watchers for r in got.rows)
 
 
 def test_a_bad_row_is_skipped_and_reported() -> None:
-    html = page("selling_p1.html").replace(">x1100000019<", ">not-an-id<", 2)
-    got = p.parse_selling(html)
+    html = page("selling_p1.html").replace("2026/11/23 17:00", "そのうち", 1)
+    got = p.parse_list(html, SELLING)
     assert len(got.rows) == 29
-    assert got.problems and "bad auction id" in got.problems[0]
+    assert got.problems and "not a date" in got.problems[0]
 
 
 def test_order_detail_without_address_row_is_a_layout_change() -> None:
     html = page("order_detail_shipped.html").replace("<th>住所</th>", "<th>お届け先</th>")
-    with pytest.raises(p.LayoutChanged) as err:
+    with pytest.raises(LayoutChanged) as err:
         p.parse_order_detail(html)
     assert "住所" in err.value.ja
 
@@ -142,7 +152,7 @@ def test_form_fields_reads_like_a_browser() -> None:
     html = page("order_detail_shipped.html")
     action, fields = p.form_fields(html, 'form[action$="/ship-info"]')
     assert action and action.endswith("/ship-info")
-    assert fields["ShipCompanyCode"] == "yamato"
+    assert fields["ShipCompanyCode"] == p.option_value(html, "ShipCompanyCode", "ヤマト運輸")
     assert fields["ShipInvoiceNumber1"] == "4000-0006-0001"
 
 
@@ -165,7 +175,7 @@ def test_cookie_header_matches_domain_and_path() -> None:
 
 def test_without_a_total_the_next_link_is_followed() -> None:
     html = page("selling_p1.html").replace("全30件中", "")
-    got = p.parse_selling(html)
+    got = p.parse_list(html, SELLING)
     assert got.total is None and got.page_count is None
     assert not got.has_next  # one page only: no 「次」 link
     more = html.replace(
@@ -173,11 +183,11 @@ def test_without_a_total_the_next_link_is_followed() -> None:
         '<a href="/serinavi/selling?page=2" rel="next">次</a><span class="page">',
         1,
     )
-    assert p.parse_selling(more).has_next
+    assert p.parse_list(more, SELLING).has_next
 
 
 def test_duplicated_rows_are_read_once() -> None:
     from companion.sync.engine import unique
 
-    rows = p.parse_selling(page("selling_p1.html")).rows
+    rows = p.parse_list(page("selling_p1.html"), SELLING).rows
     assert len(unique(rows + rows[:5], lambda r: r.auction_id)) == len(rows)

@@ -9,35 +9,16 @@ import pytest
 from companion.db.models import ListingRecord
 from companion.keys import DB, GATEWAY
 from sandbox.yahoo.app import demo_account
-from scrapers.session import BrowserSession, Credentials
-from scrapers.site import UPLOAD, YahooUrls
-from scrapers.upload import UploadPage
 from tests.conftest import pair_client
+from tests.staff import upload_zip
 
 pytestmark = pytest.mark.browser
 
 
 async def _upload_as_staff(hub: Any, zip_path: Any, profile: Any) -> None:
     account = demo_account(hub.yahoo.app)
-    base = hub.yurl("").rstrip("/")
-
-    async def credentials() -> Credentials:
-        return Credentials(
-            account["yahoo_id"],
-            account["password"],
-            account["business_id"],
-            account["business_password"],
-        )
-
-    session = BrowserSession(profile, YahooUrls.for_base(base, account["store_id"]), credentials)
-    try:
-        async with session.use():
-            page = await session.new_page()
-            await session.open(page, base + UPLOAD.path)
-            result = await UploadPage(page, base + UPLOAD.path).upload(zip_path)
-            assert result.accepted, result.message
-    finally:
-        await session.close()
+    result = await upload_zip(hub.yurl("").rstrip("/"), account, zip_path, profile)
+    assert result.accepted, result.message
 
 
 async def test_redownload_after_an_upload_reads_the_store_first(

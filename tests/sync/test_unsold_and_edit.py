@@ -69,12 +69,37 @@ async def test_title_edit_in_recore_reaches_yahoo_and_a_refused_price_is_reporte
 
     # with a bid, Yahoo does not allow a new start price: failed, with Yahoo's own words
     await hub.yahoo_post("/_sandbox/bid", {"auction_id": rec.auction_id})
-    price = item.start_price + 500
-    tasks = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"start_price": price}))[
-        "tasks"
-    ]
+    price = item.start_price + 500  # ReCORE's one price (the variant's): the start price
+    tasks = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"price": price}))["tasks"]
     await hub.run_sync()
     report = task_of(await hub.recore_state(), tasks[0]["id"])
     assert report["outcome"] == "failed"
     assert "入札があるため" in report["reports"][0]["body"]["message"]
     assert hub.world.item_by_auction(rec.auction_id).start_price == item.start_price
+
+
+async def test_an_edit_past_the_stores_limits_is_refused_before_yahoo(hub: Hub) -> None:
+    await hub.run_sync()
+    lid = (await waiting_listing_ids(hub))[0]
+    await list_on_yahoo(hub, lid)
+    await hub.run_sync()
+    rec = await listing(hub, lid)
+    item = hub.world.item_by_auction(rec.auction_id)
+    before = (item.title, item.start_price)
+
+    price = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"start_price": 10**9}))[
+        "tasks"
+    ]
+    title = (
+        await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"title": "<b>目玉</b> 品"})
+    )["tasks"]
+    await hub.run_sync()
+    state = await hub.recore_state()
+    price_report = task_of(state, price[0]["id"])
+    assert price_report["outcome"] == "failed"
+    assert "999,999,999円以下" in price_report["reports"][0]["body"]["message"]
+    title_report = task_of(state, title[0]["id"])
+    assert title_report["outcome"] == "failed"
+    assert "HTMLタグ" in title_report["reports"][0]["body"]["message"]
+    item = hub.world.item_by_auction(rec.auction_id)
+    assert (item.title, item.start_price) == before

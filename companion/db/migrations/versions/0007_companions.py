@@ -1,15 +1,17 @@
-"""companions on one database, and which one runs each job
+"""companions on one database (a shared PostgreSQL), and the jobs looked up by owner
 
-Revision ID: 0002
-Revises: 0001
+`jobs.owner` itself comes from 0003_job_owner; here it gets its index.
+
+Revision ID: 0007_companions
+Revises: 0006_listing_tables
 Create Date: 2026-11-30 12:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0007_companions"
+down_revision = "0006_listing_tables"
 branch_labels = None
 depends_on = None
 
@@ -25,12 +27,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("owner", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_jobs_owner"), ["owner"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jobs_owner"))
-        batch_op.drop_column("owner")
     op.drop_table("companions")
