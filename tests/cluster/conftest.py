@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from companion.db import Database
 from companion.db.models import CompanionProcess, Job
@@ -192,7 +192,7 @@ class Office:
                 row = (
                     await s.execute(
                         select(CompanionProcess.pid)
-                        .join(Job, Job.owner == CompanionProcess.id)
+                        .join(Job, Job.owner == cast(CompanionProcess.id, String))
                         .where(Job.id == job_id)
                     )
                 ).first()

@@ -171,7 +171,7 @@ async def test_the_leader_adopts_the_jobs_of_a_companion_that_is_gone(start: Sta
 
     a.app[JOBS].register("items", items)
     a.app[JOBS].register("once", once, resumable=False)
-    gone = 987654  # a companion id that holds no lock: killed, or its PC lost power
+    gone = "987654"  # a companion id that holds no lock: killed, or its PC lost power
     async with a.app[DB].session() as s, s.begin():
         s.add(
             Job(
