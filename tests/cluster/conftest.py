@@ -21,7 +21,7 @@ from sqlalchemy import String, cast, select
 
 from companion.db import Database
 from companion.db.models import CompanionProcess, Job
-from companion.demo import sandbox_settings
+from companion.demo import demo_tables, sandbox_settings
 from companion.pairing import create_code
 from sandbox.recore.app import create_app as create_recore
 from sandbox.yahoo.app import create_app as create_yahoo
@@ -39,6 +39,7 @@ class Pc:
     port: int
     database: str
     http: aiohttp.ClientSession
+    yahoo_url: str  # where the store is: configuration, never PUT /settings
     proc: subprocess.Popen[bytes] | None = None
     token: str | None = None
 
@@ -64,6 +65,7 @@ class Pc:
                 "tests.cluster.companion_pc",
                 str(self.data_dir),
                 str(self.port),
+                self.yahoo_url,
             ],
             cwd=ROOT,
             env=env,
@@ -157,7 +159,8 @@ class Office:
         key_file = data_dir / "secret.key"
         key_file.write_bytes(self.key)
         key_file.chmod(0o600)
-        pc = Pc(name, data_dir, free_port(), self.database, self.http)
+        yahoo_url = str(self.yahoo.make_url("")).rstrip("/")
+        pc = Pc(name, data_dir, free_port(), self.database, self.http, yahoo_url)
         self.pcs.append(pc)
         pc.start()
         await pc.ready()
@@ -166,13 +169,14 @@ class Office:
     async def configure(self, pc: Pc, **extra: Any) -> None:
         """The options page, filled in on one PC: every PC shares the settings."""
         values = sandbox_settings(
-            self.recore.app,
-            self.yahoo.app,
-            str(self.recore.make_url("")).rstrip("/"),
-            str(self.yahoo.make_url("")).rstrip("/"),
+            self.recore.app, self.yahoo.app, str(self.recore.make_url("")).rstrip("/")
         )
         status, body = await pc.call("PUT", "/settings", values | extra)
         assert status == 200, body
+        # ReCORE's spec sends no Yahoo fields: the shop's templates and tables fill them in
+        for name, table in demo_tables().items():
+            status, body = await pc.call("PUT", f"/tables/{name}", table)
+            assert status == 200, body
 
     async def post(self, server: TestServer, path: str, body: Any = None) -> Any:
         async with self.http.post(str(server.make_url(path)), json=body or {}) as resp:
