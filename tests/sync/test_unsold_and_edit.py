@@ -87,7 +87,7 @@ async def test_an_edit_past_the_stores_limits_is_refused_before_yahoo(hub: Hub) 
     item = hub.world.item_by_auction(rec.auction_id)
     before = (item.title, item.start_price)
 
-    price = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"start_price": 10**9}))[
+    price = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"price": 10**9}))[
         "tasks"
     ]
     title = (
