@@ -87,9 +87,7 @@ async def test_an_edit_past_the_stores_limits_is_refused_before_yahoo(hub: Hub) 
     item = hub.world.item_by_auction(rec.auction_id)
     before = (item.title, item.start_price)
 
-    price = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"price": 10**9}))[
-        "tasks"
-    ]
+    price = (await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"price": 10**9}))["tasks"]
     title = (
         await hub.recore_post(f"/_sandbox/listings/{lid}/update", {"title": "<b>目玉</b> 品"})
     )["tasks"]
