@@ -14,6 +14,9 @@ What it measures (all in one run, same machine, same concurrency):
    is printed too.
 4. outbox delivery at ReCORE's real limit: `--paced` orders change (paid), the ReCORE sandbox
    enforces 5 requests/s; the time, the achieved rate and the number of 429 answers (target 0).
+5. with `--postgres`: the same full sync (1) by a second companion on PostgreSQL (a server from
+   Debian's binaries in a temporary directory, as the tests start it) against the same store,
+   compared with the same floor: `pg_sync_ratio` (target ≤ 1.5, as for SQLite).
 
 The Yahoo sandbox runs in its own process (`recore-connector sandbox yahoo`), so its page
 rendering does not share the connector's CPU. Each page gets 30 ms of latency (`--latency-ms`):
@@ -21,7 +24,7 @@ on loopback the sandbox answers in well under a millisecond, which no real site 
 comparison would then measure parsing CPU against a client that does not parse at all
 (`--latency-ms 0` shows that case; docs/sync.md has both figures). Run: `.venv/bin/python benchmarks/sync_bench.py`
 (`--selling 500 --orders 500` for a quick look). Last line:
-`sync_ratio=<ratio> unchanged_recore_requests=<n>`.
+`sync_ratio=<ratio> unchanged_recore_requests=<n>` (and ` pg_sync_ratio=<ratio>` with `--postgres`).
 """
 
 from __future__ import annotations
@@ -126,7 +129,13 @@ async def main() -> None:
         default=30,
         help="Yahoo sandbox latency per page (loopback answers in <1 ms; no real site does)",
     )
+    ap.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also run the full sync on PostgreSQL (Debian's postgresql binaries) and print both",
+    )
     args = ap.parse_args()
+    pg_server = start_postgres() if args.postgres else None
 
     tmp = Path(tempfile.mkdtemp(prefix="sync-bench-"))
     yport = free_port()
@@ -208,6 +217,16 @@ async def main() -> None:
             f"floor (plain aiohttp, same {len(fetched)} URLs, concurrency {args.concurrency}): {t_floor:.2f}s"
         )
         ratio = t_full / t_floor
+        pg_ratio = None
+        if pg_server is not None:
+            t_pg = await full_sync_on_postgres(
+                pg_server, tmp, ybase, fast_url, demo_credentials(fast_app), args.concurrency
+            )
+            pg_ratio = t_pg / t_floor
+            print(
+                f"full sync on PostgreSQL: {t_pg:.2f}s — {t_pg / t_full:.2f}× the SQLite one, "
+                f"{pg_ratio:.2f}× the floor"
+            )
 
         # deliver the first sync's upserts to the fast sandbox (not a figure: ReCORE is 5 rps)
         outbox = app[OUTBOX]
@@ -274,7 +293,10 @@ async def main() -> None:
             f"(so 5,000 new orders take ~{5000 / max(sent / t_deliver, 0.1) / 60:.0f} min, in the background)"
         )
         del t_upserts
-        print(f"sync_ratio={ratio:.2f} unchanged_recore_requests={unchanged_writes}")
+        last = f"sync_ratio={ratio:.2f} unchanged_recore_requests={unchanged_writes}"
+        if pg_ratio is not None:
+            last += f" pg_sync_ratio={pg_ratio:.2f}"
+        print(last)
     finally:
         for runner in reversed(runners):
             with contextlib.suppress(Exception):
@@ -282,6 +304,57 @@ async def main() -> None:
         yahoo.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             yahoo.wait(timeout=10)
+        if pg_server is not None:
+            pg_server.stop()
+
+
+def start_postgres() -> Any:
+    """A throwaway PostgreSQL server (the tests' own), with the schema in its template."""
+    from tests.postgres import PostgresServer, binaries
+
+    bindir = binaries()
+    if bindir is None:
+        sys.exit("--postgres: PostgreSQL binaries (initdb, postgres) not found")
+    server = PostgresServer(bindir).start()
+    server.migrate_template()
+    return server
+
+
+async def full_sync_on_postgres(
+    server: Any, tmp: Path, ybase: str, recore_url: str, creds: dict[str, Any], concurrency: int
+) -> float:
+    """Step 1 again, by a companion on PostgreSQL: same store, same settings, same options."""
+    url = server.url(server.create_database())
+    app = create_app(
+        Config(data_dir=tmp / "data-pg", database_url=url, workers=False),
+        features=[recore_service.setup, batches.setup, sync.setup],
+    )
+    app[sync.SYNC_OPTIONS] = sync.SyncOptions(concurrency=concurrency, deliver_wait=0.0)
+    runner, _ = await serve(app)
+    try:
+        await app[SETTINGS].update(
+            {
+                "recore_api_url": recore_url,
+                "recore_api_key": creds["api_key"],
+                "ec_account_id": creds["ec_account_id"],
+                "yahoo_base_url": ybase,
+                "yahoo_id": "shop-demo",
+                "yahoo_password": "demo-pass-1234",
+                "business_id": "biz-demo",
+                "business_password": "biz-pass-1234",
+            }
+        )
+        await app[RECORE].rebuild()
+        await app[GATEWAY].poll_once()
+        service: sync.SyncService = app[SYNC]
+        await service.access.login()
+        t0 = time.perf_counter()
+        _summary, fault = await service.sync_once()
+        elapsed = time.perf_counter() - t0
+        assert fault is None, fault
+        return elapsed
+    finally:
+        await runner.cleanup()
 
 
 if __name__ == "__main__":

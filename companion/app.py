@@ -13,16 +13,17 @@ from pathlib import Path
 from aiohttp import web
 
 from companion import routes
+from companion.cluster import Cluster
 from companion.config import Config
 from companion.db import Database, sqlite
 from companion.db.sqlite import sqlite_file
 from companion.events import Events
 from companion.jobs import JobRunner
-from companion.keys import CONFIG, DB, DISK, EVENTS, JOBS, PAIRING, SETTINGS, STORE, TABLES
+from companion.keys import CLUSTER, CONFIG, DB, DISK, EVENTS, JOBS, PAIRING, SETTINGS, STORE, TABLES
 from companion.middlewares import EXTENSION_SCHEME, MIDDLEWARES, error_response, host_middleware
 from companion.pairing import Pairing
 from companion.resources import DiskGuard, resume_when_resources_return
-from companion.secretbox import SecretBox
+from companion.secretbox import SecretBox, SecretBoxError
 from companion.settings import SettingsStore
 from companion.store_session import STORE_OPTIONS, StoreSession
 from companion.tables import TablesStore
@@ -57,18 +58,26 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await db.migrate()  # a damaged SQLite file raises DatabaseDamaged here: nothing starts over
     await asyncio.to_thread(disk.ensure_reserve)
     app[DB] = db
+    box = SecretBox.load(config.data_dir)
+    app[SETTINGS] = SettingsStore(db, box, yahoo_base_url=config.yahoo_base_url)
+    try:
+        await app[SETTINGS].prepare_stored_secrets()
+    except SecretBoxError as exc:
+        await db.close()
+        raise SecretsUnreadable(config.data_dir) from exc
     copies = None
     if (database := sqlite_file(config.db_url)) is not None:
         copies = asyncio.create_task(keep_daily_copies(database), name="daily-copy")
-    box = SecretBox.load(config.data_dir)
-    app[SETTINGS] = SettingsStore(db, box, yahoo_base_url=config.yahoo_base_url)
-    await app[SETTINGS].prepare_stored_secrets()
     app[TABLES] = TablesStore(db)
     app[EVENTS] = Events(db)
     pairing = Pairing(db, box)
     await pairing.load()
     app[PAIRING] = pairing
-    app[JOBS] = JobRunner(db, config.run_dir, on_local_problem=disk.problem_seen)
+    cluster = Cluster(db, campaign=config.workers)
+    await cluster.start()
+    cluster.share_settings(app[SETTINGS])
+    app[CLUSTER] = cluster
+    app[JOBS] = JobRunner(db, config.run_dir, cluster=cluster, on_local_problem=disk.problem_seen)
     store = StoreSession(config, app[SETTINGS], app.get(STORE_OPTIONS))
     await store.start()
     if store.shop_facts is not None and store.shop_facts.state == "refused":
@@ -79,6 +88,7 @@ async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = store
     yield
     await store.close()
+    await cluster.close()
     if copies is not None:
         copies.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -101,7 +111,8 @@ async def keep_daily_copies(database: Path) -> None:
 
 
 async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
-    # after every feature registered its job kinds (their setup ran before startup)
+    # after every feature registered its job kinds and its leadership callbacks (their setup ran
+    # before startup): jobs left behind are recovered, then this companion may lead
     jobs = app[JOBS]
     await jobs.recover()
     watcher = None
@@ -110,12 +121,31 @@ async def jobs_ctx(app: web.Application) -> AsyncIterator[None]:
             resume_when_resources_return(jobs, app[DISK], app[CONFIG].resource_check_seconds),
             name="resource-watch",
         )
+    await app[CLUSTER].start_campaign()
     yield
+    await app[CLUSTER].resign()
     if watcher is not None:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
     await jobs.close()
+
+
+class SecretsUnreadable(Exception):
+    """The stored secrets were encrypted with another key: on a database shared by several PCs,
+    every PC needs the first one's `secret.key`."""
+
+    def __init__(self, data_dir: object) -> None:
+        self.ja = (
+            "データベースに保存されたパスワードなどを、このPCの鍵で読めません。"
+            "複数のPCで1つのデータベースを使う場合は、最初のPCのデータフォルダーにある secret.key を、"
+            f"このPCのデータフォルダー（{data_dir}）にコピーしてから起動してください。"
+        )
+        self.en = (
+            "the secrets in the database were encrypted with another key: copy secret.key from "
+            f"the first PC's data dir into {data_dir} (docs/operations.md, several PCs)"
+        )
+        super().__init__(self.en)
 
 
 def create_app(

@@ -353,6 +353,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     setup_logging(data_dir / "logs")
     ports = DemoPorts(args.port, args.recore_port, args.yahoo_port)
     prepare_dir(data_dir, reset=args.reset)
+    if args.reset and Config(data_dir=data_dir).db_url.startswith("postgres"):
+        print(
+            "--reset はデータフォルダーだけを消します。PostgreSQLのデータベースはそのままです。 / "
+            "--reset clears the data dir only; the PostgreSQL database is kept."
+        )
     asyncio.run(run_demo(data_dir, ports, open_chromium=args.open, world=args.world))
     return 0
 
@@ -537,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from companion.app import SecretsUnreadable
+    from companion.db import DatabaseUnreachable
+    from companion.db.location import NetworkShareRefused
     from companion.db.sqlite import DatabaseDamaged
 
     args = build_parser().parse_args(argv)
@@ -546,6 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         print(damaged.message, file=sys.stderr)
         print(damaged.message_en, file=sys.stderr)
         return 1
+    except (NetworkShareRefused, SecretsUnreadable, DatabaseUnreachable) as refused:
+        # the database cannot be used as it is: say why in both languages, no traceback
+        print(refused.ja, file=sys.stderr)
+        print(refused.en, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,11 +6,19 @@ queued again (their handler skips the items already done); others are marked fai
 A paused job waits for staff and resumes from where it stopped; one paused by a problem of the PC
 itself (a full disk, `companion.resources`) resumes by itself once the problem is gone.
 
-Every job names its owner: the runner of the companion process that queued or runs it. A runner
-holds a lock file (`run/<owner>.lock` in the data dir) for as long as its process lives. A job that
-looks active but whose owner is gone (the process was killed), or whose task in this process ended
-without writing its final state (the disk was full), is dead: it is never joined, and it is closed
-as failed with the reason (`reap`).
+Every job names its owner (`Job.owner`): the companion process that queued or runs it. Whether an
+owner is alive is asked of whoever knows: on a SQLite file (one PC) the owner's lock file
+(`run/<owner>.lock` in the data dir, held for as long as its process lives); on a database shared by
+several companions (`companion.cluster`) the server, which holds each companion's member lock. A
+job that looks active but whose owner is gone is never joined: it is adopted (run again here when
+its kind is resumable or it never started, else closed as interrupted). One whose task in this
+process ended without writing its final state (the disk was full) is closed as failed with the
+reason (`reap`).
+
+Starting a job with a dedupe key is atomic across companions: a second PC pressing the same button
+joins the job already there. Kinds registered `leader_only` (the sync) run where the leader is:
+another PC queues the job for it (owner NULL) and tells it. The jobs of a companion that is gone
+are adopted by the leader, and by a restarted companion on the same PC.
 """
 
 from __future__ import annotations
@@ -27,9 +35,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion.cluster import Cluster, serialize
 from companion.db import Database
-from companion.db.models import Job, JobItem, iso, utcnow
+from companion.db.models import CompanionProcess, Job, JobItem, iso, utcnow
 from companion.resources import LocalProblem, local_problem
 
 log = logging.getLogger(__name__)
@@ -46,6 +56,7 @@ class JobState(StrEnum):
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED)
 ITEM_OK = frozenset({"succeeded", "skipped"})
+WAIT_POLL_SECONDS = 0.25  # waiting for a job another companion runs
 
 
 class JobStop(Exception):
@@ -80,6 +91,7 @@ Handler = Callable[["JobContext"], Awaitable[JobState | None]]
 class JobKind:
     handler: Handler
     resumable: bool = True
+    leader_only: bool = False  # runs on the leading companion only (see companion.cluster)
 
 
 class JobContext:
@@ -215,8 +227,10 @@ def _try_lock(handle: IO[str]) -> bool:
 
 INTERRUPTED = {
     "code": "INTERRUPTED",
-    "message": "コンパニオンの再起動で中断されました。もう一度実行してください。",
-    "message_en": "interrupted by a companion restart; run it again",
+    "message": "コンパニオンの停止（再起動、または処理担当PCの切り替え）で中断されました。"
+    "もう一度実行してください。",
+    "message_en": "interrupted: its companion stopped (a restart, or another PC took over); "
+    "run it again",
 }
 
 
@@ -243,9 +257,12 @@ class JobRunner:
         db: Database,
         run_dir: Path | None = None,
         *,
+        cluster: Cluster | None = None,
         on_local_problem: Callable[[LocalProblem], None] | None = None,
     ) -> None:
         self.db = db
+        self.cluster = cluster
+        # this process's lock file: how another process on this PC tells that it still runs
         self.lease = RunnerLease(run_dir)
         # e.g. free the disk reserve, so that the job's paused state can still be written
         self.on_local_problem = on_local_problem
@@ -256,44 +273,138 @@ class JobRunner:
         self._lost: dict[str, dict[str, str]] = {}
         self._closing = False
         self._submit_lock = asyncio.Lock()
+        self._adopting: set[asyncio.Task[None]] = set()
+        if cluster is not None:
+            cluster.on_leadership(self._leadership)
+            cluster.on_heartbeat(self.adopt_orphans)
+            cluster.on_notice("jobs", self._job_queued_elsewhere)
 
-    def register(self, kind: str, handler: Handler, *, resumable: bool = True) -> None:
-        self._kinds[kind] = JobKind(handler, resumable)
+    def register(
+        self, kind: str, handler: Handler, *, resumable: bool = True, leader_only: bool = False
+    ) -> None:
+        self._kinds[kind] = JobKind(handler, resumable, leader_only)
         self._locks.setdefault(kind, asyncio.Lock())
 
+    # -- who runs what -----------------------------------------------------------------------------
+    @property
+    def me(self) -> str:
+        """This companion as the `owner` of its jobs: its id among the companions on a shared
+        database, else its lease (the lock file of this process on this PC)."""
+        if self.cluster is not None and self.cluster.shared and self.cluster.me is not None:
+            return str(self.cluster.me.id)
+        return self.lease.id
+
+    @property
+    def shared(self) -> bool:
+        return self.cluster is not None and self.cluster.shared
+
+    def runs_here(self, kind: JobKind) -> bool:
+        return not kind.leader_only or self.cluster is None or self.cluster.runs_leader_work
+
+    async def _owner_alive(self) -> Callable[[str | None], bool]:
+        """Whether a job's owner runs now, asked of whoever knows: on a shared database the server
+        (the companions' member locks, `Cluster.alive`), on SQLite the owner's lock file."""
+        if self.cluster is not None and self.cluster.shared:
+            alive = {str(member) for member in await self.cluster.alive()}
+            return lambda owner: owner is not None and owner in alive
+        return self.lease.alive
+
+    async def _leadership(self, leading: bool) -> None:
+        if leading:
+            await self.adopt_orphans()
+
+    def _job_queued_elsewhere(self, _data: dict[str, Any]) -> None:
+        if self.cluster is not None and self.cluster.is_leader and not self._closing:
+            task = asyncio.get_running_loop().create_task(self.adopt_orphans())
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+
+    def _tell_leader(self) -> None:
+        if self.cluster is not None:
+            self.cluster.tell_leader("jobs")
+
+    # -- recovery ----------------------------------------------------------------------------------
     async def recover(self) -> None:
-        """After a restart: nothing stays 'running' forever. Only jobs whose owner is gone are
-        taken over; another companion process (a CLI command) keeps its own."""
+        """At start: nothing stays 'running' forever. This companion takes up what its previous
+        run on this PC left behind (and, on SQLite, everything: there is one PC). The jobs of
+        another companion process that still runs (a CLI command) stay its own."""
+        await self._adopt(own_pc_only=True)
+
+    async def adopt_orphans(self) -> None:
+        """The leader's heartbeat: the jobs of companions that are gone, and the jobs queued for
+        the leader, are run here (resumable or never started) or marked interrupted."""
+        await self._adopt(own_pc_only=False)
+
+    async def _adopt(self, *, own_pc_only: bool) -> None:
+        if self._closing:
+            return
+        # under the submit lock: a job made this companion's is scheduled before anyone looks
         async with self._submit_lock:
+            alive = await self._owner_alive()
+            to_run: list[str] = []
             async with self.db.session() as s, s.begin():
                 rows = (
                     await s.scalars(
-                        select(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
+                        select(Job)
+                        .where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
+                        .order_by(Job.created_at)
+                        .with_for_update(skip_locked=True)
                     )
                 ).all()
-                to_resume = []
+                hosts = await self._owner_hosts(s, rows) if own_pc_only and self.shared else {}
                 for job in rows:
-                    if self.lease.alive(job.owner):
-                        continue
+                    if job.id in self._tasks or alive(job.owner):
+                        continue  # runs here, or its owner runs it (a lost one here: `reap`)
                     kind = self._kinds.get(job.kind)
-                    if kind is not None and kind.resumable:
-                        job.state = JobState.QUEUED
-                        job.owner = self.lease.id
-                        to_resume.append(job.id)
-                    else:
-                        job.state = JobState.FAILED
-                        job.finished_at = utcnow()
-                        job.error = INTERRUPTED
-            for job_id in to_resume:
-                log.info("resuming job %s after restart", job_id)
+                    if kind is not None and not self.runs_here(kind):
+                        continue
+                    if own_pc_only and job.owner is not None and self.shared:
+                        if hosts.get(job.owner) != self.cluster.host:  # type: ignore[union-attr]
+                            continue  # another PC's job: the leader decides
+                    if self._take(job, kind):
+                        to_run.append(job.id)
+            for job_id in to_run:
+                log.info("resuming job %s", job_id)
                 self._schedule(job_id)
 
-    def _is_dead(self, job: Job) -> bool:
-        if job.state not in (JobState.QUEUED, JobState.RUNNING):
+    @staticmethod
+    async def _owner_hosts(s: AsyncSession, rows: Any) -> dict[str, str]:
+        owners = {int(j.owner) for j in rows if j.owner is not None and j.owner.isdigit()}
+        if not owners:
+            return {}
+        found = await s.execute(
+            select(CompanionProcess.id, CompanionProcess.host).where(
+                CompanionProcess.id.in_(owners)
+            )
+        )
+        return {str(row.id): row.host for row in found}
+
+    def _take(self, job: Job, kind: JobKind | None) -> bool:
+        """Make an orphaned (or leader-bound) job this companion's; True if it is to run here,
+        False if it was interrupted for good (not resumable, and it had started)."""
+        never_started = job.state == JobState.QUEUED and job.started_at is None
+        if kind is not None and (kind.resumable or never_started):
+            job.state = JobState.QUEUED
+            job.owner = self.me
+            return True
+        self._interrupted(job)
+        return False
+
+    @staticmethod
+    def _interrupted(job: Job) -> None:
+        job.state = JobState.FAILED
+        job.finished_at = utcnow()
+        job.error = dict(INTERRUPTED)
+
+    def _is_dead(self, job: Job, alive: Callable[[str | None], bool]) -> bool:
+        """Active-looking, but nobody runs it: its task here ended without writing its final
+        state; or (one PC) its owner process is gone. On a shared database the jobs of a gone
+        companion are the leader's to adopt."""
+        if job.state not in (JobState.QUEUED, JobState.RUNNING) or job.owner is None:
             return False
-        if job.owner == self.lease.id:
+        if job.owner == self.me:
             return job.id not in self._tasks
-        return not self.lease.alive(job.owner)
+        return not self.shared and not alive(job.owner)
 
     async def reap(self) -> int:
         """Close active-looking jobs whose process or task is gone as failed; returns how many."""
@@ -301,19 +412,20 @@ class JobRunner:
             return await self._reap()
 
     async def _reap(self) -> int:
+        alive = await self._owner_alive()
         async with self.db.session() as s:
             active = (
                 await s.scalars(
                     select(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
                 )
             ).all()
-        dead = [job.id for job in active if self._is_dead(job)]
+        dead = [job.id for job in active if self._is_dead(job, alive)]
         if not dead:
             return 0
         async with self.db.session() as s, s.begin():
             for job_id in dead:
                 job = await s.get(Job, job_id)
-                if job is None or not self._is_dead(job):
+                if job is None or not self._is_dead(job, alive):
                     continue
                 job.state = JobState.FAILED
                 job.finished_at = utcnow()
@@ -323,42 +435,78 @@ class JobRunner:
             self._lost.pop(job_id, None)
         return len(dead)
 
+    # -- starting ----------------------------------------------------------------------------------
     async def submit(
         self, kind: str, params: dict[str, Any] | None = None, *, dedupe_key: str | None = None
     ) -> str:
-        """Start a job. With `dedupe_key`, an active job with the same key is joined (or resumed)."""
+        """Start a job. With `dedupe_key`, an active job with the same key is joined (or resumed),
+        whichever companion started it; a dead one never is."""
         if kind not in self._kinds:
             raise KeyError(f"no handler for job kind {kind!r}")
+        spec = self._kinds[kind]
+        here = self.runs_here(spec)
         params = dict(params or {})
+        action = "run" if here else "tell"
         async with self._submit_lock:  # the popup and the scheduler may ask at the same moment
             if dedupe_key is not None:
-                params["_dedupe"] = dedupe_key
-                await self._reap()  # a dead job is never joined
-                existing = await self._active_with_key(kind, dedupe_key)
-                if existing is not None:
-                    if existing.state == JobState.PAUSED:
-                        await self._resume(existing.id)
-                    return existing.id
+                await self._reap()
+            alive = await self._owner_alive()
             async with self.db.session() as s, s.begin():
-                job = Job(
-                    id=uuid.uuid4().hex,
-                    kind=kind,
-                    state=JobState.QUEUED,
-                    params=params,
-                    owner=self.lease.id,
-                )
-                s.add(job)
-            self._schedule(job.id)
-        return job.id
+                # ... and so may two PCs: one submit of a kind at a time across companions
+                await serialize(s, f"jobs:{kind}")
+                job = None
+                if dedupe_key is not None:
+                    params["_dedupe"] = dedupe_key
+                    existing = await self._active_with_key(s, kind, dedupe_key)
+                    if existing is not None:
+                        job, action = self._join(existing, spec, alive, here)
+                if job is None:
+                    action = "run" if here else "tell"
+                    job = Job(
+                        id=uuid.uuid4().hex,
+                        kind=kind,
+                        state=JobState.QUEUED,
+                        params=params,
+                        owner=self.me if here else None,
+                    )
+                    s.add(job)
+                job_id = job.id
+            if action == "run":
+                self._schedule(job_id)
+            elif action == "tell":
+                self._tell_leader()
+        return job_id
 
-    async def _active_with_key(self, kind: str, dedupe_key: str) -> Job | None:
-        async with self.db.session() as s:
-            active = await s.scalars(
-                select(Job)
-                .where(Job.kind == kind, Job.state.in_(ACTIVE_STATES))
-                .order_by(Job.created_at.desc())
-            )
-            return next((j for j in active if j.params.get("_dedupe") == dedupe_key), None)
+    def _join(
+        self, existing: Job, spec: JobKind, alive: Callable[[str | None], bool], here: bool
+    ) -> tuple[Job | None, str]:
+        """The active job to join and what to do with it: `join` (it runs somewhere), `run` it
+        here, `tell` the leader; or (None, `new`) when it was interrupted for good."""
+        if existing.state == JobState.PAUSED:
+            existing.state, existing.error = JobState.QUEUED, None
+            existing.owner = self.me if here else None
+            return existing, "run" if here else "tell"
+        if existing.id in self._tasks or (existing.owner != self.me and alive(existing.owner)):
+            return existing, "join"
+        # nobody runs it: it waits for the leader, or its companion is gone
+        if here:
+            return (existing, "run") if self._take(existing, spec) else (None, "new")
+        if existing.state == JobState.QUEUED and existing.owner is None:
+            return existing, "tell"  # waiting for the leader: wake it again
+        if spec.resumable:
+            existing.state, existing.owner = JobState.QUEUED, None
+            return existing, "tell"
+        self._interrupted(existing)
+        return None, "new"
+
+    @staticmethod
+    async def _active_with_key(s: AsyncSession, kind: str, dedupe_key: str) -> Job | None:
+        active = await s.scalars(
+            select(Job)
+            .where(Job.kind == kind, Job.state.in_(ACTIVE_STATES))
+            .order_by(Job.created_at.desc())
+        )
+        return next((j for j in active if j.params.get("_dedupe") == dedupe_key), None)
 
     async def resume(self, job_id: str) -> bool:
         async with self._submit_lock:
@@ -369,8 +517,14 @@ class JobRunner:
             job = await s.get(Job, job_id)
             if job is None or job.state != JobState.PAUSED:
                 return False
-            job.state, job.error, job.owner = JobState.QUEUED, None, self.lease.id
-        self._schedule(job_id)
+            kind = self._kinds.get(job.kind)
+            here = kind is None or self.runs_here(kind)
+            job.state, job.error = JobState.QUEUED, None
+            job.owner = self.me if here else None
+        if here:
+            self._schedule(job_id)
+        else:
+            self._tell_leader()
         return True
 
     async def paused_by(self, codes: Collection[str]) -> list[tuple[str, str]]:
@@ -415,11 +569,7 @@ class JobRunner:
         # One job of a kind at a time: two direct listings never race for the same browser.
         async with self._locks[job.kind]:
             await self._set(
-                job_id,
-                state=JobState.RUNNING,
-                started_at=utcnow(),
-                error=None,
-                owner=self.lease.id,
+                job_id, state=JobState.RUNNING, started_at=utcnow(), error=None, owner=self.me
             )
             ctx = JobContext(self, job_id, job.kind, job.params)
             try:
@@ -497,14 +647,27 @@ class JobRunner:
         return [job_dict(j) for j in rows]
 
     async def wait(self, job_id: str) -> None:
-        """For the CLI and tests: until the job's current run ends."""
+        """Until the job's current run ends (here, or on the companion that runs it)."""
         task = self._tasks.get(job_id)
         if task is not None:
             await asyncio.wait({task})
+            return
+        if self.cluster is None or not self.cluster.shared:
+            return
+        while True:
+            async with self.db.session() as s:
+                state = await s.scalar(select(Job.state).where(Job.id == job_id))
+            if state not in (JobState.QUEUED, JobState.RUNNING):
+                return
+            task = self._tasks.get(job_id)  # adopted here meanwhile
+            if task is not None:
+                await asyncio.wait({task})
+                return
+            await asyncio.sleep(WAIT_POLL_SECONDS)
 
     async def close(self) -> None:
         self._closing = True
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._adopting]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

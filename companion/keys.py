@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from companion.cluster import Cluster
 from companion.config import Config
 from companion.db import Database
 from companion.events import Events
@@ -38,6 +39,8 @@ PAIRING = web.AppKey("pairing", Pairing)
 SETTINGS = web.AppKey("settings", SettingsStore)
 JOBS = web.AppKey("jobs", JobRunner)
 EVENTS = web.AppKey("events", Events)
+# This companion among the others on the database: who leads, notices between PCs
+CLUSTER = web.AppKey("cluster", Cluster)
 DISK = web.AppKey("disk", DiskGuard)
 STORE = web.AppKey("store", StoreSession)  # the one Yahoo store session
 # The shop's own tables (templates, grade and category tables, aliases): made with the database

@@ -362,12 +362,20 @@ class SettingsStore:
             log.info("settings changed: %s", ", ".join(sorted(changed)))
         # listeners hear only of real changes: re-saving the options page with the same Yahoo ID
         # must not look like an account change (it would lift a login block, say)
-        for listener in self._listeners:
-            if changed:
-                pending = listener(changed)
-                if pending is not None:
-                    await pending
+        if changed:
+            for pending in self.notify_changed(changed):
+                await pending
         return await self.public()
+
+    def notify_changed(self, keys: set[str]) -> list[Awaitable[None]]:
+        """Tell the listeners that `keys` changed (here, or on another PC's companion); returns
+        what they still do (a store session closing …), for the caller to await."""
+        pending: list[Awaitable[None]] = []
+        for listener in self._listeners:
+            result = listener(keys)
+            if result is not None:
+                pending.append(result)
+        return pending
 
     async def prepare_stored_secrets(self) -> None:
         """At start: every stored secret is known to the log redaction before any log line, and

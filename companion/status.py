@@ -30,7 +30,7 @@ from companion.db.models import (
 )
 from companion.events import event_dict
 from companion.jobs import ACTIVE_STATES, job_dict
-from companion.keys import DB, RECORE, STORE
+from companion.keys import CLUSTER, DB, RECORE, STORE
 from companion.settings import FIELDS
 
 LISTING_STATES = {
@@ -177,6 +177,8 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         "last_errors": errors,
         # the shop's facts file (data dir): none, applied or refused with its line
         "facts": _facts_part(app),
+        # which PC leads (runs the syncs, the outbox and the task poll) on a shared database
+        "cluster": app[CLUSTER].status(),
         # items whose press (出品する, 早期終了 …) has no known outcome yet: 確認中
         "checking": checking,
     }

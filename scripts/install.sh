@@ -3,7 +3,9 @@
 # - Debian's chromium (and chromium-headless-shell, chromium-l10n, zip) when missing and we may
 #   install them (root with apt-get);
 #   elsewhere Playwright's own Chromium is used (run `.venv/bin/playwright install chromium`).
-# - the project with its test extras in .venv.
+# - Debian's postgresql (the server binaries the PostgreSQL tests start in a temporary directory;
+#   no cluster is created and no service started) when root with apt-get.
+# - the project with its test and postgres extras in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,24 @@ if ! command -v zip >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip >/dev/null || true
 fi
 
+# The tests run every database test against PostgreSQL too; they start their own server (as an
+# unprivileged user, on a socket in a temporary directory), so the package's own cluster and
+# service are not wanted: createcluster.conf says so before the package is installed.
+pg_initdb() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
+if ! pg_initdb && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  echo "== installing Debian's postgresql (for the PostgreSQL tests)"
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+  fi
+  apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Options::=--force-confold \
+    postgresql >/dev/null
+fi
+if ! pg_initdb; then
+  echo "!! PostgreSQL not found: the PostgreSQL variants of the tests will be skipped" >&2
+fi
+
 PY=${PY:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
@@ -49,5 +69,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing recore-connector into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,postgres]'
 echo "== ready: .venv/bin/recore-connector"

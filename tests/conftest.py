@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.postgres import PostgresServer, binaries
+
 # Tests never touch the developer's real OS keyring or data dir.
 os.environ["RECORE_CONNECTOR_NO_KEYRING"] = "1"
+
+# Tests that use the `database` fixture run against SQLite and PostgreSQL in these folders (the
+# database and companion-level tests); elsewhere (browser-heavy folders) against SQLite alone.
+# `@pytest.mark.postgres_only` tests (several companions on one database) run on PostgreSQL alone.
+BOTH_DATABASES = ("tests/companion/", "tests/recore/", "tests/batches/", "tests/sync/")
+
+
+def cli_env(database: str) -> dict[str, str]:
+    """The environment of a `recore-connector` subprocess on the test's database."""
+    return {
+        **os.environ,
+        "RECORE_CONNECTOR_NO_KEYRING": "1",
+        "RECORE_CONNECTOR_DATABASE_URL": database,
+    }
 
 
 # The Yahoo sandbox's two store worlds (docs/yahoo-sandbox.md). Every sandbox fixture takes its
@@ -41,8 +57,55 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" not in metafunc.fixturenames:
+        return
+    nodeid = metafunc.definition.nodeid.replace("\\", "/")
+    if metafunc.definition.get_closest_marker("postgres_only"):
+        kinds = ["postgresql"]
+    elif nodeid.startswith(BOTH_DATABASES):
+        kinds = ["sqlite", "postgresql"]
+    else:
+        kinds = ["sqlite"]
+    metafunc.parametrize("database", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session (started on first use)."""
+    bindir = binaries()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL binaries (initdb, postgres) not found: install Debian's postgresql "
+            "(scripts/install.sh does as root) to run the PostgreSQL variants"
+        )
+    server = PostgresServer(bindir).start()
+    try:
+        server.migrate_template()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def make_companion(aiohttp_client, data_dir: Path) -> Callable[..., Awaitable[TestClient]]:
+def database(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[str]:
+    """The companion's database URL: a SQLite file in the data dir, or a fresh PostgreSQL
+    database (a copy of the migrated template) dropped after the test."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        from companion.db import sqlite_url
+
+        yield sqlite_url(data_dir / "companion.sqlite3")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def make_companion(
+    database: str, aiohttp_client, data_dir: Path
+) -> Callable[..., Awaitable[TestClient]]:
     """A companion app on a real 127.0.0.1 port, with no background workers unless asked."""
     from companion.app import create_app
     from companion.config import Config
@@ -51,6 +114,7 @@ def make_companion(aiohttp_client, data_dir: Path) -> Callable[..., Awaitable[Te
         prepare: Callable[[object], None] | None = None, **config: object
     ) -> TestClient:
         config.setdefault("workers", False)
+        config.setdefault("database_url", database)
         app = create_app(Config(data_dir=data_dir, **config))  # type: ignore[arg-type]
         if prepare is not None:
             prepare(app)  # e.g. faster ReCORE pacing for tests

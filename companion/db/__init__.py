@@ -15,7 +15,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,7 +26,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from companion.db import sqlite
+from companion.db.location import NetworkShareRefused, network_share
 from companion.db.sqlite import sqlite_file
+from companion.logs import redact, scrub
 
 T = TypeVar("T")
 
@@ -37,13 +40,65 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+# Drivers: aiosqlite for SQLite; for PostgreSQL asyncpg in the event loop (it runs on Windows'
+# default Proactor loop, which Playwright needs and psycopg's async mode cannot use) and psycopg 3
+# for the synchronous side (Alembic, the worker-thread reads of `Database.read`).
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _with_driver(url: str, drivers: dict[str, str]) -> URL:
+    u = make_url(url.replace("postgres://", "postgresql://", 1))
+    u = u.set(drivername=drivers.get(u.get_backend_name(), u.drivername))
+    if u.get_backend_name() == "postgresql":
+        # the TLS switch is `sslmode` for libpq (psycopg) and `ssl` for asyncpg: accept either
+        query = dict(u.query)
+        mode = query.pop("sslmode", None) or query.pop("ssl", None)
+        if mode is not None:
+            query["ssl" if u.drivername.endswith("asyncpg") else "sslmode"] = mode
+        u = u.set(query=query)
+    return u
+
+
+def async_url(url: str) -> str:
+    """The URL the companion's async engine uses (`postgresql://…` → asyncpg)."""
+    return _with_driver(url, ASYNC_DRIVERS).render_as_string(hide_password=False)
+
+
 def sync_url(url: str) -> str:
-    """The same database through a synchronous driver, for Alembic."""
+    """The same database through a synchronous driver, for Alembic and worker-thread reads."""
+    return _with_driver(url, SYNC_DRIVERS).render_as_string(hide_password=False)
+
+
+def backend(url: str) -> str:
+    """`sqlite` or `postgresql`."""
+    return make_url(url.replace("postgres://", "postgresql://", 1)).get_backend_name()
+
+
+class DatabaseUnreachable(Exception):
+    """The shared PostgreSQL database does not answer (at start); `ja` for staff, `en` for logs."""
+
+    def __init__(self, url: str, error: BaseException) -> None:
+        u = make_url(url)
+        where = f"{u.username or ''}@{u.host or u.query.get('host') or 'localhost'}/{u.database}"
+        reason = scrub((str(error).strip().splitlines() or [type(error).__name__])[-1])
+        self.ja = (
+            f"データベース（PostgreSQL: {where}）に接続できないため、起動しません。"
+            "サーバーが動いているか、ネットワーク、RECORE_CONNECTOR_DATABASE_URL とパスワード"
+            "（~/.pgpass）を確認してください。"
+        )
+        self.en = f"cannot connect to the PostgreSQL database {where}: {reason}"
+        super().__init__(self.en)
+
+
+def refuse_network_share(url: str) -> None:
+    """A SQLite file on a network share is refused (`NetworkShareRefused`): see `location`."""
     u = make_url(url)
-    driver = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}
-    return u.set(drivername=driver.get(u.drivername, u.drivername)).render_as_string(
-        hide_password=False
-    )
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return
+    what = network_share(u.database)
+    if what is not None:
+        raise NetworkShareRefused(u.database, what)
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -56,14 +111,20 @@ def alembic_config(url: str) -> AlembicConfig:
 def upgrade(url: str) -> None:
     """Bring the schema to the newest revision (blocking; call in a thread).
 
-    SQLite DDL is not transactional: two processes migrating a new file at once would collide,
+    A SQLite file on a network share is refused (`NetworkShareRefused`); a PostgreSQL server that
+    does not answer raises `DatabaseUnreachable`. SQLite DDL is not transactional: two processes migrating a new file at once would collide,
     so they take turns on a lock file beside the database. A SQLite file is checked first (a
     damaged one raises `DatabaseDamaged`: never start over silently), and copied before a
     migration changes it.
     """
+    refuse_network_share(url)
     path = sqlite_file(url)
     if path is None:
-        command.upgrade(alembic_config(url), "head")
+        # a shared database (PostgreSQL): its server keeps it whole and backed up, not us
+        try:
+            command.upgrade(alembic_config(url), "head")
+        except (OperationalError, OSError) as exc:
+            raise DatabaseUnreachable(url, exc) from exc
         return
     damage = sqlite.check(path)
     if damage is not None:
@@ -95,25 +156,39 @@ def _lock_file(handle) -> None:  # type: ignore[no-untyped-def]
 
 
 class Database:
-    """The async engine and a session factory; SQLite gets WAL and a busy timeout."""
+    """The async engine and a session factory; SQLite gets WAL and a busy timeout.
+
+    `url` may name SQLite (the default, one PC) or PostgreSQL (`postgresql://…`, several PCs
+    sharing one database); either is normalised to its async driver.
+    """
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, connect_args=self._connect_args(url))
-        if self.engine.dialect.name == "sqlite":
+        refuse_network_share(url)
+        self.url = async_url(url)
+        self.backend = backend(url)
+        redact(make_url(self.url).password)  # a password in the URL never reaches a log line
+        self.engine: AsyncEngine = create_async_engine(self.url, **self._engine_args())
+        if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
         self._read_pool: ThreadPoolExecutor | None = None
-        u = make_url(url)
-        # a database the sync driver cannot share (in memory, or not SQLite) is read the async way
-        self._reads_in_thread = (
-            u.get_backend_name() == "sqlite" and bool(u.database) and u.database != ":memory:"
+        u = make_url(self.url)
+        # a database the sync driver cannot share (SQLite in memory) is read the async way
+        self._reads_in_thread = self.backend == "postgresql" or (
+            bool(u.database) and u.database != ":memory:"
         )
 
-    @staticmethod
-    def _connect_args(url: str) -> dict[str, object]:
-        return {"timeout": 30} if url.startswith("sqlite") else {}
+    @property
+    def shared(self) -> bool:
+        """Several companions (PCs) may use this database at once."""
+        return self.backend == "postgresql"
+
+    def _engine_args(self) -> dict[str, object]:
+        if self.backend == "sqlite":
+            return {"connect_args": {"timeout": 30}}
+        # a server restart or a dropped link: a dead pooled connection is replaced, not used
+        return {"pool_pre_ping": True}
 
     async def migrate(self) -> None:
         await asyncio.to_thread(upgrade, self.url)
@@ -130,14 +205,20 @@ class Database:
         event loop and the driver's thread, so a read of several statements waits behind whatever
         else the loop is doing, once per hop. A snapshot read that is polled while a job runs
         (`GET /status`) takes one hop this way. SQLite in WAL mode lets it read beside the
-        writers; a database the sync driver cannot share (in memory) goes the async way.
+        writers, as PostgreSQL does anyway; a database the sync driver cannot share (SQLite in
+        memory) goes the async way.
         """
         if not self._reads_in_thread:
             async with self.session() as s:
                 return await s.run_sync(fn)
         if self._reader is None:
-            self._reader = create_engine(sync_url(self.url), connect_args={"timeout": 30})
-            event.listen(self._reader, "connect", _sqlite_pragmas)
+            if self.backend == "sqlite":
+                self._reader = create_engine(sync_url(self.url), connect_args={"timeout": 30})
+                event.listen(self._reader, "connect", _sqlite_pragmas)
+            else:
+                self._reader = create_engine(
+                    sync_url(self.url), pool_size=2, max_overflow=0, pool_pre_ping=True
+                )
             self._read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-read")
         reader = self._reader
 

@@ -109,12 +109,29 @@ class Job(Base):
     progress_total: Mapped[int] = mapped_column(default=0)
     # {"code", "message" (ja), "message_en"} or NULL
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    # the JobRunner (one per running companion) that queued or runs it; see companion.jobs
-    owner: Mapped[str | None] = mapped_column(String(32))
+    # the companion that queued or runs it: its lease id (SQLite) or its CompanionProcess.id
+    # (a shared database); NULL: waiting for whoever may run it. See companion.jobs
+    owner: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CompanionProcess(Base):
+    """A companion running on this database (a PC's `serve`, or a CLI command), while it runs.
+
+    Several PCs share one PostgreSQL database: a row says which PC and process it is, and who
+    leads (`leader_since`). Whether it is still alive is not kept here but checked (the lock its
+    connection holds on PostgreSQL; the process itself on the one PC of a SQLite file).
+    """
+
+    __tablename__ = "companions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    leader_since: Mapped[datetime | None]
 
 
 class JobItem(Base):

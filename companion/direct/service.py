@@ -26,10 +26,11 @@ Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 from sqlalchemy import select
 
+from companion.cluster import mutex
 from companion.db.models import Batch, ListingRecord, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents, OpenIntent
 from companion.domain import Listing, ListingState
@@ -162,7 +164,9 @@ class DirectListing:
         return Intents(self.db, self.config.submit_grace_seconds)
 
     async def handle(self, ctx: JobContext) -> JobState | None:
-        return await _Run(self, ctx).go()
+        # one run of a batch at a time, across every companion on the database
+        async with mutex(self.db, f"direct-listing:batch:{ctx.params.get('batch_id')}"):
+            return await _Run(self, ctx).go()
 
 
 @dataclass
@@ -380,6 +384,35 @@ class _Run:
 
     # --- one item -------------------------------------------------------------------------------
     async def _one(self, context: BrowserContext, form: ItemForm, record: ListingRecord) -> None:
+        """One item, its 管理番号 claimed across every companion on the database until it is
+        recorded: another PC listing the same 管理番号 waits, then finds it listed."""
+        claim = contextlib.AsyncExitStack()
+        await claim.enter_async_context(mutex(self.db, f"direct-listing:{item_key(record)}"))
+        recording: Awaitable[None] | None = None
+        try:
+            recording = await self._one_claimed(context, form, record)
+        finally:
+            if recording is None:
+                await claim.aclose()
+        if recording is None:
+            return
+
+        async def record_then_release() -> None:
+            try:
+                await recording
+            finally:
+                await claim.aclose()
+
+        # the database commit and the report run while this page opens the next form;
+        # a crash before the commit is covered by the item list read at the next start
+        task = asyncio.create_task(record_then_release())
+        self.recording.add(task)
+        task.add_done_callback(self.recording.discard)
+
+    async def _one_claimed(
+        self, context: BrowserContext, form: ItemForm, record: ListingRecord
+    ) -> Awaitable[None] | None:
+        """List one item; returns the recording of a fresh listing (to run in the background)."""
         # Re-read: a task handled since the job started (sold in the shop → ended, or edited in
         # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
         async with self.db.session() as s:
@@ -391,7 +424,7 @@ class _Run:
                 "出品中に状態が変わったため（店頭での販売など）、出品しませんでした",
                 {"listing_id": record.id, "state": fresh.state if fresh else None},
             )
-            return
+            return None
         record = fresh
         # the same mapping as the zip: ReCORE's listing, its item, the templates and tables
         # (Yahoo's rules were checked when the batch was made; the form has the last word)
@@ -402,27 +435,32 @@ class _Run:
                 "、".join(e.message for e in built.holds),
                 "; ".join(e.message_en for e in built.holds),
             )
-            return
+            return None
         listing = built.listing
         number = listing.management_number or record.management_number or ""
         found = self.store.get(number)
         if found is not None and found.auction_id:
             await self._listed(record, listing, found.auction_id, already=True)
-            return
+            return None
         if found is not None:  # in a 競りナビ folder, not started: start it, never list it again
             await self._start_registered(record, listing, found)
-            return
+            return None
+        # listed since the store was read, by a run on another PC (another batch, same 管理番号)
+        elsewhere = await self._listed_elsewhere(record, number)
+        if elsewhere is not None:
+            await self._listed(record, listing, elsewhere, already=True)
+            return None
         intents = self.service.intents
         left_open = await intents.open(intent_subject(record, listing), "list")
         if left_open is not None and await self._settled(record, listing, number, left_open):
-            return  # the press before the crash went through: never pressed again
+            return None  # the press before the crash went through: never pressed again
         if self.only_registered:
             await self._failed(
                 record,
                 "競りナビのフォルダに見つかりませんでした。競りナビの商品管理で確認してください。",
                 "registered item not found on the store",
             )
-            return
+            return None
         assert self.images is not None
         prepared, errors = await self.images.prepare_listing(listing)
         if errors:
@@ -431,7 +469,7 @@ class _Run:
                 "、".join(e.message for e in errors),
                 "; ".join(e.message_en for e in errors),
             )
-            return
+            return None
         paths = await asyncio.to_thread(self._stage, number or str(record.id), prepared)
         intent: int | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -461,7 +499,7 @@ class _Run:
                 # sent to the login page: the next form.open() logs in again. Whether 出品する
                 # got through is for the item list to say.
                 if submitted and await self._found_after_doubt(record, listing, number, intent):
-                    return
+                    return None
                 continue
             except ItemError as exc:
                 if (
@@ -469,7 +507,7 @@ class _Run:
                     and exc.maybe_listed
                     and await self._found_after_doubt(record, listing, number, intent)
                 ):
-                    return
+                    return None
                 if submitted:
                     await intents.resolve(intent, FAILED)  # the store said no, in its own words
                 if exc.retry and attempt < MAX_ATTEMPTS:
@@ -477,11 +515,11 @@ class _Run:
                     await asyncio.sleep(self.service.retry_delay * attempt)
                     continue
                 await self._failed(record, exc.ja, exc.en)
-                return
+                return None
             except (PlaywrightError, TimeoutError) as exc:
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 if submitted and await self._found_after_doubt(record, listing, number, intent):
-                    return
+                    return None
                 if attempt < MAX_ATTEMPTS:
                     log.info("%s: browser error %s; trying again", number, first)
                     await asyncio.sleep(self.service.retry_delay * attempt)
@@ -491,7 +529,7 @@ class _Run:
                     "ヤフオクの画面が応答しませんでした。時間をおいてもう一度お試しください。",
                     f"browser error: {first}",
                 )
-                return
+                return None
             steps = ", ".join(
                 f"{name} {b - a:.2f}"
                 for name, a, b in zip(
@@ -499,17 +537,28 @@ class _Run:
                 )
             )
             log.info("%s: 出品する answered %s (s: %s)", number, auction_id, steps)
-            # the database commit and the report run while this page opens the next form;
-            # a crash before the commit is covered by the item list read at the next start
-            task = asyncio.create_task(self._listed(record, listing, auction_id, already=False))
-            self.recording.add(task)
-            task.add_done_callback(self.recording.discard)
-            return
+            return self._listed(record, listing, auction_id, already=False)
         await self._failed(
             record,
             "ヤフオクのログインが繰り返し切れたため、出品できませんでした。",
             "the session was lost on every attempt",
         )
+
+    async def _listed_elsewhere(self, record: ListingRecord, number: str) -> str | None:
+        """The auction id of another listing of this 管理番号 that is 出品中, if there is one."""
+        if not number:
+            return None
+        async with self.db.session() as s:
+            return await s.scalar(
+                select(ListingRecord.auction_id)
+                .where(
+                    ListingRecord.management_number == number,
+                    ListingRecord.state == ListingState.LISTED,
+                    ListingRecord.id != record.id,
+                    ListingRecord.auction_id.is_not(None),
+                )
+                .limit(1)
+            )
 
     @staticmethod
     async def _fill(form: ItemForm, listing: Listing, paths: list[Path]) -> None:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, select, update
 
+from companion.cluster import mutex
 from companion.db.models import AuctionSnapshot, Batch, ListingRecord, iso, utcnow
 from companion.domain import STATE_LABELS, ListingState
 from companion.inputs import id_list, path_id, query_int, read_json
@@ -268,10 +269,12 @@ class Batches:
 
         The listings are claimed (出品処理中, this batch) in one guarded transaction before the
         slow part, so a task handled meanwhile (an item sold in the shop) cannot be overwritten,
-        and two clicks never put one listing in two batches.
+        and two clicks never put one listing in two batches. Another PC may be making a batch
+        this very moment: batches are made one at a time across companions too, so the day's
+        numbering stays unique and a 管理番号 open in the batch made first is refused in the next.
         """
         await asyncio.to_thread(self.app[DISK].check)  # heavy work: not on a nearly full disk
-        async with self._lock:
+        async with self._lock, mutex(self.db, "batches:create"):
             batch_id, claimed = await self._claim(listing_ids)
             try:
                 rules = await self.rules()

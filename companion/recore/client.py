@@ -789,6 +789,7 @@ def parse_code(value: Any) -> str | None:
     if _blank(value):
         return None
     if isinstance(value, str):
+        _no_nul(value)
         return value.strip()
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -799,8 +800,15 @@ def parse_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        _no_nul(value)
         return value
     raise _Unparsed("文字列ではありません", "not text")
+
+
+def _no_nul(value: str) -> None:
+    # a NUL character is no text anyone typed, and PostgreSQL cannot store it
+    if "\x00" in value:
+        raise _Unparsed("使えない制御文字（NUL）が含まれています", "contains a NUL character")
 
 
 def _shown(value: Any, limit: int = 40) -> str:
@@ -920,6 +928,21 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+DB_ID_MAX = 2**31 - 1  # the integer columns hold 32 bits (PostgreSQL's integer refuses more)
+
+
+def _id_or_none(value: Any) -> int | None:
+    """An id that fits the database's integer columns, else None (an id nobody can use)."""
+    number = _int_or_none(value)
+    return number if number is not None and 0 < number <= DB_ID_MAX else None
+
+
+def _db_text(value: Any, limit: int) -> str:
+    """Text for a database column: no NUL (PostgreSQL refuses it; replaced by U+FFFD, so that
+    the id can never match another one), at most `limit` characters."""
+    return str(value).replace("\x00", "\ufffd")[:limit]
+
+
 def _text_or_none(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
@@ -1034,14 +1057,14 @@ def task_from_json(raw: dict[str, Any], ec_account_id: int) -> dict[str, Any] | 
         except (OverflowError, OSError, ValueError):
             issued_at = None
     mall_order = data.get("mall_order_id")
-    account = _int_or_none(raw.get("ec_account_id"))
+    account = _id_or_none(raw.get("ec_account_id"))
     return {
-        "id": str(task_id)[:64],
-        "type": str(raw.get("type") or "")[:40],
+        "id": _db_text(task_id, 64),
+        "type": _db_text(raw.get("type") or "", 40),
         "ec_account_id": account if account is not None else ec_account_id,
         "data": data,
         "issued_at": issued_at,
         "state": "new",
-        "ec_inventory_id": _int_or_none(data.get("ec_inventory_id")),
-        "mall_order_id": str(mall_order)[:64] if mall_order not in (None, "") else None,
+        "ec_inventory_id": _id_or_none(data.get("ec_inventory_id")),
+        "mall_order_id": _db_text(mall_order, 64) if mall_order not in (None, "") else None,
     }

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion.cluster import mutex
 from companion.db import Database
 from companion.db.models import ListingRecord, RecoreTask, iso, utcnow
 from companion.domain import Listing, ListingState
@@ -85,6 +86,8 @@ FETCH_CHUNK = 50  # tasks whose listings are fetched together before they are ha
 FETCH_CONCURRENCY = 5  # enough to keep the 5 requests/s bucket busy over a slow link
 # Taken in by the intake while the listing is not on Yahoo yet (the data is simply refetched).
 UPDATE_TYPES = (rc.UPDATE_INVENTORY, rc.UPDATE_INVENTORY_PRICE, rc.UPDATE_INVENTORY_QUANTITY)
+# what the listings table keeps of a 管理番号 (PostgreSQL refuses longer, SQLite would not say)
+MANAGEMENT_NUMBER_MAX = ListingRecord.__table__.c.management_number.type.length
 EVENT_SOURCE = "recore"
 UNKNOWN = "unknown"  # RecoreTask.state of a type no handler (and no alias) takes
 
@@ -208,8 +211,9 @@ class Gateway:
                 pass
 
     async def poll_once(self) -> PollResult:
-        """Fetch the open tasks, store the new ones, handle every task still `new`."""
-        async with self._lock:
+        """Fetch the open tasks, store the new ones, handle every task still `new`. One poll at a
+        time, across every companion on the database (the leader's loop, a CLI sync)."""
+        async with self._lock, mutex(self.db, "recore:poll"):
             return await self._poll()
 
     async def _poll(self) -> PollResult:
@@ -396,7 +400,8 @@ class Gateway:
                 return "failed"
         try:
             async with self.db.session() as s, s.begin():
-                row = await s.get(RecoreTask, task.id)
+                # locked until this handler's commit: never handled twice, whoever else tries
+                row = await s.get(RecoreTask, task.id, with_for_update=True)
                 if row is None or row.state not in ("new", UNKNOWN):
                     return "handled"  # someone else got to it
                 ctx = task_context(
@@ -468,7 +473,7 @@ class Gateway:
 
     async def _fail_alone(self, task: RecoreTask, message: str, detail: dict[str, Any]) -> None:
         async with self.db.session() as s, s.begin():
-            row = await s.get(RecoreTask, task.id)
+            row = await s.get(RecoreTask, task.id, with_for_update=True)
             if row is None or row.state != "new":
                 return
             ctx = task_context(s, row, None, None, self._rules, self.canonical(row.type))
@@ -562,9 +567,24 @@ def _update_router(listed_handler: TaskHandler | None) -> TaskHandler:
 
 
 def readability_problems(ctx: TaskContext) -> list[FieldProblem]:
-    """Why a listing cannot be taken in at all: values that do not parse (fixed in ReCORE).
-    A missing value is not one: the listing is held until it can be filled."""
-    return list(ctx.problems)
+    """Why a listing cannot be taken in at all: values that do not parse (fixed in ReCORE), or a
+    管理番号 longer than the database keeps. A missing value is not one: the listing is held
+    until it can be filled."""
+    problems = list(ctx.problems)
+    listing = ctx.listing
+    if listing is None or any(p.field == "management_number" for p in problems):
+        return problems
+    number = listing.management_number
+    if number and len(number) > MANAGEMENT_NUMBER_MAX:
+        problems.append(
+            FieldProblem(
+                "management_number",
+                number,
+                f"{MANAGEMENT_NUMBER_MAX}文字を超えています",
+                f"longer than {MANAGEMENT_NUMBER_MAX} characters",
+            )
+        )
+    return problems
 
 
 async def intake(ctx: TaskContext) -> None:
@@ -593,7 +613,9 @@ async def intake(ctx: TaskContext) -> None:
         s.add(record)
     previous_task = record.task_id
     li.keep_sources(record, ctx.inventory, ctx.sources)
-    record.management_number = listing.management_number
+    # a 管理番号 too long to keep is reported below; what fits is kept to show it
+    number = listing.management_number
+    record.management_number = number[:MANAGEMENT_NUMBER_MAX] if number else number
     record.title = listing.title
     problems = readability_problems(ctx)
     keeps_create = (

@@ -11,7 +11,8 @@ listing's or one order's messages arrive in the order they were made), paced by 
 token buckets. Timeouts, 5xx and network errors are retried with exponential backoff and jitter;
 a 429 waits its `Retry-After`; a 401/403 waits for staff to fix the key (an event says so). A
 4xx rejection becomes state `rejected` with ReCORE's error kept and an event for staff; nothing is
-deleted. A message is `delivered` only after a 2xx. It is all in SQLite, so a restart resumes.
+deleted. A message is `delivered` only after a 2xx. It is all in the database, so a restart (or
+another PC's companion taking over) resumes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from companion.cluster import mutex
 from companion.db import Database
 from companion.db.models import OutboxMessage, RecoreTask, utcnow
 from companion.events import Events
@@ -255,6 +258,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
         self._auth_reported = False
+        # another PC's companion leads and delivers: a wake-up is passed on to it
+        self.forward_wake: Callable[[], None] | None = None
 
     @property
     def client(self) -> RecoreClient | None:
@@ -272,9 +277,11 @@ class Outbox:
     def held_for(self) -> float:
         return max(0.0, self._hold_until - time.monotonic())
 
-    def wake(self) -> None:
+    def wake(self, *, forward: bool = True) -> None:
         """Something was enqueued (after its commit): deliver without waiting for the timer."""
         self._wake.set()
+        if forward and self.forward_wake is not None:
+            self.forward_wake()
 
     async def _due_heads(self) -> list[OutboxMessage]:
         """The oldest pending message of each ordering key, if it is due (or its time is
@@ -302,7 +309,8 @@ class Outbox:
     async def deliver_now(self) -> DeliveryResult:
         """One pass over the due heads (repeats while a pass delivers something)."""
         total = DeliveryResult()
-        async with self._pass_lock:  # two passes at once could send one message twice
+        # two passes at once could send one message twice: one at a time, across companions too
+        async with self._pass_lock, mutex(self.db, "recore:outbox"):
             while self.client is not None and not self.held_for():
                 result = await self._pass()
                 total.delivered += result.delivered

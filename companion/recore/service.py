@@ -5,8 +5,10 @@
   `ec_account_id`, `store_id`, and rebuilds it when any of them changes;
 - puts `gateway` (`companion.recore.gateway.Gateway`), `outbox` (`companion.recore.outbox.Outbox`)
   and `recore` (this `RecoreService`) into their typed keys (`companion.keys`);
-- when `app[CONFIG].workers` is True and the settings are complete, runs the poll loop (every
-  `poll_interval` seconds, or at once after `gateway.poll_now()`) and the delivery loop.
+- when `app[CONFIG].workers` is True, the settings are complete and this companion leads (one
+  companion of all the PCs on a shared database, `companion.cluster`), runs the poll loop (every
+  `poll_interval` seconds, or at once after `gateway.poll_now()`) and the delivery loop. Another
+  PC's outbox wake-up (a listing recorded there) reaches the leader's loop.
 
 Tests and the demo may set `app[RECORE_OPTIONS]` before the app starts (short intervals, fast
 backoff). `GET /status` shows ReCORE's part from `configuration()` and the gateway's status.
@@ -24,7 +26,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from companion.keys import BATCHES, CONFIG, DB, EVENTS, GATEWAY, OUTBOX, RECORE, SETTINGS, TABLES
+from companion.keys import (
+    BATCHES,
+    CLUSTER,
+    CONFIG,
+    DB,
+    EVENTS,
+    GATEWAY,
+    OUTBOX,
+    RECORE,
+    SETTINGS,
+    TABLES,
+)
 from companion.recore.client import PACED_RATE, RecoreClient, RecoreError
 from companion.recore.gateway import Gateway
 from companion.recore.outbox import Outbox, RetryPolicy
@@ -56,6 +69,7 @@ class RecoreService:
         self.app = app
         self.options = options
         self.workers = app[CONFIG].workers
+        self.cluster = app[CLUSTER]
         self.db = app[DB]
         self.settings = app[SETTINGS]
         self.outbox = Outbox(
@@ -80,7 +94,20 @@ class RecoreService:
         self._session = aiohttp.ClientSession()
         await self.rebuild()
         self.settings.on_change(self._settings_changed)
+        self.cluster.on_leadership(self._leadership)
+        self.cluster.on_notice("outbox", self._outbox_notice)
+        self.outbox.forward_wake = lambda: self.cluster.tell_leader("outbox")
         self.tables.on_change(self._tables_changed)
+
+    async def _leadership(self, leading: bool) -> None:
+        if leading:
+            await self.rebuild()  # the loops start (settings read afresh)
+        else:
+            await self._stop_loops()
+
+    def _outbox_notice(self, _data: dict[str, Any]) -> None:
+        if self._loops:
+            self.outbox.wake(forward=False)
 
     async def _tables_changed(self, name: str) -> None:
         if name == "task_types":
@@ -141,7 +168,7 @@ class RecoreService:
                 await batches.recheck()
             except RecoreError as exc:
                 log.info("recore: recheck of held listings deferred: %s", exc.message_en)
-        if self.workers and not self._loops:
+        if self.workers and self.cluster.is_leader and not self._loops:
             self._loops = [
                 asyncio.create_task(
                     self.gateway.run(self.options.poll_interval), name="recore-poll"

@@ -1,14 +1,17 @@
 """同期開始 and auto-sync: the feature module (`setup(app)`).
 
 - Job kind `sync` (`JobRunner`), one at a time: 同期開始 while a sync runs joins it
-  (`submit(..., dedupe_key="sync")`). Steps, each a job item: ReCOREのタスク (poll the gateway, so
-  SHIP_ORDER / CANCEL_ORDER / DELETE_INVENTORY reach Yahoo first), ヤフオクへの接続, the read and
-  reconcile steps of `companion.sync.engine`, ReCOREへの送信 (the outbox).
+  (`submit(..., dedupe_key="sync")`). It runs on the leading companion (`companion.cluster`):
+  同期開始 on another PC queues the job for the leader and shows the same job; a sync run outside
+  the job (`sync --once`) waits for the one running anywhere (mutex `sync`). Steps, each a job
+  item: ReCOREのタスク (poll the gateway, so SHIP_ORDER / CANCEL_ORDER / DELETE_INVENTORY reach
+  Yahoo first), ヤフオクへの接続, the read and reconcile steps of `companion.sync.engine`,
+  ReCOREへの送信 (the outbox).
 - `POST /api/v1/sync` → `202 {"job_id"}`.
-- The scheduler (only when `app[CONFIG].workers`): runs a sync every `sync_interval_minutes`
-  (0 = off) with a little jitter; the next run time is persisted in the internal setting `sync`
-  (with last_run_at, last_result, last_error), which `GET /status` shows; an interval change
-  reschedules at once.
+- The scheduler (only when `app[CONFIG].workers`, on the leader): runs a sync every
+  `sync_interval_minutes` (0 = off) with a little jitter; the next run time is persisted in the
+  internal setting `sync` (with last_run_at, last_result, last_error), which `GET /status` shows;
+  an interval change (on any PC) reschedules at once.
 - Gateway handlers for ReCORE's order and inventory tasks (`companion.sync.tasks`).
 - `run_once(config)` for `recore-connector sync --once`.
 
@@ -32,10 +35,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
+from companion.cluster import mutex
 from companion.config import Config
 from companion.db.models import OutboxMessage, iso, utcnow
 from companion.jobs import JobContext, JobState, JobStop
 from companion.keys import (
+    CLUSTER,
     CONFIG,
     DB,
     DISK,
@@ -110,6 +115,7 @@ class SyncService:
         self.settings = app[SETTINGS]
         self.events = app[EVENTS]
         self.jobs = app[JOBS]
+        self.cluster = app[CLUSTER]
         self.options = app.get(SYNC_OPTIONS) or SyncOptions()
         self.store = app[STORE]
         self._state_lock = asyncio.Lock()
@@ -130,28 +136,47 @@ class SyncService:
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        state = await self.state()
-        if state.get("running"):
-            await self.update_state(running=False)  # a sync cut by a restart is not running
+        await self._forget_a_cut_sync()
         if self.app[CONFIG].workers:
-            interval = int(await self.settings.get("sync_interval_minutes") or 0)
-            state = await self.state()
-            planned = parse_iso(state.get("next_run_at"))
-            if interval and planned is None:
-                await self.update_state(next_run_at=iso(next_run(utcnow(), interval)))
-            elif not interval and planned is not None:
-                await self.update_state(next_run_at=None)
             self.settings.on_change(self._settings_changed)
+            self.cluster.on_leadership(self._leadership)
+
+    async def _forget_a_cut_sync(self) -> None:
+        """A sync cut by a restart is not running (unless one runs on another PC right now)."""
+        async with mutex(self.db, "sync", wait=False) as nobody_syncs:
+            if nobody_syncs and (await self.state()).get("running"):
+                await self.update_state(running=False)
+
+    async def _leadership(self, leading: bool) -> None:
+        """The scheduler runs on the leading companion only; a new leader goes on with the plan
+        (next_run_at) the last one left in the shared state."""
+        if not leading:
+            await self._stop_scheduler()
+            return
+        await self._forget_a_cut_sync()
+        state = await self.state()
+        interval = int(await self.settings.get("sync_interval_minutes") or 0)
+        planned = parse_iso(state.get("next_run_at"))
+        if interval and planned is None:
+            await self.update_state(next_run_at=iso(next_run(utcnow(), interval)))
+        elif not interval and planned is not None:
+            await self.update_state(next_run_at=None)
+        if self._loop is None:
             self._loop = asyncio.create_task(self.scheduler(), name="sync-scheduler")
 
-    async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
+    async def _stop_scheduler(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+                await loop
+
+    async def stop(self) -> None:
+        await self._stop_scheduler()
 
     def _settings_changed(self, keys: set[str]) -> Awaitable[None] | None:
-        # awaited by the settings' update: the new next run is stored before 保存しました
+        # awaited by the settings' update: the new next run is stored before 保存しました (the
+        # state is shared: the leader, told of the change, plans anew too)
         return self._reschedule() if "sync_interval_minutes" in keys else None
 
     async def _reschedule(self) -> None:
@@ -268,7 +293,11 @@ class SyncService:
     ) -> tuple[dict[str, Any], SyncFault | None]:
         """One whole sync; returns (summary, first fault). Never raises for a Yahoo or ReCORE fault.
         A manual sync (同期開始, the CLI) tries to log in again after a login wall; an automatic one
-        does not."""
+        does not. One sync at a time across every companion on the database."""
+        async with mutex(self.db, "sync"):
+            return await self._sync_once(report, reason)
+
+    async def _sync_once(self, report: Any, reason: str) -> tuple[dict[str, Any], SyncFault | None]:
         started = utcnow()
         if reason != "auto":
             await self.store.staff_acted()
@@ -344,8 +373,12 @@ class SyncService:
                 "at": iso(finished),
             },
             "last_summary": {k: v for k, v in summary.items() if k != "problems"},
-            "next_run_at": iso(next_run(finished, interval)) if self.app[CONFIG].workers else None,
         }
+        if self.app[CONFIG].workers and self.cluster.is_leader:
+            state_values["next_run_at"] = iso(next_run(finished, interval))
+        elif not self.cluster.shared:
+            state_values["next_run_at"] = None  # one PC, no scheduler running
+        # else: the leader's scheduler keeps its plan (this was `sync --once` on another PC)
         if first is None or summary.get("sold_complete"):
             state_values["sold_read_at"] = iso(started)
         previous = (await self.state()).get("last_error") or {}
@@ -525,7 +558,7 @@ def setup(app: web.Application) -> None:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         service = SyncService(app)
         app[SYNC] = service
-        app[JOBS].register(KIND, service.run_job, resumable=False)
+        app[JOBS].register(KIND, service.run_job, resumable=False, leader_only=True)
         register_handlers(app)
         await service.start()
         yield

@@ -354,7 +354,7 @@ async def retry_open_tasks(app: web.Application) -> int:
             except rc.RecoreError:
                 continue
         async with db.session() as s, s.begin():
-            task = await s.get(RecoreTask, row.id)
+            task = await s.get(RecoreTask, row.id, with_for_update=True)
             if task is None or task.state != "handled":
                 continue
             inventory = inventories.get(row.ec_inventory_id or 0)

@@ -432,6 +432,17 @@ async function onShowErrors() {
   }
 }
 
+// Several PCs on one database: which PC runs the syncs, the outbox and ReCORE's tasks.
+function renderLeader(cluster) {
+  const line = $("leader");
+  line.hidden = !cluster?.shared;
+  if (line.hidden) return;
+  const leader = cluster.leader;
+  if (!leader) line.textContent = t("leaderNone");
+  else if (leader.this_pc) line.textContent = t("leaderThisPc", [leader.host, String(leader.pid)]);
+  else line.textContent = t("leaderOtherPc", [leader.host, String(leader.pid)]);
+}
+
 function renderStatus(status, notes) {
   const counts = status?.counts;
   $("counts-text").textContent = counts
@@ -452,6 +463,7 @@ function renderStatus(status, notes) {
   else if (shownErrorTotal !== null && shownErrorTotal !== errorCount) showListingErrors().catch(() => {});
   renderOutboxAge(status?.outbox);
   renderChecking(status?.checking ?? []);
+  renderLeader(status?.cluster);
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()

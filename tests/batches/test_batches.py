@@ -164,11 +164,12 @@ async def test_unknown_batch_is_404(companion, auth) -> None:
     assert (await companion.get("/api/v1/batches/abc/zip", headers=auth)).status == 400
 
 
-async def _export(data_dir: Path, batch: str, out: Path) -> tuple[int, str]:
+async def _export(database: str, data_dir: Path, batch: str, out: Path) -> tuple[int, str]:
     """`recore-connector export --batch BATCH -o OUT` as staff run it: (exit code, stderr)."""
     import asyncio
-    import os
     import sys
+
+    from tests.conftest import cli_env
 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -181,7 +182,7 @@ async def _export(data_dir: Path, batch: str, out: Path) -> tuple[int, str]:
         str(out),
         "--data-dir",
         str(data_dir),
-        env={**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"},
+        env=cli_env(database),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -195,21 +196,23 @@ async def _new_batch(wired: dict[str, Any]) -> dict[str, Any]:
     return await resp.json()
 
 
-async def test_export_cli_writes_the_same_zip(wired, data_dir, tmp_path) -> None:
+async def test_export_cli_writes_the_same_zip(wired, data_dir, database, tmp_path) -> None:
     batch = await _new_batch(wired)
     out = tmp_path / "export.zip"
-    code, stderr = await _export(data_dir, str(batch["id"]), out)
+    code, stderr = await _export(database, data_dir, str(batch["id"]), out)
     assert code == 0, stderr
     archive = zipfile.ZipFile(out)
     csv_name = next(n for n in archive.namelist() if n.endswith(".csv"))
     rows = list(csv.reader(io.StringIO(archive.read(csv_name).decode("cp932"), newline="")))
     assert {r[0] for r in rows[1:]} == {i["management_number"] for i in batch["items"]}
     # an unknown batch says so and fails
-    code, stderr = await _export(data_dir, "999", out)
+    code, stderr = await _export(database, data_dir, "999", out)
     assert code == 1 and "no such batch" in stderr
 
 
-async def test_export_never_writes_through_a_planted_symlink(wired, data_dir, tmp_path) -> None:
+async def test_export_never_writes_through_a_planted_symlink(
+    wired, data_dir, database, tmp_path
+) -> None:
     batch = await _new_batch(wired)
     victim = tmp_path / "victim.txt"
     victim.write_text("not yours")
@@ -217,7 +220,7 @@ async def test_export_never_writes_through_a_planted_symlink(wired, data_dir, tm
     # the temporary name the export used to write to, planted by someone who can write here
     planted = tmp_path / ".export.zip.part"
     planted.symlink_to(victim)
-    code, stderr = await _export(data_dir, str(batch["id"]), out)
+    code, stderr = await _export(database, data_dir, str(batch["id"]), out)
     assert code == 0, stderr
     assert victim.read_bytes() == b"not yours"
     assert planted.is_symlink() and planted.resolve() == victim  # left alone
@@ -226,10 +229,10 @@ async def test_export_never_writes_through_a_planted_symlink(wired, data_dir, tm
 
 
 async def test_export_of_an_id_out_of_range_is_refused_without_a_traceback(
-    wired, data_dir, tmp_path
+    wired, data_dir, database, tmp_path
 ) -> None:
     for batch in ("99999999999999999999", "9" * 5000, "0", "-3", "abc"):
-        code, stderr = await _export(data_dir, batch, tmp_path / "x.zip")
+        code, stderr = await _export(database, data_dir, batch, tmp_path / "x.zip")
         assert code == 2, (batch[:30], stderr[-500:])  # argparse: a usage error
         assert "batch id is a whole number from 1 to 2147483647" in stderr
         assert "Traceback" not in stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import cli_env, free_port
 
 CLI = [sys.executable, "-m", "companion.cli"]
 
@@ -54,9 +54,9 @@ HAS_IPV6 = any(
 )
 
 
-def test_serve_binds_loopback_only_and_pair_works(tmp_path: Path) -> None:
+def test_serve_binds_loopback_only_and_pair_works(tmp_path: Path, database: str) -> None:
     port = free_port()
-    env = {**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"}
+    env = cli_env(database)
     server = subprocess.Popen(
         [*CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path)],
         env=env,

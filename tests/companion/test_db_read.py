@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from companion.db import Database, sqlite_url
+from companion.db import Database
 from companion.db.models import Setting
 
 
-async def test_read_runs_in_a_worker_thread_and_sees_committed_rows(tmp_path: Path) -> None:
-    db = Database(sqlite_url(tmp_path / "c.sqlite3"))
+async def test_read_runs_in_a_worker_thread_and_sees_committed_rows(database: str) -> None:
+    db = Database(database)
     await db.migrate()
     try:
         async with db.session() as s, s.begin():

@@ -95,9 +95,11 @@ async def test_submitting_during_a_run_joins_it(companion) -> None:
     await runner.wait(first)
 
 
-async def test_restart_resumes_or_marks_interrupted_jobs(aiohttp_client, data_dir) -> None:
+async def test_restart_resumes_or_marks_interrupted_jobs(
+    database, aiohttp_client, data_dir
+) -> None:
     """Jobs left 'running' by a killed process: resumable kinds resume, others are marked."""
-    config = Config(data_dir=data_dir, workers=False)
+    config = Config(data_dir=data_dir, workers=False, database_url=database)
     first = await aiohttp_client(create_app(config))
     db = first.app[DB]
     async with db.session() as s, s.begin():

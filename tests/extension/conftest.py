@@ -32,9 +32,10 @@ ENV = {**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"}
 class Companion:
     """`recore-connector serve` on a free 127.0.0.1 port with its own data dir; restartable."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir  # the companion's own data dir (what `pair` needs)
         self.port = port
+        self.env = env or ENV  # e.g. RECORE_CONNECTOR_DATABASE_URL for a shared database
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = data_dir.parent / f"{data_dir.name}.out"
@@ -47,7 +48,7 @@ class Companion:
             self.proc = subprocess.Popen(
                 self.command(),
                 cwd=ROOT,
-                env=ENV,
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -73,7 +74,7 @@ class Companion:
         out = subprocess.run(
             [*CLI, "pair", "--data-dir", str(self.data_dir)],
             cwd=ROOT,
-            env=ENV,
+            env=self.env,
             capture_output=True,
             text=True,
             check=True,

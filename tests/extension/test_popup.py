@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import cli_env, free_port
 from tests.extension.conftest import Companion, ExtensionBrowser
 
 pytestmark = pytest.mark.browser
@@ -182,3 +183,30 @@ def test_router_rejects_bad_pairing_input_without_calling_out(
         },
     }
     assert "127.0.0.1" in reply["error"]["text"]
+
+
+def test_on_a_shared_database_the_popup_names_the_leading_pc(
+    ext_browser: ExtensionBrowser, companion: Companion, postgres_server: Any, tmp_path: Any
+) -> None:
+    # one PC on SQLite: nothing to say
+    ext_browser.pair(companion)
+    page = ext_browser.open("popup.html")
+    page.wait_for_selector("#main:not([hidden])")
+    assert page.locator("#leader").is_hidden()
+    page.close()
+    # a PC whose companion shares a PostgreSQL database with others: it leads, and says so
+    database = postgres_server.url(postgres_server.create_database())
+    shared = Companion(tmp_path / "pc", free_port(), cli_env(database))
+    shared.start()
+    try:
+        ext_browser.pair(shared)
+        page = ext_browser.open("popup.html")
+        page.wait_for_selector("#leader:not([hidden])")
+        _, body = shared.request("GET", "/status", token=ext_browser.storage()["token"])
+        host = body["cluster"]["this_pc"]["host"]
+        assert page.locator("#leader").inner_text() == (
+            f"処理担当PC: このPC（{host}・PID {shared.proc.pid}）"
+        )
+        page.close()
+    finally:
+        shared.stop()

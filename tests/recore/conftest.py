@@ -1,4 +1,5 @@
-"""Fixtures: the ReCORE sandbox on a real 127.0.0.1 port, the companion's real SQLite database,
+"""Fixtures: the ReCORE sandbox on a real 127.0.0.1 port, the companion's real database (SQLite
+and PostgreSQL),
 and a `RecoreClient` that talks to the sandbox over HTTP."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from companion.db import Database, sqlite_url
+from companion.db import Database
 from companion.events import Events
 from companion.recore.client import RecoreClient
 from companion.recore.gateway import Gateway
@@ -117,11 +118,11 @@ async def sandbox(make_sandbox: SandboxFactory) -> Sandbox:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(sqlite_url(tmp_path / "companion.sqlite3"))
-    await database.migrate()
-    yield database
-    await database.close()
+async def db(database: str) -> AsyncIterator[Database]:
+    db = Database(database)
+    await db.migrate()
+    yield db
+    await db.close()
 
 
 @pytest.fixture

@@ -94,6 +94,43 @@ async def test_malformed_listings_are_failed_naming_the_field(
     assert records[created[0]["id"]].errors[0]["rule"] == "unparsed_value"
 
 
+async def test_values_a_database_cannot_keep_are_named_not_fatal(
+    sandbox: Sandbox, db: Database, gateway: Gateway, outbox: Outbox
+) -> None:
+    """PostgreSQL refuses what SQLite takes silently (a 32-bit id overflow, a NUL character, a
+    管理番号 longer than its column): one such task must not stop the poll for every other."""
+    created = await sandbox.create_listings(
+        valid_item("L" * 70),  # longer than a 管理番号 may be
+        valid_item("D-0002"),
+        valid_item("D-0003"),  # fine
+    )
+    sandbox.world.listings[created[1]["id"]]["title"] = "壊れた\x00タイトル"
+    huge = await sandbox.issue_task("CREATE_INVENTORY", {"ec_inventory_id": 2**40})
+    nul = await sandbox.issue_task("SHIP_ORDER", {"ec_order_id": 1, "mall_order_id": "s-\x001"})
+    result = await gateway.poll_once()
+    assert result.received == 5 and result.deferred == 0
+    assert await outbox.drain(timeout=10) == 0
+
+    state = await sandbox.state()
+    by_listing = {t["data"].get("ec_inventory_id"): t for t in state["tasks"]}
+    too_long = by_listing[created[0]["id"]]["reports"][0]["body"]
+    assert "管理番号: 64文字を超えています" in too_long["message"]
+    broken = by_listing[created[1]["id"]]["reports"][0]["body"]
+    assert "タイトル" in broken["message"] and "NUL" in broken["message"]
+    assert by_listing[created[2]["id"]]["outcome"] is None  # taken in, waiting for Yahoo
+    assert (await sandbox.task(huge["id"]))["outcome"] == "failed"
+    # no SHIP_ORDER handler here: kept open (never reported), its NUL stored without a fault
+    assert (await sandbox.task(nul["id"]))["report_count"] == 0
+    tasks = {t.id: t for t in await _rows(db, RecoreTask)}
+    assert tasks[nul["id"]].state == "unknown"
+    records = {r.id: r.state for r in await _rows(db, ListingRecord)}
+    assert records == {
+        created[0]["id"]: "error",
+        created[1]["id"]: "error",
+        created[2]["id"]: "waiting",
+    }
+
+
 async def test_unhandled_task_types_are_kept_and_the_queue_moves(
     sandbox: Sandbox, db: Database, gateway: Gateway, outbox: Outbox
 ) -> None:

@@ -22,9 +22,10 @@ Factory = Callable[..., Awaitable[TestClient]]
 
 
 @pytest.fixture
-def start_companion(aiohttp_client: Any, data_dir: Path) -> Factory:
+def start_companion(database: str, aiohttp_client: Any, data_dir: Path) -> Factory:
     async def factory(*, workers: bool = True) -> TestClient:
-        app = create_app(Config(data_dir=data_dir, workers=workers), features=[service.setup])
+        config = Config(data_dir=data_dir, workers=workers, database_url=database)
+        app = create_app(config, features=[service.setup])
         app[RECORE_OPTIONS] = ServiceOptions(poll_interval=0.2, policy=FAST, rate=100.0)
         return await aiohttp_client(app)
 

@@ -113,7 +113,11 @@ async def recore_server(aiohttp_server: Any) -> TestServer:
 
 @pytest.fixture
 def make_hub(
-    aiohttp_client: Any, data_dir: Path, yahoo_server: TestServer, recore_server: TestServer
+    database: str,
+    aiohttp_client: Any,
+    data_dir: Path,
+    yahoo_server: TestServer,
+    recore_server: TestServer,
 ) -> Any:
     async def factory(*, workers: bool = False, all_features: bool = False, **config: Any) -> Hub:
         from companion.sync import service as sync
@@ -123,7 +127,7 @@ def make_hub(
                 data_dir=data_dir,
                 workers=workers,
                 yahoo_base_url=str(yahoo_server.make_url("")).rstrip("/"),
-                **config,
+                **{"database_url": database, **config},
             ),
             # all_features: the app exactly as `serve` builds it (FEATURES)
             features=None if all_features else [recore_service.setup, batches.setup, sync.setup],

@@ -81,7 +81,9 @@ def test_next_run_is_off_at_zero() -> None:
     assert due is not None and timedelta(minutes=5) <= due - now <= timedelta(minutes=5, seconds=15)
 
 
-async def test_cli_sync_once_prints_a_summary(hub: Any, data_dir: Any, capsys: Any) -> None:
+async def test_cli_sync_once_prints_a_summary(
+    hub: Any, data_dir: Any, database: str, capsys: Any, monkeypatch: Any
+) -> None:
     # a first sync in the companion takes in ReCORE's 26 CREATE tasks (the CLI paces ReCORE at
     # its real 5 rps, which would make this test slow, not better)
     await hub.run_sync()
@@ -91,6 +93,7 @@ async def test_cli_sync_once_prints_a_summary(hub: Any, data_dir: Any, capsys: A
     # real second process would; the settings are in the data dir, where the store is is given
     # on the command line (never a stored setting)
     await hub.client.close()
+    monkeypatch.setenv("RECORE_CONNECTOR_DATABASE_URL", database)
     store = hub.yurl("").rstrip("/")
     code = await asyncio.to_thread(
         cli_main, ["sync", "--once", "--data-dir", str(data_dir), "--yahoo-base-url", store]

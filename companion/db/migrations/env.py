@@ -1,7 +1,7 @@
 """Alembic environment: run by `companion.db.upgrade`, never with an alembic.ini."""
 
 from alembic import context
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 
 from companion.db.models import Base
 
@@ -24,5 +24,9 @@ with engine.connect() as connection:
         compare_type=True,
     )
     with context.begin_transaction():
+        if engine.dialect.name == "postgresql":
+            # PCs starting at once migrate one after the other (released at commit); the next
+            # one then finds the schema current
+            connection.execute(text("SELECT pg_advisory_xact_lock(1380139855, 0)"))
         context.run_migrations()
 engine.dispose()
