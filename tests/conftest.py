@@ -147,12 +147,18 @@ async def auth(companion: TestClient) -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the extension's tests last.
+    """Run the tests that use Playwright's sync API last (the extension's, the native host's).
 
-    They drive Chromium through Playwright's sync API, whose event loop lives as long as its
-    fixture; an asyncio test scheduled after it in the same process would find a running loop.
+    Its event loop lives as long as the session-wide `playwright` fixture; an asyncio test
+    scheduled after it in the same process would find a running loop.
     """
-    items.sort(key=lambda item: "tests/extension/" in item.nodeid.replace("\\", "/"))
+
+    def uses_sync_playwright(item: pytest.Item) -> bool:
+        return "tests/extension/" in item.nodeid.replace("\\", "/") or "playwright" in getattr(
+            item, "fixturenames", ()
+        )
+
+    items.sort(key=uses_sync_playwright)
 
 
 class SmallDisk:

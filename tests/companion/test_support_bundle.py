@@ -76,7 +76,8 @@ async def test_the_bundle_holds_what_support_needs_and_nothing_secret(companion)
     about = json.loads(files["about.json"])
     assert about["version"] and about["python"] and about["os"]
     assert about["playwright"]  # installed with the companion
-    assert about["database"]["kind"].startswith("sqlite") and about["database"]["revision"]
+    assert about["database"]["kind"].split("+")[0] in ("sqlite", "postgresql")
+    assert about["database"]["revision"]
     assert set(about["browser"]) == {"path", "version"}
     settings = json.loads(files["settings.json"])
     assert settings["recore_api_key"] == {"set": True} and settings["yahoo_id"] == "shop"
