@@ -163,7 +163,8 @@ class Batches:
         not be read (ReCORE unreachable, a scope missing) are read again first."""
         gateway = self.app.get(GATEWAY)
         client = gateway.client if gateway is not None else None
-        async with self._lock:  # not while a batch is being claimed
+        after_poll = gateway.between_polls() if gateway is not None else contextlib.nullcontext()
+        async with after_poll, self._lock:  # not during a poll, nor while a batch is claimed
             result = await li.recheck(self.db, await self.rules(), client)
         return result.to_dict()
 

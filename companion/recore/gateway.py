@@ -47,8 +47,9 @@ length …) are checked later by the batch step, not here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -209,6 +210,14 @@ class Gateway:
                 await asyncio.wait_for(self._wake.wait(), timeout=sleep)
             except TimeoutError:
                 pass
+
+    @contextlib.asynccontextmanager
+    async def between_polls(self) -> AsyncIterator[None]:
+        """No poll of this companion runs meanwhile. A poll builds the listings it takes in with
+        the tables it read at its start: a re-check after a table change waits for the poll in
+        flight, or a listing taken in with the old tables would stay held."""
+        async with self._lock:
+            yield
 
     async def poll_once(self) -> PollResult:
         """Fetch the open tasks, store the new ones, handle every task still `new`. One poll at a
