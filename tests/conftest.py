@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -208,3 +209,17 @@ def small_disk() -> Any:
     yield mount
     for path in reversed(mounted):
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """Playwright's sync API, ONE for the whole session (the extension's and the native host's
+    tests): a second one started while the first runs would find its event loop running."""
+    from scrapers.browser import chromium_executable
+
+    if chromium_executable() is None and not shutil.which("chromium"):
+        pytest.skip("no Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw

@@ -273,16 +273,6 @@ class ExtensionBrowser:
         return self.storage()["token"]
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Any]:
-    if chromium_executable() is None and not shutil.which("chromium"):
-        pytest.skip("no Chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
-
-
 @pytest.fixture(scope="module")
 def ext_browser(
     playwright: Any, tmp_path_factory: pytest.TempPathFactory, store_world: str

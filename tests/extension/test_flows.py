@@ -341,7 +341,7 @@ def test_an_uploaded_zip_is_found_listed_or_registered_then_started(
         zip_path = tmp_path / f"{batch['name']}.zip"
         zip_path.write_bytes(resp.read())
     yahoo = f"http://127.0.0.1:{demo.yahoo_port}"
-    account = _get_json(f"{yahoo}/_sandbox/state?brief=1")["account"]
+    account = get_json(f"{yahoo}/_sandbox/state?brief=1")["account"]
     uploaded = _in_a_thread(upload_zip(yahoo, account, zip_path, tmp_path / "staff-profile"))
     number = batch["items"][0]["management_number"]
     assert number in {**uploaded.listed, **uploaded.registered}, uploaded
@@ -356,7 +356,8 @@ def test_an_uploaded_zip_is_found_listed_or_registered_then_started(
         page.click("#btn-start")
         page.locator("#action-result[data-kind='ok']").wait_for()
         _, jobs = demo.request("GET", "/jobs?kind=direct_listing&limit=1", token=token)
-        job = page.locator(f"#jobs .job[data-job-id='{jobs['jobs'][0]['id']}']")
+        # running under 実行中の処理, then under 終わった処理 once it has finished
+        job = page.locator(f".job[data-job-id='{jobs['jobs'][0]['id']}']").first
         wait_for(lambda: job.get_attribute("data-state") in SETTLED, "出品開始 to finish", 120)
         assert job.get_attribute("data-state") == "succeeded"
         page.close()
@@ -366,7 +367,7 @@ def test_an_uploaded_zip_is_found_listed_or_registered_then_started(
         page.close()
 
     def listed_in_recore() -> bool:
-        listings = _get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
+        listings = get_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/state")["listings"]
         mine = next(x for x in listings if x["id"] == one)
         return mine["status_label"] == "出品中" and bool(mine["mall_product_code"])
 

@@ -1,3 +1,1 @@
-"""The install tests drive real Chromium with the extension tests' fixtures."""
-
-from tests.extension.conftest import playwright  # noqa: F401 - the shared fixture
+"""The install tests drive real Chromium with the session's one `playwright` (tests/conftest.py)."""
