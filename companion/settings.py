@@ -21,9 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from companion.db import Database
-from companion.db.models import Setting
+from companion.db.models import Setting, utcnow
 from companion.inputs import MAX_ID
 from companion.logs import redact
 from companion.recore.client import DEFAULT_BASE_URL
@@ -397,7 +399,18 @@ class SettingsStore:
         return default if row is None else row.value
 
     async def set_internal(self, key: str, value: Any) -> None:
+        # one statement, INSERT … ON CONFLICT DO UPDATE: two PCs' companions may write the same
+        # key at once on the shared database, and a read-then-insert would collide
         async with self._db.session() as s, s.begin():
-            row = await s.get(Setting, f"_{key}") or Setting(key=f"_{key}")
-            row.value = value
-            s.add(row)
+            dialect = s.bind.dialect.name if s.bind is not None else "sqlite"
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(Setting).values(key=f"_{key}", value=value, updated_at=utcnow())
+            await s.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[Setting.key],
+                    set_={
+                        "value": statement.excluded.value,
+                        "updated_at": statement.excluded.updated_at,
+                    },
+                )
+            )

@@ -121,13 +121,16 @@ async function onRevoke(pairing) {
     await onUnpair();
     return;
   }
+  let outcome;
   try {
     await ask(MSG.REVOKE_PAIRING, { id: pairing.id });
-    setResult($("pair-message"), t("revokedMessage"), "ok");
+    outcome = [t("revokedMessage"), "ok"];
   } catch (error) {
-    setResult($("pair-message"), [error.text, error.hint].filter(Boolean).join(" "), "error");
+    outcome = [[error.text, error.hint].filter(Boolean).join(" "), "error"];
   }
+  // the list first, then the message: what the message says is already what the list shows
   await loadPairings();
+  setResult($("pair-message"), ...outcome);
 }
 
 // ---- settings form -------------------------------------------------------------------------
