@@ -193,6 +193,12 @@ def _mapping(value: Any) -> dict[str, str]:
     return out
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("オンかオフを選んでください", "must be true or false")
+    return value
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     validate: Callable[[Any], Any]
@@ -213,6 +219,9 @@ FIELDS: dict[str, FieldSpec] = {
     "mail_from": FieldSpec(_email, None, "メール送信元"),
     "status_mapping": FieldSpec(_mapping, DEFAULT_STATUS_MAPPING, "ステータス対応表"),
     "direct_listing_concurrency": FieldSpec(_optional_int(1, 4), 1, "直接出品の同時実行数"),
+    # 確認モード (companion.confirmations): None until the companion's first start writes it
+    "confirmation_mode": FieldSpec(_flag, None, "確認モード"),
+    "confirmation_count": FieldSpec(_optional_int(1, 50), 3, "確認する件数"),
 }
 
 
