@@ -13,7 +13,16 @@ from companion.keys import CONFIRMATIONS, OUTBOX
 from companion.recore import outbox as ob
 from tests.conftest import pair_client
 from tests.sync.conftest import Hub
-from tests.sync.helpers import local_task, recore_order, store_status, task_of, yahoo_order
+from tests.sync.helpers import (
+    list_on_yahoo,
+    listing,
+    local_task,
+    recore_order,
+    store_status,
+    task_of,
+    waiting_listing_ids,
+    yahoo_order,
+)
 
 
 async def _auth(hub: Hub) -> dict[str, str]:
@@ -176,3 +185,54 @@ async def test_switched_off_everything_waiting_flows(make_hub: Any) -> None:
     assert await _upserts_received(hub) == len(hub.world.orders)
     report = await _confirmations(hub, auth)
     assert report["enabled"] is False and report["items"] == []
+
+
+async def test_ship_on_yahoo_waits_for_approval(make_hub: Any) -> None:
+    hub = await make_hub(all_features=True)  # the orders reach ReCORE first (mode off)
+    auth = await _auth(hub)
+    await hub.run_sync()
+    await _settings(hub, auth, confirmation_mode=True, confirmation_count=1)
+    state = await hub.recore_state()
+    paid = next(o for o in state["orders"] if store_status(o) == "入金済み")
+    shipped = await hub.recore_post(
+        f"/_sandbox/orders/{paid['id']}/ship",
+        {"tracking_number": "1234-5678-9012", "carrier": "YAMATO"},
+    )
+    task_id = shipped["task"]["id"]
+    await hub.run_sync()
+    y = yahoo_order(hub, paid["mall_order_id"])
+    assert y.store_status == "入金済み" and not y.tracking_number
+    [item] = [i for i in (await _confirmations(hub, auth))["items"] if i["kind"] == "yahoo_ship"]
+    shown = {v["name"]: v["value"] for v in item["values"]}
+    assert shown == {
+        "注文ID": paid["mall_order_id"],
+        "配送業者": "YAMATO",
+        "追跡番号": "1234-5678-9012",
+    }
+    await _decide(hub, auth, item["id"], "approve")
+    y = yahoo_order(hub, paid["mall_order_id"])
+    assert y.tracking_number == "1234-5678-9012" and y.store_status == "発送済み"
+    assert (await local_task(hub, task_id)).state == "reporting"  # its report waits in turn
+
+
+async def test_early_end_on_yahoo_waits_for_approval(make_hub: Any) -> None:
+    hub = await make_hub(all_features=True)
+    auth = await _auth(hub)
+    await hub.run_sync()
+    lid = (await waiting_listing_ids(hub))[0]
+    await list_on_yahoo(hub, lid)
+    await hub.run_sync()
+    rec = await listing(hub, lid)
+    assert rec.state == "listed"  # the classic world lists at upload
+    await _settings(hub, auth, confirmation_mode=True, confirmation_count=1)
+    task_id = (await hub.recore_post(f"/_sandbox/listings/{lid}/sell-in-store"))["task"]["id"]
+    await hub.run_sync()
+    assert hub.world.item_by_auction(rec.auction_id).status == "selling"
+    assert (await listing(hub, lid)).state == "listed"
+    [item] = [i for i in (await _confirmations(hub, auth))["items"] if i["kind"] == "yahoo_end"]
+    assert item["item"].startswith(f"管理番号 {rec.management_number}")
+    assert {"name": "オークションID", "value": f'["{rec.auction_id}"]'} in item["values"]
+    await _decide(hub, auth, item["id"], "approve")
+    assert hub.world.item_by_auction(rec.auction_id).status == "ended"
+    assert (await listing(hub, lid)).state == "ended"
+    assert (await local_task(hub, task_id)).state == "reporting"
