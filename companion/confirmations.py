@@ -92,7 +92,7 @@ WAIT = "wait"
 PAUSE_CODE = "CONFIRMATION"  # a direct-listing job paused for staff's 実行
 ITEM_STATE = "awaiting"  # a job item held for staff (no result yet: a resumed job tries it)
 WAITING_JA = "確認待ち"
-SHOWN_LIMIT = 100  # writes listed at once (the counts say how many there are in all)
+SHOWN_LIMIT = 30  # writes listed at once (the counts say how many there are in all)
 
 
 def _kind_label(kind: str) -> str:

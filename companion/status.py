@@ -30,7 +30,7 @@ from companion.db.models import (
 )
 from companion.events import event_dict
 from companion.jobs import ACTIVE_STATES, job_dict
-from companion.keys import CLUSTER, DB, RECORE, STORE
+from companion.keys import CLUSTER, CONFIRMATIONS, DB, RECORE, STORE
 from companion.settings import FIELDS
 
 LISTING_STATES = {
@@ -181,7 +181,14 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         "cluster": app[CLUSTER].status(),
         # items whose press (出品する, 早期終了 …) has no known outcome yet: 確認中
         "checking": checking,
+        # 確認モード: the writes waiting for staff's 実行 (companion.confirmations)
+        "confirmations": await _confirmations_part(app),
     }
+
+
+async def _confirmations_part(app: web.Application) -> dict[str, Any] | None:
+    gate = app.get(CONFIRMATIONS)
+    return None if gate is None else await gate.report()
 
 
 def _recore_part(app: web.Application, open_tasks: int) -> dict[str, Any]:

@@ -177,6 +177,9 @@ function fillForm(settings) {
     clear.checked = false;
     clear.parentElement.hidden = !set;
   }
+  // 確認モード: on unless switched off (a new installation starts with it on)
+  $("confirmation_mode").checked = settings.confirmation_mode !== false;
+  $("confirmation_count").value = settings.confirmation_count ?? 3;
   for (const select of $("mapping-rows").querySelectorAll("select")) {
     const value = settings.status_mapping?.[select.dataset.yahooStatus];
     if (RECORE_STATUSES.includes(value)) select.value = value;
@@ -212,6 +215,10 @@ function collectPatch() {
     if (document.querySelector(`[data-clear="${name}"]`).checked) patch[name] = null;
     else if ($(name).value !== "") patch[name] = $(name).value;
   }
+  patch.confirmation_mode = $("confirmation_mode").checked;
+  const count = Number($("confirmation_count").value.trim());
+  if (Number.isInteger(count) && count >= 1 && count <= 50) patch.confirmation_count = count;
+  else fail("confirmation_count", "errConfirmCount");
   patch.status_mapping = {};
   for (const select of $("mapping-rows").querySelectorAll("select")) {
     patch.status_mapping[select.dataset.yahooStatus] = select.value;

@@ -464,6 +464,7 @@ function renderStatus(status, notes) {
   renderOutboxAge(status?.outbox);
   renderChecking(status?.checking ?? []);
   renderLeader(status?.cluster);
+  renderConfirmations(status?.confirmations);
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()
@@ -512,6 +513,73 @@ function renderChecking(items) {
   const list = $("checking");
   list.replaceChildren(...items.map((item) => el("li", { text: t("checkingItem", [item.key, item.pressed]) })));
   list.hidden = items.length === 0;
+}
+
+// ---- 確認モード: 「これから実行する内容」 ------------------------------------------------------
+
+function confirmationView(entry) {
+  const values = el("dl", { className: "confirm-values" });
+  for (const { name, value } of entry.values ?? []) {
+    values.append(el("dt", { text: name }), el("dd", { text: value }));
+  }
+  const approve = el("button", { text: t("confirmApprove") });
+  approve.type = "button";
+  approve.dataset.action = "approve";
+  const buttons = [approve];
+  if (entry.state !== "skipped") {
+    const skip = el("button", { text: t("confirmSkip"), className: "secondary" });
+    skip.type = "button";
+    skip.dataset.action = "skip";
+    buttons.push(skip);
+  }
+  for (const button of buttons) button.addEventListener("click", () => onDecide(entry.id, button.dataset.action));
+  const head = el("div", { className: "confirm-head" }, [
+    el("strong", { text: t(`confirmKind_${entry.kind}`) || entry.kind_label }),
+    " ",
+    el("span", { text: entry.item }),
+  ]);
+  if (entry.state === "skipped") head.append(" ", el("span", { text: t("confirmSkipped"), className: "state state-skipped" }));
+  const node = el("li", { className: "confirm-item" }, [
+    head,
+    el("p", { text: t("confirmTarget", [entry.target]), className: "muted small" }),
+    values,
+    el("div", { className: "row" }, buttons),
+  ]);
+  node.dataset.confirmationId = String(entry.id);
+  node.dataset.state = entry.state;
+  return node;
+}
+
+/** The writes waiting for staff (and the mode's line), from what the companion reports. */
+function renderConfirmations(report) {
+  const line = $("confirm-mode");
+  line.hidden = !report?.enabled;
+  if (report?.enabled) {
+    const left = (report.kinds ?? []).filter((kind) => kind.left > 0).length;
+    line.textContent = left ? t("confirmModeOn", [String(report.required)]) : t("confirmModeDone");
+  }
+  const items = report?.items ?? [];
+  $("confirm-section").hidden = items.length === 0;
+  $("confirm-title").textContent = t("confirmTitle", [String((report?.waiting ?? 0) + (report?.skipped ?? 0))]);
+  // a list being answered keeps its nodes (and the focus) until the answer comes
+  const list = $("confirm-items");
+  const key = JSON.stringify(items.map((entry) => [entry.id, entry.state]));
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...items.map(confirmationView));
+}
+
+async function onDecide(id, action) {
+  const buttons = $("confirm-items").querySelectorAll(`[data-confirmation-id="${id}"] button`);
+  for (const button of buttons) button.disabled = true;
+  try {
+    const { confirmations } = await ask(MSG.DECIDE_CONFIRMATION, { id, action });
+    setResult(t(action === "approve" ? "confirmApproved" : "confirmSkippedResult"), "ok");
+    renderConfirmations(confirmations);
+  } catch (error) {
+    for (const button of buttons) button.disabled = false;
+    setResult(error.text ?? String(error), "error", error.hint ?? "");
+  }
 }
 
 async function refreshStatus() {
