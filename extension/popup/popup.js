@@ -546,6 +546,7 @@ function confirmationView(entry) {
     el("div", { className: "row" }, buttons),
   ]);
   node.dataset.confirmationId = String(entry.id);
+  node.dataset.kind = entry.kind;
   node.dataset.state = entry.state;
   return node;
 }
