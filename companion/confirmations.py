@@ -454,7 +454,7 @@ async def hold_listings(
         else:
             message = "スキップ中: 出品処理中のままです。「これから実行する内容」で「実行」を押すと出品します"
         await ctx.item(
-            number or f"#{record.id}",
+            record.management_number or f"#{record.id}",  # the run's own key for the item
             ITEM_STATE,
             message,
             {"listing_id": record.id, "confirmation": outcome},
