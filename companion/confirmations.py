@@ -420,7 +420,8 @@ async def hold_listings(
     app: web.Application, ctx: JobContext, records: list[ListingRecord], rules: ListingRules
 ) -> tuple[list[ListingRecord], int]:
     """Direct listing, before the browser opens: (the records to list now, how many wait for
-    staff). Each held record gets the job result 確認待ち or スキップ中 (not final: a resumed job
+    staff, skipped ones included: the job pauses rather than end as if they had failed). Each
+    held record gets the job result 確認待ち or スキップ中 (not final: a resumed job
     looks again)."""
     gate = app.get(CONFIRMATIONS)
     if gate is None:
@@ -446,8 +447,8 @@ async def hold_listings(
         if outcome == GO:
             now.append(record)
             continue
+        waiting += 1
         if outcome == WAIT:
-            waiting += 1
             message = (
                 f"{WAITING_JA}: ポップアップの「これから実行する内容」で「実行」を押すと出品します"
             )
@@ -467,7 +468,8 @@ def waiting_for_staff(waiting: int) -> JobPaused:
     return JobPaused(
         PAUSE_CODE,
         f"{WAITING_JA}（{waiting}件）: 確認モードです。ポップアップの「これから実行する内容」で"
-        "内容を確かめて「実行」を押してください。押すと続きから出品します。",
+        "内容を確かめて「実行」を押してください。押すと続きから出品します"
+        "（スキップした商品も、「実行」を押すまで出品処理中のまま残ります）。",
         f"{waiting} listings wait for staff's approval (confirmation mode)",
     )
 

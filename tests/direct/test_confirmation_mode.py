@@ -87,6 +87,9 @@ async def test_listings_and_their_reports_wait_for_approval(make_wired: WiredFac
     assert report["skipped"] == 1
     batch = await wired.get(f"/api/v1/batches/{body['batch_id']}")
     assert batch["open_count"] == 1
+    # the job waits for the skipped one (paused, not failed)
+    job = await wired.get(f"/api/v1/jobs/{body['job_id']}")
+    assert job["state"] == "paused" and job["error"]["code"] == "CONFIRMATION", job
 
     # the reports: 実行 twice (N = 2), then they flow
     for item in [i for i in report["items"] if i["kind"] == "task_report"]:
@@ -98,6 +101,8 @@ async def test_listings_and_their_reports_wait_for_approval(make_wired: WiredFac
     # the skipped item, approved later: listed, and its report flows on its own
     await _decide(wired, first["id"], "approve")
     assert await _on_store(wired) - before == {first_mn, second_mn, third_mn}
+    job = await wired.get(f"/api/v1/jobs/{body['job_id']}")
+    assert job["state"] == "succeeded", job
     await wired.drain_outbox()
     recore = tasks_by_inventory(await wired.sb.recore_state())
     assert all(t["outcome"] == "succeeded" for t in recore.values())
