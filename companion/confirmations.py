@@ -410,6 +410,26 @@ class Confirmations:
         }
 
 
+def for_support(status: dict[str, Any]) -> dict[str, Any]:
+    """`/status` for the support bundle: the waiting writes by kind, target and field names only
+    (an order's values and its item are the buyer's data)."""
+    report = status.get("confirmations")
+    if not report:
+        return status
+    items = [
+        {
+            "id": i["id"],
+            "kind": i["kind"],
+            "state": i["state"],
+            "target": i["target"],
+            "fields": [v["name"] for v in i["values"]],
+            "created_at": i["created_at"],
+        }
+        for i in report.get("items", [])
+    ]
+    return {**status, "confirmations": {**report, "items": items}}
+
+
 # --- hooks the writers call ------------------------------------------------------------------------
 def _listing_label(number: str | None, title: str | None) -> str:
     parts = [f"管理番号 {number}" if number else "", f"「{title}」" if title else ""]
