@@ -66,6 +66,13 @@ async def test_new_installation_has_confirmation_mode_on_with_three(make_hub: An
     resp = await hub.client.put("/api/v1/settings", json={"confirmation_count": 0}, headers=auth)
     assert resp.status == 400
     assert "確認する件数" in (await resp.json())["error"]["fields"]["confirmation_count"]
+    # an unknown id is a 404, a malformed one a 400 naming it; never a 500
+    resp = await hub.client.post("/api/v1/confirmations/999/approve", headers=auth)
+    assert resp.status == 404 and (await resp.json())["error"]["message"]
+    for bad in ("x", "99999999999999999999"):
+        resp = await hub.client.post(f"/api/v1/confirmations/{bad}/skip", headers=auth)
+        assert resp.status == 400, await resp.text()
+        assert "confirmation_id" in (await resp.json())["error"]["fields"]
 
 
 async def test_order_upserts_wait_for_approval_skip_keeps_one_then_they_flow(
