@@ -381,7 +381,8 @@ class SyncEngine:
                 return not any(r.order_id in (snapshots or {}) for r in page.rows)
             mark = self.sold_mark
             oldest = min((r.sold_at for r in page.rows if r.sold_at), default=None)
-            return mark is not None and oldest is not None and oldest >= mark
+            # strictly newer: many wins within the mark's minute must not page on and on
+            return mark is not None and oldest is not None and oldest > mark
 
         query = facts.orders_newest if key == "orders" else facts.sold_newest
         return {"query": dict(query), "keep_going": more}
