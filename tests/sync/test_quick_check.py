@@ -5,9 +5,12 @@ nothing to ReCORE."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from companion.keys import OUTBOX, SETTINGS
+from companion.db.models import utcnow
+from companion.keys import JOBS, OUTBOX, SETTINGS
+from companion.sync.service import iso, parse_iso
 from sandbox.yahoo.app import READS
 from tests.conftest import both_worlds
 from tests.sync.conftest import Hub
@@ -95,3 +98,34 @@ async def test_nothing_new_costs_at_most_three_reads_of_a_large_store(make_hub: 
     await hub.app[OUTBOX].deliver_now()
     assert await outbox_size(hub) == messages
     assert await hub.post_count() == writes
+
+
+async def test_with_one_minute_the_first_run_is_full_then_quick_checks_until_the_full_one_is_due(
+    make_hub: Any,
+) -> None:
+    hub = await make_hub(workers=True)
+    await hub.app[SETTINGS].update({"sync_interval_minutes": 1})
+    # no full sync yet: the quick check would have nothing to compare with
+    await hub.sync._run_scheduled()
+    jobs = await hub.app[JOBS].list(kind="sync")
+    assert len(jobs) == 1 and jobs[0]["state"] == "succeeded", jobs
+    state = await hub.sync.state()
+    full_due = parse_iso(state["next_full_at"])
+    assert full_due is not None
+    assert 29 * 60 < (full_due - utcnow()).total_seconds() <= 31 * 60  # 30分 by default
+    assert not state.get("last_quick_at")
+
+    await hub.sync._run_scheduled()  # a minute later: a quick check, not a job
+    assert len(await hub.app[JOBS].list(kind="sync")) == 1
+    state = await hub.sync.state()
+    assert state["last_quick_at"] and state["last_quick_result"] == "succeeded", state
+
+    await hub.sync.update_state(next_full_at=iso(utcnow() - timedelta(seconds=1)))
+    await hub.sync._run_scheduled()  # the full sync's time has come
+    assert len(await hub.app[JOBS].list(kind="sync")) == 2
+
+    # an old setting (5分) stays a full sync every time
+    await hub.app[SETTINGS].update({"sync_interval_minutes": 5})
+    assert (await hub.sync.state())["next_full_at"] is None
+    await hub.sync._run_scheduled()
+    assert len(await hub.app[JOBS].list(kind="sync")) == 3
