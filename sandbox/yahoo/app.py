@@ -1325,7 +1325,13 @@ async def sb_state(request: web.Request) -> web.Response:
         # GET requests for pages and JSON since the sandbox started (`reads` in docs)
         "reads": {"total": sum(request.app[READS].values()), "by_path": dict(request.app[READS])},
     }
-    if request.query.get("brief") not in ("1", "true"):
+    if request.query.get("auction_ids"):
+        # only these auctions (a benchmark watching a few among thousands)
+        wanted = set(request.query["auction_ids"].split(","))
+        out["listings"] = [
+            item_json(i) for a in wanted if (i := world.item_by_auction(a)) is not None
+        ]
+    elif request.query.get("brief") not in ("1", "true"):
         out["listings"] = [item_json(i) for i in world.items.values()]
         out["orders"] = [o.as_dict() for o in world.orders.values()]
     return web.json_response(out, dumps=json_dumps)
