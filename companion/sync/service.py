@@ -401,6 +401,9 @@ class SyncService:
         }
         if self.app[CONFIG].workers and self.cluster.is_leader:
             state_values["next_run_at"] = iso(next_run(finished, interval))
+        elif not self.cluster.shared:
+            state_values["next_run_at"] = None  # one PC, no scheduler running
+        # else: the leader's scheduler keeps its plan (this was `sync --once` on another PC)
         if interval == QUICK_CHECK_MINUTES:
             full = int(await self.settings.get("full_sync_interval_minutes") or 0)
             state_values["next_full_at"] = iso(
@@ -408,11 +411,7 @@ class SyncService:
             )
         else:
             state_values["next_full_at"] = None
-        if engine_state := self._sold_mark_state(summary):
-            state_values.update(engine_state)
-        elif not self.cluster.shared:
-            state_values["next_run_at"] = None  # one PC, no scheduler running
-        # else: the leader's scheduler keeps its plan (this was `sync --once` on another PC)
+        state_values.update(self._sold_mark_state(summary))
         if first is None or summary.get("sold_complete"):
             state_values["sold_read_at"] = iso(started)
         previous = (await self.state()).get("last_error") or {}
