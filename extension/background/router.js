@@ -23,6 +23,7 @@ const SETTINGS_KEYS = new Set([
   "ec_account_id",
   "store_id",
   "sync_interval_minutes",
+  "full_sync_interval_minutes",
   "yahoo_id",
   "business_id",
   "mail_from",

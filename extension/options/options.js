@@ -7,6 +7,8 @@ import { ask, formatTime } from "../ui/messaging.js";
 
 const $ = (id) => document.getElementById(id);
 const TEXT_FIELDS = ["yahoo_id", "business_id", "mail_from"];
+// 自動同期: the interval (1 = the quick check) and the full sync's interval while the quick check runs
+const INTERVAL_FIELDS = ["sync_interval_minutes", "full_sync_interval_minutes"];
 
 // ---- field errors ------------------------------------------------------------------------
 
@@ -165,6 +167,10 @@ function fillForm(settings) {
   $("ec_account_id").value = settings.ec_account_id ?? "";
   $("store_id").value = settings.store_id ?? "";
   for (const name of TEXT_FIELDS) $(name).value = settings[name] ?? "";
+  for (const name of INTERVAL_FIELDS) {
+    const value = String(settings[name] ?? "");
+    if ([...$(name).options].some((o) => o.value === value)) $(name).value = value;
+  }
   for (const name of SECRET_FIELDS) {
     const set = Boolean(settings[name]?.set);
     const input = $(name);
@@ -210,6 +216,7 @@ function collectPatch() {
     const value = $(name).value.trim();
     patch[name] = value === "" ? null : value;
   }
+  for (const name of INTERVAL_FIELDS) patch[name] = Number($(name).value);
   for (const name of SECRET_FIELDS) {
     // Only what the staff typed (or asked to clear) is sent; an empty box keeps the stored secret.
     if (document.querySelector(`[data-clear="${name}"]`).checked) patch[name] = null;

@@ -310,6 +310,15 @@ async function onIntervalChange() {
   }
 }
 
+/** 1分: the quick check's last run beside the last full sync (前回の同期 is the full one). */
+function renderQuickCheck(sync) {
+  const shown = Boolean(sync.quick_check || sync.last_quick_at);
+  for (const el of document.querySelectorAll("[data-quick]")) el.hidden = !shown;
+  $("last-quick").textContent = sync.last_quick_at
+    ? `${formatTime(sync.last_quick_at, uiLang())} ${t(`jobState_${sync.last_quick_result}`)}`.trim()
+    : t("never");
+}
+
 // ---- status: jobs, sync times, errors --------------------------------------------------------
 
 /** What a finished job did, in a line: items listed and refused, or orders read and changes sent. */
@@ -470,6 +479,7 @@ function renderStatus(status, notes) {
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()
     : t("never");
   $("next-sync").textContent = sync.next_run_at ? formatTime(sync.next_run_at, uiLang()) : t("autoSyncOff");
+  renderQuickCheck(sync);
   renderJobs(status?.running_jobs ?? []);
 
   const entries = [
