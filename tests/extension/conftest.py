@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -130,6 +129,15 @@ class Demo(Companion):
 @pytest.fixture(scope="session")
 def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
     server = Companion(tmp_path_factory.mktemp("companion"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
+    """One `recore-connector demo` per test module (and store world)."""
+    server = Demo(tmp_path_factory.mktemp("demo"), store_world)
     server.start()
     yield server
     server.stop()
@@ -282,3 +290,9 @@ def ext_browser(
     browser.launch()
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="module")
+def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
+    """The module's browser paired with its demo through the options page: the token it stored."""
+    return ext_browser.pair(demo)

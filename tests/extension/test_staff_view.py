@@ -16,7 +16,6 @@ order and share one demo; the sync test ends the auctions the direct listing tes
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,19 +34,6 @@ from tests.extension.helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 JARGON = ("U+", "<br>", "cp932", "Shift_JIS", "ほかのID")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
-    return ext_browser.pair(demo)
 
 
 @pytest.fixture(scope="module")
