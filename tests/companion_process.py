@@ -64,24 +64,38 @@ class CompanionProcess:
         code = f"{self.prelude}\nimport sys\nfrom companion.cli import main\nsys.exit(main())"
         return [sys.executable, "-c", code, *args]
 
+    def serve_command(self) -> list[str]:
+        """What runs the companion: `recore-connector serve` on the data dir and port."""
+        return self.command(
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            *(["--yahoo-base-url", self.yahoo_url] if self.yahoo_url else []),
+        )  # fmt: skip
+
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork, not a wait
-                self.command(
-                    "serve",
-                    "--data-dir",
-                    str(self.data_dir),
-                    "--port",
-                    str(self.port),
-                    *(["--yahoo-base-url", self.yahoo_url] if self.yahoo_url else []),
-                ),  # fmt: skip
+                self.serve_command(),
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def output(self, tail: int = 5000) -> str:
+        """The end of what the process wrote (for a failing test's message)."""
+        return self.log.read_text(errors="replace")[-tail:] if self.log.exists() else ""
+
     def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when the PC loses power."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)

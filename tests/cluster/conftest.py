@@ -4,9 +4,6 @@ browser profile and port), both sandboxes as real servers on 127.0.0.1 in the te
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,71 +17,52 @@ from cryptography.fernet import Fernet
 from sqlalchemy import String, cast, select
 
 from companion.db import Database
-from companion.db.models import CompanionProcess, Job
+from companion.db.models import CompanionProcess as CompanionRow
+from companion.db.models import Job
 from companion.demo import demo_tables, sandbox_settings
 from companion.pairing import create_code
 from sandbox.recore.app import create_app as create_recore
 from sandbox.yahoo.app import create_app as create_yahoo
+from tests.companion_process import CompanionProcess
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class Pc:
-    """One PC's companion process."""
+class Pc(CompanionProcess):
+    """One PC's companion process (`tests.cluster.companion_pc`) on the shared database."""
 
-    name: str
-    data_dir: Path
-    port: int
-    database: str
-    http: aiohttp.ClientSession
-    yahoo_url: str  # where the store is: configuration, never PUT /settings
-    proc: subprocess.Popen[bytes] | None = None
-    token: str | None = None
+    def __init__(
+        self, name: str, data_dir: Path, database: str, http: aiohttp.ClientSession, yahoo_url: str
+    ) -> None:
+        super().__init__(
+            data_dir,
+            free_port(),
+            data_dir.parent / f"{name}.out",
+            yahoo_url,  # where the store is: configuration, never PUT /settings
+            env={
+                "RECORE_CONNECTOR_DATABASE_URL": database,
+                "RECORE_CONNECTOR_HEARTBEAT_SECONDS": "0.5",
+                "RECORE_CONNECTOR_BROWSER_IDLE_SECONDS": "0.5",
+            },
+        )
+        self.name = name
+        self.database = database
+        self.http = http
+        self.token: str | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
+        return f"{self.base}/api/v1"
 
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "RECORE_CONNECTOR_NO_KEYRING": "1",
-            "RECORE_CONNECTOR_DATABASE_URL": self.database,
-            "RECORE_CONNECTOR_HEARTBEAT_SECONDS": "0.5",
-            "RECORE_CONNECTOR_DIRECT_PACING_SECONDS": "0",
-            "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS": "0.05",
-            "RECORE_CONNECTOR_BROWSER_IDLE_SECONDS": "0.5",
-        }
-        log = (self.data_dir.parent / f"{self.name}.out").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.cluster.companion_pc",
-                str(self.data_dir),
-                str(self.port),
-                self.yahoo_url,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+    def serve_command(self) -> list[str]:
+        assert self.yahoo_url is not None
+        module = "tests.cluster.companion_pc"
+        return [sys.executable, "-m", module, str(self.data_dir), str(self.port), self.yahoo_url]
 
-    async def ready(self) -> None:
-        async with asyncio.timeout(60):
-            while True:
-                assert self.proc is not None and self.proc.poll() is None, self.output()
-                try:
-                    async with self.http.get(f"{self.url}/health") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+    async def paired(self) -> None:
+        """Once it answers: paired with a code from the shared database."""
+        await self.ready(self.http)
         db = Database(self.database)
         try:
             code = await create_code(db)
@@ -93,25 +71,6 @@ class Pc:
         status, body = await self.call("POST", "/pair", {"code": code})
         assert status == 200, body
         self.token = body["token"]
-
-    def output(self) -> str:
-        path = self.data_dir.parent / f"{self.name}.out"
-        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, as when the PC loses power."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -134,11 +93,6 @@ class Pc:
                     return job
                 await asyncio.sleep(0.1)
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
 
 @dataclass
 class Office:
@@ -160,10 +114,10 @@ class Office:
         key_file.write_bytes(self.key)
         key_file.chmod(0o600)
         yahoo_url = str(self.yahoo.make_url("")).rstrip("/")
-        pc = Pc(name, data_dir, free_port(), self.database, self.http, yahoo_url)
+        pc = Pc(name, data_dir, self.database, self.http, yahoo_url)
         self.pcs.append(pc)
         pc.start()
-        await pc.ready()
+        await pc.paired()
         return pc
 
     async def configure(self, pc: Pc, **extra: Any) -> None:
@@ -195,8 +149,8 @@ class Office:
             async with db.session() as s:
                 row = (
                     await s.execute(
-                        select(CompanionProcess.pid)
-                        .join(Job, Job.owner == cast(CompanionProcess.id, String))
+                        select(CompanionRow.pid)
+                        .join(Job, Job.owner == cast(CompanionRow.id, String))
                         .where(Job.id == job_id)
                     )
                 ).first()

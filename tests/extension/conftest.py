@@ -141,6 +141,15 @@ def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
+    """One `recore-connector demo` per test module (and store world)."""
+    server = Demo(tmp_path_factory.mktemp("demo"), store_world)
+    server.start()
+    yield server
+    server.stop()
+
+
 # ---- the browser with the extension -----------------------------------------------------------
 
 
@@ -288,3 +297,9 @@ def ext_browser(
     browser.launch()
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="module")
+def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
+    """The module's browser paired with its demo through the options page: the token it stored."""
+    return ext_browser.pair(demo)

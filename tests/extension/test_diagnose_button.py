@@ -3,7 +3,6 @@ the companion's read-only diagnosis and shows its Japanese summary and the zip f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,6 @@ import pytest
 from tests.extension.conftest import Demo, ExtensionBrowser
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo"), store_world)
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_the_button_runs_the_diagnosis_and_shows_it(

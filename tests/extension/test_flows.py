@@ -7,10 +7,8 @@ import asyncio
 import json
 import re
 import threading
-import time
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +35,6 @@ pytestmark = [
 ]
 
 ZIP_NAME = re.compile(r"yahoo_upload_\d{8}_\d{4}\.zip")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo"), store_world)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
-    return ext_browser.pair(demo)
 
 
 def test_direct_listing_shows_progress_until_done(

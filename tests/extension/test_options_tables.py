@@ -5,51 +5,14 @@ shown with its raw type and data."""
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.extension.conftest import Demo, ExtensionBrowser
+from tests.extension.helpers import post_json, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo-tables"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
-    return ext_browser.pair(demo)
-
-
-def recore_post(demo: Demo, path: str, body: dict[str, Any]) -> Any:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{demo.recore_port}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (loopback)
-        return json.loads(resp.read())
-
-
-def wait_for(predicate: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def open_tables(ext_browser: ExtensionBrowser) -> Any:
@@ -89,9 +52,8 @@ def test_the_demos_tables_are_shown_in_japanese(
 def test_a_held_listing_is_listed_and_released_by_saving_the_grade_table(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
-    created = recore_post(
-        demo,
-        "/_sandbox/listings",
+    created = post_json(
+        f"http://127.0.0.1:{demo.recore_port}/_sandbox/listings",
         {"items": [{"management_number": "HELD-1", "image_count": 1, "item": {"grade": "訳あり"}}]},
     )
     listing_id = created["listings"][0]["id"]
@@ -143,7 +105,10 @@ def test_a_wrong_template_value_is_refused_next_to_its_field(
 def test_an_unknown_task_type_is_shown_with_its_raw_type_and_data(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
-    recore_post(demo, "/_sandbox/tasks", {"type": "FUTURE_THING", "data": {"x": 1}})
+    post_json(
+        f"http://127.0.0.1:{demo.recore_port}/_sandbox/tasks",
+        {"type": "FUTURE_THING", "data": {"x": 1}},
+    )
 
     def kept() -> bool:
         _, status = demo.request("GET", "/status", token=token)

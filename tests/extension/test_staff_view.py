@@ -8,18 +8,18 @@ Chromium, the popup's buttons pressed as shop staff press them.
 - the counts line's エラー N opens the list of items in error, most recent first;
 - finished jobs move under 終わった処理; a sync shows what it did, not its step count;
 - 出品中 and 入札中 count the shop's listings: items won before a sync leave 出品中.
-The tests run in order and share one demo.
+Each test makes the ReCORE listings it needs through the sandbox's controls, in ReCORE's spec
+form (title, one photo, price; the item's code, grade and condition note). The tests run in
+order and share one demo; the sync test ends the auctions the direct listing test listed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from sandbox.recore.seed import SEEDED_INVALID
 from tests.extension.conftest import Demo, ExtensionBrowser
 from tests.extension.helpers import (
     SETTLED,
@@ -37,19 +37,6 @@ JARGON = ("U+", "<br>", "cp932", "Shift_JIS", "ほかのID")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    server = Demo(tmp_path_factory.mktemp("demo"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
-    return ext_browser.pair(demo)
-
-
-@pytest.fixture(scope="module")
 def listed() -> dict[str, Any]:
     """What the direct listing test listed, for the sync test."""
     return {}
@@ -61,35 +48,54 @@ def assert_staff_words(text: str) -> None:
     assert not re.search(r"ID[:：]?\s*\d", text), text
 
 
-SPEC_FORM_SEED = pytest.mark.skip(
-    reason="written for the rich inventory seed (buyout below start, ten seeded errors); the demo "
-    "now serves ReCORE's spec form, so the refused items differ: to be rewritten for it"
-)
-
-
 def entry_numbers(locator: Any) -> list[str]:
     return locator.evaluate_all("(items) => items.map((item) => item.dataset.number)")
 
 
-@SPEC_FORM_SEED
+def new_listings(demo: Demo, token: str, *items: dict[str, Any]) -> list[int]:
+    """New listings in the ReCORE sandbox (its control, as staff would in ReCORE), in the given
+    order; returns their ids once the companion has taken every one of them in from its tasks."""
+    created = post_json(f"http://127.0.0.1:{demo.recore_port}/_sandbox/listings", {"items": items})
+    ids = [listing["id"] for listing in created["listings"]]
+
+    def taken_in() -> bool:
+        known = {item["id"] for item in pending_items(demo, token)}
+        return known >= set(ids)
+
+    wait_for(taken_in, "the companion to take in the new listings (its next poll of ReCORE)")
+    return ids
+
+
+def a_listing(number: str, **fields: Any) -> dict[str, Any]:
+    """A listing ReCORE's spec form shows: its title, one small photo, price and quantity; its
+    item's code is the 管理番号 and its grade and category are in the demo's tables."""
+    return {"management_number": number, "image_count": 1, "image_kb": 8, **fields}
+
+
+LONG_TITLE = "オリンパス OM-D E-M10 Mark IV " + "ダブルズームキット" * 8
+EMOJI_TITLE = "ソニー ワイヤレスヘッドホン😀 WH-1000XM4"
+
+
 def test_direct_listing_names_the_refused_items_at_the_press_and_when_done(
     ext_browser: ExtensionBrowser, demo: Demo, token: str, listed: dict[str, Any]
 ) -> None:
-    items = all_pending_items(demo, token)
-    by_number = {item["management_number"]: item for item in items}
-    valid = [
-        i["id"]
-        for i in items
-        if i["management_number"] not in SEEDED_INVALID and i["management_number"] != "RC-10008"
-    ][:2]
-    refused = [by_number["RC-10022"]["id"], by_number["RC-10019"]["id"]]
-    # everything else goes into a list of its own: 新規の出品待ち is the four items
-    rest = [i["id"] for i in items if i["id"] not in valid + refused]
+    # two that list and two the checks refuse, created out of 管理番号 order (DL-10 before DL-9)
+    ok_1, ok_2, too_long, emoji = new_listings(
+        demo,
+        token,
+        a_listing("DL-1"),
+        a_listing("DL-2"),
+        a_listing("DL-10", title=LONG_TITLE),
+        a_listing("DL-9", title=EMOJI_TITLE),
+    )
+    mine = {ok_1, ok_2, too_long, emoji}
+    # everything else goes into a list of its own: 新規の出品待ち is these four
+    rest = [i["id"] for i in all_pending_items(demo, token) if i["id"] not in mine]
     status, _ = demo.request(
         "POST", "/batches", {"source": "pending", "listing_ids": rest}, token=token
     )
     assert status == 201
-    assert len(pending_items(demo, token)) == 4
+    assert {i["id"] for i in pending_items(demo, token)} == mine
 
     page = ext_browser.open("popup.html")
     page.select_option("#source", "pending")
@@ -100,10 +106,12 @@ def test_direct_listing_names_the_refused_items_at_the_press_and_when_done(
     assert "（2件）" in result.inner_text() and "出品できない商品が2件" in result.inner_text()
     assert page.locator("#refused-title").inner_text() == "出品できなかった商品（2件）"
     entries = page.locator("#batch-errors > li")
-    assert entry_numbers(entries) == ["RC-10019", "RC-10022"]  # sorted by 管理番号
+    assert entry_numbers(entries) == ["DL-9", "DL-10"]  # sorted by 管理番号, 9 before 10
     first, second = entries.nth(0).inner_text(), entries.nth(1).inner_text()
-    assert "タイトルが長すぎます" in first and "ReCOREでタイトルを短くしてください" in first
-    assert "即決価格" in second and "開始価格以上" in second
+    assert "管理番号 DL-9" in first and "タイトル" in first and "「😀」" in first, first
+    assert "ReCOREでその文字を消すか" in first, first
+    assert "管理番号 DL-10" in second and "タイトルが長すぎます" in second, second
+    assert "ReCOREでタイトルを短くしてください" in second, second
     assert_staff_words(first + second)
 
     # the finished job moves under 終わった処理 and says what was listed and what was refused
@@ -117,7 +125,11 @@ def test_direct_listing_names_the_refused_items_at_the_press_and_when_done(
     summary = job.locator(".job-summary").inner_text()
     assert "出品 2件" in summary and "出品できない商品 2件" in summary, summary
     assert job.locator("h3").inner_text() == "出品できなかった商品（2件）"
-    assert entry_numbers(job.locator(".item-problems > li")) == ["RC-10019", "RC-10022"]
+    refused = job.locator(".item-problems > li")
+    assert entry_numbers(refused) == ["DL-9", "DL-10"]
+    assert "「😀」" in refused.nth(0).inner_text()
+    assert "タイトルが長すぎます" in refused.nth(1).inner_text()
+    assert_staff_words(job.inner_text())
     page.close()
 
     _, final = demo.request("GET", f"/jobs/{job_id}", token=token)
@@ -127,35 +139,23 @@ def test_direct_listing_names_the_refused_items_at_the_press_and_when_done(
     assert len(listed["auctions"]) == 2
 
 
-@SPEC_FORM_SEED
 def test_refused_list_is_one_entry_per_item_and_a_second_download_has_its_own_name(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
-    sandbox = f"http://127.0.0.1:{demo.recore_port}"
-    post_json(
-        f"{sandbox}/_sandbox/listings",
-        {
-            "items": [
-                {"management_number": "ST-1", "image_count": 1, "image_kb": 8},
-                {
-                    "management_number": "ST-10",
-                    "title": "カメラ😀" + "あ" * 70,
-                    "image_count": 1,
-                    "image_kb": 8,
-                },
-                {
-                    "management_number": "ST-2",
-                    "description": "一行目\n二行目",
-                    "mall_attributes": {"start_price": 3000, "buyout_price": 1000},
-                    "image_count": 1,
-                    "image_kb": 8,
-                },
-                {"management_number": "ST-3", "image_count": 1, "image_kb": 8},
-                {"management_number": "ST-3", "image_count": 1, "image_kb": 8},
-            ]
-        },
+    new_listings(
+        demo,
+        token,
+        a_listing("ST-1"),
+        # too long and a character Yahoo cannot take (in the title and so in the description)
+        a_listing("ST-10", title="カメラ😀" + "あ" * 70),
+        # a character Yahoo cannot take in ReCORE's condition note, and twelve photos
+        a_listing(
+            "ST-2", image_count=12, item={"condition_note": "ヘッドホン🎧付き\n動作確認済み"}
+        ),
+        a_listing("ST-3"),
+        a_listing("ST-3"),
     )
-    wait_for(lambda: len(pending_items(demo, token)) == 5, "the five new listings", 60)
+    assert len(pending_items(demo, token)) == 5
 
     page = ext_browser.open("popup.html")
     page.select_option("#source", "pending")
@@ -166,8 +166,10 @@ def test_refused_list_is_one_entry_per_item_and_a_second_download_has_its_own_na
     entries = page.locator("#batch-errors > li")
     assert entry_numbers(entries) == ["ST-2", "ST-3", "ST-10"]
     problems = [entries.nth(n).locator("li").all_inner_texts() for n in range(3)]
-    assert [len(p) for p in problems] == [2, 1, 2], problems  # ST-3 twice is one entry
-    assert any("改行" in p for p in problems[0]) and any("即決価格" in p for p in problems[0])
+    assert [len(p) for p in problems] == [2, 1, 3], problems  # ST-3 twice is one entry
+    assert any("「🎧」" in p for p in problems[0]) and any("10枚" in p for p in problems[0])
+    assert "同じ管理番号が2件" in problems[1][0]
+    assert any("タイトルが長すぎます" in p for p in problems[2])
     assert any("「😀」" in p for p in problems[2])
     assert_staff_words(page.locator("#refused-section").inner_text())
 
@@ -190,13 +192,22 @@ def test_refused_list_is_one_entry_per_item_and_a_second_download_has_its_own_na
     page.close()
 
 
-@SPEC_FORM_SEED
 def test_the_error_count_opens_the_items_in_error_newest_first(
     ext_browser: ExtensionBrowser, demo: Demo, token: str
 ) -> None:
     _, status = demo.request("GET", "/status", token=token)
+    before = status["counts"]["errors"]
+    # ER-2 (twice) is created before ER-1 but refused after it: newest first is ER-2, ER-1,
+    # which is neither 管理番号 nor creation order
+    er_2a, er_2b, er_1 = new_listings(
+        demo, token, a_listing("ER-2"), a_listing("ER-2"), a_listing("ER-1", title=EMOJI_TITLE)
+    )
+    for ids in ([er_1], [er_2a, er_2b]):
+        demo.request("POST", "/batches", {"source": "pending", "listing_ids": ids}, token=token)
+    _, status = demo.request("GET", "/status", token=token)
     errors = status["counts"]["errors"]
-    assert errors >= 10
+    assert errors == before + 3  # three listings, two items
+
     page = ext_browser.open("popup.html")
     button = page.locator("#show-errors")
     assert button.inner_text() == f"エラー {errors}"
@@ -206,29 +217,30 @@ def test_the_error_count_opens_the_items_in_error_newest_first(
     section.wait_for()
     entries = page.locator("#listing-errors > li")
     shown = entry_numbers(entries)
-    # one entry per 管理番号 (RC-10008 and ST-3 are two listings each), newest first
+    # one entry per 管理番号 (ER-2 is two listings), newest first
+    assert shown[:2] == ["ER-2", "ER-1"], shown
+    assert len(shown) == len(set(shown)), shown
     _, listing_errors = demo.request("GET", "/errors", token=token)
     assert shown == [item["management_number"] for item in listing_errors["items"]]
-    assert len(shown) == len(set(shown)) == errors - 2
-    assert set(shown[:3]) == {"ST-2", "ST-3", "ST-10"}
-    assert set(shown[3:5]) == {"RC-10019", "RC-10022"}
     title = page.locator("#listing-errors-title").inner_text()
     assert title == f"エラーの商品（{len(shown)}件・新しい順）"
     times = entries.locator("time").all_inner_texts()
     assert len(times) == len(shown) and all(times)
-    top = entries.nth(0).inner_text()
-    assert "管理番号 ST-" in top and "ReCOREで" in top
+    top, next_ = entries.nth(0).inner_text(), entries.nth(1).inner_text()
+    assert "管理番号 ER-2" in top and "同じ管理番号が2件" in top and "ReCOREで" in top, top
+    assert "管理番号 ER-1" in next_ and "「😀」" in next_, next_
     assert_staff_words(section.inner_text())
     page.click("#hide-errors")
     assert section.is_hidden()
     page.close()
 
 
-@SPEC_FORM_SEED
 def test_a_finished_sync_says_what_it_did_and_the_counts_are_the_shops(
     ext_browser: ExtensionBrowser, demo: Demo, token: str, listed: dict[str, Any]
 ) -> None:
-    # the two items listed directly are won before any sync saw them; one buyer pays at once
+    # the two items listed directly (the first test) are won before any sync saw them; one
+    # buyer pays at once
+    assert len(listed.get("auctions", [])) == 2, "needs the direct listing test before it"
     yahoo = f"http://127.0.0.1:{demo.yahoo_port}"
     for n, auction_id in enumerate(listed["auctions"]):
         post_json(f"{yahoo}/_sandbox/bid", {"auction_id": auction_id})

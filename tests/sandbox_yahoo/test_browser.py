@@ -4,16 +4,15 @@ framework-controlled description box (only input events count), the form flow an
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from sandbox.yahoo.app import create_app
-from scrapers.browser import STORE_PAGE_ARGS, chromium_executable
 from tests.sandbox_yahoo.helpers import ACCOUNT, csv_bytes, good_row
 
 pytestmark = pytest.mark.browser
@@ -22,21 +21,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 async def server(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> TestServer:
     return await aiohttp_server(create_app(), host="127.0.0.1")
-
-
-@pytest.fixture
-async def page(server: TestServer) -> AsyncIterator[Page]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium_executable(headless=True),
-            args=list(STORE_PAGE_ARGS),
-            headless=True,
-        )
-        context = await browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
-        page = await context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        await browser.close()
 
 
 async def login(page: Page, base: str) -> None:

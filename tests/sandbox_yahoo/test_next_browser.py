@@ -5,15 +5,14 @@ item list, and the create form that lists at once."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from sandbox.yahoo.app import WORLD, create_app
-from scrapers.browser import STORE_PAGE_ARGS, chromium_executable
 from tests.sandbox_yahoo.helpers import ACCOUNT, csv_bytes, good_row
 
 pytestmark = pytest.mark.browser
@@ -24,21 +23,6 @@ ROW = "ul:has(input[name=itemCheckbox][value]):has(p:text-matches('^管理番号
 @pytest.fixture
 async def server(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> TestServer:
     return await aiohttp_server(create_app(world="next"), host="127.0.0.1")
-
-
-@pytest.fixture
-async def page(server: TestServer) -> AsyncIterator[Page]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=chromium_executable(headless=True),
-            args=list(STORE_PAGE_ARGS),
-            headless=True,
-        )
-        context = await browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
-        page = await context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        await browser.close()
 
 
 def base_of(server: TestServer) -> str:
