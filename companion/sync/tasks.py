@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
 from companion.domain import ListingState
-from companion.keys import CONFIG, DB, EVENTS, GATEWAY, STORE, TABLES
+from companion.keys import CONFIG, DB, EVENTS, GATEWAY, HISTORY, STORE, TABLES
 from companion.listing.intake import Sources, keep_sources
 from companion.listing.validation import validate_listing
 from companion.recore import client as rc
@@ -33,6 +34,7 @@ from companion.recore.gateway import TaskContext, task_context
 from scrapers.errors import ScraperError
 from scrapers.listing import ItemActions
 from scrapers.orders import OrderActions
+from scrapers.priority import urgent
 from scrapers.reader import StoreReader
 
 log = logging.getLogger(__name__)
@@ -177,59 +179,112 @@ def delete_handler(app: web.Application) -> Handler:
             return
         if await _still_checking(app, ctx, mn, "end"):
             return
-        actions = await _item_actions(app)
-        states = actions.facts.items
-        items = await actions.reader.find_items(mn)
-        selling = [i for i in items if i.status == states.status_selling]
-        sold = [i for i in items if i.status == states.status_sold]
-        if any(i.status == states.status_registered for i in items) and not selling:
-            # in a 競りナビ folder, never started: it must not be started now (a double sale)
-            await app[EVENTS].error(
-                "sync",
-                f"管理番号 {mn} は店頭などで販売されました。競りナビのフォルダに登録済み（未出品）の"
-                "この商品は出品開始せず、競りナビの商品管理で削除してください。",
-                f"{mn} was sold elsewhere; its registered 競りナビ item must not be started",
-            )
-        if not selling:
-            if sold:
-                ids = "、".join(i.auction_id or "?" for i in sold)
-                await ctx.fail(
-                    f"管理番号 {mn} はヤフオクですでに落札されています（オークション {ids}）。"
-                    "二重販売になっていないか確認してください。",
-                    {"management_number": ["ヤフオクで落札済み"]},
-                )
-                return
-            # not (or no longer) on Yahoo: withdraw it here so it is never listed
-            rec.state = ListingState.ENDED
-            await ctx.succeed({})
-            return
-        # durable before the press (its own commit, before this task writes anything)
-        intent = await _intents(app).record(
-            mn, "end", "早期終了", listing_id=rec.id, task_id=ctx.task_id
-        )
-        for item in selling:
-            result = await actions.end_early(item)
-            await _resolve(ctx, intent, DONE if result.ok else FAILED)
-            if not result.ok:
-                with_bids = any(
-                    t in result.message for t in actions.facts.edit.cannot_end_with_bids_texts
-                )
-                message = (
-                    f"管理番号 {mn} のオークション {item.auction_id} には入札があるため、"
-                    "早期終了できません。ヤフオク!ストアで入札の取り消しなどを行ってください。"
-                    if with_bids
-                    else result.message
-                )
-                await ctx.fail(message, {"management_number": [message]})
-                return
-            snap = await s.get(AuctionSnapshot, item.auction_id) if item.auction_id else None
-            if snap is not None:
-                snap.state = "ended"
-                snap.reported_state = "ended"
-        rec.state = ListingState.ENDED
-        await ctx.succeed({})
+        # the double-sale guard goes before the pages a sync or a listing has queued
+        with urgent():
+            await _end_on_yahoo(app, ctx, rec, mn)
 
     return guarded(delete)
+
+
+async def _end_on_yahoo(
+    app: web.Application, ctx: TaskContext, rec: ListingRecord, mn: str
+) -> None:
+    """DELETE_INVENTORY for an item that may be on Yahoo: find it and press 早期終了."""
+    s = ctx.session
+    task = await s.get(RecoreTask, ctx.task_id)
+    seen = _aware(task.received_at) if task is not None else None
+    actions = await _item_actions(app)
+    states = actions.facts.items
+    items = await actions.reader.find_items(mn)
+    selling = [i for i in items if i.status == states.status_selling]
+    sold = [i for i in items if i.status == states.status_sold]
+    if any(i.status == states.status_registered for i in items) and not selling:
+        # in a 競りナビ folder, never started: it must not be started now (a double sale)
+        await app[EVENTS].error(
+            "sync",
+            f"管理番号 {mn} は店頭などで販売されました。競りナビのフォルダに登録済み（未出品）の"
+            "この商品は出品開始せず、競りナビの商品管理で削除してください。",
+            f"{mn} was sold elsewhere; its registered 競りナビ item must not be started",
+        )
+    if not selling:
+        if sold:
+            ids = "、".join(i.auction_id or "?" for i in sold)
+            await ctx.fail(
+                f"管理番号 {mn} はヤフオクですでに落札されています（オークション {ids}）。"
+                "二重販売になっていないか確認してください。",
+                {"management_number": ["ヤフオクで落札済み"]},
+            )
+            return
+        # not (or no longer) on Yahoo: withdraw it here so it is never listed
+        rec.state = ListingState.ENDED
+        await ctx.succeed({})
+        return
+    # durable before the press (its own commit, before this task writes anything)
+    intent = await _intents(app).record(
+        mn, "end", "早期終了", listing_id=rec.id, task_id=ctx.task_id
+    )
+    started = utcnow()
+    for item in selling:
+        result = await actions.end_early(item)
+        await _resolve(ctx, intent, DONE if result.ok else FAILED)
+        _log_steps(ctx.task_id, mn, item.auction_id, seen, started, result.ok)
+        if not result.ok:
+            with_bids = any(
+                t in result.message for t in actions.facts.edit.cannot_end_with_bids_texts
+            )
+            message = blocked_message(mn, item.auction_id) if with_bids else result.message
+            await ctx.fail(message, {"management_number": [message]})
+            if with_bids:
+                _tell_staff_now(app)
+            return
+        snap = await s.get(AuctionSnapshot, item.auction_id) if item.auction_id else None
+        if snap is not None:
+            snap.state = "ended"
+            snap.reported_state = "ended"
+    rec.state = ListingState.ENDED
+    await ctx.succeed({})
+
+
+def blocked_message(mn: str, auction_id: str | None) -> str:
+    """What staff read (popup, notification, alert, ReCORE's task) when bids stop 早期終了."""
+    return (
+        f"管理番号 {mn} のオークション {auction_id or '?'} には入札があるため、早期終了できません。"
+        "店頭で売れた商品なので、このままでは二重販売になります。"
+        "ヤフオク!ストアの管理画面で入札者に連絡して入札を取り消し、オークションを終了してください。"
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _log_steps(
+    task_id: str,
+    mn: str,
+    auction_id: str | None,
+    seen: datetime | None,
+    started: datetime,
+    ok: bool,
+) -> None:
+    """Each step of a sale at the register, measured in real use (the history keeps them too)."""
+    now = utcnow()
+    log.info(
+        "early end of %s (auction %s, task %s): %s on Yahoo; started %.1f s after the poll saw "
+        "the task, Yahoo answered %.1f s later",
+        mn,
+        auction_id,
+        task_id,
+        "ended" if ok else "refused",
+        (started - seen).total_seconds() if seen is not None else -1.0,
+        (now - started).total_seconds(),
+    )
+
+
+def _tell_staff_now(app: web.Application) -> None:
+    """The history pass that raises the alert and feeds the popup and the badge runs at once."""
+    recorder = app.get(HISTORY)
+    if recorder is not None:
+        recorder.wake()
 
 
 def update_handler(app: web.Application) -> Handler:

@@ -63,6 +63,25 @@ WRITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("write_lock", asyncio.Lock)
 # fault hold_submits: 出品する requests wait here until released (the gate is set = open)
 SUBMIT_GATE: web.AppKey[asyncio.Event] = web.AppKey("submit_gate", asyncio.Event)
 HELD_SUBMITS: web.AppKey[set[asyncio.Future[Any]]] = web.AppKey("held_submits", set)
+# fault hold_lists: reads of whole lists (selling, sold, orders, the item list without a keyword
+# search) wait here until released: a long sync kept busy, while searches and item pages answer.
+# HELD_LISTS: [waiting now, ever held]
+LIST_GATE: web.AppKey[asyncio.Event] = web.AppKey("list_gate", asyncio.Event)
+HELD_LISTS: web.AppKey[list[int]] = web.AppKey("held_lists", list)
+WHOLE_LISTS = ("/serinavi/selling", "/serinavi/sold-list", "/order/manage/index")
+
+
+def reads_a_whole_list(request: web.Request) -> bool:
+    path = request.path
+    if request.method != "GET":
+        return False
+    if path.endswith(WHOLE_LISTS):
+        return True
+    return (
+        path.startswith("/serinavi/items")
+        and path.count("/") == 2
+        and not (request.query.get("keyword", "").strip())
+    )
 
 
 async def complete_submit(request: web.Request, create: Callable[[], Item]) -> Item:
@@ -236,6 +255,15 @@ async def faults_middleware(request: web.Request, handler: Handler) -> web.Strea
     """latency_ms and error_5xx apply to every page except the /_sandbox/ controls."""
     if request.path.startswith("/_sandbox"):
         return await handler(request)
+    gate = request.app[LIST_GATE]
+    if not gate.is_set() and reads_a_whole_list(request):
+        held = request.app[HELD_LISTS]
+        held[0] += 1
+        held[1] += 1
+        try:
+            await gate.wait()
+        finally:
+            held[0] -= 1
     world = world_of(request)
     latency = int(world.faults.get("latency_ms") or 0)
     if latency > 0:
@@ -1381,7 +1409,7 @@ async def sb_bulk(request: web.Request) -> web.Response:
 async def sb_faults(request: web.Request) -> web.Response:
     world = world_of(request)
     body = await json_body(request)
-    known = set(default_faults()) | {"expire_sessions", "reset", "hold_submits"}
+    known = set(default_faults()) | {"expire_sessions", "reset", "hold_submits", "hold_lists"}
     unknown = set(body) - known
     if unknown:
         return bad(f"unknown fault switches: {sorted(unknown)}")
@@ -1411,6 +1439,9 @@ async def sb_faults(request: web.Request) -> web.Response:
     if "hold_submits" in body:  # true: 出品する waits; false: the held ones complete
         gate = request.app[SUBMIT_GATE]
         gate.clear() if body["hold_submits"] else gate.set()
+    if "hold_lists" in body:  # true: whole-list reads wait; false: the held ones answer
+        lists = request.app[LIST_GATE]
+        lists.clear() if body["hold_lists"] else lists.set()
     if body.get("expire_sessions"):
         expired = world.expire_sessions()
     world.touch()
@@ -1419,6 +1450,8 @@ async def sb_faults(request: web.Request) -> web.Response:
             "faults": world.faults,
             "expired_sessions": expired,
             "held_submits": len(request.app[HELD_SUBMITS]),
+            "held_lists": request.app[HELD_LISTS][0],
+            "held_lists_total": request.app[HELD_LISTS][1],
         }
     )
 
@@ -1575,6 +1608,9 @@ def create_app(
     app[SUBMIT_GATE] = asyncio.Event()
     app[SUBMIT_GATE].set()
     app[HELD_SUBMITS] = set()
+    app[LIST_GATE] = asyncio.Event()
+    app[LIST_GATE].set()
+    app[HELD_LISTS] = [0, 0]  # waiting now, held since the start
     loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES))
     if world == "next":
         # a template of the same name under templates/next/ replaces the classic one, which
