@@ -30,7 +30,7 @@ from companion.keys import CONFIG, DB, EVENTS, GATEWAY, HISTORY, STORE, TABLES
 from companion.listing.intake import Sources, keep_sources
 from companion.listing.validation import validate_listing
 from companion.recore import client as rc
-from companion.recore.gateway import TaskContext, task_context
+from companion.recore.gateway import URGENT_TYPES, TaskContext, task_context
 from scrapers.errors import ScraperError
 from scrapers.listing import ItemActions
 from scrapers.orders import OrderActions
@@ -376,12 +376,30 @@ def register_handlers(app: web.Application) -> None:
     for task_type, handler in handlers(app).items():
         gateway.register_handler(task_type, handler)
 
+    async def retry_urgent() -> int:
+        return await retry_open_tasks(app, only=URGENT_TYPES)
 
-async def retry_open_tasks(app: web.Application) -> int:
-    """Tasks of ours left open because Yahoo could not be reached: try each once more."""
+    # a sale at the register left open (Yahoo unreachable, 確認中) is tried again after the next
+    # poll, not only at the next sync
+    gateway.after_poll.append(retry_urgent)
+
+
+async def retry_open_tasks(app: web.Application, only: tuple[str, ...] | None = None) -> int:
+    """Tasks of ours left open because Yahoo could not be reached: try each once more (`only`:
+    of these types). One pass at a time, never beside a poll: a task is handled by one hand."""
+    gateway = app.get(GATEWAY)
+    if gateway is None:
+        return await _retry_open_tasks(app, only)
+    async with gateway.between_polls():
+        return await _retry_open_tasks(app, only)
+
+
+async def _retry_open_tasks(app: web.Application, only: tuple[str, ...] | None) -> int:
     db = app[DB]
     gateway = app.get(GATEWAY)
     table = handlers(app)
+    if only is not None:
+        table = {kind: handler for kind, handler in table.items() if kind in only}
     canonical = gateway.canonical if gateway is not None else (lambda t: t)
     rules = await app[TABLES].listing_rules() if app.get(TABLES) is not None else None
     async with db.session() as s:

@@ -68,6 +68,8 @@ HELD_SUBMITS: web.AppKey[set[asyncio.Future[Any]]] = web.AppKey("held_submits", 
 # HELD_LISTS: [waiting now, ever held]
 LIST_GATE: web.AppKey[asyncio.Event] = web.AppKey("list_gate", asyncio.Event)
 HELD_LISTS: web.AppKey[list[int]] = web.AppKey("held_lists", list)
+# 早期終了 presses received, by auction id (a double press after a crash shows as 2)
+END_PRESSES: web.AppKey[dict[str, int]] = web.AppKey("end_presses", dict)
 WHOLE_LISTS = ("/serinavi/selling", "/serinavi/sold-list", "/order/manage/index")
 
 
@@ -968,6 +970,8 @@ async def item_end(request: web.Request) -> web.StreamResponse:
             {"title": "エラー", "message": "商品が見つかりません。"},
             status=404,
         )
+    presses = request.app[END_PRESSES]
+    presses[str(item.auction_id)] = presses.get(str(item.auction_id), 0) + 1
     problem = world.end_early(item)
     if problem is None:
         raise web.HTTPSeeOther(edit_url(item) + "&saved=ended")
@@ -1343,6 +1347,7 @@ async def sb_state(request: web.Request) -> web.Response:
         },
         "listing_counts": listing_counts,
         "duplicates": {k: v for k, v in listing_counts.items() if v > 1},
+        "early_end_presses": dict(request.app[END_PRESSES]),
     }
     if request.query.get("brief") not in ("1", "true"):
         out["listings"] = [item_json(i) for i in world.items.values()]
@@ -1610,6 +1615,7 @@ def create_app(
     app[HELD_SUBMITS] = set()
     app[LIST_GATE] = asyncio.Event()
     app[LIST_GATE].set()
+    app[END_PRESSES] = {}
     app[HELD_LISTS] = [0, 0]  # waiting now, held since the start
     loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES))
     if world == "next":

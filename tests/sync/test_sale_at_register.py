@@ -4,9 +4,16 @@ pages a running sync has asked for (it goes between them), and nothing is presse
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
-from companion.keys import GATEWAY, JOBS, STORE
+import aiohttp
+from sqlalchemy import select
+
+from companion.db.models import OutboxMessage, RecoreTask, SubmitIntent
+from companion.direct.intents import Intents
+from companion.keys import CONFIG, DB, GATEWAY, JOBS, STORE
+from companion.recore import client as rc
 from companion.store_session import StoreOptions
 from tests.sync.helpers import list_on_yahoo, listing, task_of, waiting_listing_ids
 
@@ -65,3 +72,81 @@ async def test_a_register_sale_ends_the_auction_while_a_sync_is_reading_the_stor
     assert report["outcome"] == "succeeded"
     assert len(report["reports"]) == 1
     assert (await listing(hub, lid)).state == "ended"
+
+
+async def yahoo_state(hub: Any) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as s, s.get(hub.yurl("/_sandbox/state?brief=1")) as r:
+        return await r.json()
+
+
+async def listed_items(hub: Any, count: int) -> list[Any]:
+    await hub.run_sync()
+    ids = (await waiting_listing_ids(hub))[:count]
+    for lid in ids:
+        await list_on_yahoo(hub, lid)
+    await hub.run_sync()
+    records = [await listing(hub, lid) for lid in ids]
+    assert all(r.state == "listed" and r.auction_id for r in records)
+    return records
+
+
+async def test_a_register_sale_goes_before_older_tasks_of_the_same_poll(hub: Any) -> None:
+    """An edit waiting in the same poll (a page of its own in the store) does not delay the
+    early end: it is handled first and its report is the first to leave."""
+    edited, sold = await listed_items(hub, 2)
+    update = await hub.recore_post(
+        f"/_sandbox/listings/{edited.id}/update", {"title": "タイトルを変更しました"}
+    )
+    edit_task = update["tasks"][0]["id"]
+    sale = await hub.recore_post(f"/_sandbox/listings/{sold.id}/sell-in-store")
+    sale_task = sale["task"]["id"]
+    await hub.app[GATEWAY].poll_once()
+    async with hub.db.session() as s:
+        order = list(
+            (
+                await s.scalars(
+                    select(OutboxMessage.target)
+                    .where(OutboxMessage.target.in_((edit_task, sale_task)))
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+        )
+    assert order == [sale_task, edit_task]
+    assert hub.world.item_by_auction(sold.auction_id).status == "ended"
+
+
+async def test_a_sale_left_open_by_a_crash_is_settled_by_the_next_polls_and_never_pressed_twice(
+    hub: Any,
+) -> None:
+    """早期終了 was pressed, Yahoo ended the auction, and the companion died before it recorded
+    the outcome (its intent open, the task open). The task poll — not only the next sync —
+    keeps it 確認中 while the store may still be working, then reads the store, sees the auction
+    ended and reports it, without pressing again."""
+    (rec,) = await listed_items(hub, 1)
+    intents = Intents(hub.app[DB], hub.app[CONFIG].submit_grace_seconds)
+    pressed = await intents.record(rec.management_number, "end", "早期終了", listing_id=rec.id)
+    # what that press did in the store
+    assert hub.world.end_early(hub.world.item_by_auction(rec.auction_id)) is None
+    presses = (await yahoo_state(hub))["early_end_presses"]
+
+    task = (await hub.recore_post(f"/_sandbox/listings/{rec.id}/sell-in-store"))["task"]["id"]
+    gateway = hub.app[GATEWAY]
+    await gateway.cycle()
+    async with hub.db.session() as s:
+        row = await s.get(RecoreTask, task)
+        assert row is not None and row.state == "handled" and "確認中" in (row.message or "")
+
+    # the grace period passes (as if pressed long ago): the next turn of the poll settles it
+    async with hub.db.session() as s, s.begin():
+        intent = await s.get(SubmitIntent, pressed)
+        assert intent is not None
+        intent.pressed_at -= timedelta(seconds=intents.grace_seconds + 1)
+    await gateway.cycle()
+    async with hub.db.session() as s:
+        row = await s.get(RecoreTask, task)
+        assert row is not None and row.state == "reporting"
+    assert (await yahoo_state(hub))["early_end_presses"] == presses  # not pressed again
+    assert (await listing(hub, rec.id)).state == "ended"
+    async with hub.db.session() as s:
+        reports = (await s.scalars(select(OutboxMessage).where(OutboxMessage.target == task))).all()
+    assert [m.operation for m in reports] == [rc.OP_TASK_SUCCEEDED]
