@@ -10,11 +10,14 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from companion.db.models import OutboxMessage, RecoreTask, SubmitIntent
+from companion.db.models import HistoryEntry, OutboxMessage, RecoreTask, SubmitIntent
 from companion.direct.intents import Intents
-from companion.keys import CONFIG, DB, GATEWAY, JOBS, STORE
+from companion.history import HistoryFilter, HistoryRecorder, query_history
+from companion.keys import CONFIG, DB, GATEWAY, HISTORY, JOBS, SETTINGS, STORE
 from companion.recore import client as rc
 from companion.store_session import StoreOptions
+from companion.sync.service import parse_iso
+from tests.conftest import both_worlds
 from tests.sync.helpers import list_on_yahoo, listing, task_of, waiting_listing_ids
 
 # a guard against a hang, not a measurement: without the priority the poll never gets through
@@ -73,6 +76,19 @@ async def test_a_register_sale_ends_the_auction_while_a_sync_is_reading_the_stor
     assert len(report["reports"]) == 1
     assert (await listing(hub, lid)).state == "ended"
 
+    # each step is kept in the history, as measured in real use
+    recorder = HistoryRecorder(hub.db, hub.app[SETTINGS])
+    await recorder.catch_up()
+    entries, _ = await query_history(hub.db, HistoryFilter(kinds=("early_end",)))
+    [entry] = [e for e in entries if e["data"]["task_id"] == task]
+    steps = entry["data"]["steps"]
+    seen, started, ended = (parse_iso(steps[k]) for k in ("seen_at", "started_at", "ended_at"))
+    assert seen is not None and started is not None and ended is not None
+    assert seen <= started <= ended
+    assert steps["seconds"] is not None and steps["seconds"] >= 0
+    delivered = parse_iso(entry["recore"]["delivered_at"])
+    assert delivered is not None and delivered >= ended
+
 
 async def yahoo_state(hub: Any) -> dict[str, Any]:
     async with aiohttp.ClientSession() as s, s.get(hub.yurl("/_sandbox/state?brief=1")) as r:
@@ -83,7 +99,11 @@ async def listed_items(hub: Any, count: int) -> list[Any]:
     await hub.run_sync()
     ids = (await waiting_listing_ids(hub))[:count]
     for lid in ids:
-        await list_on_yahoo(hub, lid)
+        uploaded = await list_on_yahoo(hub, lid)
+        if uploaded.registered:  # the next world's upload only registers: 出品開始 in the store
+            await hub.yahoo_post(
+                "/_sandbox/start", {"management_numbers": list(uploaded.registered)}
+            )
     await hub.run_sync()
     records = [await listing(hub, lid) for lid in ids]
     assert all(r.state == "listed" and r.auction_id for r in records)
@@ -150,3 +170,41 @@ async def test_a_sale_left_open_by_a_crash_is_settled_by_the_next_polls_and_neve
     async with hub.db.session() as s:
         reports = (await s.scalars(select(OutboxMessage).where(OutboxMessage.target == task))).all()
     assert [m.operation for m in reports] == [rc.OP_TASK_SUCCEEDED]
+
+
+@both_worlds
+async def test_a_refused_early_end_is_shown_to_staff_until_the_auction_has_ended(
+    make_hub: Any,
+) -> None:
+    """Bids stop 早期終了 (in both store worlds): ReCORE hears why, the history and the alert get
+    it once, and /status lists it for the popup and the badge until the auction has ended."""
+    hub = await make_hub(all_features=True)
+    (rec,) = await listed_items(hub, 1)
+    await hub.yahoo_post("/_sandbox/bid", {"auction_id": rec.auction_id})
+    task = (await hub.recore_post(f"/_sandbox/listings/{rec.id}/sell-in-store"))["task"]["id"]
+    await hub.app[GATEWAY].cycle()
+    assert hub.world.item_by_auction(rec.auction_id).status == "selling"
+    await hub.app[HISTORY].catch_up()
+    await hub.app[HISTORY].catch_up()  # a second pass adds nothing
+
+    blocked = (await hub.status())["early_end_blocked"]
+    assert [b["management_number"] for b in blocked] == [rec.management_number]
+    assert blocked[0]["auction_id"] == rec.auction_id
+    assert "入札があるため" in blocked[0]["message"]
+    assert "入札を取り消し" in blocked[0]["message"]  # what to do next
+    async with hub.db.session() as s:
+        kinds = (
+            await s.scalars(
+                select(HistoryEntry.kind).where(HistoryEntry.kind == "early_end_blocked")
+            )
+        ).all()
+        report = await s.scalar(select(OutboxMessage).where(OutboxMessage.target == task))
+    assert kinds == ["early_end_blocked"]
+    assert report is not None and report.operation == rc.OP_TASK_FAILED
+    assert "入札があるため" in report.body["message"]
+
+    # staff settle it in the store (the auction ends): the next sync sees it, the line goes
+    await hub.yahoo_post("/_sandbox/end", {"auction_id": rec.auction_id})
+    await hub.run_sync()
+    assert (await listing(hub, rec.id)).state != "listed"
+    assert (await hub.status())["early_end_blocked"] == []
