@@ -23,8 +23,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from companion.cluster import exclusive
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
+from companion.direct.service import item_claim
 from companion.domain import ListingState
 from companion.keys import CONFIG, DB, EVENTS, GATEWAY, HISTORY, STORE, TABLES
 from companion.listing.intake import Sources, keep_sources
@@ -179,9 +181,12 @@ def delete_handler(app: web.Application) -> Handler:
             return
         if await _still_checking(app, ctx, mn, "end"):
             return
-        # the double-sale guard goes before the pages a sync or a listing has queued
-        with urgent():
-            await _end_on_yahoo(app, ctx, rec, mn)
+        # never beside a direct listing of the same item (it waits for that one item, then
+        # finds it listed and ends it); the double-sale guard goes before the pages a sync or a
+        # listing has queued
+        async with exclusive(app[DB], item_claim(mn)):
+            with urgent():
+                await _end_on_yahoo(app, ctx, rec, mn)
 
     return guarded(delete)
 

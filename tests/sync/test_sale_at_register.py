@@ -10,10 +10,12 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from companion.cluster import exclusive_users
 from companion.db.models import HistoryEntry, OutboxMessage, RecoreTask, SubmitIntent
 from companion.direct.intents import Intents
+from companion.direct.service import item_claim
 from companion.history import HistoryFilter, HistoryRecorder, query_history
-from companion.keys import CONFIG, DB, GATEWAY, HISTORY, JOBS, SETTINGS, STORE
+from companion.keys import BATCHES, CONFIG, DB, GATEWAY, HISTORY, JOBS, SETTINGS, STORE
 from companion.recore import client as rc
 from companion.store_session import StoreOptions
 from companion.sync.service import parse_iso
@@ -208,3 +210,46 @@ async def test_a_refused_early_end_is_shown_to_staff_until_the_auction_has_ended
     await hub.run_sync()
     assert (await listing(hub, rec.id)).state != "listed"
     assert (await hub.status())["early_end_blocked"] == []
+
+
+async def test_a_register_sale_during_the_direct_listing_of_that_item_ends_it_once_listed(
+    make_hub: Any,
+) -> None:
+    """Sold at the register while 出品する for that very item is at the store: the early end
+    waits for that one item (never two writes to it at once), then finds it listed and ends it,
+    instead of calling it "not on Yahoo" while the listing goes through."""
+    hub = await make_hub(all_features=True)
+    await hub.run_sync()
+    lid = (await waiting_listing_ids(hub))[0]
+    mn = (await listing(hub, lid)).management_number
+    assert mn
+    batch = await hub.app[BATCHES].create([lid])
+    await faults(hub, hold_submits=True)
+    await hub.status()  # paired
+    resp = await hub.client.post(f"/api/v1/batches/{batch['id']}/direct-listing", headers=hub._auth)
+    assert resp.status == 202, await resp.text()
+    job_id = (await resp.json())["job_id"]
+    for _ in range(2000):
+        if (await faults(hub))["held_submits"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("出品する never reached the store")
+
+    task = (await hub.recore_post(f"/_sandbox/listings/{lid}/sell-in-store"))["task"]["id"]
+    poll = asyncio.create_task(hub.app[GATEWAY].poll_once())
+    for _ in range(2000):  # until the early end waits for the item (or, wrongly, is done)
+        if poll.done() or exclusive_users(item_claim(mn)) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await faults(hub, hold_submits=False)
+    await asyncio.wait_for(poll, HANG_GUARD_S)
+    await hub.app[JOBS].wait(job_id)
+
+    [item] = [i for i in hub.world.items.values() if i.management_number == mn]
+    assert item.auction_id and item.status == "ended"  # listed, then ended early: not for sale
+    assert (await yahoo_state(hub))["early_end_presses"] == {item.auction_id: 1}
+    assert (await listing(hub, lid)).state == "ended"
+    async with hub.db.session() as s:
+        reports = (await s.scalars(select(OutboxMessage).where(OutboxMessage.target == task))).all()
+    assert [m.operation for m in reports] == [rc.OP_TASK_SUCCEEDED]
