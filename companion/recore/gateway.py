@@ -11,6 +11,9 @@ table (`companion.tables`) maps ReCORE's real names to the connector's handlers;
 is handled at the first poll after its alias is added. An order task that carries only ReCORE's
 `ec_order_id` gets its `mall_order_id` from `GET /ec/orders?ids=`. A handler that raises leaves
 its task `new` (tried again next poll; after `MAX_HANDLER_ERRORS` tries it is reported failed).
+A sale at the register (`URGENT_TYPES`) goes first in its poll and its report is sent at once; the
+loop polls again soon after a poll that took in new tasks (`FOLLOW_UP_SECONDS`) and runs the
+`after_poll` work (the sync feature retries the urgent tasks it left open) after each poll.
 
 Registering a handler (the sync feature does this for SHIP_ORDER, CANCEL_ORDER, DELETE_INVENTORY …)::
 
