@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 
@@ -34,44 +35,75 @@ def is_urgent() -> bool:
 
 class PriorityLimiter:
     """At most `limit` requests at a time, plus `reserved` lanes only urgent requests may use.
-    Waiting ordinary requests let every waiting urgent one go first."""
+    Waiting ordinary requests let every waiting urgent one go first. A slot freed is handed to
+    the next waiter directly (no crowd of waiters woken for each of a sync's hundreds of pages)."""
 
     def __init__(self, limit: int, reserved: int = 1) -> None:
         self.limit = max(1, limit)
         self.reserved = max(0, reserved)
         self.in_use = 0
-        self.urgent_waiting = 0
-        self.waiting = 0  # ordinary requests queued
         self.urgent_served = 0  # urgent requests let through (logs and tests)
-        self._changed = asyncio.Condition()
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._ordinary: deque[asyncio.Future[None]] = deque()
 
-    def _urgent_may_go(self) -> bool:
-        return self.in_use < self.limit + self.reserved
+    @property
+    def waiting(self) -> int:
+        """Ordinary requests queued."""
+        return len(self._ordinary)
 
-    def _ordinary_may_go(self) -> bool:
-        return self.in_use < self.limit and self.urgent_waiting == 0
+    @property
+    def urgent_waiting(self) -> int:
+        return len(self._urgent)
+
+    def _may_take(self, first: bool) -> bool:
+        if first:
+            return self.in_use < self.limit + self.reserved
+        return self.in_use < self.limit and not self._urgent
+
+    def _hand_on(self) -> None:
+        """Give free slots to the waiters: urgent ones first, then ordinary ones in order."""
+        while True:
+            if self._urgent and self._may_take(True):
+                queue, first = self._urgent, True
+            elif self._ordinary and self._may_take(False):
+                queue, first = self._ordinary, False
+            else:
+                return
+            waiter = queue.popleft()
+            if waiter.done():  # cancelled while it waited
+                continue
+            self.in_use += 1
+            if first:
+                self.urgent_served += 1
+            waiter.set_result(None)
+
+    async def _take(self, first: bool) -> None:
+        queue = self._urgent if first else self._ordinary
+        if not queue and self._may_take(first):
+            self.in_use += 1
+            if first:
+                self.urgent_served += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._give_back()  # handed a slot in the same instant: not used
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(waiter)
+            raise
+
+    def _give_back(self) -> None:
+        self.in_use -= 1
+        self._hand_on()
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        first = is_urgent()
-        async with self._changed:
-            if first:
-                self.urgent_waiting += 1
-                try:
-                    await self._changed.wait_for(self._urgent_may_go)
-                finally:
-                    self.urgent_waiting -= 1
-                self.urgent_served += 1
-            else:
-                self.waiting += 1
-                try:
-                    await self._changed.wait_for(self._ordinary_may_go)
-                finally:
-                    self.waiting -= 1
-            self.in_use += 1
+        await self._take(is_urgent())
         try:
             yield
         finally:
-            async with self._changed:
-                self.in_use -= 1
-                self._changed.notify_all()
+            self._give_back()
