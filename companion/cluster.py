@@ -533,3 +533,34 @@ async def mutex(
                     # never hand a connection that may still hold the lock back to the pool
                     await conn.invalidate()
                     raise
+
+
+class _ProcessLock:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0  # holding or waiting
+
+
+_process_locks: dict[str, _ProcessLock] = {}
+
+
+@contextlib.asynccontextmanager
+async def exclusive(db: Database, name: str) -> AsyncIterator[None]:
+    """`mutex(db, name)` that also holds between the services of this companion (on SQLite
+    `mutex` is free): for one thing that two of them may write to at once, such as one item that
+    a direct listing lists while a sale at the register ends it. Same `name`, same lock."""
+    entry = _process_locks.setdefault(name, _ProcessLock())
+    entry.users += 1
+    try:
+        async with entry.lock, mutex(db, name):
+            yield
+    finally:
+        entry.users -= 1
+        if entry.users == 0 and _process_locks.get(name) is entry:
+            del _process_locks[name]  # none left per item; never a lock of an old event loop
+
+
+def exclusive_users(name: str) -> int:
+    """How many hold or wait for `exclusive(…, name)` in this process (logs and tests)."""
+    entry = _process_locks.get(name)
+    return entry.users if entry is not None else 0

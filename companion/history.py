@@ -45,6 +45,7 @@ from companion.db.models import (
     OrderSnapshot,
     OutboxMessage,
     RecoreTask,
+    SubmitIntent,
     iso,
     utcnow,
 )
@@ -174,6 +175,21 @@ def _parse_iso(value: Any) -> datetime | None:
         return _aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return None
+
+
+def sale_steps(task: RecoreTask, press: SubmitIntent | None) -> dict[str, Any]:
+    """A sale at the register, step by step (measured in real use): issued by ReCORE, seen by the
+    task poll, 早期終了 pressed, Yahoo's answer; when ReCORE accepted the report is the entry's
+    `recore.delivered_at`. `seconds`: from the poll seeing the task to Yahoo's answer."""
+    seen = _aware(task.received_at)
+    answered = _aware(press.resolved_at) if press is not None else None
+    return {
+        "issued_at": iso(_aware(task.issued_at)),
+        "seen_at": iso(seen),
+        "started_at": iso(_aware(press.pressed_at)) if press is not None else None,
+        "ended_at": iso(answered),
+        "seconds": round((answered - seen).total_seconds(), 1) if answered and seen else None,
+    }
 
 
 def _first_line(order_body: dict[str, Any]) -> dict[str, Any]:
@@ -340,6 +356,7 @@ class HistoryRecorder:
             ).all()
         }
         last_status = await self._statuses_before(s, rows)
+        presses = await self._presses(s, tasks)
         out: list[NewEntry] = []
         for msg in rows:
             at = _aware(msg.created_at) or utcnow()
@@ -347,8 +364,24 @@ class HistoryRecorder:
                 out += self._order_entries(msg, at, last_status)
                 continue
             task = tasks.get(msg.target)
-            out.append(self._task_entry(msg, at, task, listings, orders))
+            entry = self._task_entry(msg, at, task, listings, orders)
+            if task is not None and task.type == rc.DELETE_INVENTORY:
+                entry.data["steps"] = sale_steps(task, presses.get(task.id))
+            out.append(entry)
         return out
+
+    @staticmethod
+    async def _presses(s: AsyncSession, tasks: dict[str, RecoreTask]) -> dict[str, SubmitIntent]:
+        """The 早期終了 press of each register sale among `tasks` (the newest, if pressed again)."""
+        ids = [t.id for t in tasks.values() if t.type == rc.DELETE_INVENTORY]
+        if not ids:
+            return {}
+        rows = await s.scalars(
+            select(SubmitIntent)
+            .where(SubmitIntent.task_id.in_(ids), SubmitIntent.action == "end")
+            .order_by(SubmitIntent.id)
+        )
+        return {row.task_id: row for row in rows if row.task_id is not None}
 
     async def _statuses_before(
         self, s: AsyncSession, rows: list[OutboxMessage]
@@ -772,6 +805,7 @@ def entry_dict(entry: HistoryEntry, message: OutboxMessage | None) -> dict[str, 
             "state": state,
             "state_label": RECORE_STATES.get(state or "", ("不明（整理済み）", "unknown"))[0],
             "error": message.last_error if message is not None and state != "delivered" else None,
+            "delivered_at": iso(_aware(message.delivered_at)) if message is not None else None,
         }
     return {
         "id": entry.id,

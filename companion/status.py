@@ -1,9 +1,10 @@
 """`GET /api/v1/status`: what staff and the popup need at a glance.
 
 The popup polls this every few seconds while jobs run, so it is read in one worker thread hop
-(`Database.read`) with four statements (every count in one, the settings it needs, the running
-jobs, the latest errors), plus what the services hold in memory. Nothing here waits behind the
-event loop between statements, so a busy loop (Chromium driving a listing) delays it once at most.
+(`Database.read`) with a few statements (every count in one, the settings it needs, the running
+jobs, the latest errors, the items 確認中, unknown tasks, refused early ends), plus what the
+services hold in memory. Nothing here waits behind the event loop between statements, so a busy
+loop (Chromium driving a listing) delays it once at most.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from companion import __version__
 from companion.db.models import (
     AuctionSnapshot,
     EventLog,
+    HistoryEntry,
     Job,
     ListingRecord,
     OutboxMessage,
@@ -118,6 +120,47 @@ _UNKNOWN_TASKS = (
 )
 
 
+# Register sales whose 早期終了 Yahoo refused (bids, or already won): shown at the top of the popup
+# and counted by the badge while the item is still on Yahoo here (staff end it in the store, the
+# next sync sees it ended and the line goes).
+BLOCKED_WINDOW = timedelta(days=7)
+_STILL_LISTED = (
+    select(ListingRecord.id)
+    .where(
+        ListingRecord.management_number == HistoryEntry.management_number,
+        ListingRecord.state == "listed",
+    )
+    .exists()
+)
+
+
+def _blocked(s: Session) -> list[dict[str, Any]]:
+    rows = s.scalars(
+        select(HistoryEntry)
+        .where(
+            HistoryEntry.kind == "early_end_blocked",
+            HistoryEntry.at >= utcnow() - BLOCKED_WINDOW,
+            _STILL_LISTED,
+        )
+        .order_by(HistoryEntry.id.desc())
+        .limit(20)
+    )
+    out: dict[str | None, dict[str, Any]] = {}
+    for row in rows:  # newest first: one line per item
+        out.setdefault(
+            row.management_number,
+            {
+                "id": row.id,
+                "at": iso(_aware(row.at)),
+                "management_number": row.management_number,
+                "auction_id": row.auction_id,
+                "message": row.message,
+                "message_en": row.message_en,
+            },
+        )
+    return list(out.values())
+
+
 def _task_dict(task: RecoreTask) -> dict[str, Any]:
     return {
         "id": task.id,
@@ -141,11 +184,11 @@ def _snapshot(s: Session) -> tuple[Any, ...]:
         if i.pressed_at <= since
     ]
     unknown = [_task_dict(t) for t in s.scalars(_UNKNOWN_TASKS)]
-    return figures, settings, jobs, errors, checking, unknown
+    return figures, settings, jobs, errors, checking, unknown, _blocked(s)
 
 
 async def build_status(app: web.Application) -> dict[str, Any]:
-    figures, settings, jobs, errors, checking, unknown = await app[DB].read(_snapshot)
+    figures, settings, jobs, errors, checking, unknown, blocked = await app[DB].read(_snapshot)
     oldest = _aware(figures.outbox_oldest)
     sync_state = settings.get("_sync") or {}
     interval = settings.get("sync_interval_minutes")
@@ -181,6 +224,8 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         },
         "recore": {**_recore_part(app, figures.open_tasks), "unknown_tasks": unknown},
         "last_errors": errors,
+        # sold at the register, but Yahoo refused 早期終了: staff must act now (popup, badge)
+        "early_end_blocked": blocked,
         # the shop's facts file (data dir): none, applied or refused with its line
         "facts": _facts_part(app),
         # which PC leads (runs the syncs, the outbox and the task poll) on a shared database

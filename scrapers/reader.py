@@ -34,6 +34,7 @@ from scrapers import parse
 from scrapers.errors import ItemError, LayoutChanged, SessionExpired, StoreUnavailable
 from scrapers.facts import ListFacts, StoreUrls
 from scrapers.parse import LOGIN_KINDS, ListPage, ListRow, OrderRow, PageKind
+from scrapers.priority import PriorityLimiter
 from scrapers.session import BrowserSession
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,9 @@ class StoreReader:
         self.timeout = timeout
         self.cookies: list[dict[str, Any]] | None = None
         self.fetched: list[str] = []
-        self._sem = asyncio.Semaphore(concurrency)
-        self._render_sem = asyncio.Semaphore(RENDER_CONCURRENCY)
+        # urgent requests (an 早期終了 after a sale at the register) pass the pages queued here
+        self.limiter = PriorityLimiter(concurrency)
+        self._render_sem = PriorityLimiter(RENDER_CONCURRENCY)
         self._renew_lock = asyncio.Lock()
         self._generation = 0
         self._discovered = False
@@ -170,7 +172,7 @@ class StoreReader:
             if attempt:
                 await asyncio.sleep(self.retry_delay * attempt)
             try:
-                async with self._sem:
+                async with self.limiter.slot():
                     async with self.http.request(
                         method,
                         url,
@@ -331,7 +333,7 @@ class StoreReader:
     async def _render(self, lst: ListFacts, url: str) -> ListPage[ListRow]:
         """One list page opened in the browser: from the JSON it loads when the facts know its
         keys (and then the next pages come from that JSON over HTTP), else from what it shows."""
-        async with self._render_sem, self.browser.use() as context:
+        async with self._render_sem.slot(), self.browser.use() as context:
             page = await context.new_page()
             answers: list[Response] = []
 

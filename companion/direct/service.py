@@ -41,7 +41,7 @@ from playwright.async_api import Error as PlaywrightError
 from sqlalchemy import select
 
 from companion import confirmations
-from companion.cluster import mutex
+from companion.cluster import exclusive, mutex
 from companion.db.models import Batch, ListingRecord, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents, OpenIntent
 from companion.domain import Listing, ListingState
@@ -101,6 +101,11 @@ def intent_subject(record: ListingRecord, listing: Listing) -> str:
 
 def item_key(record: ListingRecord) -> str:
     return record.management_number or f"#{record.id}"
+
+
+def item_claim(key: str) -> str:
+    """The lock one item's store writes take (this listing, a sale at the register's 早期終了)."""
+    return f"direct-listing:{key}"
 
 
 class Pacer:
@@ -401,7 +406,7 @@ class _Run:
         """One item, its 管理番号 claimed across every companion on the database until it is
         recorded: another PC listing the same 管理番号 waits, then finds it listed."""
         claim = contextlib.AsyncExitStack()
-        await claim.enter_async_context(mutex(self.db, f"direct-listing:{item_key(record)}"))
+        await claim.enter_async_context(exclusive(self.db, item_claim(item_key(record))))
         recording: Awaitable[None] | None = None
         try:
             recording = await self._one_claimed(context, form, record)

@@ -11,6 +11,9 @@ table (`companion.tables`) maps ReCORE's real names to the connector's handlers;
 is handled at the first poll after its alias is added. An order task that carries only ReCORE's
 `ec_order_id` gets its `mall_order_id` from `GET /ec/orders?ids=`. A handler that raises leaves
 its task `new` (tried again next poll; after `MAX_HANDLER_ERRORS` tries it is reported failed).
+A sale at the register (`URGENT_TYPES`) goes first in its poll and its report is sent at once; the
+loop polls again soon after a poll that took in new tasks (`FOLLOW_UP_SECONDS`) and runs the
+`after_poll` work (the sync feature retries the urgent tasks it left open) after each poll.
 
 Registering a handler (the sync feature does this for SHIP_ORDER, CANCEL_ORDER, DELETE_INVENTORY …)::
 
@@ -83,6 +86,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_HANDLER_ERRORS = 3
+# A sale at the register (the double-sale guard): handled before the other tasks of a poll, its
+# report sent at once, and, when left open (Yahoo unreachable, 確認中), tried again after each poll.
+URGENT_TYPES = (rc.DELETE_INVENTORY,)
+# After a poll that took in new tasks the next one comes this soon (capped by the interval): sales
+# at the register come in bursts, and this is far below ReCORE's 5 requests/s per endpoint.
+FOLLOW_UP_SECONDS = 2.0
 FETCH_CHUNK = 50  # tasks whose listings are fetched together before they are handled in order
 FETCH_CONCURRENCY = 5  # enough to keep the 5 requests/s bucket busy over a slow link
 # Taken in by the intake while the listing is not on Yahoo yet (the data is simply refetched).
@@ -168,6 +177,9 @@ class Gateway:
         self.last_poll_at: datetime | None = None
         self.last_success_at: datetime | None = None
         self.last_error: dict[str, str] | None = None
+        # run after each poll of the loop, outside the poll's lock (the sync feature retries the
+        # urgent tasks it left open)
+        self.after_poll: list[Callable[[], Awaitable[object]]] = []
 
     # -- registration ------------------------------------------------------------------------------
     def register_handler(self, task_type: str, handler: TaskHandler) -> None:
@@ -197,8 +209,9 @@ class Gateway:
         failures = 0
         while True:
             self._wake.clear()
+            new = 0
             try:
-                await self.poll_once()
+                new = (await self.cycle()).new
                 failures = 0 if self.last_error is None else failures + 1
             except asyncio.CancelledError:
                 raise
@@ -206,10 +219,24 @@ class Gateway:
                 log.exception("gateway poll failed unexpectedly")
                 failures += 1
             sleep = min(interval * (2 ** min(failures, 4)), 600.0) if failures else interval
+            if new and not failures:
+                sleep = min(sleep, FOLLOW_UP_SECONDS)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=sleep)
             except TimeoutError:
                 pass
+
+    async def cycle(self) -> PollResult:
+        """One turn of the loop: a poll, then the `after_poll` work."""
+        result = await self.poll_once()
+        for work in self.after_poll:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("gateway: work after the poll failed")
+        return result
 
     @contextlib.asynccontextmanager
     async def between_polls(self) -> AsyncIterator[None]:
@@ -253,6 +280,7 @@ class Gateway:
                 # an unknown one waits, quietly, until an alias (or a release) gives it a handler
                 if t.state == "new" or self._pick(t) is not None
             ]
+        todo = self._urgent_first(todo)
         stopped = False
         for start in range(0, len(todo), FETCH_CHUNK):
             chunk = todo[start : start + FETCH_CHUNK]
@@ -266,6 +294,8 @@ class Gateway:
                     result.deferred += 1
                     stopped = True
                     break
+                if outcome in ("handled", "failed") and self.canonical(task.type) in URGENT_TYPES:
+                    self._send_now()
                 if outcome == "failed":
                     result.failed += 1
                 elif outcome == "deferred":
@@ -281,6 +311,29 @@ class Gateway:
                 self.outbox.wake()
         self.last_success_at = utcnow()
         return result
+
+    def _urgent_first(self, todo: list[RecoreTask]) -> list[RecoreTask]:
+        """`URGENT_TYPES` first, oldest first; one that follows another task of the same listing
+        keeps its place after it (a DELETE after its listing's CREATE)."""
+        urgent: list[RecoreTask] = []
+        rest: list[RecoreTask] = []
+        seen: set[int] = set()
+        for task in todo:
+            listing = task.ec_inventory_id
+            if self.canonical(task.type) in URGENT_TYPES and (
+                listing is None or listing not in seen
+            ):
+                urgent.append(task)
+            else:
+                rest.append(task)
+            if listing is not None:
+                seen.add(listing)
+        return urgent + rest
+
+    def _send_now(self) -> None:
+        """The report of an urgent task leaves now, not after the rest of the poll."""
+        if self.outbox is not None:
+            self.outbox.wake()
 
     async def _poll_failed(self, exc: RecoreError) -> None:
         first = self.last_error is None or self.last_error.get("message_en") != exc.message_en

@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -422,6 +422,16 @@ class Outbox:
                 if task is not None:
                     task.state = "reported"
                     task.reported_at = row.delivered_at
+                    # the last step of a task's path, measured in real use (history shows it too)
+                    seen = task.received_at
+                    if seen is not None and seen.tzinfo is None:
+                        seen = seen.replace(tzinfo=UTC)
+                    log.info(
+                        "task %s (%s) reported to ReCORE %.1f s after the poll saw it",
+                        task.id,
+                        task.type,
+                        (row.delivered_at - seen).total_seconds() if seen else -1.0,
+                    )
 
     async def _reject(self, msg: OutboxMessage, exc: RecoreRejected) -> None:
         what = _describe(msg)

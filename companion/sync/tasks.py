@@ -17,23 +17,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
 from companion import confirmations
+from companion.cluster import exclusive
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
+from companion.direct.service import item_claim
 from companion.domain import ListingState
-from companion.keys import CONFIG, DB, EVENTS, GATEWAY, STORE, TABLES
+from companion.keys import CONFIG, DB, EVENTS, GATEWAY, HISTORY, STORE, TABLES
 from companion.listing.intake import Sources, keep_sources
 from companion.listing.validation import validate_listing
 from companion.recore import client as rc
-from companion.recore.gateway import TaskContext, task_context
+from companion.recore.gateway import URGENT_TYPES, TaskContext, task_context
 from scrapers.errors import ScraperError
 from scrapers.listing import ItemActions
 from scrapers.orders import OrderActions
+from scrapers.priority import urgent
 from scrapers.reader import StoreReader
 
 log = logging.getLogger(__name__)
@@ -194,67 +198,123 @@ def delete_handler(app: web.Application) -> Handler:
             return
         if await _still_checking(app, ctx, mn, "end"):
             return
-        actions = await _item_actions(app)
-        states = actions.facts.items
-        items = await actions.reader.find_items(mn)
-        selling = [i for i in items if i.status == states.status_selling]
-        sold = [i for i in items if i.status == states.status_sold]
-        if any(i.status == states.status_registered for i in items) and not selling:
-            # in a 競りナビ folder, never started: it must not be started now (a double sale)
-            await app[EVENTS].error(
-                "sync",
-                f"管理番号 {mn} は店頭などで販売されました。競りナビのフォルダに登録済み（未出品）の"
-                "この商品は出品開始せず、競りナビの商品管理で削除してください。",
-                f"{mn} was sold elsewhere; its registered 競りナビ item must not be started",
-            )
-        if not selling:
-            if sold:
-                ids = "、".join(i.auction_id or "?" for i in sold)
-                await ctx.fail(
-                    f"管理番号 {mn} はヤフオクですでに落札されています（オークション {ids}）。"
-                    "二重販売になっていないか確認してください。",
-                    {"management_number": ["ヤフオクで落札済み"]},
-                )
-                return
-            # not (or no longer) on Yahoo: withdraw it here so it is never listed
-            rec.state = ListingState.ENDED
-            await ctx.succeed({})
-            return
-        if await confirmations.hold_task(
-            app,
-            ctx,
-            confirmations.YAHOO_END,
-            item=f"管理番号 {mn}「{rec.title or ''}」",
-            values={"管理番号": mn, "オークションID": [i.auction_id for i in selling]},
-        ):
-            return
-        # durable before the press (its own commit, before this task writes anything)
-        intent = await _intents(app).record(
-            mn, "end", "早期終了", listing_id=rec.id, task_id=ctx.task_id
-        )
-        for item in selling:
-            result = await actions.end_early(item)
-            await _resolve(ctx, intent, DONE if result.ok else FAILED)
-            if not result.ok:
-                with_bids = any(
-                    t in result.message for t in actions.facts.edit.cannot_end_with_bids_texts
-                )
-                message = (
-                    f"管理番号 {mn} のオークション {item.auction_id} には入札があるため、"
-                    "早期終了できません。ヤフオク!ストアで入札の取り消しなどを行ってください。"
-                    if with_bids
-                    else result.message
-                )
-                await ctx.fail(message, {"management_number": [message]})
-                return
-            snap = await s.get(AuctionSnapshot, item.auction_id) if item.auction_id else None
-            if snap is not None:
-                snap.state = "ended"
-                snap.reported_state = "ended"
-        rec.state = ListingState.ENDED
-        await ctx.succeed({})
+        # never beside a direct listing of the same item (it waits for that one item, then
+        # finds it listed and ends it); the double-sale guard goes before the pages a sync or a
+        # listing has queued
+        async with exclusive(app[DB], item_claim(mn)):
+            with urgent():
+                await _end_on_yahoo(app, ctx, rec, mn)
 
     return guarded(delete)
+
+
+async def _end_on_yahoo(
+    app: web.Application, ctx: TaskContext, rec: ListingRecord, mn: str
+) -> None:
+    """DELETE_INVENTORY for an item that may be on Yahoo: find it and press 早期終了."""
+    s = ctx.session
+    task = await s.get(RecoreTask, ctx.task_id)
+    seen = _aware(task.received_at) if task is not None else None
+    actions = await _item_actions(app)
+    states = actions.facts.items
+    items = await actions.reader.find_items(mn)
+    selling = [i for i in items if i.status == states.status_selling]
+    sold = [i for i in items if i.status == states.status_sold]
+    if any(i.status == states.status_registered for i in items) and not selling:
+        # in a 競りナビ folder, never started: it must not be started now (a double sale)
+        await app[EVENTS].error(
+            "sync",
+            f"管理番号 {mn} は店頭などで販売されました。競りナビのフォルダに登録済み（未出品）の"
+            "この商品は出品開始せず、競りナビの商品管理で削除してください。",
+            f"{mn} was sold elsewhere; its registered 競りナビ item must not be started",
+        )
+    if not selling:
+        if sold:
+            ids = "、".join(i.auction_id or "?" for i in sold)
+            await ctx.fail(
+                f"管理番号 {mn} はヤフオクですでに落札されています（オークション {ids}）。"
+                "二重販売になっていないか確認してください。",
+                {"management_number": ["ヤフオクで落札済み"]},
+            )
+            return
+        # not (or no longer) on Yahoo: withdraw it here so it is never listed
+        rec.state = ListingState.ENDED
+        await ctx.succeed({})
+        return
+    if await confirmations.hold_task(
+        app,
+        ctx,
+        confirmations.YAHOO_END,
+        item=f"管理番号 {mn}「{rec.title or ''}」",
+        values={"管理番号": mn, "オークションID": [i.auction_id for i in selling]},
+    ):
+        return
+    # durable before the press (its own commit, before this task writes anything)
+    intent = await _intents(app).record(
+        mn, "end", "早期終了", listing_id=rec.id, task_id=ctx.task_id
+    )
+    started = utcnow()
+    for item in selling:
+        result = await actions.end_early(item)
+        await _resolve(ctx, intent, DONE if result.ok else FAILED)
+        _log_steps(ctx.task_id, mn, item.auction_id, seen, started, result.ok)
+        if not result.ok:
+            with_bids = any(
+                t in result.message for t in actions.facts.edit.cannot_end_with_bids_texts
+            )
+            message = blocked_message(mn, item.auction_id) if with_bids else result.message
+            await ctx.fail(message, {"management_number": [message]})
+            if with_bids:
+                _tell_staff_now(app)
+            return
+        snap = await s.get(AuctionSnapshot, item.auction_id) if item.auction_id else None
+        if snap is not None:
+            snap.state = "ended"
+            snap.reported_state = "ended"
+    rec.state = ListingState.ENDED
+    await ctx.succeed({})
+
+
+def blocked_message(mn: str, auction_id: str | None) -> str:
+    """What staff read (popup, notification, alert, ReCORE's task) when bids stop 早期終了."""
+    return (
+        f"管理番号 {mn} のオークション {auction_id or '?'} には入札があるため、早期終了できません。"
+        "店頭で売れた商品なので、このままでは二重販売になります。"
+        "ヤフオク!ストアの管理画面で入札者に連絡して入札を取り消し、オークションを終了してください。"
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _log_steps(
+    task_id: str,
+    mn: str,
+    auction_id: str | None,
+    seen: datetime | None,
+    started: datetime,
+    ok: bool,
+) -> None:
+    """Each step of a sale at the register, measured in real use (the history keeps them too)."""
+    now = utcnow()
+    log.info(
+        "early end of %s (auction %s, task %s): %s on Yahoo; started %.1f s after the poll saw "
+        "the task, Yahoo answered %.1f s later",
+        mn,
+        auction_id,
+        task_id,
+        "ended" if ok else "refused",
+        (started - seen).total_seconds() if seen is not None else -1.0,
+        (now - started).total_seconds(),
+    )
+
+
+def _tell_staff_now(app: web.Application) -> None:
+    """The history pass that raises the alert and feeds the popup and the badge runs at once."""
+    recorder = app.get(HISTORY)
+    if recorder is not None:
+        recorder.wake()
 
 
 def update_handler(app: web.Application) -> Handler:
@@ -346,12 +406,30 @@ def register_handlers(app: web.Application) -> None:
     for task_type, handler in handlers(app).items():
         gateway.register_handler(task_type, handler)
 
+    async def retry_urgent() -> int:
+        return await retry_open_tasks(app, only=URGENT_TYPES)
 
-async def retry_open_tasks(app: web.Application) -> int:
-    """Tasks of ours left open because Yahoo could not be reached: try each once more."""
+    # a sale at the register left open (Yahoo unreachable, 確認中) is tried again after the next
+    # poll, not only at the next sync
+    gateway.after_poll.append(retry_urgent)
+
+
+async def retry_open_tasks(app: web.Application, only: tuple[str, ...] | None = None) -> int:
+    """Tasks of ours left open because Yahoo could not be reached: try each once more (`only`:
+    of these types). One pass at a time, never beside a poll: a task is handled by one hand."""
+    gateway = app.get(GATEWAY)
+    if gateway is None:
+        return await _retry_open_tasks(app, only)
+    async with gateway.between_polls():
+        return await _retry_open_tasks(app, only)
+
+
+async def _retry_open_tasks(app: web.Application, only: tuple[str, ...] | None) -> int:
     db = app[DB]
     gateway = app.get(GATEWAY)
     table = handlers(app)
+    if only is not None:
+        table = {kind: handler for kind, handler in table.items() if kind in only}
     canonical = gateway.canonical if gateway is not None else (lambda t: t)
     rules = await app[TABLES].listing_rules() if app.get(TABLES) is not None else None
     async with db.session() as s:

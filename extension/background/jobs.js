@@ -112,7 +112,8 @@ async function pollInner() {
       await noteCompanion(true);
       const runningJobs = status?.running_jobs ?? [];
       running = runningJobs.filter((job) => job.state !== "paused").length;
-      lastErrors = status?.last_errors ?? [];
+      // a register sale whose early end Yahoo refused counts like an unseen error until seen
+      lastErrors = [...(status?.last_errors ?? []), ...(status?.early_end_blocked ?? [])];
       await checkWatched(conn, runningJobs);
     } catch (err) {
       // Companion stopped or token revoked: the popup explains; the badge only drops the count.

@@ -3,6 +3,7 @@ import { localize, pickServerText, t, uiLang } from "../common/i18n.js";
 import { MSG } from "../common/protocol.js";
 import { parseTime } from "../common/time.js";
 import { ask, formatTime } from "../ui/messaging.js";
+import { renderBlocked } from "./blocked.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 1500;
@@ -472,6 +473,8 @@ function renderStatus(status, notes) {
   else if (shownErrorTotal !== null && shownErrorTotal !== errorCount) showListingErrors().catch(() => {});
   renderOutboxAge(status?.outbox);
   renderChecking(status?.checking ?? []);
+  const blocked = status?.early_end_blocked ?? [];
+  renderBlocked(blocked);
   renderLeader(status?.cluster);
   renderConfirmations(status?.confirmations);
   const sync = status?.sync ?? {};
@@ -489,7 +492,7 @@ function renderStatus(status, notes) {
   if (sync.last_error) entries.push({ at: sync.last_run_at, text: pickServerText(sync.last_error) });
   entries.sort((a, b) => (parseTime(b.at) || 0) - (parseTime(a.at) || 0));
   // Errors newly on screen while the popup is open count as seen (the badge's "!" goes).
-  const newest = Math.max(0, ...entries.map((entry) => parseTime(entry.at) || 0));
+  const newest = Math.max(0, ...[...entries, ...blocked].map((entry) => parseTime(entry.at) || 0));
   if (newestShownError === null) newestShownError = newest; // load() marks these seen
   else if (newest > newestShownError) {
     newestShownError = newest;

@@ -68,6 +68,27 @@ HELD_SUBMITS: web.AppKey[set[asyncio.Future[Any]]] = web.AppKey("held_submits", 
 # Yahoo. The /_sandbox/ controls and the browser's favicon are not reads.
 READS: web.AppKey[collections.Counter[str]] = web.AppKey("reads", collections.Counter)
 NOT_READS = ("/_sandbox", "/favicon.ico")
+# fault hold_lists: reads of whole lists (selling, sold, orders, the item list without a keyword
+# search) wait here until released: a long sync kept busy, while searches and item pages answer.
+# HELD_LISTS: [waiting now, ever held]
+LIST_GATE: web.AppKey[asyncio.Event] = web.AppKey("list_gate", asyncio.Event)
+HELD_LISTS: web.AppKey[list[int]] = web.AppKey("held_lists", list)
+# 早期終了 presses received, by auction id (a double press after a crash shows as 2)
+END_PRESSES: web.AppKey[dict[str, int]] = web.AppKey("end_presses", dict)
+WHOLE_LISTS = ("/serinavi/selling", "/serinavi/sold-list", "/order/manage/index")
+
+
+def reads_a_whole_list(request: web.Request) -> bool:
+    path = request.path
+    if request.method != "GET":
+        return False
+    if path.endswith(WHOLE_LISTS):
+        return True
+    return (
+        path.startswith("/serinavi/items")
+        and path.count("/") == 2
+        and not (request.query.get("keyword", "").strip())
+    )
 
 
 async def complete_submit(request: web.Request, create: Callable[[], Item]) -> Item:
@@ -243,6 +264,15 @@ async def faults_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     if request.method == "GET":
         request.app[READS][request.path] += 1
+    gate = request.app[LIST_GATE]
+    if not gate.is_set() and reads_a_whole_list(request):
+        held = request.app[HELD_LISTS]
+        held[0] += 1
+        held[1] += 1
+        try:
+            await gate.wait()
+        finally:
+            held[0] -= 1
     world = world_of(request)
     latency = int(world.faults.get("latency_ms") or 0)
     if latency > 0:
@@ -947,6 +977,8 @@ async def item_end(request: web.Request) -> web.StreamResponse:
             {"title": "エラー", "message": "商品が見つかりません。"},
             status=404,
         )
+    presses = request.app[END_PRESSES]
+    presses[str(item.auction_id)] = presses.get(str(item.auction_id), 0) + 1
     problem = world.end_early(item)
     if problem is None:
         raise web.HTTPSeeOther(edit_url(item) + "&saved=ended")
@@ -1324,6 +1356,7 @@ async def sb_state(request: web.Request) -> web.Response:
         "duplicates": {k: v for k, v in listing_counts.items() if v > 1},
         # GET requests for pages and JSON since the sandbox started (`reads` in docs)
         "reads": {"total": sum(request.app[READS].values()), "by_path": dict(request.app[READS])},
+        "early_end_presses": dict(request.app[END_PRESSES]),
     }
     if request.query.get("auction_ids"):
         # only these auctions (a benchmark watching a few among thousands)
@@ -1396,7 +1429,7 @@ async def sb_bulk(request: web.Request) -> web.Response:
 async def sb_faults(request: web.Request) -> web.Response:
     world = world_of(request)
     body = await json_body(request)
-    known = set(default_faults()) | {"expire_sessions", "reset", "hold_submits"}
+    known = set(default_faults()) | {"expire_sessions", "reset", "hold_submits", "hold_lists"}
     unknown = set(body) - known
     if unknown:
         return bad(f"unknown fault switches: {sorted(unknown)}")
@@ -1426,6 +1459,9 @@ async def sb_faults(request: web.Request) -> web.Response:
     if "hold_submits" in body:  # true: 出品する waits; false: the held ones complete
         gate = request.app[SUBMIT_GATE]
         gate.clear() if body["hold_submits"] else gate.set()
+    if "hold_lists" in body:  # true: whole-list reads wait; false: the held ones answer
+        lists = request.app[LIST_GATE]
+        lists.clear() if body["hold_lists"] else lists.set()
     if body.get("expire_sessions"):
         expired = world.expire_sessions()
     world.touch()
@@ -1434,6 +1470,8 @@ async def sb_faults(request: web.Request) -> web.Response:
             "faults": world.faults,
             "expired_sessions": expired,
             "held_submits": len(request.app[HELD_SUBMITS]),
+            "held_lists": request.app[HELD_LISTS][0],
+            "held_lists_total": request.app[HELD_LISTS][1],
         }
     )
 
@@ -1591,6 +1629,10 @@ def create_app(
     app[SUBMIT_GATE].set()
     app[HELD_SUBMITS] = set()
     app[READS] = collections.Counter()
+    app[LIST_GATE] = asyncio.Event()
+    app[LIST_GATE].set()
+    app[END_PRESSES] = {}
+    app[HELD_LISTS] = [0, 0]  # waiting now, held since the start
     loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES))
     if world == "next":
         # a template of the same name under templates/next/ replaces the classic one, which

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from tests.alerts.standins import CHATWORK, CHATWORK_ROOM, CHATWORK_TOKEN, chatwork_app
 from tests.conftest import free_port
 from tests.extension.conftest import CLI, ENV, ROOT, Companion, ExtensionBrowser
+from tests.extension.test_badge import wait_for_badge
 
 pytestmark = pytest.mark.browser
 
@@ -174,3 +175,36 @@ def test_history_is_saved_as_csv_for_excel(ext_browser: ExtensionBrowser, shop: 
     assert lines[0].startswith("日時,種類,結果,管理番号")
     assert len(lines) == 2 and ",A-0904,x100000904," in lines[1]
     page.close()
+
+
+def test_a_refused_early_end_is_told_at_once_in_the_popup_and_on_the_badge(
+    ext_browser: ExtensionBrowser, shop: Companion
+) -> None:
+    """Sold at the register, but the auction has bids: a notification once, "!" on the toolbar,
+    and the popup's first lines name the item and what to do, until the auction has ended."""
+    ext_browser.pair(shop)
+    ext_browser.open("popup.html").close()  # whatever happened before counts as seen
+    poll(ext_browser)
+    assert ext_browser.send({"type": "refreshBadge"})["data"]["unseen"] == 0
+
+    happen(shop, "blocked=905,A-0905,x100000905")
+    assert poll(ext_browser) == {"shown": 1}  # the alert, once
+    assert poll(ext_browser) == {"shown": 0}
+    assert ext_browser.send({"type": "refreshBadge"})["data"]["unseen"] == 1
+    assert ext_browser.worker.evaluate("chrome.action.getBadgeText({})") == "!"
+
+    popup = ext_browser.open("popup.html")
+    section = popup.locator("#blocked-section")
+    expect(section).to_be_visible()
+    assert "オークションを終了できませんでした" in section.locator("h2").inner_text()
+    item = section.locator("#blocked li", has_text="A-0905")
+    expect(item).to_have_count(1)
+    assert "x100000905" in item.inner_text() and "入札があるため" in item.inner_text()
+    assert "入札を取り消し" in section.inner_text()  # what to do next, in plain words
+    # seen in the popup: the badge clears, the lines stay while the auction runs
+    wait_for_badge(ext_browser, "")
+    assert ext_browser.send({"type": "refreshBadge"})["data"]["unseen"] == 0
+    popup.close()
+    popup = ext_browser.open("popup.html")
+    expect(popup.locator("#blocked li", has_text="A-0905")).to_have_count(1)
+    popup.close()

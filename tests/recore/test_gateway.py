@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from sqlalchemy import func, select
@@ -285,3 +287,30 @@ async def test_relisting_after_the_end_brings_it_back_to_pending(
         record = await s.get(ListingRecord, created["id"])
     assert record.state == "waiting" and record.batch_id is None
     assert record.auction_id is None and record.auction_url is None
+
+
+async def test_a_poll_that_took_in_tasks_is_followed_soon_by_another(
+    sandbox: Sandbox, db: Database, gateway: Gateway
+) -> None:
+    """Sales at the register come in bursts: after a poll that took in new tasks the loop looks
+    again within seconds, not after its whole interval (here an hour)."""
+    await sandbox.create_listings(valid_item("B-0001"))
+    loop = asyncio.create_task(gateway.run(interval=3600))
+    try:
+        for _ in range(600):
+            if len(await _rows(db, RecoreTask)) == 1:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the first poll took nothing in")
+        await sandbox.create_listings(valid_item("B-0002"))  # the next sale, just after it
+        for _ in range(1200):  # a guard against a wait of the whole interval, not a measure
+            if len(await _rows(db, RecoreTask)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the second task waited for the whole interval")
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop

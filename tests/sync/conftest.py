@@ -74,15 +74,19 @@ class Hub:
         by_endpoint = state["requests"]["by_endpoint"]
         return sum(n for name, n in by_endpoint.items() if name.startswith("POST "))
 
-    async def run_sync(self) -> dict[str, Any]:
-        """同期開始 through the API, waiting for the job; returns the job."""
+    async def start_sync(self) -> str:
+        """同期開始 through the API; returns the job id at once."""
         from tests.conftest import pair_client
 
         if not hasattr(self, "_auth"):
             self._auth = {"Authorization": f"Bearer {await pair_client(self.client)}"}
         resp = await self.client.post("/api/v1/sync", headers=self._auth)
         assert resp.status == 202, await resp.text()
-        job_id = (await resp.json())["job_id"]
+        return str((await resp.json())["job_id"])
+
+    async def run_sync(self) -> dict[str, Any]:
+        """同期開始 through the API, waiting for the job; returns the job."""
+        job_id = await self.start_sync()
         await self.app[JOBS].wait(job_id)
         job = await self.app[JOBS].get(job_id)
         assert job is not None
@@ -119,7 +123,13 @@ def make_hub(
     yahoo_server: TestServer,
     recore_server: TestServer,
 ) -> Any:
-    async def factory(*, workers: bool = False, all_features: bool = False, **config: Any) -> Hub:
+    async def factory(
+        *,
+        workers: bool = False,
+        all_features: bool = False,
+        store: StoreOptions | None = None,
+        **config: Any,
+    ) -> Hub:
         from companion.sync import service as sync
 
         app = create_app(
@@ -138,7 +148,7 @@ def make_hub(
             rate=100.0,
         )
         app[SYNC_OPTIONS] = SyncOptions(deliver_wait=5.0)
-        app[STORE_OPTIONS] = StoreOptions(retry_delay=0.01)
+        app[STORE_OPTIONS] = store or StoreOptions(retry_delay=0.01)
         client = await aiohttp_client(app)
         await configure(app, yahoo_server, recore_server)
         await app[RECORE].rebuild()
