@@ -99,6 +99,9 @@ async def build_upload_zip(
         nonlocal done
         for item in pending:
             images, errs = await image_store.prepare_listing(item)
+            # a listing whose images are all cached never suspends: give the loop a turn so the
+            # companion's API answers while a large batch is looked up
+            await asyncio.sleep(0)
             done += 1
             if on_progress is not None:
                 on_progress(done, total)
