@@ -148,6 +148,8 @@ async def run_child(
         "--out",
         str(out),
     ] + (["--fsync"] if fsync else [])
+    # like run_zip: no earlier output to replace (freeing its pages is not part of the build)
+    await asyncio.to_thread(out.unlink, missing_ok=True)
     # The image server lives in this event loop: wait without blocking it.
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
     stdout, _ = await proc.communicate()
