@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import time
 import uuid
 import zipfile
@@ -172,6 +171,10 @@ def _write_zip_atomic(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
     date_time = time.localtime()[:6]
+    # one buffer for every image, read into straight from the file (unbuffered): no new 1 MB
+    # object and no extra copy per image
+    chunk = bytearray(COPY_CHUNK)
+    chunk_view = memoryview(chunk)
     try:
         with tmp.open("wb") as raw:
             with zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
@@ -183,8 +186,9 @@ def _write_zip_atomic(
                     for name, path, size in entry.images:
                         info = _zipinfo(name, date_time, zipfile.ZIP_STORED)
                         info.file_size = size  # lets zipfile pick zip64 headers up front
-                        with open(path, "rb") as src, zf.open(info, "w") as dest:
-                            shutil.copyfileobj(src, dest, COPY_CHUNK)
+                        with open(path, "rb", buffering=0) as src, zf.open(info, "w") as dest:
+                            while count := src.readinto(chunk):
+                                dest.write(chunk_view[:count])
                 timings["copy"] = time.perf_counter() - started
                 started = time.perf_counter()
             raw.flush()

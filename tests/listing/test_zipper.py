@@ -10,7 +10,7 @@ import pytest
 
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
-from companion.listing.zipper import _Entry, _write_zip_atomic, build_upload_zip
+from companion.listing.zipper import COPY_CHUNK, _Entry, _write_zip_atomic, build_upload_zip
 from tests.listing.conftest import ImageServer, image_bytes, make_listing
 
 
@@ -134,11 +134,13 @@ async def test_a_build_from_the_cache_holds_what_the_first_build_held(
         "a.jpg": image_bytes("JPEG", (30, 20)),
         "b.png": image_bytes("PNG", (30, 20)),
         "c.webp": image_bytes("WEBP", (30, 20)),
+        "d.png": image_bytes("PNG", (700, 600), noise=True),  # more than one copy chunk
     }
+    assert len(image_server.files["d.png"]) > COPY_CHUNK
     url = image_server.url
     items = [
         make_listing(1, image_urls=[url("a.jpg"), url("b.png")]),
-        make_listing(2, image_urls=[url("c.webp"), url("a.jpg")]),
+        make_listing(2, image_urls=[url("c.webp"), url("a.jpg"), url("d.png")]),
     ]
     zips = []
     for n in (1, 2):  # the first build fetches and checks, the second finds everything cached
@@ -149,7 +151,7 @@ async def test_a_build_from_the_cache_holds_what_the_first_build_held(
         assert result.path is not None
         zips.append(zipfile.ZipFile(result.path))
         requests = sum(image_server.hits.values())
-    assert store.stats["fetched"] == 0 and requests == 3  # the second build asked for nothing
+    assert store.stats["fetched"] == 0 and requests == 4  # the second build asked for nothing
     first, second = zips
     assert first.namelist() == second.namelist()
     assert first.read("batch.csv") == second.read("batch.csv")
@@ -162,5 +164,6 @@ async def test_a_build_from_the_cache_holds_what_the_first_build_held(
             b.external_attr,
         )
         assert first.read(a) == second.read(b)
+    assert second.read("A-0002_3.png") == image_server.files["d.png"]
     for zf in zips:
         zf.close()
