@@ -11,7 +11,9 @@ What it does (and what it does not):
    interpreter's start-up and imports are not counted), against `zip -0 -q -j` of the same image
    files plus the same CSV, timed as a whole process. Both without fsync (zip does not fsync);
    the builder's default (with fsync) is timed too and printed. Median of --repeat runs each,
-   os.sync() before every timed run. The timings are disk-bound: on a busy machine they vary;
+   os.sync() before every timed run. The timings are disk-bound: on a busy machine they vary.
+   Where the builder's time goes is printed from its own stage timers (`ZipResult.timings`:
+   validation, image cache look-ups, CSV, copying the images, finishing the file);
 4. peak RSS (VmHWM) of the builder in a fresh child process at 100 and at 1,000 listings (the
    1,000-listing run re-uses the images round-robin, so the zip is 1,000 × images files).
 Last line: ``zip_ratio=<ours/zip> rss_growth_mb=<MB>``. Targets: ratio ≤ 1.25, growth ≤ 20 MB.
@@ -42,6 +44,15 @@ from companion.listing.images import ImageStore  # noqa: E402
 from companion.listing.zipper import build_upload_zip  # noqa: E402
 
 ZIP = "/usr/bin/zip"
+# build_upload_zip's stages (ZipResult.timings), timed inside the real code path
+STAGES = {
+    "validation": "validate_batch (every rule of every listing)",
+    "images": "image cache look-ups (URL entry, check record, blob) per listing",
+    "csv": "CSV rows encoded (cp932) and deflated into the zip",
+    "copy": "image files read and stored in the zip (headers, CRC, data)",
+    "finish": "central directory, flush, rename",
+    "rest": "outside the stages: the hand-off to the writer thread, the event loop's turns",
+}
 
 
 def make_images(folder: Path, count: int) -> list[Path]:
@@ -113,6 +124,7 @@ async def child(args: argparse.Namespace) -> None:
                 "first_error": next((e.message_en for e in result.all_errors()), None),
                 "bytes": result.size_bytes,
                 "stats": stats,
+                "timings": result.timings,
             }
         )
     )
@@ -137,6 +149,8 @@ async def run_child(
         "--out",
         str(out),
     ] + (["--fsync"] if fsync else [])
+    # like run_zip: no earlier output to replace (freeing its pages is not part of the build)
+    await asyncio.to_thread(out.unlink, missing_ok=True)
     # The image server lives in this event loop: wait without blocking it.
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE)
     stdout, _ = await proc.communicate()
@@ -219,6 +233,7 @@ async def main(args: argparse.Namespace) -> None:
             csv_path.write_bytes(yf.csv_bytes(items))
 
             ours, ours_fsync, theirs = [], [], []
+            stages: list[dict[str, float]] = []
             zip_rss_kb = 0
             for _ in range(args.repeat):
                 # Flush earlier runs' dirty pages first (outside the timings): both tools then
@@ -230,6 +245,9 @@ async def main(args: argparse.Namespace) -> None:
                     args.listings, args, base_url, cache, work / "ours.zip", False
                 )
                 ours.append(run["seconds"])
+                # what no stage timer covers: the hand-off to the writer thread, the loop's turns
+                rest = run["seconds"] - sum(run["timings"].values())
+                stages.append({**run["timings"], "rest": rest})
                 os.sync()
                 run_f = await run_child(
                     args.listings, args, base_url, cache, work / "ours_f.zip", True
@@ -250,6 +268,16 @@ async def main(args: argparse.Namespace) -> None:
                 f"  ratio ours/zip = {ratio:.2f}   runs: ours {[round(x, 2) for x in ours]} "
                 f"zip {[round(x, 2) for x in theirs]}"
             )
+            print(
+                f"  where build_upload_zip's time goes (no fsync, each stage's median of "
+                f"{args.repeat}, so they need not add up to the total's median):"
+            )
+            for stage, what in STAGES.items():
+                times = [s.get(stage, 0.0) for s in stages]
+                print(
+                    f"    {stage:<10} {statistics.median(times):6.2f} s  "
+                    f"{statistics.median(times) / t_ours:4.0%}  {what}"
+                )
             for p in ("ours.zip", "ours_f.zip", "info.zip"):
                 (work / p).unlink(missing_ok=True)
 

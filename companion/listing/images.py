@@ -69,15 +69,17 @@ def _sha_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def _write_json_atomic(path: str | Path, data: dict[str, Any]) -> None:
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(path: str | Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -100,6 +102,7 @@ class ImageStore:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.root = Path(cache_dir)
+        self._root_str = str(self.root)
         for sub in ("urls", "blobs", "checked", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.concurrency = concurrency
@@ -136,13 +139,21 @@ class ImageStore:
 
     # --- paths --------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
-        return self.root / "blobs" / sha[:2] / sha
+        return Path(self._blob_str(sha))
+
+    # Plain strings for the per-image look-ups: pathlib's joins cost more than the reads do.
+    def _blob_str(self, sha: str) -> str:
+        return os.path.join(self._root_str, "blobs", sha[:2], sha)
 
     def _url_path(self, url: str) -> Path:
-        return self.root / "urls" / f"{_sha_hex(url.encode('utf-8', 'surrogatepass'))}.json"
+        return Path(self._url_str(url))
 
-    def _checked_path(self, sha: str) -> Path:
-        return self.root / "checked" / f"{sha}.json"
+    def _url_str(self, url: str) -> str:
+        name = f"{_sha_hex(url.encode('utf-8', 'surrogatepass'))}.json"
+        return os.path.join(self._root_str, "urls", name)
+
+    def _checked_path(self, sha: str) -> str:
+        return os.path.join(self._root_str, "checked", f"{sha}.json")
 
     # --- public -------------------------------------------------------------------------------
     async def get(self, url: str) -> PreparedImage:
@@ -158,7 +169,24 @@ class ImageStore:
         """All images of a listing (in order), or per-image errors (the listing then fails)."""
         urls = getattr(listing, "image_urls", None) or []
         urls = list(urls)[: yf.MAX_IMAGES] if isinstance(urls, list | tuple) else []
-        results = await asyncio.gather(*(self._get_any(u) for u in urls), return_exceptions=True)
+        # Images already fetched and checked come straight from the cache files, without a task
+        # each; only the rest go through `get` (download, check, one fetch per URL).
+        results: list[Any] = []
+        missing: list[int] = []
+        for n, url in enumerate(urls):
+            try:
+                hit: Any = self.cached(url) if isinstance(url, str) else None
+            except Exception as exc:  # noqa: BLE001 - sorted out below, like the gathered ones
+                hit = exc
+            if hit is None:
+                missing.append(n)
+            results.append(hit)
+        if missing:
+            fetched = await asyncio.gather(
+                *(self._get_any(urls[n]) for n in missing), return_exceptions=True
+            )
+            for n, result in zip(missing, fetched, strict=True):
+                results[n] = result
         images: list[PreparedImage] = []
         errors: list[ListingError] = []
         for n, result in enumerate(results, start=1):
@@ -249,8 +277,24 @@ class ImageStore:
             self.stats["cache_hits"] += 1
         return await self._checked(url, source_sha)
 
+    def cached(self, url: str) -> PreparedImage | None:
+        """The image for `url` when it was fetched and checked before (what `get` would return),
+        read from the cache files without a task or a thread; None when anything is missing (the
+        caller then uses `get`). Raises `ImageProblem` when the cached check found it unusable."""
+        if not url.startswith(("http://", "https://")):
+            return None
+        source_sha = self._cached_source(url)
+        if source_sha is None:
+            return None
+        record = self._cached_record(source_sha)
+        if record is None:
+            return None
+        self.stats["cache_hits"] += 1
+        return self._prepared(url, source_sha, record)
+
     def _cached_source(self, url: str) -> str | None:
-        entry = _read_json(self._url_path(url))
+        url_path = self._url_str(url)
+        entry = _read_json(url_path)
         if not entry or entry.get("url") != url or not isinstance(entry.get("sha256"), str):
             return None
         if (
@@ -258,11 +302,11 @@ class ImageStore:
             and time.time() - float(entry.get("fetched_at", 0)) > self.max_age
         ):
             return None
-        if not self.blob_path(entry["sha256"]).is_file():
+        if not os.path.isfile(self._blob_str(entry["sha256"])):
             return None
         # a hit counts as use: prune keeps what builds still need (its age is the mtime)
         with contextlib.suppress(OSError):
-            os.utime(self._url_path(url))
+            os.utime(url_path)
         return entry["sha256"]
 
     async def _download(self, url: str) -> str:
@@ -334,12 +378,26 @@ class ImageStore:
                 tmp.unlink()
 
     async def _checked(self, url: str, source_sha: str) -> PreparedImage:
-        record = _read_json(self._checked_path(source_sha))
-        if not record or record.get("version") != CHECK_VERSION or not self._record_ok(record):
+        record = self._cached_record(source_sha)
+        if record is None:
             async with self._cpu:
                 record = await asyncio.to_thread(self._check_blob, source_sha)
             if record.get("converted"):
                 self.stats["converted"] += 1
+        return self._prepared(url, source_sha, record)
+
+    def _cached_record(self, source_sha: str) -> dict[str, Any] | None:
+        """The stored check of a blob that is on disk, if it is current and its file is there."""
+        record = _read_json(self._checked_path(source_sha))
+        if (
+            not record
+            or record.get("version") != CHECK_VERSION
+            or not self._record_ok(record, source_sha)
+        ):
+            return None
+        return record
+
+    def _prepared(self, url: str, source_sha: str, record: dict[str, Any]) -> PreparedImage:
         if not record["ok"]:
             raise ImageProblem(record["rule"], record["ja"], f"{record['en']}: {url}")
         return PreparedImage(
@@ -353,8 +411,11 @@ class ImageStore:
             converted=bool(record["converted"]),
         )
 
-    def _record_ok(self, record: dict[str, Any]) -> bool:
-        return not record.get("ok") or self.blob_path(str(record.get("sha256"))).is_file()
+    def _record_ok(self, record: dict[str, Any], source_sha: str) -> bool:
+        # the source blob is on disk already (just fetched, or found by `_cached_source`)
+        if not record.get("ok") or record.get("sha256") == source_sha:
+            return True
+        return os.path.isfile(self._blob_str(str(record.get("sha256"))))
 
     def _check_blob(self, source_sha: str) -> dict[str, Any]:
         """Runs in a thread: decode fully, keep as is or normalise, remember the result."""

@@ -254,3 +254,37 @@ async def test_prune_drops_old_urls_and_unreferenced_blobs(
         hits = image_server.hits["img/old.webp"]
         again = await store.get(image_server.url("old.webp"))  # fetched anew
         assert image_server.hits["img/old.webp"] == hits + 1 and again.path.exists()
+
+
+async def test_cached_answers_from_disk_what_get_answered(
+    image_server: ImageServer, tmp_path: Path
+) -> None:
+    image_server.files = {
+        "a.jpg": image_bytes("JPEG"),
+        "b.webp": image_bytes("WEBP"),
+        "broken.jpg": b"\xff\xd8\xff\xe0 not an image",
+    }
+    url = image_server.url
+    async with ImageStore(tmp_path / "cache") as store:
+        assert store.cached(url("a.jpg")) is None  # never fetched: the caller has to `get` it
+        assert store.cached("ftp://example.com/a.jpg") is None  # `get` says why it is refused
+        a = await store.get(url("a.jpg"))
+        b = await store.get(url("b.webp"))
+        with pytest.raises(ImageProblem):
+            await store.get(url("broken.jpg"))
+    requests = sum(image_server.hits.values())
+
+    async with ImageStore(tmp_path / "cache") as store:
+        assert store.cached(url("a.jpg")) == a
+        assert store.cached(url("b.webp")) == b  # the converted JPEG, not the WebP
+        with pytest.raises(ImageProblem) as broken:
+            store.cached(url("broken.jpg"))
+        assert broken.value.rule == "image_broken"
+        assert store.stats["cache_hits"] == 3
+        # a blob gone from disk is no hit: `get` fetches or converts it again
+        b.path.unlink()
+        assert store.cached(url("b.webp")) is None
+        a.path.unlink()
+        assert store.cached(url("a.jpg")) is None
+        assert await store.get(url("b.webp")) == b
+    assert sum(image_server.hits.values()) == requests  # the WebP was converted again from disk

@@ -10,7 +10,7 @@ import pytest
 
 from companion.listing import yahoo_format as yf
 from companion.listing.images import ImageStore
-from companion.listing.zipper import _Entry, _write_zip_atomic, build_upload_zip
+from companion.listing.zipper import COPY_CHUNK, _Entry, _write_zip_atomic, build_upload_zip
 from tests.listing.conftest import ImageServer, image_bytes, make_listing
 
 
@@ -125,3 +125,45 @@ def test_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
         _write_zip_atomic(out, "x.csv", entries, yf.DEFAULT_PROFILE, fsync=False)
     assert out.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.zip"]
+
+
+async def test_a_build_from_the_cache_holds_what_the_first_build_held(
+    image_server: ImageServer, tmp_path: Path
+) -> None:
+    image_server.files = {
+        "a.jpg": image_bytes("JPEG", (30, 20)),
+        "b.png": image_bytes("PNG", (30, 20)),
+        "c.webp": image_bytes("WEBP", (30, 20)),
+        "d.png": image_bytes("PNG", (700, 600), noise=True),  # more than one copy chunk
+    }
+    assert len(image_server.files["d.png"]) > COPY_CHUNK
+    url = image_server.url
+    items = [
+        make_listing(1, image_urls=[url("a.jpg"), url("b.png")]),
+        make_listing(2, image_urls=[url("c.webp"), url("a.jpg"), url("d.png")]),
+    ]
+    zips = []
+    for n in (1, 2):  # the first build fetches and checks, the second finds everything cached
+        async with ImageStore(tmp_path / "cache") as store:
+            result = await build_upload_zip(items, store, tmp_path / str(n) / "batch.zip")
+        assert result.included_ids == [1, 2] and result.errors == {}
+        assert set(result.timings) == {"validation", "images", "csv", "copy", "finish"}
+        assert result.path is not None
+        zips.append(zipfile.ZipFile(result.path))
+        requests = sum(image_server.hits.values())
+    assert store.stats["fetched"] == 0 and requests == 4  # the second build asked for nothing
+    first, second = zips
+    assert first.namelist() == second.namelist()
+    assert first.read("batch.csv") == second.read("batch.csv")
+    for a, b in zip(first.infolist(), second.infolist(), strict=True):
+        assert (a.filename, a.CRC, a.file_size, a.compress_type, a.external_attr) == (
+            b.filename,
+            b.CRC,
+            b.file_size,
+            b.compress_type,
+            b.external_attr,
+        )
+        assert first.read(a) == second.read(b)
+    assert second.read("A-0002_3.png") == image_server.files["d.png"]
+    for zf in zips:
+        zf.close()
