@@ -62,7 +62,12 @@ async def _reader(app: web.Application) -> StoreReader:
 
 
 async def _item_actions(app: web.Application) -> ItemActions:
-    return ItemActions(await app[STORE].browser(), await _reader(app))
+    store = app[STORE]
+    return store.page_object(ItemActions, await store.browser(), await _reader(app))
+
+
+async def _order_actions(app: web.Application) -> OrderActions:
+    return app[STORE].page_object(OrderActions, await _reader(app))
 
 
 async def _defer(ctx: TaskContext, exc: ScraperError) -> None:
@@ -128,7 +133,7 @@ def ship_handler(app: web.Application) -> Handler:
             return
         tracking = ctx.data.get("tracking_number")
         carrier = ctx.data.get("carrier")
-        result = await OrderActions(await _reader(app)).ship(
+        result = await (await _order_actions(app)).ship(
             order_id, str(carrier) if carrier else None, str(tracking) if tracking else None
         )
         if result.ok:
@@ -147,7 +152,7 @@ def cancel_handler(app: web.Application) -> Handler:
                 "タスクに注文ID（mall_order_id）がありません。", {"mall_order_id": ["必須です"]}
             )
             return
-        result = await OrderActions(await _reader(app)).cancel(order_id)
+        result = await (await _order_actions(app)).cancel(order_id)
         if result.ok:
             await ctx.succeed({})
         else:
