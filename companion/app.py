@@ -37,6 +37,7 @@ FEATURES: list[str] = [
     "companion.listing.batches",
     "companion.direct.service",
     "companion.sync.service",
+    "companion.confirmations",  # after the outbox, direct listing and sync: it holds their writes
     "companion.history",  # before alerts: the alert queue listens to the history recorder
     "companion.alerts.service",
     "companion.diagnose.service",  # 「接続診断」 (read only)

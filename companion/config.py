@@ -26,6 +26,9 @@ LOOPBACK_V6 = "::1"
 YAHOO_BASE_URL_ENV = "RECORE_CONNECTOR_YAHOO_BASE_URL"
 
 
+CONFIRM_FIRST_WRITES_ENV = "RECORE_CONNECTOR_CONFIRM_FIRST_WRITES"  # "off" for tests
+
+
 def _env_number(name: str, default: float) -> float:
     try:
         return max(0.0, float(os.environ.get(name, default)))
@@ -64,6 +67,11 @@ class Config:
     # (companion.direct.intents says what was measured and what is assumed)
     submit_grace_seconds: float = field(
         default_factory=lambda: _env_number("RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS", 120)
+    )
+    # 確認モード of a new installation (a data directory whose settings do not have it yet):
+    # written once at the first start. The tests' companions start with it off.
+    confirm_first_writes: bool = field(
+        default_factory=lambda: os.environ.get(CONFIRM_FIRST_WRITES_ENV, "on") != "off"
     )
     # how often jobs paused by a problem of the PC look whether it is gone
     resource_check_seconds: float = field(

@@ -22,7 +22,7 @@ T = TypeVar("T")
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers (PostgreSQL's `integer`)
 MAX_JSON_INT = 2**63 - 1  # any integer in a JSON body; ranges per field are narrower
 # Path parameters that are database ids; every other path parameter is a string.
-ID_PARAMS: frozenset[str] = frozenset({"batch_id", "pairing_id"})
+ID_PARAMS: frozenset[str] = frozenset({"batch_id", "pairing_id", "confirmation_id"})
 _JSON_KEY = web.RequestKey("json_body", object)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

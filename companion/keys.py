@@ -24,6 +24,7 @@ from companion.store_session import StoreSession
 if TYPE_CHECKING:  # the services import this module: their types only for the checker
     from companion.alerts.channels import AlertEndpoints
     from companion.alerts.queue import AlertQueue
+    from companion.confirmations import Confirmations
     from companion.direct.service import DirectListing
     from companion.history import HistoryRecorder
     from companion.listing.batches import Batches
@@ -57,3 +58,5 @@ SYNC: web.AppKey[SyncService] = web.AppKey("sync")
 HISTORY: web.AppKey[HistoryRecorder] = web.AppKey("history")
 ALERTS: web.AppKey[AlertQueue] = web.AppKey("alerts")
 ALERT_ENDPOINTS: web.AppKey[AlertEndpoints] = web.AppKey("alert_endpoints")
+# 確認モード (companion.confirmations): the first writes of each kind wait for staff's 実行
+CONFIRMATIONS: web.AppKey[Confirmations] = web.AppKey("confirmations")

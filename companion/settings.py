@@ -37,7 +37,11 @@ REAL_LOGIN_ORIGIN = FACTS.origins.login
 
 log = logging.getLogger(__name__)
 
-SYNC_INTERVALS_MINUTES: tuple[int, ...] = (0, 5, 15, 30, 60, 180, 360, 720, 1440)
+# 1 = the quick check every minute, with a full sync every `full_sync_interval_minutes`
+QUICK_CHECK_MINUTES = 1
+SYNC_INTERVALS_MINUTES: tuple[int, ...] = (0, 1, 5, 15, 30, 60, 180, 360, 720, 1440)
+FULL_SYNC_INTERVALS_MINUTES: tuple[int, ...] = (5, 15, 30, 60, 180, 360, 720, 1440)
+DEFAULT_FULL_SYNC_MINUTES = 30
 RECORE_ORDER_STATUSES: tuple[str, ...] = ("保留中", "未出荷", "出荷済み", "キャンセル済み")
 # The seed's table, Yahoo store status → ReCORE 受注管理. Data, editable by staff.
 DEFAULT_STATUS_MAPPING: dict[str, str] = {
@@ -134,11 +138,19 @@ def _optional_int(lo: int, hi: int) -> Callable[[Any], int | None]:
     return check
 
 
-def _interval(value: Any) -> int:
-    if isinstance(value, bool) or value not in SYNC_INTERVALS_MINUTES:
-        choices = ", ".join(map(str, SYNC_INTERVALS_MINUTES))
-        raise Invalid(f"次のいずれかを選んでください: {choices}（分）", f"must be one of {choices}")
-    return int(value)
+def _one_of(allowed: tuple[int, ...]) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or value not in allowed:
+            choices = ", ".join(map(str, allowed))
+            raise Invalid(
+                f"次のいずれかを選んでください: {choices}（分）", f"must be one of {choices}"
+            )
+        return int(value)
+
+    return check
+
+
+_interval = _one_of(SYNC_INTERVALS_MINUTES)
 
 
 def _short_text(max_len: int) -> Callable[[Any], str | None]:
@@ -193,6 +205,12 @@ def _mapping(value: Any) -> dict[str, str]:
     return out
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("オンかオフを選んでください", "must be true or false")
+    return value
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     validate: Callable[[Any], Any]
@@ -206,6 +224,10 @@ FIELDS: dict[str, FieldSpec] = {
     "ec_account_id": FieldSpec(_optional_int(1, MAX_ID), None, "ECアカウントID"),
     "store_id": FieldSpec(_optional_int(1, MAX_ID), None, "店舗ID"),
     "sync_interval_minutes": FieldSpec(_interval, 0, "自動同期の間隔"),
+    # the full sync's interval while the quick check (1分) runs; other intervals are full syncs
+    "full_sync_interval_minutes": FieldSpec(
+        _one_of(FULL_SYNC_INTERVALS_MINUTES), DEFAULT_FULL_SYNC_MINUTES, "全体の同期の間隔"
+    ),
     "yahoo_id": FieldSpec(_short_text(64), None, "Y!ID"),
     "yahoo_password": FieldSpec(_secret, None, "Y!パスワード"),
     "business_id": FieldSpec(_short_text(64), None, "ビジネスID"),
@@ -213,6 +235,9 @@ FIELDS: dict[str, FieldSpec] = {
     "mail_from": FieldSpec(_email, None, "メール送信元"),
     "status_mapping": FieldSpec(_mapping, DEFAULT_STATUS_MAPPING, "ステータス対応表"),
     "direct_listing_concurrency": FieldSpec(_optional_int(1, 4), 1, "直接出品の同時実行数"),
+    # 確認モード (companion.confirmations): None until the companion's first start writes it
+    "confirmation_mode": FieldSpec(_flag, None, "確認モード"),
+    "confirmation_count": FieldSpec(_optional_int(1, 50), 3, "確認する件数"),
 }
 
 

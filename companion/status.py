@@ -30,8 +30,8 @@ from companion.db.models import (
 )
 from companion.events import event_dict
 from companion.jobs import ACTIVE_STATES, job_dict
-from companion.keys import CLUSTER, DB, RECORE, STORE
-from companion.settings import FIELDS
+from companion.keys import CLUSTER, CONFIRMATIONS, DB, RECORE, STORE
+from companion.settings import FIELDS, QUICK_CHECK_MINUTES
 
 LISTING_STATES = {
     "pending": "waiting",
@@ -160,6 +160,12 @@ async def build_status(app: web.Application) -> dict[str, Any]:
             "last_result": sync_state.get("last_result"),
             "next_run_at": sync_state.get("next_run_at"),
             "last_error": sync_state.get("last_error"),
+            # the quick check (interval 1分): when it last ran, and when the next full sync is
+            "quick_check": interval == QUICK_CHECK_MINUTES,
+            "last_quick_at": sync_state.get("last_quick_at"),
+            "last_quick_result": sync_state.get("last_quick_result"),
+            "last_quick_error": sync_state.get("last_quick_error"),
+            "next_full_at": sync_state.get("next_full_at"),
         },
         "counts": {name: getattr(figures, name) or 0 for name in [*LISTING_STATES, "bidding"]},
         "outbox": {
@@ -181,7 +187,14 @@ async def build_status(app: web.Application) -> dict[str, Any]:
         "cluster": app[CLUSTER].status(),
         # items whose press (出品する, 早期終了 …) has no known outcome yet: 確認中
         "checking": checking,
+        # 確認モード: the writes waiting for staff's 実行 (companion.confirmations)
+        "confirmations": await _confirmations_part(app),
     }
+
+
+async def _confirmations_part(app: web.Application) -> dict[str, Any] | None:
+    gate = app.get(CONFIRMATIONS)
+    return None if gate is None else await gate.report()
 
 
 def _recore_part(app: web.Application, open_tasks: int) -> dict[str, Any]:

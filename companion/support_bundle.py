@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from companion import __version__
+from companion import __version__, confirmations
 from companion.keys import CONFIG, DB, SETTINGS
 from companion.logs import REDACTED
 from companion.middlewares import API
@@ -95,7 +95,9 @@ async def build_bundle(app: web.Application) -> bytes:
     files: dict[str, str] = {
         "about.json": json.dumps(about, ensure_ascii=False, indent=2),
         "settings.json": json.dumps(await settings.public(), ensure_ascii=False, indent=2),
-        "status.json": json.dumps(await build_status(app), ensure_ascii=False, indent=2),
+        "status.json": json.dumps(
+            confirmations.for_support(await build_status(app)), ensure_ascii=False, indent=2
+        ),
     }
     for log in sorted(config.log_dir.glob("*.log")) if config.log_dir.is_dir() else []:
         files[f"logs/{log.name}"] = await asyncio.to_thread(_tail, log)

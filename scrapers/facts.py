@@ -289,6 +289,20 @@ class OrderFacts:
 
 
 @dataclass(frozen=True)
+class QuickFacts:
+    """The quick check (every minute): the query that shows each list newest first (an empty
+    one: the list's own order already is), and how many pages it reads at most per list when
+    everything on them is new (the full sync reads the rest)."""
+
+    sold_newest: dict[str, str] = field(default_factory=dict)
+    orders_newest: dict[str, str] = field(default_factory=dict)
+    # 出品中 sorted by its newest bids; empty: the store offers no such sort and the quick check
+    # leaves the selling list to the full sync
+    selling_newest_bids: dict[str, str] = field(default_factory=dict)
+    max_pages: int = 5
+
+
+@dataclass(frozen=True)
 class Facts:
     origins: Origins
     paths: Paths
@@ -301,6 +315,7 @@ class Facts:
     navigation: Navigation
     lists: Lists
     orders: OrderFacts
+    quick: QuickFacts = field(default_factory=QuickFacts)
 
 
 # --- loading and checking ------------------------------------------------------------------------

@@ -222,17 +222,22 @@ class StoreReader:
         )
 
     async def read_orders(
-        self, on_page: Callable[[ListPage[OrderRow]], None] | None = None
+        self,
+        on_page: Callable[[ListPage[OrderRow]], None] | None = None,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        keep_going: Callable[[ListPage[OrderRow]], bool] | None = None,
     ) -> ListPage[OrderRow]:
-        """Every page of 注文管理's order list."""
+        """Every page of 注文管理's order list (with `keep_going`, pages while it says so)."""
         await self.start()
         loop = asyncio.get_running_loop()
 
         async def page(n: int) -> ListPage[OrderRow]:
-            html = await self.get(self.urls.list_page("orders", n), self.facts.orders.list_name)
+            url = self.urls.list_page("orders", n, **(query or {}))
+            html = await self.get(url, self.facts.orders.list_name)
             return await loop.run_in_executor(None, parse.parse_orders, html, self.facts)
 
-        return await self._read_pages(self.facts.orders.list_name, page, None, on_page)
+        return await self._read_pages(self.facts.orders.list_name, page, keep_going, on_page)
 
     async def _read_pages(
         self,
@@ -258,7 +263,12 @@ class StoreReader:
         if first.page_count is None:
             # no 「全N件」 on the page: follow 「次」 one page at a time (slower, still complete)
             page_no, page = 1, first
-            while page.has_next and page.rows and page_no < MAX_PAGES:
+            while (
+                page.has_next
+                and page.rows
+                and page_no < MAX_PAGES
+                and (keep_going is None or keep_going(page))
+            ):
                 page_no += 1
                 page = await fetch(page_no)
                 take(page)

@@ -53,6 +53,7 @@ class CompanionProcess:
             "RECORE_CONNECTOR_DIRECT_PACING_SECONDS": "0",
             "RECORE_CONNECTOR_DIRECT_RETRY_SECONDS": "0.05",
             "RECORE_CONNECTOR_SUBMIT_GRACE_SECONDS": "2",
+            "RECORE_CONNECTOR_CONFIRM_FIRST_WRITES": "off",  # writes flow (確認モード off)
             "PYTHONPATH": str(ROOT),
             **(env or {}),
         }

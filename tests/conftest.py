@@ -16,6 +16,9 @@ from tests.postgres import PostgresServer, binaries
 
 # Tests never touch the developer's real OS keyring or data dir.
 os.environ["RECORE_CONNECTOR_NO_KEYRING"] = "1"
+# Tests expect writes to flow: their companions (in this process and the CLI's) start with 確認モード
+# off. The tests of that mode switch it on (tests/companion/test_confirmations.py).
+os.environ["RECORE_CONNECTOR_CONFIRM_FIRST_WRITES"] = "off"
 
 # Tests that use the `database` fixture run against SQLite and PostgreSQL in these folders (the
 # database and companion-level tests); elsewhere (browser-heavy folders) against SQLite alone.
@@ -115,6 +118,7 @@ def make_companion(
         prepare: Callable[[object], None] | None = None, **config: object
     ) -> TestClient:
         config.setdefault("workers", False)
+        config.setdefault("confirm_first_writes", False)  # writes flow (確認モード off)
         config.setdefault("database_url", database)
         app = create_app(Config(data_dir=data_dir, **config))  # type: ignore[arg-type]
         if prepare is not None:

@@ -329,3 +329,21 @@ class SubmitIntent(Base):
     pressed_at: Mapped[datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str | None] = mapped_column(String(16))  # done | failed | not_done
     resolved_at: Mapped[datetime | None]
+
+
+class Confirmation(Base):
+    """確認モード: one write prepared for staff to approve (実行) or hold back (スキップ)
+    before it is carried out (`companion.confirmations`). One row per write (`kind`, `ref`)."""
+
+    __tablename__ = "confirmations"
+    __table_args__ = (UniqueConstraint("kind", "ref"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)  # listing, task_report, …
+    ref: Mapped[str] = mapped_column(String(100))  # listing id, outbox message id, task id
+    state: Mapped[str] = mapped_column(String(16), index=True)  # waiting|approved|skipped|released
+    item: Mapped[str] = mapped_column(String(300))  # 管理番号 and title, or the order
+    target: Mapped[str] = mapped_column(String(300))  # where the write goes
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)  # exactly what will be sent
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. the batch to resume
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]

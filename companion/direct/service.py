@@ -40,6 +40,7 @@ from playwright.async_api import BrowserContext
 from playwright.async_api import Error as PlaywrightError
 from sqlalchemy import select
 
+from companion import confirmations
 from companion.cluster import mutex
 from companion.db.models import Batch, ListingRecord, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents, OpenIntent
@@ -214,7 +215,12 @@ class _Run:
             refused = await self._still_refused(batch)
         await self.ctx.set_total(len(records) + len(refused))
         # an item left 確認中 by a crash has no result yet: it is checked again
-        done = {k: r for k, r in (await self.ctx.results()).items() if r["state"] != "checking"}
+        # (and one held for staff's 実行, 確認モード)
+        done = {
+            k: r
+            for k, r in (await self.ctx.results()).items()
+            if r["state"] not in ("checking", confirmations.ITEM_STATE)
+        }
         for entry in refused:
             if entry["label"] not in done:
                 await self.ctx.item(
@@ -252,10 +258,16 @@ class _Run:
                     "出品処理中ではないため、出品しませんでした",
                     {"listing_id": record.id, "state": record.state},
                 )
-        if not todo:
-            return None
         tables = self.service.app.get(TABLES)
         self.rules = await tables.listing_rules() if tables is not None else ListingRules()
+        # 確認モード: items waiting for staff's 実行 are left out of this run, which then pauses
+        todo, waiting = await confirmations.hold_listings(
+            self.service.app, self.ctx, todo, self.rules
+        )
+        if not todo:
+            if waiting:
+                raise confirmations.waiting_for_staff(waiting)
+            return None
         log.info("direct listing of batch %s: %d items to do", batch_id, len(todo))
         # images are staged on disk: a nearly full one pauses the job before any item
         await asyncio.to_thread(self.service.app[DISK].check)
@@ -280,6 +292,8 @@ class _Run:
             )
         if self.stop is not None:
             await self._raise_stop(self.stop.error)
+        if waiting:
+            raise confirmations.waiting_for_staff(waiting)
         return None
 
     async def _still_refused(self, batch: Batch) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 PENDING = "pending"
 DELIVERED = "delivered"
 REJECTED = "rejected"
+AWAITING = "awaiting"  # held for staff's 実行 (確認モード, companion.confirmations)
 EVENT_SOURCE = "recore"
 
 
@@ -260,6 +261,8 @@ class Outbox:
         self._auth_reported = False
         # another PC's companion leads and delivers: a wake-up is passed on to it
         self.forward_wake: Callable[[], None] | None = None
+        # asked before each delivery; False holds the message for staff (companion.confirmations)
+        self.gate: Callable[[OutboxMessage], Awaitable[bool]] | None = None
 
     @property
     def client(self) -> RecoreClient | None:
@@ -291,13 +294,14 @@ class Outbox:
         async with self.db.session() as s:
             heads = (
                 select(func.min(OutboxMessage.id))
-                .where(OutboxMessage.state == PENDING)
+                .where(OutboxMessage.state.in_((PENDING, AWAITING)))  # a held head keeps its place
                 .group_by(OutboxMessage.ordering_key)
             ).scalar_subquery()
             rows = await s.scalars(
                 select(OutboxMessage)
                 .where(
                     OutboxMessage.id.in_(heads),
+                    OutboxMessage.state == PENDING,
                     (OutboxMessage.next_attempt_at <= now)
                     | (OutboxMessage.next_attempt_at > latest_sane),
                 )
@@ -337,6 +341,8 @@ class Outbox:
                     result.delivered += 1
                 elif outcome == "rejected":
                     result.rejected += 1
+                elif outcome == "held":
+                    pass  # waits for staff's 実行
                 else:
                     result.retried += 1
                     if outcome == "unreachable":
@@ -354,6 +360,8 @@ class Outbox:
         client = self.client
         if client is None:
             return "unreachable"
+        if self.gate is not None and not await self.gate(msg):
+            return "held"
         try:
             await client.deliver(msg.operation, msg.target, msg.body)
         except RecoreRateLimited as exc:

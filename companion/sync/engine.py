@@ -239,6 +239,8 @@ class SyncEngine:
         status_names: Mapping[OrderStatus, str] | None = None,
         sold_watermark: datetime | None = None,
         report: StepReporter | None = None,
+        quick: bool = False,
+        sold_mark: datetime | None = None,
     ) -> None:
         self.db = db
         self.events = events
@@ -251,6 +253,10 @@ class SyncEngine:
         self.status_names = dict(status_names or rc.ORDER_STATUS_TO_RECORE)
         self.sold_watermark = sold_watermark
         self.report = report
+        # a quick check (`run_quick`): the newest rows only; `sold_mark` is the newest win the
+        # last read saw
+        self.quick = quick
+        self.sold_mark = sold_mark
         self.summary = Summary()
         self.read = StoreRead()
         self.faults: list[SyncFault] = []
@@ -345,11 +351,41 @@ class SyncEngine:
             def on_page(page: ListPage[OrderRow]) -> None:
                 self._start_details(page.rows, snapshots)
 
-        got = await self.reader.read_orders(on_page=on_page)
+        got = await self.reader.read_orders(
+            on_page=on_page, **self._newest_only("orders", snapshots)
+        )
         self.read.orders = unique(got.rows, lambda r: r.order_id)
         self.summary.orders = len(self.read.orders)
         self.summary.problems.extend(got.problems)
         return f"{len(got.rows)}件"
+
+    def _newest_only(
+        self, key: str, snapshots: dict[str, OrderSnapshot] | None = None
+    ) -> dict[str, Any]:
+        """A quick check's reading of a list: newest first, down to what was seen before (an
+        order already known; a win no newer than the newest one read before), at most
+        `max_pages` pages. A full sync reads the lists whole."""
+        if not self.quick:
+            return {}
+        facts = self.facts.quick
+        pages = 0
+        last: ListPage[Any] | None = None
+
+        def more(page: ListPage[Any]) -> bool:
+            nonlocal pages, last
+            if page is not last:  # the reader may ask twice about the same page
+                pages, last = pages + 1, page
+            if pages >= facts.max_pages or not page.rows:
+                return False
+            if key == "orders":
+                return not any(r.order_id in (snapshots or {}) for r in page.rows)
+            mark = self.sold_mark
+            oldest = min((r.sold_at for r in page.rows if r.sold_at), default=None)
+            # strictly newer: many wins within the mark's minute must not page on and on
+            return mark is not None and oldest is not None and oldest > mark
+
+        query = facts.orders_newest if key == "orders" else facts.sold_newest
+        return {"query": dict(query), "keep_going": more}
 
     @staticmethod
     def _wanted(row: OrderRow, snapshots: dict[str, OrderSnapshot]) -> bool:
@@ -412,7 +448,12 @@ class SyncEngine:
             oldest = min((r.sold_at for r in page.rows if r.sold_at), default=None)
             return oldest is not None and oldest >= mark
 
-        got = await self.reader.read_list(self.facts.lists.sold, keep_going=more if mark else None)
+        if self.quick:
+            got = await self.reader.read_list(self.facts.lists.sold, **self._newest_only("sold"))
+        else:
+            got = await self.reader.read_list(
+                self.facts.lists.sold, keep_going=more if mark else None
+            )
         self.read.sold = unique(got.rows, lambda r: r.auction_id)
         self.summary.sold_rows = len(self.read.sold)
         self.summary.problems.extend(got.problems)
@@ -514,6 +555,54 @@ class SyncEngine:
             await self._step("upserts", "failed", fault.message)
         self.summary.yahoo_requests = len(self.reader.fetched) - requests_before
         return self.summary
+
+    async def run_quick(self) -> Summary:
+        """The quick check: 落札分 and 注文管理 newest first down to what was seen before (and
+        出品中 by its newest bids where the store can sort so), details of new or changed orders
+        only, then the same reconcile and outbox as a full sync. Nothing is concluded from what
+        was not read: an auction leaves the selling list only in a full sync's eyes."""
+        self._requests_before = requests_before = len(self.reader.fetched)
+        await self.adopt_unseen_auctions()
+        async with self.db.session() as s:
+            snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
+            auctions = {a.auction_id: a for a in (await s.scalars(select(AuctionSnapshot))).all()}
+
+        async def orders_then_details() -> None:
+            if await self._guarded("orders", lambda: self.read_orders(snapshots)):
+                await self._guarded("details", lambda: self.read_details(snapshots))
+            else:
+                await self.drop_details()
+
+        async def newest_bids() -> str:
+            got = await self.reader.read_list(
+                self.facts.lists.selling,
+                query=dict(self.facts.quick.selling_newest_bids),
+                keep_going=lambda _page: False,
+            )
+            self.read.selling = unique(got.rows, lambda r: r.auction_id)
+            self.summary.selling = len(self.read.selling)
+            return f"{len(got.rows)}件"
+
+        reads = [orders_then_details(), self._guarded("sold", self.read_sold)]
+        if self.facts.quick.selling_newest_bids:
+            reads.append(self._guarded("selling", newest_bids))
+        await asyncio.gather(*reads)
+        for key, work in (
+            ("listings", lambda: self.reconcile_listings(auctions, False, False)),
+            ("upserts", lambda: self.reconcile_orders(snapshots)),
+        ):
+            try:
+                await work()
+            except Exception as exc:
+                log.exception("quick check: %s reconcile failed", key)
+                self.faults.append(self._fault(exc))
+        self.summary.yahoo_requests = len(self.reader.fetched) - requests_before
+        return self.summary
+
+    @property
+    def newest_sold_at(self) -> datetime | None:
+        """The newest win read this time (the next quick check reads down to it)."""
+        return max((r.sold_at for r in self.read.sold if r.sold_at), default=None)
 
     # -- reconciling listings and auctions -------------------------------------------------------------
     async def adopt_unseen_auctions(self) -> None:

@@ -55,6 +55,7 @@ from companion.keys import (
     TABLES,
 )
 from companion.resources import local_problem
+from companion.settings import DEFAULT_FULL_SYNC_MINUTES, QUICK_CHECK_MINUTES
 from companion.sync.engine import STEPS, SyncEngine, SyncFault, default_watermark
 from scrapers.errors import ScraperError
 
@@ -177,11 +178,23 @@ class SyncService:
     def _settings_changed(self, keys: set[str]) -> Awaitable[None] | None:
         # awaited by the settings' update: the new next run is stored before 保存しました (the
         # state is shared: the leader, told of the change, plans anew too)
-        return self._reschedule() if "sync_interval_minutes" in keys else None
+        if keys & {"sync_interval_minutes", "full_sync_interval_minutes"}:
+            return self._reschedule()
+        return None
 
     async def _reschedule(self) -> None:
         interval = int(await self.settings.get("sync_interval_minutes") or 0)
-        await self.update_state(next_run_at=iso(next_run(utcnow(), interval)))
+        values: dict[str, Any] = {"next_run_at": iso(next_run(utcnow(), interval))}
+        if interval == QUICK_CHECK_MINUTES:
+            # the quick check needs what a full sync knows (the auctions, the orders seen):
+            # with no full sync planned yet, the first scheduled run is one
+            last_full = parse_iso((await self.state()).get("last_run_at"))
+            full = int(await self.settings.get("full_sync_interval_minutes") or 0)
+            planned = next_run(last_full, full or DEFAULT_FULL_SYNC_MINUTES) if last_full else None
+            values["next_full_at"] = iso(planned)
+        else:
+            values["next_full_at"] = None
+        await self.update_state(**values)
         self._wake.set()
 
     async def seconds_to_next_run(self) -> float | None:
@@ -256,7 +269,19 @@ class SyncService:
         except Exception as exc:  # the run itself does not depend on it
             log.warning("could not follow the clock: %s", exc)
 
+    async def _full_sync_due(self) -> bool:
+        """With the quick check on, a scheduled run is a full sync only when the full interval
+        has passed (or none has run yet); otherwise every scheduled run is a full sync."""
+        interval = int(await self.settings.get("sync_interval_minutes") or 0)
+        if interval != QUICK_CHECK_MINUTES:
+            return True
+        due = parse_iso((await self.state()).get("next_full_at"))
+        return due is None or due <= utcnow()
+
     async def _run_scheduled(self) -> None:
+        if not await self._full_sync_due():
+            await self.quick_check()
+            return
         job_id = await self.submit("auto")
         await self.jobs.wait(job_id)
         after = parse_iso((await self.state()).get("next_run_at"))
@@ -379,6 +404,14 @@ class SyncService:
         elif not self.cluster.shared:
             state_values["next_run_at"] = None  # one PC, no scheduler running
         # else: the leader's scheduler keeps its plan (this was `sync --once` on another PC)
+        if interval == QUICK_CHECK_MINUTES:
+            full = int(await self.settings.get("full_sync_interval_minutes") or 0)
+            state_values["next_full_at"] = iso(
+                next_run(finished, full or DEFAULT_FULL_SYNC_MINUTES)
+            )
+        else:
+            state_values["next_full_at"] = None
+        state_values.update(self._sold_mark_state(summary))
         if first is None or summary.get("sold_complete"):
             state_values["sold_read_at"] = iso(started)
         previous = (await self.state()).get("last_error") or {}
@@ -388,6 +421,88 @@ class SyncService:
                 continue  # the same trouble as last time: one event, not one per auto-sync
             await self.events.error("sync", fault.message, fault.message_en)
         return summary, first
+
+    def _sold_mark_state(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """The newest win the last read saw: the next quick check reads 落札分 down to it."""
+        engine = self.last_engine
+        newest = engine.newest_sold_at if engine is not None and summary else None
+        return {"quick_sold_mark": iso(newest)} if newest is not None else {}
+
+    async def quick_check(self) -> dict[str, Any] | None:
+        """The quick check (auto-sync 「1分」): the newest rows of 落札分 and 注文管理 (and 出品中
+        by newest bids where the store sorts so), through the same reconcile and outbox as a
+        full sync (`SyncEngine.run_quick`). Not a job: one a minute would bury the popup's job
+        list; its time and result are in the sync state (`last_quick_at`). Skipped while a sync
+        runs anywhere (that one reads everything). Returns its summary, or None if skipped."""
+        async with mutex(self.db, "sync", wait=False) as free:
+            if not free:
+                return None
+            return await self._quick_check()
+
+    async def _quick_check(self) -> dict[str, Any]:
+        started = utcnow()
+        state = await self.state()
+        engine: SyncEngine | None = None
+        fault: SyncFault | None = None
+        try:
+            reader = await self.store.reader()
+            await reader.start()  # no top page: the session shows itself on the first read
+            engine = SyncEngine(
+                self.db,
+                self.events,
+                reader,
+                ec_account_id=await self.settings.get("ec_account_id"),
+                mapping=dict(await self.settings.get("status_mapping") or {}),
+                status_names=await self.app[TABLES].order_status_names(),
+                quick=True,
+                sold_mark=parse_iso(state.get("quick_sold_mark")),
+            )
+            await engine.run_quick()
+            fault = engine.faults[0] if engine.faults else None
+            if engine.summary.upserts or engine.summary.listed or engine.summary.ended_sold:
+                outbox = self.app.get(OUTBOX)
+                if outbox is not None:
+                    outbox.wake()  # a win goes to ReCORE now, not at the outbox's next pass
+        except ScraperError as exc:
+            code = getattr(exc, "code", None)
+            fault = SyncFault(f"YAHOO_{code}" if code else "YAHOO_UNAVAILABLE", exc.ja, exc.en)
+        except Exception as exc:
+            problem = local_problem(exc)
+            if problem is not None:
+                self.app[DISK].problem_seen(problem)
+                fault = SyncFault.local(problem)
+            else:
+                log.exception("quick check failed unexpectedly")
+                fault = SyncFault(
+                    "UNEXPECTED",
+                    "クイックチェック中に予期しないエラーが発生しました。ログを確認してください。",
+                    f"unexpected {type(exc).__name__}",
+                )
+        summary = engine.summary.as_dict() if engine is not None else {}
+        values: dict[str, Any] = {
+            "last_quick_at": iso(started),
+            "last_quick_result": "succeeded" if fault is None else "failed",
+            "last_quick_summary": {k: v for k, v in summary.items() if k != "problems"},
+        }
+        if engine is not None and (newest := engine.newest_sold_at) is not None:
+            mark = parse_iso(state.get("quick_sold_mark"))
+            if mark is None or newest > mark:
+                values["quick_sold_mark"] = iso(newest)
+        if self.app[CONFIG].workers and self.cluster.is_leader:
+            interval = int(await self.settings.get("sync_interval_minutes") or 0)
+            values["next_run_at"] = iso(next_run(utcnow(), interval))
+        previous = state.get("last_quick_error") or {}
+        values["last_quick_error"] = (
+            None if fault is None else {"code": fault.code, "message": fault.message,
+                                        "message_en": fault.message_en, "at": iso(started)}
+        )  # fmt: skip
+        await self.update_state(**values)
+        if fault is not None and previous.get("message_en") != fault.message_en:
+            # once per trouble, not once a minute
+            await self.events.error("sync", fault.message, fault.message_en)
+        if fault is not None and fault.code.removeprefix("YAHOO_") in LOGIN_WALLS:
+            await self.store.hold(fault.code, fault.message)
+        return summary
 
     async def _recore_tasks(self, step: Any) -> SyncFault | None:
         from companion.sync.tasks import retry_open_tasks

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from companion import confirmations
 from companion.db.models import AuctionSnapshot, ListingRecord, RecoreTask, SubmitIntent, utcnow
 from companion.direct.intents import CHECKING_JA, DONE, FAILED, NOT_DONE, Intents
 from companion.domain import ListingState
@@ -133,6 +134,14 @@ def ship_handler(app: web.Application) -> Handler:
             return
         tracking = ctx.data.get("tracking_number")
         carrier = ctx.data.get("carrier")
+        if await confirmations.hold_task(
+            app,
+            ctx,
+            confirmations.YAHOO_SHIP,
+            item=f"注文 {order_id}",
+            values={"注文ID": order_id, "配送業者": carrier, "追跡番号": tracking},
+        ):
+            return
         result = await (await _order_actions(app)).ship(
             order_id, str(carrier) if carrier else None, str(tracking) if tracking else None
         )
@@ -151,6 +160,14 @@ def cancel_handler(app: web.Application) -> Handler:
             await ctx.fail(
                 "タスクに注文ID（mall_order_id）がありません。", {"mall_order_id": ["必須です"]}
             )
+            return
+        if await confirmations.hold_task(
+            app,
+            ctx,
+            confirmations.YAHOO_CANCEL,
+            item=f"注文 {order_id}",
+            values={"注文ID": order_id},
+        ):
             return
         result = await (await _order_actions(app)).cancel(order_id)
         if result.ok:
@@ -207,6 +224,14 @@ def delete_handler(app: web.Application) -> Handler:
             # not (or no longer) on Yahoo: withdraw it here so it is never listed
             rec.state = ListingState.ENDED
             await ctx.succeed({})
+            return
+        if await confirmations.hold_task(
+            app,
+            ctx,
+            confirmations.YAHOO_END,
+            item=f"管理番号 {mn}「{rec.title or ''}」",
+            values={"管理番号": mn, "オークションID": [i.auction_id for i in selling]},
+        ):
             return
         # durable before the press (its own commit, before this task writes anything)
         intent = await _intents(app).record(

@@ -1,5 +1,5 @@
 // The one message router: every page → worker request goes through `handleMessage`.
-import { MSG, SECRET_FIELDS, TABLE_NAMES } from "../common/protocol.js";
+import { CONFIRMATION_ACTIONS, MSG, SECRET_FIELDS, TABLE_NAMES } from "../common/protocol.js";
 import { normalizeCompanionUrl, normalizePairingCode } from "../common/validate.js";
 import { alertHandlers } from "./alerts.js";
 import { api, callCompanion, CompanionError } from "./companion.js";
@@ -23,11 +23,14 @@ const SETTINGS_KEYS = new Set([
   "ec_account_id",
   "store_id",
   "sync_interval_minutes",
+  "full_sync_interval_minutes",
   "yahoo_id",
   "business_id",
   "mail_from",
   "status_mapping",
   "direct_listing_concurrency",
+  "confirmation_mode",
+  "confirmation_count",
   ...SECRET_FIELDS,
 ]);
 
@@ -241,6 +244,17 @@ const handlers = {
     const reply = await callCompanion(conn, "POST", `/batches/${id}/start`, { body: {} });
     await watchJob(reply.job_id, "direct_listing");
     return { jobId: reply.job_id, batchId: reply.batch_id ?? message.batchId ?? null };
+  },
+
+  // 確認モード: 実行 (approve) or スキップ (skip) of one write; the answer is the list as it is now
+  async [MSG.DECIDE_CONFIRMATION](message) {
+    const conn = await requirePaired();
+    const id = Number(message.id);
+    if (!Number.isSafeInteger(id) || id < 1 || !CONFIRMATION_ACTIONS.includes(message.action)) {
+      throw localError("NO_CONFIRMATION", "errNoConfirmation");
+    }
+    const reply = await callCompanion(conn, "POST", `/confirmations/${id}/${message.action}`, { body: {} });
+    return { confirmations: reply.confirmations };
   },
 
   async [MSG.SYNC]() {

@@ -31,8 +31,13 @@ export const MSG = Object.freeze({
   PUT_TABLE: "putTable",
   DIAGNOSE: "diagnose",
   SUPPORT_BUNDLE: "supportBundle",
+  // 確認モード: 実行 or スキップ of one write shown under 「これから実行する内容」
+  DECIDE_CONFIRMATION: "decideConfirmation",
   COMPANION_STARTING: "companionStarting", // worker → popup: the native host is starting it
 });
+
+// What staff can answer to a write waiting in 確認モード (companion/confirmations.py).
+export const CONFIRMATION_ACTIONS = Object.freeze(["approve", "skip"]);
 
 // The shop's own tables the companion keeps (templates, grade and category tables, co-api aliases).
 export const TABLE_NAMES = Object.freeze(["templates", "grades", "categories", "task_types", "order_statuses"]);

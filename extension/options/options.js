@@ -7,6 +7,8 @@ import { ask, formatTime } from "../ui/messaging.js";
 
 const $ = (id) => document.getElementById(id);
 const TEXT_FIELDS = ["yahoo_id", "business_id", "mail_from"];
+// 自動同期: the interval (1 = the quick check) and the full sync's interval while the quick check runs
+const INTERVAL_FIELDS = ["sync_interval_minutes", "full_sync_interval_minutes"];
 
 // ---- field errors ------------------------------------------------------------------------
 
@@ -165,6 +167,10 @@ function fillForm(settings) {
   $("ec_account_id").value = settings.ec_account_id ?? "";
   $("store_id").value = settings.store_id ?? "";
   for (const name of TEXT_FIELDS) $(name).value = settings[name] ?? "";
+  for (const name of INTERVAL_FIELDS) {
+    const value = String(settings[name] ?? "");
+    if ([...$(name).options].some((o) => o.value === value)) $(name).value = value;
+  }
   for (const name of SECRET_FIELDS) {
     const set = Boolean(settings[name]?.set);
     const input = $(name);
@@ -177,6 +183,9 @@ function fillForm(settings) {
     clear.checked = false;
     clear.parentElement.hidden = !set;
   }
+  // 確認モード: on unless switched off (a new installation starts with it on)
+  $("confirmation_mode").checked = settings.confirmation_mode !== false;
+  $("confirmation_count").value = settings.confirmation_count ?? 3;
   for (const select of $("mapping-rows").querySelectorAll("select")) {
     const value = settings.status_mapping?.[select.dataset.yahooStatus];
     if (RECORE_STATUSES.includes(value)) select.value = value;
@@ -207,11 +216,16 @@ function collectPatch() {
     const value = $(name).value.trim();
     patch[name] = value === "" ? null : value;
   }
+  for (const name of INTERVAL_FIELDS) patch[name] = Number($(name).value);
   for (const name of SECRET_FIELDS) {
     // Only what the staff typed (or asked to clear) is sent; an empty box keeps the stored secret.
     if (document.querySelector(`[data-clear="${name}"]`).checked) patch[name] = null;
     else if ($(name).value !== "") patch[name] = $(name).value;
   }
+  patch.confirmation_mode = $("confirmation_mode").checked;
+  const count = Number($("confirmation_count").value.trim());
+  if (Number.isInteger(count) && count >= 1 && count <= 50) patch.confirmation_count = count;
+  else fail("confirmation_count", "errConfirmCount");
   patch.status_mapping = {};
   for (const select of $("mapping-rows").querySelectorAll("select")) {
     patch.status_mapping[select.dataset.yahooStatus] = select.value;

@@ -310,6 +310,15 @@ async function onIntervalChange() {
   }
 }
 
+/** 1分: the quick check's last run beside the last full sync (前回の同期 is the full one). */
+function renderQuickCheck(sync) {
+  const shown = Boolean(sync.quick_check || sync.last_quick_at);
+  for (const el of document.querySelectorAll("[data-quick]")) el.hidden = !shown;
+  $("last-quick").textContent = sync.last_quick_at
+    ? `${formatTime(sync.last_quick_at, uiLang())} ${t(`jobState_${sync.last_quick_result}`)}`.trim()
+    : t("never");
+}
+
 // ---- status: jobs, sync times, errors --------------------------------------------------------
 
 /** What a finished job did, in a line: items listed and refused, or orders read and changes sent. */
@@ -464,11 +473,13 @@ function renderStatus(status, notes) {
   renderOutboxAge(status?.outbox);
   renderChecking(status?.checking ?? []);
   renderLeader(status?.cluster);
+  renderConfirmations(status?.confirmations);
   const sync = status?.sync ?? {};
   $("last-sync").textContent = sync.last_run_at
     ? `${formatTime(sync.last_run_at, uiLang())} ${sync.last_result ? t(`jobState_${sync.last_result}`) : ""}`.trim()
     : t("never");
   $("next-sync").textContent = sync.next_run_at ? formatTime(sync.next_run_at, uiLang()) : t("autoSyncOff");
+  renderQuickCheck(sync);
   renderJobs(status?.running_jobs ?? []);
 
   const entries = [
@@ -512,6 +523,74 @@ function renderChecking(items) {
   const list = $("checking");
   list.replaceChildren(...items.map((item) => el("li", { text: t("checkingItem", [item.key, item.pressed]) })));
   list.hidden = items.length === 0;
+}
+
+// ---- 確認モード: 「これから実行する内容」 ------------------------------------------------------
+
+function confirmationView(entry) {
+  const values = el("dl", { className: "confirm-values" });
+  for (const { name, value } of entry.values ?? []) {
+    values.append(el("dt", { text: name }), el("dd", { text: value }));
+  }
+  const approve = el("button", { text: t("confirmApprove") });
+  approve.type = "button";
+  approve.dataset.action = "approve";
+  const buttons = [approve];
+  if (entry.state !== "skipped") {
+    const skip = el("button", { text: t("confirmSkip"), className: "secondary" });
+    skip.type = "button";
+    skip.dataset.action = "skip";
+    buttons.push(skip);
+  }
+  for (const button of buttons) button.addEventListener("click", () => onDecide(entry.id, button.dataset.action));
+  const head = el("div", { className: "confirm-head" }, [
+    el("strong", { text: t(`confirmKind_${entry.kind}`) || entry.kind_label }),
+    " ",
+    el("span", { text: entry.item }),
+  ]);
+  if (entry.state === "skipped") head.append(" ", el("span", { text: t("confirmSkipped"), className: "state state-skipped" }));
+  const node = el("li", { className: "confirm-item" }, [
+    head,
+    el("p", { text: t("confirmTarget", [entry.target]), className: "muted small" }),
+    values,
+    el("div", { className: "row" }, buttons),
+  ]);
+  node.dataset.confirmationId = String(entry.id);
+  node.dataset.kind = entry.kind;
+  node.dataset.state = entry.state;
+  return node;
+}
+
+/** The writes waiting for staff (and the mode's line), from what the companion reports. */
+function renderConfirmations(report) {
+  const line = $("confirm-mode");
+  line.hidden = !report?.enabled;
+  if (report?.enabled) {
+    const left = (report.kinds ?? []).filter((kind) => kind.left > 0).length;
+    line.textContent = left ? t("confirmModeOn", [String(report.required)]) : t("confirmModeDone");
+  }
+  const items = report?.items ?? [];
+  $("confirm-section").hidden = items.length === 0;
+  $("confirm-title").textContent = t("confirmTitle", [String((report?.waiting ?? 0) + (report?.skipped ?? 0))]);
+  // a list being answered keeps its nodes (and the focus) until the answer comes
+  const list = $("confirm-items");
+  const key = JSON.stringify(items.map((entry) => [entry.id, entry.state]));
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...items.map(confirmationView));
+}
+
+async function onDecide(id, action) {
+  const buttons = $("confirm-items").querySelectorAll(`[data-confirmation-id="${id}"] button`);
+  for (const button of buttons) button.disabled = true;
+  try {
+    const { confirmations } = await ask(MSG.DECIDE_CONFIRMATION, { id, action });
+    setResult(t(action === "approve" ? "confirmApproved" : "confirmSkippedResult"), "ok");
+    renderConfirmations(confirmations);
+  } catch (error) {
+    for (const button of buttons) button.disabled = false;
+    setResult(error.text ?? String(error), "error", error.hint ?? "");
+  }
 }
 
 async function refreshStatus() {

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import io
@@ -63,6 +64,10 @@ WRITE_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("write_lock", asyncio.Lock)
 # fault hold_submits: 出品する requests wait here until released (the gate is set = open)
 SUBMIT_GATE: web.AppKey[asyncio.Event] = web.AppKey("submit_gate", asyncio.Event)
 HELD_SUBMITS: web.AppKey[set[asyncio.Future[Any]]] = web.AppKey("held_submits", set)
+# Every read of the store (a page, or a JSON request a page makes), by path: what a client costs
+# Yahoo. The /_sandbox/ controls and the browser's favicon are not reads.
+READS: web.AppKey[collections.Counter[str]] = web.AppKey("reads", collections.Counter)
+NOT_READS = ("/_sandbox", "/favicon.ico")
 
 
 async def complete_submit(request: web.Request, create: Callable[[], Item]) -> Item:
@@ -234,8 +239,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def faults_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """latency_ms and error_5xx apply to every page except the /_sandbox/ controls."""
-    if request.path.startswith("/_sandbox"):
+    if request.path.startswith(NOT_READS):
         return await handler(request)
+    if request.method == "GET":
+        request.app[READS][request.path] += 1
     world = world_of(request)
     latency = int(world.faults.get("latency_ms") or 0)
     if latency > 0:
@@ -1315,8 +1322,16 @@ async def sb_state(request: web.Request) -> web.Response:
         },
         "listing_counts": listing_counts,
         "duplicates": {k: v for k, v in listing_counts.items() if v > 1},
+        # GET requests for pages and JSON since the sandbox started (`reads` in docs)
+        "reads": {"total": sum(request.app[READS].values()), "by_path": dict(request.app[READS])},
     }
-    if request.query.get("brief") not in ("1", "true"):
+    if request.query.get("auction_ids"):
+        # only these auctions (a benchmark watching a few among thousands)
+        wanted = set(request.query["auction_ids"].split(","))
+        out["listings"] = [
+            item_json(i) for a in wanted if (i := world.item_by_auction(a)) is not None
+        ]
+    elif request.query.get("brief") not in ("1", "true"):
         out["listings"] = [item_json(i) for i in world.items.values()]
         out["orders"] = [o.as_dict() for o in world.orders.values()]
     return web.json_response(out, dumps=json_dumps)
@@ -1575,6 +1590,7 @@ def create_app(
     app[SUBMIT_GATE] = asyncio.Event()
     app[SUBMIT_GATE].set()
     app[HELD_SUBMITS] = set()
+    app[READS] = collections.Counter()
     loader: jinja2.BaseLoader = jinja2.FileSystemLoader(str(TEMPLATES))
     if world == "next":
         # a template of the same name under templates/next/ replaces the classic one, which

@@ -108,3 +108,27 @@ def test_the_cli_writes_the_bundle(tmp_path: Path) -> None:
     assert done.stdout.strip() == str(out)
     files = _texts(out.read_bytes())
     assert json.loads(files["about.json"])["database"]["revision"]
+
+
+async def test_a_write_waiting_in_confirmation_mode_leaves_the_buyer_out(make_companion) -> None:
+    from companion.confirmations import ORDER_UPSERT, WAIT
+    from companion.keys import CONFIRMATIONS
+
+    companion = await make_companion(confirm_first_writes=True)
+    auth = await _seed(companion)
+    held = await companion.app[CONFIRMATIONS].check(
+        ORDER_UPSERT,
+        "1",
+        item="注文 order-1",
+        target="ReCORE POST /ec/gateway/order/upsert",
+        values={"order": BUYER},
+    )
+    assert held == WAIT
+    resp = await companion.get("/api/v1/support-bundle", headers=auth)
+    files = _texts(await resp.read())
+    report = json.loads(files["status.json"])["confirmations"]
+    assert report["waiting"] == 1
+    assert report["items"][0]["fields"] == [f"order.{k}" for k in BUYER]
+    everything = "\n".join(files.values())
+    for secret in (API_KEY, PASSWORD, *BUYER.values()):
+        assert secret not in everything, secret

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,12 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 EXT = ROOT / "extension"
 CLI = [sys.executable, "-m", "companion.cli"]
-ENV = {**os.environ, "RECORE_CONNECTOR_NO_KEYRING": "1"}
+# writes flow in the demo (確認モード off), except where a test of that mode switches it on
+ENV = {
+    **os.environ,
+    "RECORE_CONNECTOR_NO_KEYRING": "1",
+    "RECORE_CONNECTOR_CONFIRM_FIRST_WRITES": "off",
+}
 
 
 # ---- the companion ----------------------------------------------------------------------------
@@ -102,12 +106,14 @@ class Companion:
 class Demo(Companion):
     """`recore-connector demo`: the companion wired to seeded ReCORE and Yahoo sandboxes."""
 
-    def __init__(self, root: Path, world: str = "classic") -> None:
+    def __init__(
+        self, root: Path, world: str = "classic", env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.world = world  # the Yahoo sandbox's store world
         self.recore_port = free_port()
         self.yahoo_port = free_port()
-        super().__init__(root / "companion", free_port())
+        super().__init__(root / "companion", free_port(), env)
         self._log = root / "demo.out"
 
     def command(self) -> list[str]:

@@ -213,3 +213,25 @@ def test_sms_note_and_mapping_table(ext_browser: ExtensionBrowser, companion: Co
         "キャンセル",
     ]
     page.close()
+
+
+def test_quick_check_and_the_full_sync_interval_are_chosen_here_too(
+    ext_browser: ExtensionBrowser, companion: Companion
+) -> None:
+    token = ext_browser.storage().get("token") or ext_browser.pair(companion)
+    page = ext_browser.open("options.html")
+    page.wait_for_selector("#settings:not([hidden])")
+    assert page.input_value("#full_sync_interval_minutes") == "30"  # the default
+    page.select_option("#sync_interval_minutes", "1")
+    page.select_option("#full_sync_interval_minutes", "60")
+    page.click("#save")
+    page.locator("#save-message[data-kind='ok']").wait_for()
+    _, settings = companion.request("GET", "/settings", token=token)
+    assert settings["sync_interval_minutes"] == 1
+    assert settings["full_sync_interval_minutes"] == 60
+    page.reload()
+    page.wait_for_selector("#settings:not([hidden])")
+    assert page.input_value("#sync_interval_minutes") == "1"
+    assert page.input_value("#full_sync_interval_minutes") == "60"
+    companion.request("PUT", "/settings", {"sync_interval_minutes": 0}, token=token)
+    page.close()

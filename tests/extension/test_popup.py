@@ -13,8 +13,19 @@ from tests.extension.conftest import Companion, ExtensionBrowser
 
 pytestmark = pytest.mark.browser
 
-INTERVAL_LABELS = ["オフ", "5分", "15分", "30分", "1時間", "3時間", "6時間", "12時間", "24時間"]
-INTERVAL_VALUES = ["0", "5", "15", "30", "60", "180", "360", "720", "1440"]
+INTERVAL_LABELS = [
+    "オフ",
+    "1分（クイックチェック）",
+    "5分",
+    "15分",
+    "30分",
+    "1時間",
+    "3時間",
+    "6時間",
+    "12時間",
+    "24時間",
+]
+INTERVAL_VALUES = ["0", "1", "5", "15", "30", "60", "180", "360", "720", "1440"]
 
 
 def options_of(page: Any, selector: str) -> list[tuple[str, str]]:
@@ -86,6 +97,29 @@ def test_interval_is_stored_by_the_companion_and_survives_a_browser_restart(
     page.locator("#interval-result", has_text="保存しました").wait_for()
     _, settings = companion.request("GET", "/settings", token=token)
     assert settings["sync_interval_minutes"] == 0
+    page.close()
+
+
+def test_one_minute_quick_check_is_saved_and_shown_with_its_last_run(
+    ext_browser: ExtensionBrowser, companion: Companion
+) -> None:
+    token = ext_browser.storage().get("token") or ext_browser.pair(companion)
+    page = ext_browser.open("popup.html")
+    assert page.locator("#last-quick").is_hidden()  # no quick check chosen yet
+    page.select_option("#interval", "1")
+    page.locator("#interval-result", has_text="保存しました").wait_for()
+    _, settings = companion.request("GET", "/settings", token=token)
+    assert settings["sync_interval_minutes"] == 1
+    assert settings["full_sync_interval_minutes"] == 30  # the full sync's default beside it
+    page.close()
+
+    page = ext_browser.open("popup.html")
+    assert page.input_value("#interval") == "1"  # read back from the companion
+    page.get_by_text("前回のクイックチェック").wait_for()
+    assert page.locator("#last-quick").inner_text() == "まだありません"
+    assert page.get_by_text("前回の同期", exact=True).is_visible()
+    page.select_option("#interval", "0")
+    page.locator("#interval-result", has_text="保存しました").wait_for()
     page.close()
 
 

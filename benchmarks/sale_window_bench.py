@@ -1,0 +1,310 @@
+"""Benchmark: the double-sale window with the quick check (auto-sync 「1分」) on a 5,000-auction store.
+
+Everything runs as it would for staff, each in its own process on 127.0.0.1:
+- the companion (`python -m companion.cli serve`: its scheduler, task poll and outbox as shipped);
+- the ReCORE sandbox (`recore-connector sandbox recore`, ReCORE's 5 requests/s);
+- the Yahoo sandbox (`recore-connector sandbox yahoo`) with 5,000 running auctions and 30 ms per
+  page; it counts every page and JSON request it answers (`reads` in `/_sandbox/state`).
+
+Set-up (not timed): 22 ReCORE listings listed on Yahoo by 直接出品, two full syncs (the second,
+unchanged, is the baseline), then 自動同期 「1分」. Then, at random moments within `--window`
+seconds, `--wins` auctions are won on Yahoo and `--sales` of our listings sell at the register
+(ReCORE issues DELETE_INVENTORY). Measured:
+- win → the order accepted by the ReCORE sandbox (seen in its state, polled every 0.5 s);
+- register sale → the auction ended on the Yahoo sandbox (polled every 0.5 s);
+- pages read while nothing happens: the sandbox's own counter over `--idle` seconds, scaled to an
+  hour (the full sync, every 30 minutes by default, falls outside such a stretch: its pages are
+  printed beside it).
+
+The baseline, from the same run: before the quick check, the shortest auto-sync was a full sync
+every 5 minutes. Its idle cost is the unchanged full sync's pages × 12 an hour; a win waits for the
+next sync (uniform over 5 minutes), so its p95 is 0.95 × 300 s plus the measured sync time.
+
+    .venv/bin/python benchmarks/sale_window_bench.py [--selling 5000] [--wins 20] [--sales 20]
+
+Last line: `win_to_recore_p95_s=<s> shop_sale_to_end_p95_s=<s> idle_pages_per_hour=<n>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from direct_bench import Proc, free_port, pct, wait_http  # noqa: E402
+
+OWN_LISTINGS = 22  # a couple more than the register sales, in case one is refused
+
+
+class Bench:
+    def __init__(self, http: aiohttp.ClientSession, ybase: str, rbase: str, cbase: str) -> None:
+        self.http = http
+        self.ybase, self.rbase, self.cbase = ybase, rbase, cbase
+        self.auth: dict[str, str] = {}
+
+    async def get(self, url: str, **kw: Any) -> Any:
+        async with self.http.get(url, **kw) as resp:
+            assert resp.status < 300, (url, resp.status, await resp.text())
+            return await resp.json()
+
+    async def post(self, url: str, body: Any = None, **kw: Any) -> Any:
+        async with self.http.post(url, json=body, **kw) as resp:
+            assert resp.status < 300, (url, resp.status, await resp.text())
+            return await resp.json()
+
+    async def api(self, method: str, path: str, body: Any = None) -> Any:
+        url = f"{self.cbase}/api/v1{path}"
+        async with self.http.request(method, url, json=body, headers=self.auth) as resp:
+            assert resp.status < 300, (path, resp.status, await resp.text())
+            return await resp.json()
+
+    async def reads(self) -> int:
+        return (await self.get(f"{self.ybase}/_sandbox/state?brief=1"))["reads"]["total"]
+
+    async def wait_job(self, job_id: str, limit: float = 600) -> dict[str, Any]:
+        async with asyncio.timeout(limit):
+            while True:
+                job = await self.api("GET", f"/jobs/{job_id}")
+                if job["state"] not in ("queued", "running"):
+                    return job
+                await asyncio.sleep(0.2)
+
+    async def full_sync(self) -> tuple[float, int]:
+        before = await self.reads()
+        t0 = time.perf_counter()
+        job = await self.wait_job((await self.api("POST", "/sync"))["job_id"])
+        elapsed = time.perf_counter() - t0
+        assert job["state"] == "succeeded", job
+        return elapsed, await self.reads() - before
+
+
+async def set_up(b: Bench, data: Path, env: dict[str, str], selling: int, orders: int) -> None:
+    py = sys.executable
+    paired = await asyncio.to_thread(
+        subprocess.run,
+        [py, "-m", "companion.cli", "pair", "--data-dir", str(data)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    code = paired.stdout.strip().splitlines()[-1]
+    token = (await b.post(f"{b.cbase}/api/v1/pair", {"code": code}))["token"]
+    b.auth = {"Authorization": f"Bearer {token}"}
+    await b.post(f"{b.ybase}/_sandbox/bulk", {"selling": selling, "orders": orders})
+    await b.post(f"{b.ybase}/_sandbox/faults", {"latency_ms": 30})
+    rstate = await b.get(f"{b.rbase}/_sandbox/state")
+    ids = (
+        await b.post(f"{b.rbase}/_sandbox/listings", {"count": OWN_LISTINGS, "images_per_item": 1})
+    )["listing_ids"]
+    account = (await b.get(f"{b.ybase}/_sandbox/state?brief=1"))["account"]
+    await b.api(
+        "PUT",
+        "/settings",
+        {
+            "recore_api_url": b.rbase,
+            "recore_api_key": rstate["api_key"],
+            "ec_account_id": rstate["ec_account_id"],
+            "yahoo_id": account["yahoo_id"],
+            "yahoo_password": account["password"],
+            "business_id": account["business_id"],
+            "business_password": account["business_password"],
+        },
+    )
+    from companion.demo import demo_tables
+
+    for name, table in demo_tables().items():
+        await b.api("PUT", f"/tables/{name}", table)
+    async with asyncio.timeout(120):
+        while not set(ids) <= {i["id"] for i in (await b.api("GET", "/pending"))["items"]}:  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.5)
+    batch = await b.api("POST", "/batches", {"source": "pending", "listing_ids": ids})
+    job = await b.wait_job(
+        (await b.api("POST", f"/batches/{batch['id']}/direct-listing"))["job_id"]
+    )
+    assert job["state"] in ("succeeded", "partial"), job
+
+
+async def main() -> None:  # noqa: C901, PLR0915 - one straight script
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--selling", type=int, default=5000)
+    ap.add_argument("--orders", type=int, default=100, help="orders already in the store")
+    ap.add_argument("--wins", type=int, default=20)
+    ap.add_argument("--sales", type=int, default=20)
+    ap.add_argument("--window", type=float, default=150.0, help="seconds the events spread over")
+    ap.add_argument("--idle", type=float, default=120.0, help="seconds of the idle stretch")
+    ap.add_argument("--world", choices=("classic", "next"), default="classic")
+    ap.add_argument("--seed", type=int, default=19)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+
+    work = Path(tempfile.mkdtemp(prefix="sale-window-bench-"))
+    env = {
+        **os.environ,
+        "RECORE_CONNECTOR_NO_KEYRING": "1",
+        "RECORE_CONNECTOR_DIRECT_PACING_SECONDS": "0",  # set-up only: listing the 22 items
+        "PYTHONPATH": str(ROOT),
+    }
+    py = sys.executable
+    yp, rp, cp = free_port(), free_port(), free_port()
+    cli = [py, "-m", "companion.cli"]
+    procs = [
+        Proc([*cli, "sandbox", "yahoo", "--port", str(yp), "--world", args.world],
+             work / "yahoo.log", env),
+        Proc([*cli, "sandbox", "recore", "--port", str(rp)], work / "recore.log", env),
+        Proc([*cli, "serve", "--data-dir", str(work / "companion"), "--port", str(cp),
+              "--yahoo-base-url", f"http://127.0.0.1:{yp}"], work / "companion.log", env),
+    ]  # fmt: skip
+    ybase, rbase, cbase = (f"http://127.0.0.1:{p}" for p in (yp, rp, cp))
+    started = time.perf_counter()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            for url in (f"{ybase}/_sandbox/state?brief=1", f"{rbase}/_sandbox/state",
+                        f"{cbase}/api/v1/health"):  # fmt: skip
+                await wait_http(http, url)
+            b = Bench(http, ybase, rbase, cbase)
+            await set_up(b, work / "companion", env, args.selling, args.orders)
+            t_first, pages_first = await b.full_sync()
+            t_full, pages_full = await b.full_sync()  # unchanged: the baseline's sync
+            print(
+                f"store: {args.selling} running auctions + {args.orders} orders, 30 ms a page, "
+                f"world {args.world}; first full sync {t_first:.1f} s / {pages_first} pages; "
+                f"unchanged full sync {t_full:.1f} s / {pages_full} pages"
+            )
+
+            rstate = await b.get(f"{rbase}/_sandbox/state")
+            ours = [
+                x for x in rstate["listings"] if x["status"] != "ENDED" and x["mall_product_code"]
+            ]
+            assert len(ours) >= args.sales, f"only {len(ours)} listings on Yahoo"
+            own_auctions = {x["mall_product_code"] for x in ours}
+            ystate = await b.get(f"{ybase}/_sandbox/state")
+            bulk = [
+                i["auction_id"]
+                for i in ystate["listings"]
+                if i["status"] == "selling" and i["auction_id"] not in own_auctions
+            ]
+            to_win = rng.sample(bulk, args.wins)
+            to_sell = rng.sample(ours, args.sales)
+
+            await b.api("PUT", "/settings", {"sync_interval_minutes": 1})
+            status = await b.api("GET", "/status")
+            print(
+                f"auto-sync 1分: next run {status['sync']['next_run_at']}, "
+                f"next full sync {status['sync']['next_full_at']}"
+            )
+
+            win_at: dict[str, float] = {}  # Yahoo order id → when the auction was won
+            sold_at: dict[str, float] = {}  # auction id → when the register sale was made
+            win_lat: dict[str, float] = {}
+            sale_lat: dict[str, float] = {}
+            t_events = time.perf_counter()
+
+            async def win(auction_id: str, delay: float) -> None:
+                await asyncio.sleep(delay)
+                await b.post(
+                    f"{ybase}/_sandbox/bid", {"auction_id": auction_id, "bidder": "bench_buyer"}
+                )
+                ended = await b.post(f"{ybase}/_sandbox/end", {"auction_id": auction_id})
+                win_at[ended["order"]["order_id"]] = time.perf_counter()
+
+            async def register_sale(listing: dict[str, Any], delay: float) -> None:
+                await asyncio.sleep(delay)
+                await b.post(f"{rbase}/_sandbox/listings/{listing['id']}/sell-in-store")
+                sold_at[listing["mall_product_code"]] = time.perf_counter()
+
+            async def watch() -> None:
+                while len(win_lat) < args.wins or len(sale_lat) < args.sales:
+                    await asyncio.sleep(0.5)
+                    now = time.perf_counter()
+                    waiting = [a for a in sold_at if a not in sale_lat]
+                    if waiting:
+                        got = await b.get(f"{ybase}/_sandbox/state?auction_ids={','.join(waiting)}")
+                        for item in got["listings"]:
+                            if item["status"] != "selling":
+                                for aid in waiting:
+                                    if aid == item["auction_id"] or aid in item["past_auction_ids"]:
+                                        sale_lat[aid] = now - sold_at[aid]
+                    if any(o not in win_lat for o in win_at):
+                        orders = (await b.get(f"{rbase}/_sandbox/state"))["orders"]
+                        accepted = {o["mall_order_id"] for o in orders}
+                        for order_id, at in list(win_at.items()):
+                            if order_id not in win_lat and order_id in accepted:
+                                win_lat[order_id] = now - at
+
+            events = [win(a, rng.uniform(0, args.window)) for a in to_win]
+            events += [register_sale(x, rng.uniform(0, args.window)) for x in to_sell]
+            watcher = asyncio.create_task(watch())
+            await asyncio.gather(*events)
+            try:
+                await asyncio.wait_for(watcher, timeout=240)
+            except TimeoutError:
+                print("!! not every event arrived within 240 s after the last one")
+            print(f"events: {time.perf_counter() - t_events:.0f} s for {args.wins} wins and "
+                  f"{args.sales} register sales at random moments")  # fmt: skip
+
+            # the idle stretch: nothing happens; the quick check runs every minute
+            await asyncio.sleep(5)  # the last outbox messages
+            status = await b.api("GET", "/status")
+            quick_before = status["sync"]["last_quick_at"]
+            full_before = status["sync"]["last_run_at"]
+            before = (await b.get(f"{ybase}/_sandbox/state?brief=1"))["reads"]["by_path"]
+            await asyncio.sleep(args.idle)
+            after = (await b.get(f"{ybase}/_sandbox/state?brief=1"))["reads"]["by_path"]
+            idle_by_path = {
+                k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)
+            }
+            idle_reads = sum(idle_by_path.values())
+            status = await b.api("GET", "/status")
+            assert status["sync"]["last_run_at"] == full_before, "a full sync ran in the stretch"
+            assert status["sync"]["last_quick_at"] != quick_before, "no quick check ran"
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+    wins = list(win_lat.values())
+    sales = list(sale_lat.values())
+    idle_per_hour = idle_reads / args.idle * 3600
+    print(
+        f"win → order accepted by ReCORE: {len(wins)}/{args.wins} arrived, "
+        f"p50 {statistics.median(wins):.1f} s, p95 {pct(wins, 0.95):.1f} s, max {max(wins):.1f} s"
+    )
+    print(
+        f"register sale → auction ended on Yahoo: {len(sales)}/{args.sales} ended, "
+        f"p50 {statistics.median(sales):.1f} s, p95 {pct(sales, 0.95):.1f} s, "
+        f"max {max(sales):.1f} s"
+    )
+    print(
+        f"idle: {idle_reads} Yahoo reads in {args.idle:.0f} s (the sandbox's counter) → "
+        f"{idle_per_hour:.0f} an hour, scaled from that stretch ({idle_by_path}); the full sync every 30 min "
+        f"adds {2 * pages_full} an hour ({pages_full} pages each)"
+    )
+    base_win = 0.95 * 300 + t_full
+    print(
+        f"baseline (the same run; full sync every 5 min, the shortest before): "
+        f"idle_pages_per_hour={pages_full * 12}, win_to_recore_p95_s≈{base_win:.0f} "
+        f"(0.95 × 300 s + the measured {t_full:.1f} s sync); the register sale's path does "
+        f"not depend on the sync interval"
+    )
+    print(
+        f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+        f"whole run {time.perf_counter() - started:.0f} s; logs in {work}"
+    )
+    print(
+        f"win_to_recore_p95_s={pct(wins, 0.95):.1f} shop_sale_to_end_p95_s={pct(sales, 0.95):.1f} "
+        f"idle_pages_per_hour={idle_per_hour:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
