@@ -135,6 +135,8 @@ async def run(  # noqa: C901 - one straight script
         **os.environ,
         "RECORE_CONNECTOR_NO_KEYRING": "1",
         "RECORE_CONNECTOR_DIRECT_PACING_SECONDS": "0",
+        # 確認モード off: the listings go to the store without waiting for staff's 実行
+        "RECORE_CONNECTOR_CONFIRM_FIRST_WRITES": "off",
         "PYTHONPATH": str(ROOT),
     }
     py = sys.executable
