@@ -30,6 +30,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import sys
 import threading
 import types
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 THREAD_NAME = "store-browser"
+# How long a thread waiting for the GIL lets the running one go on (Python's default is 5 ms).
+# The API's thread gives the GIL up at every socket and SQLite call and waits this long to get it
+# back while the browser's thread is busy: a request of a few such calls would wait several times.
+GIL_SWITCH_SECONDS = 0.001
 
 
 class BrowserLoopClosed(RuntimeError):
@@ -82,6 +87,7 @@ class BrowserLoop:
     def _ensure(self) -> asyncio.AbstractEventLoop:
         with self._start_lock:
             if self._loop is None:
+                sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
                 thread = threading.Thread(
