@@ -31,12 +31,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from companion.db.models import (
     Confirmation,
@@ -146,10 +147,11 @@ class Confirmations:
     # --- the setting ----------------------------------------------------------------------------
     async def mode(self) -> tuple[bool, int]:
         """(on, N)."""
-        enabled = await self.settings.get("confirmation_mode")
+        values = await self.settings.public()  # one read for both (`/status` asks every poll)
+        enabled = values["confirmation_mode"]
         if enabled is None:
             enabled = self.app[CONFIG].confirm_first_writes
-        count = await self.settings.get("confirmation_count")
+        count = values["confirmation_count"]
         return bool(enabled), int(count or DEFAULT_COUNT)
 
     async def first_start(self) -> None:
@@ -365,33 +367,9 @@ class Confirmations:
     async def report(self) -> dict[str, Any]:
         """The mode, each kind's approvals, and the writes waiting for staff (skipped ones too)."""
         enabled, required = await self.mode()
-        async with self.db.session() as s:
-            approved = dict(
-                (
-                    await s.execute(
-                        select(Confirmation.kind, func.count())
-                        .where(Confirmation.state == APPROVED)
-                        .group_by(Confirmation.kind)
-                    )
-                ).all()
-            )
-            counts = dict(
-                (
-                    await s.execute(
-                        select(Confirmation.state, func.count())
-                        .where(Confirmation.state.in_((WAITING, SKIPPED)))
-                        .group_by(Confirmation.state)
-                    )
-                ).all()
-            )
-            rows = (
-                await s.scalars(
-                    select(Confirmation)
-                    .where(Confirmation.state.in_((WAITING, SKIPPED)))
-                    .order_by(Confirmation.id)
-                    .limit(SHOWN_LIMIT)
-                )
-            ).all()
+        # one synchronous read (`Database.read`), not three through the async driver: `/status`
+        # carries this report and is polled while jobs run
+        approved, counts, rows = await self.db.read(_waiting_snapshot)
         return {
             "enabled": enabled,
             "required": required,
@@ -408,6 +386,34 @@ class Confirmations:
             "skipped": int(counts.get(SKIPPED, 0)),
             "items": [self._row_dict(r) for r in rows],
         }
+
+
+# built once: building these costs more than running them on a small database
+_APPROVED_BY_KIND = (
+    select(Confirmation.kind, func.count())
+    .where(Confirmation.state == APPROVED)
+    .group_by(Confirmation.kind)
+)
+_OPEN_BY_STATE = (
+    select(Confirmation.state, func.count())
+    .where(Confirmation.state.in_((WAITING, SKIPPED)))
+    .group_by(Confirmation.state)
+)
+_OPEN_SHOWN = (
+    select(Confirmation)
+    .where(Confirmation.state.in_((WAITING, SKIPPED)))
+    .order_by(Confirmation.id)
+    .limit(SHOWN_LIMIT)
+)
+
+
+def _waiting_snapshot(
+    s: Session,
+) -> tuple[dict[str, int], dict[str, int], Sequence[Confirmation]]:
+    """Each kind's approvals, the waiting and skipped counts, and the first of those writes."""
+    approved = {kind: n for kind, n in s.execute(_APPROVED_BY_KIND).all()}
+    counts = {state: n for state, n in s.execute(_OPEN_BY_STATE).all()}
+    return approved, counts, s.scalars(_OPEN_SHOWN).all()
 
 
 def for_support(status: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,11 @@ login at a time, and one place that knows when automatic logins are held back.
 
 - `browser()` / `reader()`: the scrapers' `BrowserSession` and `StoreReader`, made again when the
   Yahoo address setting changes; another account in the settings clears the old login.
+- They live on the store's own thread and loop (`companion.browser_loop`): what `browser()`,
+  `reader()` and `page_object()` hand out are stand-ins whose verbs run there, so the companion's
+  loop (the HTTP API) never waits behind Playwright's traffic or the parsing of the store's
+  pages. The settings and the database stay on the companion's loop: the stored credentials are
+  read there when a login needs them.
 - Held logins: after a login wall (SMS認証, a captcha, wrong credentials) automatic runs stop
   logging in, since every try may send an SMS and failed logins bring captchas. `hold()` records
   the wall (kept across restarts); a staff action — 同期開始, 直接出品を実行, `recore-connector
@@ -18,11 +23,14 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
 
+from companion.browser_loop import BrowserLoop
 from companion.config import Config
 from companion.settings import YAHOO_ACCOUNT_KEYS, SettingsStore
 from companion.shop_facts import ShopFacts, load_shop_facts
@@ -32,6 +40,7 @@ from scrapers.reader import StoreReader
 from scrapers.session import BrowserSession, Credentials
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BLOCKED_KEY = "yahoo_login_blocked"  # internal setting: the wall that holds automatic logins
 # Chromium closes this many seconds after the last job used it.
@@ -90,6 +99,9 @@ class StoreSession:
             facts = self.shop_facts.facts
         self.facts = facts
         self.blocked: dict[str, str] | None = None
+        # the thread and loop the store's browser, reader and pages live on
+        self.browser_loop = BrowserLoop()
+        # made and closed only on the browser loop
         self._browser: BrowserSession | None = None
         self._reader: StoreReader | None = None
         self._base: str | None = None
@@ -103,8 +115,14 @@ class StoreSession:
         return await stored_credentials(self.settings)
 
     async def browser(self) -> BrowserSession:
-        """The store's browser session, made again when the Yahoo address setting changed."""
+        """The store's browser session (a stand-in: its verbs run on the browser loop), made again
+        when the Yahoo address setting changed."""
         base = await self.settings.get("yahoo_base_url")
+        # `self.credentials` crosses as a callback: a login reads the settings on this loop
+        return await self.browser_loop.call(self._session_for, base, self.credentials)
+
+    async def _session_for(self, base: str | None, credentials: Any) -> BrowserSession:
+        # on the browser loop
         if self._browser is not None and self._base != base:
             await self._browser.close()
             self._browser = self._reader = None
@@ -112,7 +130,7 @@ class StoreSession:
             self._browser = BrowserSession(
                 self.config.browser_profile_dir,
                 StoreUrls(self.facts, base),
-                self.credentials,
+                credentials,
                 headless=self.options.headless,
                 idle_timeout=self.options.idle_timeout,
                 busy_delay=self.options.busy_delay,
@@ -122,8 +140,12 @@ class StoreSession:
         return self._browser
 
     async def reader(self) -> StoreReader:
-        """Plain-HTTP reads with the session's cookies (kept between runs)."""
-        browser = await self.browser()
+        """Plain-HTTP reads with the session's cookies (kept between runs); a stand-in, like
+        `browser()`: the requests and the parsing of what they read run on the browser loop."""
+        return await self.browser_loop.call(self._reader_for, await self.browser())
+
+    async def _reader_for(self, browser: BrowserSession) -> StoreReader:
+        # on the browser loop, where its HTTP client session must be made
         if self._reader is None or self._reader.browser is not browser:
             if self._http is None or self._http.closed:
                 self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
@@ -134,6 +156,16 @@ class StoreSession:
                 retry_delay=self.options.retry_delay,
             )
         return self._reader
+
+    def page_object(self, cls: Callable[..., T], /, *args: Any) -> T:
+        """A page object (`ItemForm(page, session, reader)`, `ItemActions`, `OrderActions`) over
+        what `browser()` and `reader()` handed out: its verbs run on the browser loop whole."""
+        return self.browser_loop.make(cls, *args)
+
+    async def on_browser_loop(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        """`await fn(*args)` on the browser loop: for work that uses Playwright's objects beyond
+        the page objects' verbs (the diagnosis renders pages and listens to their responses)."""
+        return await self.browser_loop.call(fn, *args)
 
     # --- held logins ----------------------------------------------------------------------------
     def _gate(self) -> None:
@@ -169,6 +201,10 @@ class StoreSession:
                 )
 
     async def close(self) -> None:
+        """Chromium and the HTTP client closed on the browser loop, then its thread ended."""
+        await self.browser_loop.close(self._close_on_browser_loop)
+
+    async def _close_on_browser_loop(self) -> None:
         if self._browser is not None:
             await self._browser.close()
         self._browser = self._reader = None

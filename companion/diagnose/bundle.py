@@ -174,7 +174,8 @@ async def run_diagnosis(
     for note in recore.notes_en:
         log.info("diagnose: recore: %s", note)
     log.info("diagnose: reading the Yahoo store (GET only)")
-    yahoo = await diagnose_yahoo(await store.reader(), redactor)
+    # the diagnosis renders pages and listens to their answers: all of it on the browser loop
+    yahoo = await store.on_browser_loop(diagnose_yahoo, await store.reader(), redactor)
     if yahoo.problem_en:
         log.warning("diagnose: yahoo: %s", yahoo.problem_en)
     name = f"recore-connector-diagnosis-{when:%Y%m%d-%H%M%S}.zip"

@@ -322,7 +322,10 @@ class _Run:
         async with self.service.batches.image_store() as images, self.session.use() as context:
             self.images = images
             pages = [await context.new_page() for _ in range(workers)]
-            forms = [ItemForm(page, self.session, self.reader) for page in pages]
+            forms = [
+                self.service.store.page_object(ItemForm, page, self.session, self.reader)
+                for page in pages
+            ]
             try:
                 await self._preflight(context, forms)
                 queue: asyncio.Queue[ListingRecord] = asyncio.Queue()
@@ -622,7 +625,8 @@ class _Run:
             listing_id=record.id,
             job_id=self.ctx.job_id,
         )
-        result = await ItemActions(self.session, self.reader).start(found)
+        actions = self.service.store.page_object(ItemActions, self.session, self.reader)
+        result = await actions.start(found)
         await intents.resolve(intent, DONE if result.ok else FAILED)
         if result.ok and found.auction_id:
             await self._listed(record, listing, found.auction_id, already=False)

@@ -67,7 +67,12 @@ async def _reader(app: web.Application) -> StoreReader:
 
 
 async def _item_actions(app: web.Application) -> ItemActions:
-    return ItemActions(await app[STORE].browser(), await _reader(app))
+    store = app[STORE]
+    return store.page_object(ItemActions, await store.browser(), await _reader(app))
+
+
+async def _order_actions(app: web.Application) -> OrderActions:
+    return app[STORE].page_object(OrderActions, await _reader(app))
 
 
 async def _defer(ctx: TaskContext, exc: ScraperError) -> None:
@@ -141,7 +146,7 @@ def ship_handler(app: web.Application) -> Handler:
             values={"注文ID": order_id, "配送業者": carrier, "追跡番号": tracking},
         ):
             return
-        result = await OrderActions(await _reader(app)).ship(
+        result = await (await _order_actions(app)).ship(
             order_id, str(carrier) if carrier else None, str(tracking) if tracking else None
         )
         if result.ok:
@@ -168,7 +173,7 @@ def cancel_handler(app: web.Application) -> Handler:
             values={"注文ID": order_id},
         ):
             return
-        result = await OrderActions(await _reader(app)).cancel(order_id)
+        result = await (await _order_actions(app)).cancel(order_id)
         if result.ok:
             await ctx.succeed({})
         else:
