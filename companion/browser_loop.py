@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import inspect
 import logging
@@ -182,8 +183,12 @@ class BrowserLoop:
         async def invoke() -> T:
             return await start()
 
+        # the caller's context variables go along (`scrapers.priority.urgent()` marks a register
+        # sale's requests in the task that makes them)
+        context = contextvars.copy_context()
+
         def begin() -> None:  # on the browser loop
-            task = loop.create_task(invoke())
+            task = loop.create_task(invoke(), context=context)
             remote_task.append(task)
             task.add_done_callback(settle)
 
