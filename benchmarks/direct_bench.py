@@ -122,6 +122,16 @@ async def wait_http(http: aiohttp.ClientSession, url: str, limit: float = 60) ->
             await asyncio.sleep(0.1)
 
 
+async def pairing_code(data: Path, env: dict[str, str]) -> str:
+    """A pairing code from the companion's own `pair` command (as the IT person would get it)."""
+    paired = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "companion.cli", "pair", "--data-dir", str(data)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return paired.stdout.strip().splitlines()[-1]
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -166,12 +176,7 @@ async def run(  # noqa: C901 - one straight script
                 f"{cbase}/api/v1/health",
             ):
                 await wait_http(http, url)
-            paired = await asyncio.to_thread(
-                subprocess.run,
-                [py, "-m", "companion.cli", "pair", "--data-dir", str(data)],
-                cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            code = paired.stdout.strip().splitlines()[-1]
+            code = await pairing_code(data, env)
             async with http.post(f"{cbase}/api/v1/pair", json={"code": code}) as resp:
                 auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}
             async with http.get(f"{rbase}/_sandbox/state") as resp:

@@ -32,7 +32,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from direct_bench import Proc, free_port, pct, wait_http  # noqa: E402
+from direct_bench import Proc, free_port, pairing_code, pct, wait_http  # noqa: E402
 
 OWN_LISTINGS = 22  # a couple more than the register sales, in case one is refused
 
@@ -92,13 +91,7 @@ class Bench:
 
 
 async def set_up(b: Bench, data: Path, env: dict[str, str], selling: int, orders: int) -> None:
-    py = sys.executable
-    paired = await asyncio.to_thread(
-        subprocess.run,
-        [py, "-m", "companion.cli", "pair", "--data-dir", str(data)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    code = paired.stdout.strip().splitlines()[-1]
+    code = await pairing_code(data, env)
     token = (await b.post(f"{b.cbase}/api/v1/pair", {"code": code}))["token"]
     b.auth = {"Authorization": f"Bearer {token}"}
     await b.post(f"{b.ybase}/_sandbox/bulk", {"selling": selling, "orders": orders})

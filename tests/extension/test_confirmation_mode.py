@@ -29,11 +29,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def token(ext_browser: ExtensionBrowser, demo: Demo) -> str:
-    return ext_browser.pair(demo)
-
-
 def _on_yahoo(demo: Demo) -> set[str]:
     state = get_json(f"http://127.0.0.1:{demo.yahoo_port}/_sandbox/state")
     return {x["management_number"] for x in state["listings"]}
