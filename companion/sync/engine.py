@@ -99,7 +99,8 @@ class Summary:
     upserts: int = 0
     unchanged_orders: int = 0
     yahoo_requests: int = 0
-    # "full": 出品中 read whole; "light": only its first page, soonest end first (`run`, light)
+    # "full": 出品中 read whole; "light": only its first page, soonest end first (`run`, light);
+    # "quick": the quick check (`run_quick`)
     sync_kind: str = "full"
     problems: list[str] = field(default_factory=list)
 
@@ -512,15 +513,19 @@ class SyncEngine:
             self._guarded("sold", self.read_sold),
         )
         self.sold_complete = sold_ok
-        if self.light and selling_ok and orders_ok and sold_ok:
-            checked = await self._light_check(auctions)
-            if checked is not None:
-                await self._reconcile_steps(auctions, snapshots, True, True, checked)
+        if self.light:
+            concluded: tuple[set[str], bool] | None = (set(), False)
+            if selling_ok and orders_ok and sold_ok:
+                concluded = await self._light_check(auctions)
+            else:  # a list failed: as in a full sync, no end is concluded this time
+                await self._step("ended", "skipped", "一覧を読めなかったため省略しました")
+            if concluded is not None:
+                checked, ended_ok = concluded
+                await self._reconcile_steps(auctions, snapshots, selling_ok, ended_ok, checked)
                 self.summary.sync_kind = "light"
                 self.summary.yahoo_requests = len(self.reader.fetched) - requests_before
                 return self.summary
-        if self.light:
-            # something the first page cannot explain (or a list failed): the whole list
+            # something the first page cannot explain: the whole list, as a full sync
             log.info("light sync: reading the whole selling list")
             self.read.items_by_mn.clear()
             selling_ok = await self._guarded("selling", self.read_selling)
@@ -622,16 +627,20 @@ class SyncEngine:
             return False, None
         return True, known[-1]
 
-    async def _light_check(self, auctions: dict[str, AuctionSnapshot]) -> set[str] | None:
+    async def _light_check(
+        self, auctions: dict[str, AuctionSnapshot]
+    ) -> tuple[set[str], bool] | None:
         """Which of the connector's auctions left the selling list, from 出品中's first page,
         落札分, 注文管理 and a search by 管理番号 for each auction of ours that should be on that
         page and is not (its recorded end time is before the page's last one), and for listings
-        handed out but not seen yet. Returns the auction ids so concluded, or None when
+        handed out but not seen yet. Returns the auction ids searched and whether the search
+        worked (their end is concluded only then), or None when
         something is not explained (the whole list is read then): the first page is not in
         end-time order, an auction of ours is still running past the end it was seen with
         (extended) or under a new id (relisted), a handed-out listing is running."""
         usable, bound = self._light_bound
         if not usable:
+            log.info("light sync: 出品中's first page is not in end-time order")
             return None
         shown = {r.auction_id for r in self.read.selling or []}
         shown |= {r.auction_id for r in self.read.sold}
@@ -656,7 +665,7 @@ class SyncEngine:
         unplaced = await self._unplaced((ListingState.PROCESSING, ListingState.REGISTERED))
         if due or unplaced:
             if not await self._guarded("ended", lambda: self.read_ended(due, unplaced)):
-                return None
+                return set(), False  # nothing concluded this time; the next sync looks again
         else:
             await self._step("ended", "skipped", "確認が必要なオークションはありません")
         states = self.facts.items
@@ -668,7 +677,7 @@ class SyncEngine:
         for number in unplaced:
             if any(states.is_live(i.status) for i in self.read.items_by_mn.get(number, [])):
                 return None
-        return {a.auction_id for a in due}
+        return {a.auction_id for a in due}, True
 
     async def run_quick(self) -> Summary:
         """The quick check: 落札分 and 注文管理 newest first down to what was seen before (and
@@ -676,6 +685,7 @@ class SyncEngine:
         only, then the same reconcile and outbox as a full sync. Nothing is concluded from what
         was not read: an auction leaves the selling list only in a full sync's eyes."""
         self._requests_before = requests_before = len(self.reader.fetched)
+        self.summary.sync_kind = "quick"
         await self.adopt_unseen_auctions()
         async with self.db.session() as s:
             snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
