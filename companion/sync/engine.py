@@ -6,6 +6,9 @@ where a list is rendered by script):
   list row changed since the last sync; 落札分 (sold) newest first, only down to what the last sync
   already saw; 商品管理 searched by 管理番号 only for auctions that left the selling list without an
   order (ended unsold, ended early, relisted).
+  A light full sync (`light`, quick check on) reads only 出品中's first page, soonest end first, and
+  searches our auctions that should be on it and are not (`_light_check`); the whole list when
+  it cannot explain what it sees.
 
 Reconciling (SQLite, `companion.db.models`):
   - ListingRecord waiting/processing whose 管理番号 is on Yahoo → listed, and its open ReCORE task is
