@@ -123,6 +123,7 @@ async def set_up(b: Bench, data: Path, env: dict[str, str], selling: int, orders
             "yahoo_password": account["password"],
             "business_id": account["business_id"],
             "business_password": account["business_password"],
+            "confirmation_mode": False,  # 確認モード: the listings go without staff's 実行
         },
     )
     from companion.demo import demo_tables
