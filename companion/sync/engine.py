@@ -509,7 +509,7 @@ class SyncEngine:
             return ok
 
         # the three lists are independent: read side by side (the requests share one limit)
-        selling_read = self.read_selling_light(auctions) if self.light else self.read_selling
+        selling_read = self.read_selling_light if self.light else self.read_selling
         selling_ok, orders_ok, sold_ok = await asyncio.gather(
             self._guarded("selling", selling_read),
             orders_then_details(),
@@ -596,24 +596,16 @@ class SyncEngine:
             await self._step("upserts", "failed", fault.message)
 
     # -- the light full sync -------------------------------------------------------------------------
-    def read_selling_light(
-        self, auctions: dict[str, AuctionSnapshot]
-    ) -> Callable[[], Awaitable[str]]:
+    async def read_selling_light(self) -> str:
         """出品中's first page only, soonest end first (the list's own order): every auction
         still selling that ends before its last row is on it."""
-
-        async def work() -> str:
-            got = await self.reader.read_list(
-                self.facts.lists.selling, keep_going=lambda _page: False
-            )
-            self.read.selling = unique(got.rows, lambda r: r.auction_id)
-            self.summary.selling = len(self.read.selling)
-            self.summary.problems.extend(got.problems)
-            more = (got.page_count or 1) > 1 or got.has_next
-            self._light_bound = self._first_page_bound(self.read.selling, more)
-            return f"終了の近い{len(got.rows)}件（全件の読み取りは定期的に行います）"
-
-        return work
+        got = await self.reader.read_list(self.facts.lists.selling, keep_going=lambda _page: False)
+        self.read.selling = unique(got.rows, lambda r: r.auction_id)
+        self.summary.selling = len(self.read.selling)
+        self.summary.problems.extend(got.problems)
+        more = (got.page_count or 1) > 1 or got.has_next
+        self._light_bound = self._first_page_bound(self.read.selling, more)
+        return f"終了の近い{len(got.rows)}件（全件の読み取りは定期的に行います）"
 
     @staticmethod
     def _first_page_bound(rows: list[ListRow], more: bool) -> tuple[bool, datetime | None]:
@@ -637,10 +629,10 @@ class SyncEngine:
         落札分, 注文管理 and a search by 管理番号 for each auction of ours that should be on that
         page and is not (its recorded end time is before the page's last one), and for listings
         handed out but not seen yet. Returns the auction ids searched and whether the search
-        worked (their end is concluded only then), or None when
-        something is not explained (the whole list is read then): the first page is not in
-        end-time order, an auction of ours is still running past the end it was seen with
-        (extended) or under a new id (relisted), a handed-out listing is running."""
+        worked (their end is concluded only then), or None when something is not explained
+        (the whole list is read then): the first page is not in end-time order, an auction of
+        ours is still running past the end it was seen with (extended) or under a new id
+        (relisted), a handed-out listing is running."""
         usable, bound = self._light_bound
         if not usable:
             log.info("light sync: 出品中's first page is not in end-time order")
