@@ -12,9 +12,13 @@ seconds, `--wins` auctions are won on Yahoo and `--sales` of our listings sell a
 (ReCORE issues DELETE_INVENTORY). Measured:
 - win → the order accepted by the ReCORE sandbox (seen in its state, polled every 0.5 s);
 - register sale → the auction ended on the Yahoo sandbox (polled every 0.5 s);
-- pages read while nothing happens: the sandbox's own counter over `--idle` seconds, scaled to an
-  hour (the full sync, every 30 minutes by default, falls outside such a stretch: its pages are
-  printed beside it).
+- pages read in an idle hour with the default settings (quick check every minute, a full sync
+  every 30 minutes, light but for a complete read of 出品中 every `COMPLETE_SYNC_HOURS`), from the
+  sandbox's own counter: the quick checks over `--idle` seconds scaled to an hour; then, with the
+  full-sync interval set to its shortest (5 minutes) for the measurement only, the pages of one
+  scheduled (light) full sync, counted between the polls that bracket it; the complete read is
+  the unchanged full sync measured at set-up. The hour is quick/h + (2 − 1/6) light + 1/6
+  complete (every sixth hour one of the two full syncs reads the whole list); printed as computed.
 
 The baseline, from the same run: before the quick check, the shortest auto-sync was a full sync
 every 5 minutes. Its idle cost is the unchanged full sync's pages × 12 an hour; a win waits for the
@@ -112,6 +116,7 @@ async def set_up(b: Bench, data: Path, env: dict[str, str], selling: int, orders
             "yahoo_password": account["password"],
             "business_id": account["business_id"],
             "business_password": account["business_password"],
+            "confirmation_mode": False,  # 確認モード: the listings go without staff's 実行
         },
     )
     from companion.demo import demo_tables
@@ -261,13 +266,41 @@ async def main() -> None:  # noqa: C901, PLR0915 - one straight script
             status = await b.api("GET", "/status")
             assert status["sync"]["last_run_at"] == full_before, "a full sync ran in the stretch"
             assert status["sync"]["last_quick_at"] != quick_before, "no quick check ran"
+
+            # one scheduled full sync, light with the quick check on: the full-sync interval at
+            # its shortest for the measurement. A quick check runs a minute before and after it:
+            # its pages are the counter's growth from the first poll that saw the last quick check
+            # done to the first poll that sees the full sync done (no quick check in between).
+            await b.api("PUT", "/settings", {"full_sync_interval_minutes": 5})
+            light_pages, light_kind = None, None
+            sync = (await b.api("GET", "/status"))["sync"]
+            seen_quick, seen_full, base = sync["last_quick_at"], sync["last_run_at"], None
+            async with asyncio.timeout(900):
+                while light_kind != "light":
+                    await asyncio.sleep(0.2)
+                    sync = (await b.api("GET", "/status"))["sync"]
+                    counter = await b.reads()
+                    quick_done = sync["last_quick_at"] != seen_quick
+                    full_done = sync["last_run_at"] != seen_full
+                    seen_quick, seen_full = sync["last_quick_at"], sync["last_run_at"]
+                    if full_done and not quick_done and base is not None:
+                        light_pages, light_kind = counter - base, sync["last_sync_kind"]
+                        print(f"scheduled full sync: {light_kind}, {light_pages} pages")
+                    base = counter if quick_done or full_done else base
     finally:
         for p in reversed(procs):
             p.stop()
 
     wins = list(win_lat.values())
     sales = list(sale_lat.values())
-    idle_per_hour = idle_reads / args.idle * 3600
+    quick_per_hour = idle_reads / args.idle * 3600
+    assert light_pages is not None
+    from companion.sync.service import COMPLETE_SYNC_HOURS
+
+    complete_share = 1 / COMPLETE_SYNC_HOURS  # complete reads an hour
+    idle_per_hour = (
+        quick_per_hour + (2 - complete_share) * light_pages + complete_share * pages_full
+    )
     print(
         f"win → order accepted by ReCORE: {len(wins)}/{args.wins} arrived, "
         f"p50 {statistics.median(wins):.1f} s, p95 {pct(wins, 0.95):.1f} s, max {max(wins):.1f} s"
@@ -278,9 +311,12 @@ async def main() -> None:  # noqa: C901, PLR0915 - one straight script
         f"max {max(sales):.1f} s"
     )
     print(
-        f"idle: {idle_reads} Yahoo reads in {args.idle:.0f} s (the sandbox's counter) → "
-        f"{idle_per_hour:.0f} an hour, scaled from that stretch ({idle_by_path}); the full sync every 30 min "
-        f"adds {2 * pages_full} an hour ({pages_full} pages each)"
+        f"idle: quick checks {idle_reads} Yahoo reads in {args.idle:.0f} s (the sandbox's counter, "
+        f"{idle_by_path}) → {quick_per_hour:.0f} an hour; light full sync {light_pages} pages, "
+        f"complete read of 出品中 {pages_full} pages every {COMPLETE_SYNC_HOURS} h → "
+        f"{quick_per_hour:.0f} + (2 − 1/{COMPLETE_SYNC_HOURS}) × {light_pages} + "
+        f"1/{COMPLETE_SYNC_HOURS} × {pages_full} = {idle_per_hour:.0f} an hour "
+        f"(before the light sync: {quick_per_hour + 2 * pages_full:.0f})"
     )
     base_win = 0.95 * 300 + t_full
     print(

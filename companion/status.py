@@ -203,6 +203,8 @@ async def build_status(app: web.Application) -> dict[str, Any]:
             "last_result": sync_state.get("last_result"),
             "next_run_at": sync_state.get("next_run_at"),
             "last_error": sync_state.get("last_error"),
+            # full | light (出品中's first page only: the quick check is on), see docs/sync.md
+            "last_sync_kind": (sync_state.get("last_summary") or {}).get("sync_kind"),
             # the quick check (interval 1分): when it last ran, and when the next full sync is
             "quick_check": interval == QUICK_CHECK_MINUTES,
             "last_quick_at": sync_state.get("last_quick_at"),

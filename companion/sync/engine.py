@@ -6,6 +6,9 @@ where a list is rendered by script):
   list row changed since the last sync; 落札分 (sold) newest first, only down to what the last sync
   already saw; 商品管理 searched by 管理番号 only for auctions that left the selling list without an
   order (ended unsold, ended early, relisted).
+  A light full sync (`light`, quick check on) reads only 出品中's first page, soonest end first, and
+  searches our auctions that should be on it and are not (`_light_check`); the whole list when
+  it cannot explain what it sees.
 
 Reconciling (SQLite, `companion.db.models`):
   - ListingRecord waiting/processing whose 管理番号 is on Yahoo → listed, and its open ReCORE task is
@@ -99,6 +102,9 @@ class Summary:
     upserts: int = 0
     unchanged_orders: int = 0
     yahoo_requests: int = 0
+    # "full": 出品中 read whole; "light": only its first page, soonest end first (`run`, light);
+    # "quick": the quick check (`run_quick`)
+    sync_kind: str = "full"
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -241,6 +247,7 @@ class SyncEngine:
         report: StepReporter | None = None,
         quick: bool = False,
         sold_mark: datetime | None = None,
+        light: bool = False,
     ) -> None:
         self.db = db
         self.events = events
@@ -257,6 +264,9 @@ class SyncEngine:
         # last read saw
         self.quick = quick
         self.sold_mark = sold_mark
+        # a light full sync (quick check on): 出品中's first page instead of the whole list
+        self.light = light
+        self._light_bound: tuple[bool, datetime | None] = (False, None)
         self.summary = Summary()
         self.read = StoreRead()
         self.faults: list[SyncFault] = []
@@ -499,12 +509,29 @@ class SyncEngine:
             return ok
 
         # the three lists are independent: read side by side (the requests share one limit)
+        selling_read = self.read_selling_light if self.light else self.read_selling
         selling_ok, orders_ok, sold_ok = await asyncio.gather(
-            self._guarded("selling", self.read_selling),
+            self._guarded("selling", selling_read),
             orders_then_details(),
             self._guarded("sold", self.read_sold),
         )
         self.sold_complete = sold_ok
+        if self.light:
+            concluded: tuple[set[str], bool] | None = (set(), False)
+            if selling_ok and orders_ok and sold_ok:
+                concluded = await self._light_check(auctions)
+            else:  # a list failed: as in a full sync, no end is concluded this time
+                await self._step("ended", "skipped", "一覧を読めなかったため省略しました")
+            if concluded is not None:
+                checked, ended_ok = concluded
+                await self._reconcile_steps(auctions, snapshots, selling_ok, ended_ok, checked)
+                self.summary.sync_kind = "light"
+                self.summary.yahoo_requests = len(self.reader.fetched) - requests_before
+                return self.summary
+            # something the first page cannot explain: the whole list, as a full sync
+            log.info("light sync: reading the whole selling list")
+            self.read.items_by_mn.clear()
+            selling_ok = await self._guarded("selling", self.read_selling)
 
         vanished: list[AuctionSnapshot] = []
         if selling_ok:
@@ -528,8 +555,22 @@ class SyncEngine:
         else:
             await self._step("ended", "skipped", "確認が必要なオークションはありません")
 
+        await self._reconcile_steps(
+            auctions, snapshots, selling_ok, ended_ok and orders_ok and sold_ok
+        )
+        self.summary.yahoo_requests = len(self.reader.fetched) - requests_before
+        return self.summary
+
+    async def _reconcile_steps(
+        self,
+        auctions: dict[str, AuctionSnapshot],
+        snapshots: dict[str, OrderSnapshot],
+        selling_complete: bool,
+        ended_complete: bool,
+        checked: set[str] | None = None,
+    ) -> None:
         try:
-            await self.reconcile_listings(auctions, selling_ok, ended_ok and orders_ok and sold_ok)
+            await self.reconcile_listings(auctions, selling_complete, ended_complete, checked)
             await self._step(
                 "listings",
                 "succeeded",
@@ -553,8 +594,85 @@ class SyncEngine:
             fault = self._fault(exc)
             self.faults.append(fault)
             await self._step("upserts", "failed", fault.message)
-        self.summary.yahoo_requests = len(self.reader.fetched) - requests_before
-        return self.summary
+
+    # -- the light full sync -------------------------------------------------------------------------
+    async def read_selling_light(self) -> str:
+        """出品中's first page only, soonest end first (the list's own order): every auction
+        still selling that ends before its last row is on it."""
+        got = await self.reader.read_list(self.facts.lists.selling, keep_going=lambda _page: False)
+        self.read.selling = unique(got.rows, lambda r: r.auction_id)
+        self.summary.selling = len(self.read.selling)
+        self.summary.problems.extend(got.problems)
+        more = (got.page_count or 1) > 1 or got.has_next
+        self._light_bound = self._first_page_bound(self.read.selling, more)
+        return f"終了の近い{len(got.rows)}件（全件の読み取りは定期的に行います）"
+
+    @staticmethod
+    def _first_page_bound(rows: list[ListRow], more: bool) -> tuple[bool, datetime | None]:
+        """(usable, bound): an auction still selling that ends before `bound` must be on the
+        page (None: the page is the whole list). Unusable when the page is not in end-time
+        order (the store sorts otherwise) or shows no end times."""
+        ends = [r.end_time for r in rows]
+        if not more:
+            return all(e is not None for e in ends), None
+        if not ends or any(e is None for e in ends):
+            return False, None
+        known = [e for e in ends if e is not None]
+        if any(b < a for a, b in zip(known, known[1:], strict=False)):
+            return False, None
+        return True, known[-1]
+
+    async def _light_check(
+        self, auctions: dict[str, AuctionSnapshot]
+    ) -> tuple[set[str], bool] | None:
+        """Which of the connector's auctions left the selling list, from 出品中's first page,
+        落札分, 注文管理 and a search by 管理番号 for each auction of ours that should be on that
+        page and is not (its recorded end time is before the page's last one), and for listings
+        handed out but not seen yet. Returns the auction ids searched and whether the search
+        worked (their end is concluded only then), or None when something is not explained
+        (the whole list is read then): the first page is not in end-time order, an auction of
+        ours is still running past the end it was seen with (extended) or under a new id
+        (relisted), a handed-out listing is running."""
+        usable, bound = self._light_bound
+        if not usable:
+            log.info("light sync: 出品中's first page is not in end-time order")
+            return None
+        shown = {r.auction_id for r in self.read.selling or []}
+        shown |= {r.auction_id for r in self.read.sold}
+        shown |= {r.auction_id for r in self.read.orders or [] if r.auction_id}
+        async with self.db.session() as s:
+            ours = set(
+                await s.scalars(
+                    select(ListingRecord.auction_id).where(
+                        ListingRecord.state == ListingState.LISTED,
+                        ListingRecord.auction_id.is_not(None),
+                    )
+                )
+            )
+        due = [
+            a
+            for a in auctions.values()
+            if a.state == "selling"
+            and a.auction_id in ours
+            and a.auction_id not in shown
+            and (a.end_time is None or bound is None or a.end_time < bound)
+        ]
+        unplaced = await self._unplaced((ListingState.PROCESSING, ListingState.REGISTERED))
+        if due or unplaced:
+            if not await self._guarded("ended", lambda: self.read_ended(due, unplaced)):
+                return set(), False  # nothing concluded this time; the next sync looks again
+        else:
+            await self._step("ended", "skipped", "確認が必要なオークションはありません")
+        states = self.facts.items
+        for a in due:
+            items = self.read.items_by_mn.get(a.management_number or "", [])
+            same = next((i for i in items if i.auction_id == a.auction_id), None)
+            if same is None or same.status == states.status_selling:
+                return None
+        for number in unplaced:
+            if any(states.is_live(i.status) for i in self.read.items_by_mn.get(number, [])):
+                return None
+        return {a.auction_id for a in due}, True
 
     async def run_quick(self) -> Summary:
         """The quick check: 落札分 and 注文管理 newest first down to what was seen before (and
@@ -562,6 +680,7 @@ class SyncEngine:
         only, then the same reconcile and outbox as a full sync. Nothing is concluded from what
         was not read: an auction leaves the selling list only in a full sync's eyes."""
         self._requests_before = requests_before = len(self.reader.fetched)
+        self.summary.sync_kind = "quick"
         await self.adopt_unseen_auctions()
         async with self.db.session() as s:
             snapshots = {o.mall_order_id: o for o in (await s.scalars(select(OrderSnapshot))).all()}
@@ -645,8 +764,14 @@ class SyncEngine:
             log.info("sync: %d auctions of ours not seen by a sync yet are now watched", len(rows))
 
     async def reconcile_listings(
-        self, auctions: dict[str, AuctionSnapshot], selling_complete: bool, ended_complete: bool
+        self,
+        auctions: dict[str, AuctionSnapshot],
+        selling_complete: bool,
+        ended_complete: bool,
+        checked: set[str] | None = None,
     ) -> None:
+        """`checked`: a light sync's auctions searched by 管理番号 — only those (and the won
+        ones) may be concluded ended; None: every known auction missing from the list."""
         now = utcnow()
         notices: list[tuple[str | None, str | None, str]] = []  # told to staff after the commit
         registered: list[str] = []  # found in a folder, not started: staff are told too
@@ -719,7 +844,11 @@ class SyncEngine:
                     continue
                 if a.auction_id in sold_by_id or a.auction_id in order_by_auction:
                     ended[a.auction_id] = "sold"
-                elif selling_complete and ended_complete:
+                elif (
+                    selling_complete
+                    and ended_complete
+                    and (checked is None or a.auction_id in checked)
+                ):
                     items = self.read.items_by_mn.get(a.management_number or "", [])
                     same = next((i for i in items if i.auction_id == a.auction_id), None)
                     if same is None and len(items) == 1:
@@ -814,16 +943,17 @@ class SyncEngine:
             )
             await ob.enqueue_task_succeeded(s, rec.task_id, body, ob.listing_key(rec.id))
 
-    async def _unplaced(self) -> set[str]:
-        """管理番号 of listings handed out (出品処理中) that no list read this time shows."""
+    async def _unplaced(
+        self, states: tuple[ListingState, ...] = (ListingState.PROCESSING,)
+    ) -> set[str]:
+        """管理番号 of listings handed out (出品処理中; a light sync adds those registered in a
+        folder, which staff may start) that no list read this time shows."""
         shown = {r.management_number for r in self.read.selling or []}
         shown |= {r.management_number for r in self.read.sold}
         shown |= {r.management_number for r in self.read.orders or []}
         async with self.db.session() as s:
             numbers = await s.scalars(
-                select(ListingRecord.management_number).where(
-                    ListingRecord.state == ListingState.PROCESSING
-                )
+                select(ListingRecord.management_number).where(ListingRecord.state.in_(states))
             )
             return {n for n in numbers if n and n not in shown}
 

@@ -62,6 +62,9 @@ from scrapers.errors import ScraperError
 log = logging.getLogger(__name__)
 
 KIND = "sync"
+# With the quick check on, a scheduled full sync is light (出品中's first page, see
+# `SyncEngine._light_check`); the whole selling list is still read at least this often.
+COMPLETE_SYNC_HOURS = 6
 DEDUPE = "sync"
 STATE_KEY = "sync"  # internal setting read by companion.status
 # Login walls a program must not walk into again and again (each try may send an SMS, and failed
@@ -336,16 +339,19 @@ class SyncService:
 
         faults: list[SyncFault] = []
         summary: dict[str, Any] = {}
+        complete_at: datetime | None = None
         outbox_start = await self._outbox_max_id()
         try:
             fault = await self._recore_tasks(step)
             if fault is not None:
                 faults.append(fault)
-            engine = await self._yahoo(step, faults)
+            engine = await self._yahoo(step, faults, reason)
             if engine is not None:
                 summary = engine.summary.as_dict()
                 summary["read_anything"] = True
                 summary["sold_complete"] = engine.sold_complete
+                if engine.summary.sync_kind == "full" and engine.read.selling is not None:
+                    complete_at = started  # the whole selling list was read
                 faults.extend(engine.faults)
             fault = await self._deliver(step, outbox_start)
             if fault is not None:
@@ -411,6 +417,8 @@ class SyncService:
             )
         else:
             state_values["next_full_at"] = None
+        if complete_at is not None:
+            state_values["last_complete_at"] = iso(complete_at)
         state_values.update(self._sold_mark_state(summary))
         if first is None or summary.get("sold_complete"):
             state_values["sold_read_at"] = iso(started)
@@ -529,7 +537,11 @@ class SyncService:
         )
         return None
 
-    async def _yahoo(self, step: Any, faults: list[SyncFault]) -> SyncEngine | None:
+    async def _yahoo(
+        self, step: Any, faults: list[SyncFault], reason: str = "manual"
+    ) -> SyncEngine | None:
+        """Log in and run the engine: a light full sync when it is an automatic one with the
+        quick check on and the whole selling list was read within COMPLETE_SYNC_HOURS."""
         reader = await self.store.reader()
         try:
             await reader.start(check=True)
@@ -545,6 +557,14 @@ class SyncService:
         await step("login", "succeeded", "接続しました")
         state = await self.state()
         mapping = await self.settings.get("status_mapping")
+        interval = int(await self.settings.get("sync_interval_minutes") or 0)
+        last_complete = parse_iso(state.get("last_complete_at"))
+        light = (
+            reason == "auto"
+            and interval == QUICK_CHECK_MINUTES
+            and last_complete is not None
+            and timedelta(0) <= utcnow() - last_complete < timedelta(hours=COMPLETE_SYNC_HOURS)
+        )
         engine = SyncEngine(
             self.db,
             self.events,
@@ -554,6 +574,7 @@ class SyncService:
             status_names=await self.app[TABLES].order_status_names(),
             sold_watermark=default_watermark(state.get("sold_read_at")),
             report=step,
+            light=light,
         )
         self.last_engine = engine
         await engine.run()
