@@ -141,6 +141,16 @@ def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Companion]:
     server.stop()
 
 
+@pytest.fixture
+def own_companion(tmp_path: Path) -> Iterator[Companion]:
+    """A companion of this test alone (a test may stop it, squat on its port or point the
+    extension at another one)."""
+    server = Companion(tmp_path / "companion", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, store_world: str) -> Iterator[Demo]:
     """One `recore-connector demo` per test module (and store world)."""

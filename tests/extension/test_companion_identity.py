@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,14 +60,6 @@ def answering(port: int, reply: dict[str, Any]) -> Iterator[list[dict[str, Any]]
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def own_companion(tmp_path: Path) -> Iterator[Companion]:
-    server = Companion(tmp_path / "companion", free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 def _popup(ext_browser: ExtensionBrowser) -> dict[str, str]:

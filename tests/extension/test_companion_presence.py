@@ -4,26 +4,15 @@ chrome.notifications.getAll in the service worker)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
 from tests.extension.conftest import Companion, ExtensionBrowser
 
 pytestmark = pytest.mark.browser
 
 DOWN, BACK = "recore-companion-down", "recore-companion-back"
-
-
-@pytest.fixture
-def own_companion(tmp_path: Path) -> Iterator[Companion]:
-    server = Companion(tmp_path / "companion", free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 def shown(browser: ExtensionBrowser) -> dict[str, Any]:

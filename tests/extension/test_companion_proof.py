@@ -31,15 +31,6 @@ IMPOSTOR = Path(__file__).with_name("impostor.py")
 PASSWORD = "yp-typed-on-the-options-page-5e1f"
 
 
-@pytest.fixture
-def own_companion(tmp_path: Path) -> Iterator[Companion]:
-    """A companion of this test alone (the tests stop it and squat on its port)."""
-    server = Companion(tmp_path / "companion", free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
 @contextmanager
 def impostor_as_other_user(host: str, port: int) -> Iterator[list[dict[str, Any]]]:
     """The impostor listening on host:port as `nobody`; yields the list its records land in
