@@ -132,6 +132,20 @@ async def pairing_code(data: Path, env: dict[str, str]) -> str:
     return paired.stdout.strip().splitlines()[-1]
 
 
+def sandbox_settings(rbase: str, rstate: dict[str, Any], account: dict[str, Any]) -> dict[str, Any]:
+    """The companion's settings for the two sandboxes: ReCORE's key and EC account, the store's
+    demo login."""
+    return {
+        "recore_api_url": rbase,
+        "recore_api_key": rstate["api_key"],
+        "ec_account_id": rstate["ec_account_id"],
+        "yahoo_id": account["yahoo_id"],
+        "yahoo_password": account["password"],
+        "business_id": account["business_id"],
+        "business_password": account["business_password"],
+    }
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -188,13 +202,7 @@ async def run(  # noqa: C901 - one straight script
             async with http.get(f"{ybase}/_sandbox/state?brief=1") as resp:
                 account = (await resp.json())["account"]
             settings = {
-                "recore_api_url": rbase,
-                "recore_api_key": rstate["api_key"],
-                "ec_account_id": rstate["ec_account_id"],
-                "yahoo_id": account["yahoo_id"],
-                "yahoo_password": account["password"],
-                "business_id": account["business_id"],
-                "business_password": account["business_password"],
+                **sandbox_settings(rbase, rstate, account),
                 "direct_listing_concurrency": concurrency,
             }
             async with http.put(f"{cbase}/api/v1/settings", json=settings, headers=auth) as resp:

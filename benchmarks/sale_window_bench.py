@@ -47,7 +47,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from direct_bench import Proc, free_port, pairing_code, pct, wait_http  # noqa: E402
+from direct_bench import Proc, free_port, pairing_code, pct, sandbox_settings, wait_http  # noqa: E402
 
 OWN_LISTINGS = 22  # a couple more than the register sales, in case one is refused
 
@@ -109,13 +109,7 @@ async def set_up(b: Bench, data: Path, env: dict[str, str], selling: int, orders
         "PUT",
         "/settings",
         {
-            "recore_api_url": b.rbase,
-            "recore_api_key": rstate["api_key"],
-            "ec_account_id": rstate["ec_account_id"],
-            "yahoo_id": account["yahoo_id"],
-            "yahoo_password": account["password"],
-            "business_id": account["business_id"],
-            "business_password": account["business_password"],
+            **sandbox_settings(b.rbase, rstate, account),
             "confirmation_mode": False,  # 確認モード: the listings go without staff's 実行
         },
     )
