@@ -31,11 +31,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -147,12 +147,7 @@ class Confirmations:
     # --- the setting ----------------------------------------------------------------------------
     async def mode(self) -> tuple[bool, int]:
         """(on, N)."""
-        values = await self.settings.public()  # one read for both (`/status` asks every poll)
-        enabled = values["confirmation_mode"]
-        if enabled is None:
-            enabled = self.app[CONFIG].confirm_first_writes
-        count = values["confirmation_count"]
-        return bool(enabled), int(count or DEFAULT_COUNT)
+        return mode_of(await self.settings.public(), self.app[CONFIG].confirm_first_writes)
 
     async def first_start(self) -> None:
         """A data directory without the setting is a new installation: write its 確認モード."""
@@ -251,7 +246,7 @@ class Confirmations:
             else:
                 changed = False
             kind = row.kind
-            shown = self._row_dict(row)
+            shown = _row_dict(row)
         if changed:
             log.info(
                 "confirmation %s %s by staff: %s %s",
@@ -284,7 +279,7 @@ class Confirmations:
                 for row in rows:
                     row.state, row.decided_at = RELEASED, utcnow()
                 if rows:
-                    released[kind] = [self._row_dict(r) for r in rows]
+                    released[kind] = [_row_dict(r) for r in rows]
         for kind, rows in released.items():
             log.info(
                 "confirmations released (%s): %d %s writes now flow on their own",
@@ -347,45 +342,10 @@ class Confirmations:
             task.cancel()
         await asyncio.gather(*self._resumes, return_exceptions=True)
 
-    # --- what the popup shows -------------------------------------------------------------------
-    @staticmethod
-    def _row_dict(row: Confirmation) -> dict[str, Any]:
-        return {
-            "id": row.id,
-            "kind": row.kind,
-            "kind_label": _kind_label(row.kind),
-            "ref": row.ref,
-            "state": row.state,
-            "item": row.item,
-            "target": row.target,
-            "values": shown_values(row.values or {}),
-            "context": dict(row.context or {}),
-            "created_at": iso(row.created_at),
-            "decided_at": iso(row.decided_at),
-        }
-
     async def report(self) -> dict[str, Any]:
         """The mode, each kind's approvals, and the writes waiting for staff (skipped ones too)."""
         enabled, required = await self.mode()
-        # one synchronous read (`Database.read`), not three through the async driver: `/status`
-        # carries this report and is polled while jobs run
-        approved, counts, rows = await self.db.read(_waiting_snapshot)
-        return {
-            "enabled": enabled,
-            "required": required,
-            "kinds": [
-                {
-                    "kind": kind,
-                    "label": ja,
-                    "approved": int(approved.get(kind, 0)),
-                    "left": max(0, required - int(approved.get(kind, 0))) if enabled else 0,
-                }
-                for kind, (ja, _en) in KINDS.items()
-            ],
-            "waiting": int(counts.get(WAITING, 0)),
-            "skipped": int(counts.get(SKIPPED, 0)),
-            "items": [self._row_dict(r) for r in rows],
-        }
+        return report_of(enabled, required, await self.db.read(read_waiting))
 
 
 # built once: building these costs more than running them on a small database
@@ -400,20 +360,72 @@ _OPEN_BY_STATE = (
     .group_by(Confirmation.state)
 )
 _OPEN_SHOWN = (
-    select(Confirmation)
+    select(Confirmation.__table__)
     .where(Confirmation.state.in_((WAITING, SKIPPED)))
     .order_by(Confirmation.id)
     .limit(SHOWN_LIMIT)
 )
 
 
-def _waiting_snapshot(
-    s: Session,
-) -> tuple[dict[str, int], dict[str, int], Sequence[Confirmation]]:
+# --- what the popup shows (here and in `/status`) ---------------------------------------------------
+SETTING_KEYS = ("confirmation_mode", "confirmation_count")
+
+
+def mode_of(values: Mapping[str, Any], default_on: bool) -> tuple[bool, int]:
+    """(on, N) from the settings' values; a data directory without them has the default."""
+    enabled = values.get("confirmation_mode")
+    count = values.get("confirmation_count")
+    return bool(default_on if enabled is None else enabled), int(count or DEFAULT_COUNT)
+
+
+class Waiting(NamedTuple):
+    approved: dict[str, int]  # approvals by kind
+    counts: dict[str, int]  # waiting and skipped writes
+    items: list[dict[str, Any]]  # the first SHOWN_LIMIT of them
+
+
+def _row_dict(row: Confirmation | Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "kind_label": _kind_label(row.kind),
+        "ref": row.ref,
+        "state": row.state,
+        "item": row.item,
+        "target": row.target,
+        "values": shown_values(row.values or {}),
+        "context": dict(row.context or {}),
+        "created_at": iso(row.created_at),
+        "decided_at": iso(row.decided_at),
+    }
+
+
+def read_waiting(s: Session) -> Waiting:
     """Each kind's approvals, the waiting and skipped counts, and the first of those writes."""
-    approved = {kind: n for kind, n in s.execute(_APPROVED_BY_KIND).all()}
-    counts = {state: n for state, n in s.execute(_OPEN_BY_STATE).all()}
-    return approved, counts, s.scalars(_OPEN_SHOWN).all()
+    return Waiting(
+        approved={kind: n for kind, n in s.execute(_APPROVED_BY_KIND).all()},
+        counts={state: n for state, n in s.execute(_OPEN_BY_STATE).all()},
+        items=[_row_dict(row) for row in s.connection().execute(_OPEN_SHOWN)],
+    )
+
+
+def report_of(enabled: bool, required: int, waiting: Waiting) -> dict[str, Any]:
+    return {
+        "enabled": enabled,
+        "required": required,
+        "kinds": [
+            {
+                "kind": kind,
+                "label": ja,
+                "approved": int(waiting.approved.get(kind, 0)),
+                "left": max(0, required - int(waiting.approved.get(kind, 0))) if enabled else 0,
+            }
+            for kind, (ja, _en) in KINDS.items()
+        ],
+        "waiting": int(waiting.counts.get(WAITING, 0)),
+        "skipped": int(waiting.counts.get(SKIPPED, 0)),
+        "items": waiting.items,
+    }
 
 
 def for_support(status: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from companion.db import Database
 from companion.db.models import EventLog, iso
@@ -38,7 +38,7 @@ class Events:
         return [event_dict(r) for r in rows]
 
 
-def event_dict(event: EventLog) -> dict[str, Any]:
+def event_dict(event: EventLog | Row[Any]) -> dict[str, Any]:
     return {
         "at": iso(event.at),
         "source": event.source,

@@ -34,7 +34,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from companion.cluster import Cluster, serialize
@@ -134,7 +134,7 @@ class JobContext:
         return {r.key: {"state": r.state, "message": r.message, "data": r.data} for r in rows}
 
 
-def job_dict(job: Job, items: list[JobItem] | None = None) -> dict[str, Any]:
+def job_dict(job: Job | Row[Any], items: list[JobItem] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": job.id,
         "kind": job.kind,

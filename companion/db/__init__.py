@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -34,6 +36,10 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# On a shared database (PostgreSQL) the other PCs' commits are not seen as they happen: a cached
+# read (`Database.read_cached`) is taken again at least this often
+OTHER_PCS_SECONDS = 2.0
+_connection_numbers = itertools.count(1)
 
 
 def sqlite_url(path: Path) -> str:
@@ -173,6 +179,10 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader: Engine | None = None
         self._read_pool: ThreadPoolExecutor | None = None
+        self._commits = 0  # this process's commits (PostgreSQL's change mark)
+        self._cached: dict[Callable[[Session], object], tuple[Hashable, object]] = {}
+        if self.backend == "postgresql":
+            event.listen(self.engine.sync_engine, "commit", self._committed)
         u = make_url(self.url)
         # a database the sync driver cannot share (SQLite in memory) is read the async way
         self._reads_in_thread = self.backend == "postgresql" or (
@@ -234,6 +244,43 @@ class Database:
         if self._read_pool is None:
             return run()
         return await asyncio.get_running_loop().run_in_executor(self._read_pool, run)
+
+    async def read_cached(self, fn: Callable[[Session], T]) -> T:
+        """`read(fn)`, or `fn`'s last result while nothing was committed since it was read.
+
+        For what is polled far more often than the database changes (`GET /status`): an idle
+        companion answers from memory. Committed means by any connection: SQLite tells it
+        (`PRAGMA data_version`, one cheap statement), so another process's writes count too; on
+        PostgreSQL this process counts its own commits, and other PCs' are seen within
+        `OTHER_PCS_SECONDS`. The result is shared between callers: never change it.
+        """
+
+        def cached(s: Session) -> T:
+            mark = self._change_mark(s)
+            last = self._cached.get(fn)
+            if mark is not None and last is not None and last[0] == mark:
+                return cast(T, last[1])
+            value = fn(s)
+            if mark is not None:
+                self._cached[fn] = (mark, value)
+            return value
+
+        return await self.read(cached)
+
+    def _committed(self, _connection: object) -> None:
+        self._commits += 1
+
+    def _change_mark(self, s: Session) -> Hashable | None:
+        """A value that differs after any commit since it was last taken; None: cannot tell."""
+        if self.backend == "postgresql":
+            return (self._commits, int(time.monotonic() // OTHER_PCS_SECONDS))
+        if not self._reads_in_thread:
+            return None  # SQLite in memory: the reads share the writers' connection
+        connection = s.connection()
+        # data_version counts other connections' commits, per connection: which one asked
+        record = connection.connection  # the pool's record, kept with the DBAPI connection
+        number = record.info.setdefault("change_mark", next(_connection_numbers))
+        return (number, connection.exec_driver_sql("PRAGMA data_version").scalar())
 
     async def close(self) -> None:
         await self.engine.dispose()

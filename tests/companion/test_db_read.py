@@ -1,14 +1,15 @@
 """`Database.read`: a read (on the loop for a SQLite file, in one worker thread for PostgreSQL)
-sees what the async sessions committed."""
+sees what the async sessions committed; `Database.read_cached` too, from memory in between."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from companion.db import Database
+from companion.db import OTHER_PCS_SECONDS, Database
 from companion.db.models import Setting
 
 
@@ -48,5 +49,58 @@ async def test_read_of_a_database_in_memory_goes_through_the_async_session() -> 
         # a second connection to ":memory:" would be another, empty database
         got = await db.read(lambda s: [r.key for r in s.scalars(select(Setting))])
         assert got == ["yahoo_id"]
+    finally:
+        await db.close()
+
+
+async def test_a_cached_read_is_taken_again_after_any_commit_from_anywhere(database: str) -> None:
+    """`read_cached` answers from memory while nothing was committed, and reads again after a
+    commit by this process or by another one (another PC on PostgreSQL, a command on SQLite)."""
+    db, other = Database(database), Database(database)
+    await db.migrate()
+    calls: list[int] = []
+
+    def interval(s: Session) -> object:
+        calls.append(1)
+        row = s.get(Setting, "sync_interval_minutes")
+        return None if row is None else row.value
+
+    async def set_interval(through: Database, value: int) -> None:
+        async with through.session() as s, s.begin():
+            await s.merge(Setting(key="sync_interval_minutes", value=value))
+
+    try:
+        assert await db.read_cached(interval) is None
+        assert await db.read_cached(interval) is None
+        assert len(calls) == 1  # nothing committed: answered from memory
+
+        await set_interval(db, 15)
+        assert await db.read_cached(interval) == 15
+        assert len(calls) == 2
+
+        await set_interval(other, 30)  # another connection, as another process or PC would
+        if db.backend == "sqlite":  # SQLite tells at once
+            assert await db.read_cached(interval) == 30
+            assert len(calls) == 3
+        else:  # PostgreSQL: other PCs' commits are seen within OTHER_PCS_SECONDS
+            async with asyncio.timeout(3 * OTHER_PCS_SECONDS):
+                while await db.read_cached(interval) != 30:  # noqa: ASYNC110 - another PC
+                    await asyncio.sleep(0.1)
+    finally:
+        await other.close()
+        await db.close()
+
+
+async def test_a_cached_read_of_a_database_in_memory_is_always_taken_again() -> None:
+    db = Database("sqlite+aiosqlite:///:memory:")
+    try:
+        async with db.session() as s:
+            await s.run_sync(lambda ss: Setting.metadata.create_all(ss.connection()))
+        keys = lambda s: [r.key for r in s.scalars(select(Setting))]  # noqa: E731
+        assert await db.read_cached(keys) == []
+        async with db.session() as s, s.begin():
+            s.add(Setting(key="yahoo_id", value="shop"))
+        # one connection for reads and writes: SQLite cannot tell it of its own commits
+        assert await db.read_cached(keys) == ["yahoo_id"]
     finally:
         await db.close()
