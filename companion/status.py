@@ -8,6 +8,7 @@ ends, the writes waiting for 実行), taken again only after something was commi
 (確認中 after 10 s, the 7-day window of refused early ends, the outbox's age) is worked out when
 answering, and the services' in-memory parts are read each time.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
