@@ -42,8 +42,10 @@ export const CONFIRMATION_ACTIONS = Object.freeze(["approve", "skip"]);
 // The shop's own tables the companion keeps (templates, grade and category tables, co-api aliases).
 export const TABLE_NAMES = Object.freeze(["templates", "grades", "categories", "task_types", "order_statuses"]);
 
-// Allowed auto-sync intervals in minutes (0 = off), as the companion accepts them.
-export const SYNC_INTERVALS = Object.freeze([0, 5, 15, 30, 60, 180, 360, 720, 1440]);
+// The sync intervals in minutes, as the companion accepts them (companion/settings.py): 0 = off,
+// 1 = the quick check every minute (the full sync then has its own interval, 5 minutes or more).
+export const SYNC_INTERVALS = Object.freeze([0, 1, 5, 15, 30, 60, 180, 360, 720, 1440]);
+export const FULL_SYNC_INTERVALS = Object.freeze([5, 15, 30, 60, 180, 360, 720, 1440]);
 
 // Yahoo store status → ReCORE order status (rows of the mapping table, in display order).
 export const YAHOO_STATUSES = Object.freeze(["未処理", "入金済み", "発送済み", "対応終了", "キャンセル"]);

@@ -3,7 +3,7 @@
 import { localize, t, uiLang } from "../common/i18n.js";
 import { MSG, RECORE_STATUSES, SECRET_FIELDS, YAHOO_STATUSES } from "../common/protocol.js";
 import { normalizeApiUrl, normalizeCompanionUrl, normalizePairingCode, parseOptionalId } from "../common/validate.js";
-import { ask, formatTime } from "../ui/messaging.js";
+import { ask, fillIntervals, formatTime } from "../ui/messaging.js";
 
 const $ = (id) => document.getElementById(id);
 const TEXT_FIELDS = ["yahoo_id", "business_id", "mail_from"];
@@ -279,6 +279,7 @@ async function loadSettings() {
 }
 
 async function init() {
+  fillIntervals();
   localize();
   buildMappingRows();
   const { companionUrl, paired } = await ask(MSG.CONNECTION);

@@ -2,7 +2,7 @@
 import { localize, pickServerText, t, uiLang } from "../common/i18n.js";
 import { MSG } from "../common/protocol.js";
 import { parseTime } from "../common/time.js";
-import { ask, formatTime } from "../ui/messaging.js";
+import { ask, fillIntervals, formatTime } from "../ui/messaging.js";
 import { renderBlocked } from "./blocked.js";
 
 const $ = (id) => document.getElementById(id);
@@ -649,6 +649,7 @@ function stopRefresh() {
 
 // ---- wiring ----------------------------------------------------------------------------------
 
+fillIntervals();
 localize();
 $("source").addEventListener("change", renderSource);
 $("batch").addEventListener("change", renderSource);

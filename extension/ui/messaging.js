@@ -1,4 +1,5 @@
 // Pages talk to the service worker only through this.
+import { FULL_SYNC_INTERVALS, SYNC_INTERVALS } from "../common/protocol.js";
 import { parseTime } from "../common/time.js";
 
 /**
@@ -34,4 +35,20 @@ export function formatTime(iso, lang) {
     hour: "2-digit",
     minute: "2-digit",
   });
+}
+
+/**
+ * Fill every `<select data-intervals="sync|full">` under `root` with the intervals the companion
+ * accepts, labelled by `interval<N>` (run before `localize`, which writes the labels).
+ */
+export function fillIntervals(root = document) {
+  const lists = { sync: SYNC_INTERVALS, full: FULL_SYNC_INTERVALS };
+  for (const select of root.querySelectorAll("select[data-intervals]")) {
+    for (const minutes of lists[select.dataset.intervals] ?? []) {
+      const option = document.createElement("option");
+      option.value = String(minutes);
+      option.dataset.i18n = `interval${minutes}`;
+      select.append(option);
+    }
+  }
 }

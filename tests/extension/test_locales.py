@@ -20,6 +20,14 @@ def catalogue(lang: str) -> dict[str, Any]:
     return json.loads((EXT / "_locales" / lang / "messages.json").read_text(encoding="utf-8"))
 
 
+def protocol_list(name: str) -> tuple[int, ...]:
+    """A list of numbers from the extension's protocol.js (`export const NAME = …([…])`)."""
+    text = (EXT / "common" / "protocol.js").read_text(encoding="utf-8")
+    found = re.search(rf"export const {name} = Object\.freeze\(\[([\d, ]*)\]\)", text)
+    assert found, name
+    return tuple(int(n) for n in found.group(1).split(","))
+
+
 def used_keys() -> set[str]:
     """Message keys the pages and scripts ask for (literal keys only)."""
     keys: set[str] = set()
@@ -32,7 +40,16 @@ def used_keys() -> set[str]:
         keys |= set(re.findall(r'localError\([^)]*?"[A-Z_]+",\s*"([A-Za-z0-9_]+)"', text))
         keys |= set(re.findall(r'"(err[A-Z][A-Za-z]+|hint[A-Z][A-Za-z]+)"', text))
         keys |= set(re.findall(r"__MSG_([A-Za-z0-9_]+)__", text))
+    # the interval dropdowns' labels are made from the lists (ui/messaging.js fillIntervals)
+    keys |= {f"interval{n}" for n in protocol_list("SYNC_INTERVALS")}
     return keys
+
+
+def test_the_interval_dropdowns_offer_what_the_companion_accepts() -> None:
+    from companion.settings import FULL_SYNC_INTERVALS_MINUTES, SYNC_INTERVALS_MINUTES
+
+    assert protocol_list("SYNC_INTERVALS") == SYNC_INTERVALS_MINUTES
+    assert protocol_list("FULL_SYNC_INTERVALS") == FULL_SYNC_INTERVALS_MINUTES
 
 
 def test_manifest_is_mv3_with_minimal_permissions() -> None:
