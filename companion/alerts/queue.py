@@ -19,7 +19,6 @@ once); rejected → given up (`failed`). A channel switched off drops its pendin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -36,7 +35,7 @@ from companion.alerts.config import CHANNEL_LABELS, CHANNELS, AlertConfig
 from companion.db import Database
 from companion.db.models import AlertDelivery, HistoryEntry, iso, utcnow
 from companion.history import KINDS, local_zone
-from companion.recore.outbox import RetryPolicy
+from companion.recore.outbox import RetryPolicy, delivery_loop
 
 log = logging.getLogger(__name__)
 
@@ -265,19 +264,7 @@ class AlertQueue:
 
     async def run(self) -> None:
         """The delivery loop (cancel it to stop)."""
-        while True:
-            self._wake.clear()
-            try:
-                await self.deliver_now()
-                wait = await self.next_due_in()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("alerts: a pass failed")
-                wait = self.policy.base
-            sleep = self.policy.idle if wait is None else min(max(wait, 0.05), self.policy.idle)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=sleep)
+        await delivery_loop("alerts", self.deliver_now, self.next_due_in, self._wake, self.policy)
 
     async def next_due_in(self) -> float | None:
         async with self.db.session() as s:

@@ -18,6 +18,7 @@ another PC's companion taking over) resumes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -495,21 +496,32 @@ class Outbox:
 
     async def run(self) -> None:
         """The delivery loop (cancel it to stop). Sleeps until the next message is due or woken."""
-        while True:
-            self._wake.clear()
-            try:
-                await self.deliver_now()
-                wait = await self.next_due_in()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox loop: pass failed")
-                wait = self.policy.base
-            sleep = self.policy.idle if wait is None else min(max(wait, 0.05), self.policy.idle)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=sleep)
-            except TimeoutError:
-                pass
+        await delivery_loop("outbox", self.deliver_now, self.next_due_in, self._wake, self.policy)
+
+
+async def delivery_loop(
+    name: str,
+    deliver_now: Callable[[], Awaitable[object]],
+    next_due_in: Callable[[], Awaitable[float | None]],
+    wake: asyncio.Event,
+    policy: RetryPolicy,
+) -> None:
+    """A durable queue's loop (the outbox's, the alerts'): deliver what is due, then sleep until
+    the next is due, `wake` is set or `policy.idle` has passed. A failed pass is logged and tried
+    again after `policy.base`; cancel the loop to stop it."""
+    while True:
+        wake.clear()
+        try:
+            await deliver_now()
+            wait = await next_due_in()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: a delivery pass failed", name)
+            wait = policy.base
+        sleep = policy.idle if wait is None else min(max(wait, 0.05), policy.idle)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=sleep)
 
 
 async def requeue_rejected(db: Database, ids: list[int] | None = None) -> int:
