@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from companion.cluster import Cluster, serialize
 from companion.db import Database
@@ -619,16 +620,18 @@ class JobRunner:
         return JobState.PARTIAL if failed < len(results) else JobState.FAILED
 
     async def get(self, job_id: str) -> dict[str, Any] | None:
-        async with self.db.session() as s:
-            job = await s.get(Job, job_id)
+        # polled for progress while the job runs: one synchronous read (`Database.read`), not a
+        # hop to the async driver's thread and back per statement
+        def read(s: Session) -> dict[str, Any] | None:
+            job = s.get(Job, job_id)
             if job is None:
                 return None
-            items = (
-                await s.scalars(
-                    select(JobItem).where(JobItem.job_id == job_id).order_by(JobItem.id)
-                )
+            items = s.scalars(
+                select(JobItem).where(JobItem.job_id == job_id).order_by(JobItem.id)
             ).all()
-        return job_dict(job, list(items))
+            return job_dict(job, list(items))
+
+        return await self.db.read(read)
 
     async def list(self, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         query = select(Job).order_by(Job.created_at.desc()).limit(limit)
