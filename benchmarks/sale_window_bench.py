@@ -8,17 +8,23 @@ Everything runs as it would for staff, each in its own process on 127.0.0.1:
 
 Set-up (not timed): 22 ReCORE listings listed on Yahoo by 直接出品, two full syncs (the second,
 unchanged, is the baseline), then 自動同期 「1分」. Then, at random moments within `--window`
-seconds, `--wins` auctions are won on Yahoo and `--sales` of our listings sell at the register
-(ReCORE issues DELETE_INVENTORY). Measured:
+seconds (120: two quick-check intervals), `--wins` auctions are won on Yahoo and, interleaved
+with them, `--sales` of our listings sell at the register (ReCORE issues DELETE_INVENTORY).
+Measured:
 - win → the order accepted by the ReCORE sandbox (seen in its state, polled every 0.5 s);
 - register sale → the auction ended on the Yahoo sandbox (polled every 0.5 s);
 - pages read in an idle hour with the default settings (quick check every minute, a full sync
   every 30 minutes, light but for a complete read of 出品中 every `COMPLETE_SYNC_HOURS`), from the
-  sandbox's own counter: the quick checks over `--idle` seconds scaled to an hour; then, with the
-  full-sync interval set to its shortest (5 minutes) for the measurement only, the pages of one
-  scheduled (light) full sync, counted between the polls that bracket it; the complete read is
+  sandbox's own counter, in an idle stretch that starts as soon as every win and sale has arrived,
+  with the full-sync interval at its shortest (5 minutes) so that one scheduled (light) full sync
+  falls in it. The stretch is cut at the first poll (every 0.2 s) that sees a run finished
+  (`last_quick_at` or `last_run_at` in `/api/v1/status`); runs are a minute apart, so each piece
+  holds exactly one run. Quick checks: the reads of `--idle-checks` whole cycles (a piece ending
+  in a quick check) over the cycles' summed time, scaled to an hour, so the figure does not depend
+  on where the stretch falls; the light full sync: the reads of its piece. The complete read is
   the unchanged full sync measured at set-up. The hour is quick/h + (2 − 1/6) light + 1/6
-  complete (every sixth hour one of the two full syncs reads the whole list); printed as computed.
+  complete (every sixth hour one of the two full syncs reads the whole list); printed as computed,
+  with what was counted.
 
 The baseline, from the same run: before the quick check, the shortest auto-sync was a full sync
 every 5 minutes. Its idle cost is the unchanged full sync's pages × 12 an hour; a win waits for the
@@ -133,8 +139,10 @@ async def main() -> None:  # noqa: C901, PLR0915 - one straight script
     ap.add_argument("--orders", type=int, default=100, help="orders already in the store")
     ap.add_argument("--wins", type=int, default=20)
     ap.add_argument("--sales", type=int, default=20)
-    ap.add_argument("--window", type=float, default=150.0, help="seconds the events spread over")
-    ap.add_argument("--idle", type=float, default=120.0, help="seconds of the idle stretch")
+    ap.add_argument("--window", type=float, default=120.0, help="seconds the events spread over")
+    ap.add_argument(
+        "--idle-checks", type=int, default=2, help="whole quick-check cycles the idle figure counts"
+    )
     ap.add_argument("--world", choices=("classic", "next"), default="classic")
     ap.add_argument("--seed", type=int, default=19)
     args = ap.parse_args()
@@ -245,50 +253,59 @@ async def main() -> None:  # noqa: C901, PLR0915 - one straight script
             print(f"events: {time.perf_counter() - t_events:.0f} s for {args.wins} wins and "
                   f"{args.sales} register sales at random moments")  # fmt: skip
 
-            # the idle stretch: nothing happens; the quick check runs every minute
-            await asyncio.sleep(5)  # the last outbox messages
-            status = await b.api("GET", "/status")
-            quick_before = status["sync"]["last_quick_at"]
-            full_before = status["sync"]["last_run_at"]
-            before = (await b.get(f"{ybase}/_sandbox/state?brief=1"))["reads"]["by_path"]
-            await asyncio.sleep(args.idle)
-            after = (await b.get(f"{ybase}/_sandbox/state?brief=1"))["reads"]["by_path"]
-            idle_by_path = {
-                k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)
-            }
-            idle_reads = sum(idle_by_path.values())
-            status = await b.api("GET", "/status")
-            assert status["sync"]["last_run_at"] == full_before, "a full sync ran in the stretch"
-            assert status["sync"]["last_quick_at"] != quick_before, "no quick check ran"
-
-            # one scheduled full sync, light with the quick check on: the full-sync interval at
-            # its shortest for the measurement. A quick check runs a minute before and after it:
-            # its pages are the counter's growth from the first poll that saw the last quick check
-            # done to the first poll that sees the full sync done (no quick check in between).
+            # the idle stretch, from as soon as every win and sale has arrived: nothing happens.
+            # The full-sync interval goes to its shortest (5 min) so that one scheduled (light)
+            # full sync falls in the stretch. The stretch is cut at the moments a run finishes
+            # (the sandbox's counter read at the first poll that sees it done; runs are a
+            # minute apart, so no other run starts in between): each cut ends exactly one run,
+            # a quick check or the full sync, so the figures do not depend on where the
+            # stretch starts or ends. It starts at the first run finished after the change.
             await b.api("PUT", "/settings", {"full_sync_interval_minutes": 5})
-            light_pages, light_kind = None, None
+            t_idle = time.perf_counter()
+            quick_reads, quick_seconds, quick_checks = 0, 0.0, 0
+            quick_by_path: dict[str, int] = {}
+            light_pages: int | None = None
             sync = (await b.api("GET", "/status"))["sync"]
-            seen_quick, seen_full, base = sync["last_quick_at"], sync["last_run_at"], None
+            seen_quick, seen_full = sync["last_quick_at"], sync["last_run_at"]
+            cut: tuple[float, dict[str, int]] | None = None  # when and the counter by path
             async with asyncio.timeout(900):
-                while light_kind != "light":
+                while quick_checks < args.idle_checks or light_pages is None:
                     await asyncio.sleep(0.2)
                     sync = (await b.api("GET", "/status"))["sync"]
-                    counter = await b.reads()
                     quick_done = sync["last_quick_at"] != seen_quick
                     full_done = sync["last_run_at"] != seen_full
+                    if not (quick_done or full_done):
+                        continue
+                    now = time.perf_counter()
+                    counter = (await b.get(f"{ybase}/_sandbox/state?brief=1"))["reads"]["by_path"]
                     seen_quick, seen_full = sync["last_quick_at"], sync["last_run_at"]
-                    if full_done and not quick_done and base is not None:
-                        light_pages, light_kind = counter - base, sync["last_sync_kind"]
-                        print(f"scheduled full sync: {light_kind}, {light_pages} pages")
-                    base = counter if quick_done or full_done else base
+                    if cut is not None and quick_done != full_done:
+                        since, before = cut
+                        delta = {
+                            k: n - before.get(k, 0)
+                            for k, n in counter.items()
+                            if n > before.get(k, 0)
+                        }
+                        if quick_done:
+                            quick_checks += 1
+                            quick_reads += sum(delta.values())
+                            quick_seconds += now - since
+                            for k, n in delta.items():
+                                quick_by_path[k] = quick_by_path.get(k, 0) + n
+                        elif sync["last_sync_kind"] == "light" and light_pages is None:
+                            light_pages = sum(delta.values())
+                            print(f"scheduled full sync: light, {light_pages} pages ({delta})")
+                        else:
+                            print(f"scheduled full sync: {sync['last_sync_kind']} (not counted)")
+                    cut = (now, counter)
+            t_idle = time.perf_counter() - t_idle
     finally:
         for p in reversed(procs):
             p.stop()
 
     wins = list(win_lat.values())
     sales = list(sale_lat.values())
-    quick_per_hour = idle_reads / args.idle * 3600
-    assert light_pages is not None
+    quick_per_hour = quick_reads / quick_seconds * 3600
     from companion.sync.service import COMPLETE_SYNC_HOURS
 
     complete_share = 1 / COMPLETE_SYNC_HOURS  # complete reads an hour
@@ -305,8 +322,10 @@ async def main() -> None:  # noqa: C901, PLR0915 - one straight script
         f"max {max(sales):.1f} s"
     )
     print(
-        f"idle: quick checks {idle_reads} Yahoo reads in {args.idle:.0f} s (the sandbox's counter, "
-        f"{idle_by_path}) → {quick_per_hour:.0f} an hour; light full sync {light_pages} pages, "
+        f"idle ({t_idle:.0f} s): {quick_checks} whole quick-check cycles, {quick_reads} Yahoo "
+        f"reads in {quick_seconds:.0f} s (the sandbox's counter, {quick_by_path}; "
+        f"{quick_reads / quick_checks:.1f} a check, a cycle {quick_seconds / quick_checks:.0f} s) "
+        f"→ {quick_per_hour:.0f} an hour; light full sync {light_pages} pages, "
         f"complete read of 出品中 {pages_full} pages every {COMPLETE_SYNC_HOURS} h → "
         f"{quick_per_hour:.0f} + (2 − 1/{COMPLETE_SYNC_HOURS}) × {light_pages} + "
         f"1/{COMPLETE_SYNC_HOURS} × {pages_full} = {idle_per_hour:.0f} an hour "
