@@ -116,6 +116,13 @@ class StoreReader:
             self.cookies = await self.browser.logged_in_cookies()
             self._generation += 1
 
+    async def adopt_browser_cookies(self) -> None:
+        """The browser's cookies, when a page it just opened showed the session is good (the
+        item form in a pre-flight): saves renewing them through another page of the store. A
+        cookie the store no longer takes meets a login page and is renewed as usual."""
+        if self.cookies is None:
+            self.cookies = await self.browser.cookies()
+
     async def start(self, *, check: bool = False) -> None:
         """Cookies, and what 競りナビ's top page tells: the lists' links and the store id. With
         `check` the top page is read again (a sync's first step: is the session still good?)."""

@@ -211,6 +211,28 @@ class _Run:
             ) from None
         except BatchError as exc:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
+        warming = None
+        if any(r.state in OPEN_STATES for r in records):
+            # Chromium starts (about half a second) while the rest of the run is prepared
+            warming = asyncio.create_task(self._warm_browser())
+        try:
+            return await self._go(batch_id, batch, records)
+        finally:
+            if warming is not None:
+                await warming
+
+    async def _warm_browser(self) -> None:
+        """Start the store's browser early. A failure is not this task's to report: the run
+        meets it again where it uses the browser (and says so there)."""
+        try:
+            await asyncio.to_thread(self.service.app[DISK].check)  # nothing started on a full disk
+            await (await self.service.store.browser()).warm_up()
+        except Exception as exc:  # noqa: BLE001 - reported by the run itself
+            log.debug("the browser did not start ahead of the run: %s", exc)
+
+    async def _go(
+        self, batch_id: int, batch: Batch, records: list[ListingRecord]
+    ) -> JobState | None:
         self.only_registered = bool(self.ctx.params.get("only_registered"))
         if self.only_registered:
             # 出品開始 of the items in a folder: the batch's refused items are not this run's
@@ -347,6 +369,8 @@ class _Run:
             confirm_first = await forms[0].check_layout()
             for form in forms:
                 form.confirm_first = confirm_first  # the steps the form shows
+            # the form just opened logged in: its cookies serve the item list's plain-HTTP reads
+            await self.reader.adopt_browser_cookies()
             self.store = await self.reader.items_by_number()
         except (WallError, LayoutChanged) as exc:
             await self._raise_stop(exc)
