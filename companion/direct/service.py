@@ -459,6 +459,7 @@ class _Run:
         self, context: BrowserContext, form: ItemForm, record: ListingRecord
     ) -> Awaitable[None] | None:
         """List one item; returns the recording of a fresh listing (to run in the background)."""
+        began = asyncio.get_running_loop().time()  # the checks' time goes into the log too
         # Re-read: a task handled since the job started (sold in the shop → ended, or edited in
         # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
         async with self.db.session() as s:
@@ -521,7 +522,7 @@ class _Run:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
             clock = asyncio.get_running_loop().time
-            marks = [clock()]
+            marks = [began, clock()] if attempt == 1 else [clock(), clock()]
             try:
                 await form.open()
                 marks.append(clock())
@@ -579,7 +580,10 @@ class _Run:
             steps = ", ".join(
                 f"{name} {b - a:.2f}"
                 for name, a, b in zip(
-                    ("form", "fill", "confirm", "submit"), marks, marks[1:], strict=False
+                    ("checks", "form", "fill", "confirm", "submit"),
+                    marks,
+                    marks[1:],
+                    strict=False,
                 )
             )
             log.info("%s: 出品する answered %s (s: %s)", number, auction_id, steps)

@@ -65,6 +65,21 @@ async def test_pending_listed_end_to_end_and_reported(make_wired: WiredFactory) 
     assert (await wired.sb.yahoo_state())["duplicates"] == {}
 
 
+async def test_item_list_reads_take_the_cookies_of_the_form_the_pre_flight_opened(
+    wired: Wired,
+) -> None:
+    """The pre-flight's form page proved the session (logging in on the way): the item list's
+    plain-HTTP reads take the browser's cookies instead of opening 競りナビ's top page in the
+    browser once more. The top page is read once: by the reader, for its links and store id."""
+    before = Counter((await wired.sb.yahoo_state())["reads"]["by_path"])
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    assert status == 202, body
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded", job
+    reads = Counter((await wired.sb.yahoo_state())["reads"]["by_path"]) - before
+    assert reads["/serinavi"] == 1, reads
+
+
 async def test_item_already_on_the_store_is_recorded_not_listed_again(wired: Wired) -> None:
     """A 管理番号 found in the item list (e.g. uploaded by zip earlier) counts as listed."""
     status, batch = await wired.post("/api/v1/batches", {"source": "pending"})
