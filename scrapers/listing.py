@@ -291,6 +291,7 @@ class ItemForm(_Presser):
         self.url = browser.urls.item_create(folder_id)
         self.confirm_first = True  # the form leads to a confirm page (learnt by check_layout)
         self._fresh = False  # the page shows an untouched, checked form (after check_layout)
+        self.checked_html = ""  # the form as check_layout found it
         self._cdp: CDPSession | None = None
 
     async def open(self, *, need_html: bool = False) -> str | None:
@@ -312,6 +313,7 @@ class ItemForm(_Presser):
         buttons = set(parse.button_texts(html))
         self.confirm_first = bool(buttons & set(self.facts.form.confirm_buttons))
         self._fresh = True
+        self.checked_html = html
         return self.confirm_first
 
     async def fill(self, values: Mapping[str, str], images: Sequence[Path]) -> None:

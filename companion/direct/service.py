@@ -384,8 +384,9 @@ class _Run:
             confirm_first = await forms[0].check_layout()
             for form in forms:
                 form.confirm_first = confirm_first  # the steps the form shows
-            # the form just opened logged in: its cookies serve the item list's plain-HTTP reads
-            await self.reader.adopt_browser_cookies()
+            # the form just opened logged in: its cookies (and its links to the lists) serve
+            # the item list's plain-HTTP reads
+            await self.reader.adopt_browser_session(forms[0].checked_html)
             self.store = await self.reader.items_by_number()
         except (WallError, LayoutChanged) as exc:
             await self._raise_stop(exc)
