@@ -7,14 +7,18 @@ Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>
    エラー) are results of their own (`refused`, one per 管理番号 with every problem), so the
    finished job says what was not listed and why, as the answer to the press did.
 2. Pre-flight: log in if needed, open the item form and check every selector the run needs. One
-   missing (the page changed) → the job fails naming it, and nothing is listed.
+   missing (the page changed) → the job fails naming it, and nothing is listed. Chromium starts
+   while the run is prepared; the form's cookies, links and store id serve the item list's reads.
 3. The store's item list (every page) is read once: a 管理番号 already on the store is recorded as
    listed with the auction id found there and reported `succeeded` — never listed twice. This is
    also what makes a crash safe: after a restart the resumed job finds what was submitted just
    before the crash.
-4. Each other item: form → 確認する → 出品する → auction id from the completion page; then ONE
-   transaction marks the listing 出品中 and enqueues the `succeeded` report (outbox, one report per
-   task). A failure keeps the item 出品処理中 in its batch with the page's own error text.
+4. Each other item: form → 確認する → 出品する → auction id from the completion page (or, where
+   the store answers with its item list, from that list, read while the browser follows the
+   redirect); then ONE transaction marks the listing 出品中 and enqueues the `succeeded` report
+   (outbox, one report per task). A failure keeps the item 出品処理中 in its batch with the page's
+   own error text. The next item's checks (its claim, the database, its images) run while this
+   one is on the store's pages; what they need of the store is asked in turn.
 5. A wall (SMS認証, captcha, a login that will not renew) pauses the job with a Japanese message;
    pressing 直接出品を実行 again (same dedupe key) resumes it from where it stopped.
 6. Items registered in a 競りナビ folder but not started (a bulk upload that only registers) are
