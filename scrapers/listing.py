@@ -10,18 +10,26 @@ Values come in as plain text by CSV column (the same values as the bulk-upload f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from playwright.async_api import CDPSession, Page, Response
 from playwright.async_api import Error as PlaywrightError
 
 from scrapers import parse
-from scrapers.errors import ItemError, LayoutChanged, SessionExpired, StoreUnavailable
+from scrapers.errors import (
+    ItemError,
+    LayoutChanged,
+    ScraperError,
+    SessionExpired,
+    StoreUnavailable,
+)
 from scrapers.facts import Facts
 from scrapers.parse import LOGIN_KINDS, ListRow, PageKind
 from scrapers.reader import StoreReader
@@ -230,20 +238,28 @@ class _Presser:
         finally:
             self.page.remove_listener("domcontentloaded", on_load)
 
-    async def _press_for_answer(self, texts: Sequence[str]) -> str | None:
+    async def _press_for_answer(
+        self, texts: Sequence[str], on_redirect: Callable[[str], None] | None = None
+    ) -> str | None:
         """Press the button and return the HTML the store answers with (after any redirect),
         read from the response itself: nothing on that page is clicked, so the run need not
-        wait for Chromium to show it. None if there is no such button."""
+        wait for Chromium to show it. None if there is no such button. `on_redirect` hears
+        where a redirect on the way leads, while the browser follows it."""
         answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
         def on_response(response: Response) -> None:
             if (
-                not answer.done()
-                and response.frame == self.page.main_frame
-                and response.request.is_navigation_request()
-                and not 300 <= response.status < 400
+                answer.done()
+                or response.frame != self.page.main_frame
+                or not response.request.is_navigation_request()
             ):
+                return
+            if not 300 <= response.status < 400:
                 answer.set_result(response)
+            elif on_redirect is not None:
+                location = response.headers.get("location")
+                if location:
+                    on_redirect(urljoin(response.url, location))
 
         self.page.on("response", on_response)
         try:
@@ -275,6 +291,7 @@ class ItemForm(_Presser):
         self.url = browser.urls.item_create(folder_id)
         self.confirm_first = True  # the form leads to a confirm page (learnt by check_layout)
         self._fresh = False  # the page shows an untouched, checked form (after check_layout)
+        self.checked_html = ""  # the form as check_layout found it
         self._cdp: CDPSession | None = None
 
     async def open(self, *, need_html: bool = False) -> str | None:
@@ -296,6 +313,7 @@ class ItemForm(_Presser):
         buttons = set(parse.button_texts(html))
         self.confirm_first = bool(buttons & set(self.facts.form.confirm_buttons))
         self._fresh = True
+        self.checked_html = html
         return self.confirm_first
 
     async def fill(self, values: Mapping[str, str], images: Sequence[Path]) -> None:
@@ -352,9 +370,57 @@ class ItemForm(_Presser):
     async def submit(self, management_number: str) -> str:
         """Press the button that lists the item; the new auction id from the answer (a
         completion page) or, when the answer does not show it, from the item list."""
-        form = self.facts.form
+        items_list = urlsplit(self.browser.urls.list_page("items")).path
+        early: list[asyncio.Task[ListRow | None]] = []
+
+        def on_redirect(location: str) -> None:
+            if not early and urlsplit(location).path == items_list:
+                # the store answers with its item list, whose page shows no auction id (or
+                # loads its rows later): the new auction is looked up there while the browser
+                # follows the redirect, instead of after
+                early.append(asyncio.create_task(self.reader.find_live(management_number)))
+
         try:
-            html = await self._press_for_answer(form.list_buttons)
+            html = await self._answer_to_submit(on_redirect)
+            done = parse.parse_completion(html, self.facts)
+            if done is not None:
+                return done.auction_id
+            kind = parse.classify(html, "", self.facts)
+            on_form = not parse.missing_on_form(html, self.facts)
+            if (
+                kind != PageKind.LOGGED_IN
+                or on_form
+                or parse.error_texts(html)
+                or parse.field_errors(html, self.facts)
+            ):
+                raise page_problem(html, "出品", maybe_listed=True, facts=self.facts)
+            # an answer without the id (the item list, say): the list tells the new auction's id
+            for lookup in early:
+                with contextlib.suppress(ScraperError):
+                    found = await lookup
+                    if found is not None and found.auction_id:
+                        return found.auction_id
+            # (again) after the answer: the list may show a new auction a moment later
+            found = await self.reader.find_live(management_number)
+            if found is not None and found.auction_id:
+                return found.auction_id
+            raise ItemError(
+                "出品した後、ヤフオクの商品一覧に見つかりませんでした",
+                "after submit: not on the item list",
+                maybe_listed=True,
+                retry=True,
+            )
+        finally:
+            for lookup in early:
+                if not lookup.done():
+                    lookup.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await lookup
+
+    async def _answer_to_submit(self, on_redirect: Callable[[str], None]) -> str:
+        """The page the store answers 出品する with."""
+        try:
+            html = await self._press_for_answer(self.facts.form.list_buttons, on_redirect)
         except (PlaywrightError, TimeoutError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ItemError(
@@ -366,32 +432,10 @@ class ItemForm(_Presser):
         if html is None:
             # still on the form: the store refused the input (its errors say why), or the
             # session expired on the way (a login page)
-            problem = page_problem(
+            raise page_problem(
                 await self.page.content(), "確認", maybe_listed=False, facts=self.facts
             )
-            raise problem
-        done = parse.parse_completion(html, self.facts)
-        if done is not None:
-            return done.auction_id
-        kind = parse.classify(html, "", self.facts)
-        on_form = not parse.missing_on_form(html, self.facts)
-        if (
-            kind != PageKind.LOGGED_IN
-            or on_form
-            or parse.error_texts(html)
-            or parse.field_errors(html, self.facts)
-        ):
-            raise page_problem(html, "出品", maybe_listed=True, facts=self.facts)
-        # an answer without the id (the item list, say): the list tells the new auction's id
-        found = await self.reader.find_live(management_number)
-        if found is not None and found.auction_id:
-            return found.auction_id
-        raise ItemError(
-            "出品した後、ヤフオクの商品一覧に見つかりませんでした",
-            "after submit: not on the item list",
-            maybe_listed=True,
-            retry=True,
-        )
+        return html
 
 
 class ItemActions(_Presser):

@@ -216,11 +216,14 @@ def find_store_id(html: str, facts: Facts = FACTS) -> str | None:
     return None
 
 
+NAV_KEYS = ("items", "selling", "sold", "orders")  # the lists a 競りナビ page links to
+
+
 def navigation(html: str, facts: Facts = FACTS) -> dict[str, str]:
     """The lists' links on a 競りナビ page, by their text: list key → href."""
     links = [(node_text(a), a.attributes.get("href") or "") for a in doc(html).css("a[href]")]
     out: dict[str, str] = {}
-    for key in ("items", "selling", "sold", "orders"):
+    for key in NAV_KEYS:
         texts = getattr(facts.navigation, key).texts
         href = next((h for t, h in links if t in texts and h and h != "#"), None)
         if href:

@@ -116,6 +116,22 @@ class StoreReader:
             self.cookies = await self.browser.logged_in_cookies()
             self._generation += 1
 
+    async def adopt_browser_session(self, html: str) -> None:
+        """What a 競りナビ page the browser just opened logged in (the item form in a pre-flight)
+        tells: the browser's cookies, and the lists' links and the store id when the page shows
+        them all. This saves opening the top page once more in the browser and reading it over
+        HTTP. A cookie the store no longer takes meets a login page and is renewed as usual."""
+        if self.cookies is None:
+            self.cookies = await self.browser.cookies()
+        if self._discovered:
+            return
+        nav = parse.navigation(html, self.facts)
+        store_id = self.urls.store_id or parse.find_store_id(html, self.facts)
+        if store_id and set(nav) >= set(parse.NAV_KEYS):
+            self.urls.nav.update(nav)
+            self.urls.store_id = store_id
+            self._discovered = True
+
     async def start(self, *, check: bool = False) -> None:
         """Cookies, and what 競りナビ's top page tells: the lists' links and the store id. With
         `check` the top page is read again (a sync's first step: is the session still good?)."""

@@ -268,6 +268,12 @@ class BrowserSession:
             if self._users == 0 and self._context is not None:
                 self._idle_task = asyncio.create_task(self._close_when_idle())
 
+    async def warm_up(self) -> None:
+        """Start Chromium ahead of its first user (a run that is still being prepared): it closes
+        `idle_timeout` s later when nobody comes."""
+        async with self.use():
+            pass
+
     async def _close_when_idle(self) -> None:
         await asyncio.sleep(self.idle_timeout)
         if self._users == 0:

@@ -7,14 +7,18 @@ Job kind `direct_listing` (resumable), one job per batch (dedupe key `batch:<id>
    エラー) are results of their own (`refused`, one per 管理番号 with every problem), so the
    finished job says what was not listed and why, as the answer to the press did.
 2. Pre-flight: log in if needed, open the item form and check every selector the run needs. One
-   missing (the page changed) → the job fails naming it, and nothing is listed.
+   missing (the page changed) → the job fails naming it, and nothing is listed. Chromium starts
+   while the run is prepared; the form's cookies, links and store id serve the item list's reads.
 3. The store's item list (every page) is read once: a 管理番号 already on the store is recorded as
    listed with the auction id found there and reported `succeeded` — never listed twice. This is
    also what makes a crash safe: after a restart the resumed job finds what was submitted just
    before the crash.
-4. Each other item: form → 確認する → 出品する → auction id from the completion page; then ONE
-   transaction marks the listing 出品中 and enqueues the `succeeded` report (outbox, one report per
-   task). A failure keeps the item 出品処理中 in its batch with the page's own error text.
+4. Each other item: form → 確認する → 出品する → auction id from the completion page (or, where
+   the store answers with its item list, from that list, read while the browser follows the
+   redirect); then ONE transaction marks the listing 出品中 and enqueues the `succeeded` report
+   (outbox, one report per task). A failure keeps the item 出品処理中 in its batch with the page's
+   own error text. The next item's checks (its claim, the database, its images) run while this
+   one is on the store's pages; what they need of the store is asked in turn.
 5. A wall (SMS認証, captcha, a login that will not renew) pauses the job with a Japanese message;
    pressing 直接出品を実行 again (same dedupe key) resumes it from where it stopped.
 6. Items registered in a 競りナビ folder but not started (a bulk upload that only registers) are
@@ -176,6 +180,21 @@ class DirectListing:
 
 
 @dataclass
+class _Ready:
+    """An item whose checks passed, its 管理番号 claimed: to be listed when its page is free.
+    `found` (registered in a folder) and `left_open` (a press without a known outcome) still
+    need the store, which is asked in turn; `paths` are its staged images otherwise."""
+
+    record: ListingRecord
+    listing: Listing
+    number: str
+    claim: contextlib.AsyncExitStack
+    found: ListRow | None = None
+    left_open: OpenIntent | None = None
+    paths: list[Path] | None = None
+
+
+@dataclass
 class _Stop:
     """Why the run stops early (all workers finish their item, then the job ends this way)."""
 
@@ -211,6 +230,28 @@ class _Run:
             ) from None
         except BatchError as exc:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
+        warming = None
+        if any(r.state in OPEN_STATES for r in records):
+            # Chromium starts (about half a second) while the rest of the run is prepared
+            warming = asyncio.create_task(self._warm_browser())
+        try:
+            return await self._go(batch_id, batch, records)
+        finally:
+            if warming is not None:
+                await warming
+
+    async def _warm_browser(self) -> None:
+        """Start the store's browser early. A failure is not this task's to report: the run
+        meets it again where it uses the browser (and says so there)."""
+        try:
+            await asyncio.to_thread(self.service.app[DISK].check)  # nothing started on a full disk
+            await (await self.service.store.browser()).warm_up()
+        except Exception as exc:  # noqa: BLE001 - reported by the run itself
+            log.debug("the browser did not start ahead of the run: %s", exc)
+
+    async def _go(
+        self, batch_id: int, batch: Batch, records: list[ListingRecord]
+    ) -> JobState | None:
         self.only_registered = bool(self.ctx.params.get("only_registered"))
         if self.only_registered:
             # 出品開始 of the items in a folder: the batch's refused items are not this run's
@@ -331,7 +372,7 @@ class _Run:
                 queue: asyncio.Queue[ListingRecord] = asyncio.Queue()
                 for record in todo:
                     queue.put_nowait(record)
-                await asyncio.gather(*(self._worker(context, form, queue) for form in forms))
+                await asyncio.gather(*(self._worker(form, queue) for form in forms))
             finally:
                 await asyncio.gather(*self.recording)
                 for page in pages:
@@ -347,6 +388,9 @@ class _Run:
             confirm_first = await forms[0].check_layout()
             for form in forms:
                 form.confirm_first = confirm_first  # the steps the form shows
+            # the form just opened logged in: its cookies (and its links to the lists) serve
+            # the item list's plain-HTTP reads
+            await self.reader.adopt_browser_session(forms[0].checked_html)
             self.store = await self.reader.items_by_number()
         except (WallError, LayoutChanged) as exc:
             await self._raise_stop(exc)
@@ -375,47 +419,79 @@ class _Run:
         await events.error(EVENT_SOURCE, ja, exc.en)
         raise JobFailed("LAYOUT_CHANGED", ja, exc.en)
 
-    async def _worker(
-        self, context: BrowserContext, form: ItemForm, queue: asyncio.Queue[ListingRecord]
-    ) -> None:
-        while self.stop is None:
-            try:
-                record = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            try:
-                await self._one(context, form, record)
-            except (WallError, LayoutChanged) as exc:
-                # this item has no result: a resumed job tries it again
-                self.stop = _Stop(exc)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                problem = local_problem(exc)
-                if problem is not None:
-                    # a full disk is not the item's fault: no result, the resumed job retries it
-                    log.warning("direct listing stops: %s", problem.message_en)
-                    self.stop = _Stop(problem)
-                    continue
-                log.exception("direct listing of %s failed unexpectedly", item_key(record))
-                await self._failed(
-                    record,
-                    f"予期しないエラーで出品できませんでした（{type(exc).__name__}）",
-                    f"unexpected {type(exc).__name__}: {exc}",
-                )
+    async def _worker(self, form: ItemForm, queue: asyncio.Queue[ListingRecord]) -> None:
+        # the next item's checks (database and disk) run while this one is on the store's pages
+        ahead: tuple[ListingRecord, asyncio.Task[_Ready | None]] | None = None
+        try:
+            while self.stop is None:
+                if ahead is None:
+                    try:
+                        record = queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return
+                    checking = asyncio.create_task(self._checked(record))
+                else:
+                    (record, checking), ahead = ahead, None
+                try:
+                    ready = await checking
+                    if ready is None:
+                        continue
+                    if not queue.empty():
+                        following = queue.get_nowait()
+                        ahead = following, asyncio.create_task(self._checked(following))
+                    await self._one(form, ready)
+                except Exception as exc:
+                    await self._item_problem(record, exc)
+        finally:
+            if ahead is not None:
+                # stopped early: the item checked ahead gets no result (a resumed job lists it)
+                ahead[1].cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    ready = await ahead[1]
+                    if ready is not None:
+                        await ready.claim.aclose()
+
+    async def _item_problem(self, record: ListingRecord, exc: Exception) -> None:
+        if isinstance(exc, WallError | LayoutChanged):
+            # this item has no result: a resumed job tries it again
+            self.stop = _Stop(exc)
+            return
+        problem = local_problem(exc)
+        if problem is not None:
+            # a full disk is not the item's fault: no result, the resumed job retries it
+            log.warning("direct listing stops: %s", problem.message_en)
+            self.stop = _Stop(problem)
+            return
+        log.exception("direct listing of %s failed unexpectedly", item_key(record))
+        await self._failed(
+            record,
+            f"予期しないエラーで出品できませんでした（{type(exc).__name__}）",
+            f"unexpected {type(exc).__name__}: {exc}",
+        )
 
     # --- one item -------------------------------------------------------------------------------
-    async def _one(self, context: BrowserContext, form: ItemForm, record: ListingRecord) -> None:
-        """One item, its 管理番号 claimed across every companion on the database until it is
-        recorded: another PC listing the same 管理番号 waits, then finds it listed."""
+    async def _checked(self, record: ListingRecord) -> _Ready | None:
+        """An item's checks, its 管理番号 claimed across every companion on the database until it
+        is recorded: another PC listing the same 管理番号 waits, then finds it listed. None when
+        the checks gave the item its result (the claim is then released)."""
         claim = contextlib.AsyncExitStack()
         await claim.enter_async_context(exclusive(self.db, item_claim(item_key(record))))
+        ready: _Ready | None = None
+        try:
+            ready = await self._checks(record, claim)
+        finally:
+            if ready is None:
+                await claim.aclose()
+        return ready
+
+    async def _one(self, form: ItemForm, ready: _Ready) -> None:
+        """List one checked item; its claim is released once it is recorded."""
         recording: Awaitable[None] | None = None
         try:
-            recording = await self._one_claimed(context, form, record)
+            recording = await self._one_claimed(form, ready)
         finally:
             if recording is None:
-                await claim.aclose()
+                await ready.claim.aclose()
         if recording is None:
             return
 
@@ -423,7 +499,7 @@ class _Run:
             try:
                 await recording
             finally:
-                await claim.aclose()
+                await ready.claim.aclose()
 
         # the database commit and the report run while this page opens the next form;
         # a crash before the commit is covered by the item list read at the next start
@@ -431,10 +507,11 @@ class _Run:
         self.recording.add(task)
         task.add_done_callback(self.recording.discard)
 
-    async def _one_claimed(
-        self, context: BrowserContext, form: ItemForm, record: ListingRecord
-    ) -> Awaitable[None] | None:
-        """List one item; returns the recording of a fresh listing (to run in the background)."""
+    async def _checks(
+        self, record: ListingRecord, claim: contextlib.AsyncExitStack
+    ) -> _Ready | None:
+        """What the database and the disk say (nothing is asked of the store here: this may run
+        while another item is on the store's pages)."""
         # Re-read: a task handled since the job started (sold in the shop → ended, or edited in
         # ReCORE) wins over what the job loaded; an item no longer 出品処理中 here is not listed.
         async with self.db.session() as s:
@@ -460,22 +537,28 @@ class _Run:
             return None
         listing = built.listing
         number = listing.management_number or record.management_number or ""
+        ready = _Ready(record, listing, number, claim)
         found = self.store.get(number)
         if found is not None and found.auction_id:
             await self._listed(record, listing, found.auction_id, already=True)
             return None
-        if found is not None:  # in a 競りナビ folder, not started: start it, never list it again
-            await self._start_registered(record, listing, found)
-            return None
+        if found is not None:  # in a 競りナビ folder, not started: started in turn
+            ready.found = found
+            return ready
         # listed since the store was read, by a run on another PC (another batch, same 管理番号)
         elsewhere = await self._listed_elsewhere(record, number)
         if elsewhere is not None:
             await self._listed(record, listing, elsewhere, already=True)
             return None
-        intents = self.service.intents
-        left_open = await intents.open(intent_subject(record, listing), "list")
-        if left_open is not None and await self._settled(record, listing, number, left_open):
-            return None  # the press before the crash went through: never pressed again
+        ready.left_open = await self.service.intents.open(intent_subject(record, listing), "list")
+        if ready.left_open is not None:
+            return ready  # the store says in turn whether that press went through
+        ready.paths = await self._to_press(ready)
+        return ready if ready.paths is not None else None
+
+    async def _to_press(self, ready: _Ready) -> list[Path] | None:
+        """The last checks before the item is pressed; its staged images (None: not listed)."""
+        record, listing, number = ready.record, ready.listing, ready.number
         if self.only_registered:
             await self._failed(
                 record,
@@ -492,12 +575,28 @@ class _Run:
                 "; ".join(e.message_en for e in errors),
             )
             return None
-        paths = await asyncio.to_thread(self._stage, number or str(record.id), prepared)
+        return await asyncio.to_thread(self._stage, number or str(record.id), prepared)
+
+    async def _one_claimed(self, form: ItemForm, ready: _Ready) -> Awaitable[None] | None:
+        """List one item; returns the recording of a fresh listing (to run in the background)."""
+        began = asyncio.get_running_loop().time()  # what comes before the form is logged too
+        record, listing, number = ready.record, ready.listing, ready.number
+        if ready.found is not None:  # in a 競りナビ folder, not started: never listed again
+            await self._start_registered(record, listing, ready.found)
+            return None
+        if ready.left_open is not None:
+            if await self._settled(record, listing, number, ready.left_open):
+                return None  # the press before the crash went through: never pressed again
+            ready.paths = await self._to_press(ready)
+        paths = ready.paths
+        if paths is None:
+            return None
+        intents = self.service.intents
         intent: int | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             submitted = False
             clock = asyncio.get_running_loop().time
-            marks = [clock()]
+            marks = [began, clock()] if attempt == 1 else [clock(), clock()]
             try:
                 await form.open()
                 marks.append(clock())
@@ -555,7 +654,10 @@ class _Run:
             steps = ", ".join(
                 f"{name} {b - a:.2f}"
                 for name, a, b in zip(
-                    ("form", "fill", "confirm", "submit"), marks, marks[1:], strict=False
+                    ("checks", "form", "fill", "confirm", "submit"),
+                    marks,
+                    marks[1:],
+                    strict=False,
                 )
             )
             log.info("%s: 出品する answered %s (s: %s)", number, auction_id, steps)

@@ -65,6 +65,24 @@ async def test_pending_listed_end_to_end_and_reported(make_wired: WiredFactory) 
     assert (await wired.sb.yahoo_state())["duplicates"] == {}
 
 
+@both_worlds
+async def test_item_list_reads_take_the_session_of_the_form_the_pre_flight_opened(
+    make_wired: WiredFactory,
+) -> None:
+    """The pre-flight's form page proved the session (logging in on the way) and shows the
+    links to the lists and the store id: the item list's plain-HTTP reads take the browser's
+    cookies and those links, instead of opening 競りナビ's top page in the browser and reading
+    it again over HTTP."""
+    wired = await make_wired()
+    before = Counter((await wired.sb.yahoo_state())["reads"]["by_path"])
+    status, body = await wired.post("/api/v1/direct-listing", {"source": "pending"})
+    assert status == 202, body
+    job = await wired.wait_job(body["job_id"])
+    assert job["state"] == "succeeded", job
+    reads = Counter((await wired.sb.yahoo_state())["reads"]["by_path"]) - before
+    assert reads["/serinavi"] == 0, reads
+
+
 async def test_item_already_on_the_store_is_recorded_not_listed_again(wired: Wired) -> None:
     """A 管理番号 found in the item list (e.g. uploaded by zip earlier) counts as listed."""
     status, batch = await wired.post("/api/v1/batches", {"source": "pending"})
