@@ -313,7 +313,7 @@ async def run(  # noqa: C901 - one straight script
     print(f"elapsed: {elapsed:.1f} s (from the press to the last item, Chromium start included)")
     print(
         f"rate: {rate:.1f} items/min; bound {bound:.1f} items/min (c×60/(R×latency), "
-        f"R={needed} needed) → {ratio:.2f}; older bound {bound_counted:.1f} items/min "
+        f"R={needed} needed) → {ratio:.3f}; older bound {bound_counted:.1f} items/min "
         f"(R={per_item:.2f} counted) → {rate / bound_counted:.2f}"
     )
     if steady is not None:
@@ -350,7 +350,7 @@ def main() -> None:
     ratio, p99, idle_p99 = asyncio.run(
         run(args.items, args.latency_ms, args.concurrency, args.world)
     )
-    print(f"direct_ratio={ratio:.2f} status_p99_ms={p99:.1f} status_idle_p99_ms={idle_p99:.1f}")
+    print(f"direct_ratio={ratio:.3f} status_p99_ms={p99:.1f} status_idle_p99_ms={idle_p99:.1f}")
 
 
 if __name__ == "__main__":
