@@ -147,7 +147,11 @@ def _rows(s: Session, statement: Select[Any]) -> Result[Any]:
     return s.connection().execute(statement)
 
 
-def _blocked(s: Session) -> list[dict[str, Any]]:
+# A row kept with the time it is shown by: times pass while a snapshot is kept (`_shown`)
+Timed = tuple[datetime, dict[str, Any]]
+
+
+def _blocked(s: Session) -> list[Timed]:
     rows = _rows(
         s,
         select(HistoryEntry.__table__)
@@ -160,19 +164,23 @@ def _blocked(s: Session) -> list[dict[str, Any]]:
         .order_by(HistoryEntry.id.desc())
         .limit(20),
     )
-    out: dict[str | None, dict[str, Any]] = {}
+    out: dict[str | None, Timed] = {}
     for row in rows:  # newest first: one line per item
+        at = _aware(row.at)
+        assert at is not None  # a history entry always has its time
         out.setdefault(
             row.management_number,
-            {
-                "id": row.id,
-                "at": iso(_aware(row.at)),
-                "_at": _aware(row.at),
-                "management_number": row.management_number,
-                "auction_id": row.auction_id,
-                "message": row.message,
-                "message_en": row.message_en,
-            },
+            (
+                at,
+                {
+                    "id": row.id,
+                    "at": iso(at),
+                    "management_number": row.management_number,
+                    "auction_id": row.auction_id,
+                    "message": row.message,
+                    "message_en": row.message_en,
+                },
+            ),
         )
     return list(out.values())
 
@@ -195,9 +203,9 @@ class Snapshot(NamedTuple):
     settings: dict[str, Any]
     jobs: list[dict[str, Any]]
     errors: list[dict[str, Any]]
-    unresolved: list[dict[str, Any]]  # presses without a known outcome (確認中 after a while)
+    unresolved: list[Timed]  # presses without a known outcome (確認中 after a while)
     unknown: list[dict[str, Any]]
-    blocked: list[dict[str, Any]]
+    blocked: list[Timed]
     waiting: confirmations.Waiting
 
 
@@ -208,12 +216,7 @@ def _snapshot(s: Session) -> Snapshot:
         jobs=[job_dict(j) for j in _rows(s, _RUNNING_JOBS)],
         errors=[event_dict(e) for e in _rows(s, _LAST_ERRORS)],
         unresolved=[
-            {
-                "key": i.subject,
-                "pressed": i.pressed,
-                "since": iso(i.pressed_at),
-                "_at": i.pressed_at,
-            }
+            (i.pressed_at, {"key": i.subject, "pressed": i.pressed, "since": iso(i.pressed_at)})
             for i in _rows(s, _CHECKING)
         ],
         unknown=[_task_dict(t) for t in _rows(s, _UNKNOWN_TASKS)],
@@ -223,14 +226,10 @@ def _snapshot(s: Session) -> Snapshot:
 
 
 def _shown(
-    rows: list[dict[str, Any]], before: datetime, after: datetime | None = None
+    rows: list[Timed], before: datetime, after: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """The rows whose time (`_at`) is in the window, without it (times pass while kept)."""
-    return [
-        {k: v for k, v in row.items() if k != "_at"}
-        for row in rows
-        if row["_at"] <= before and (after is None or row["_at"] >= after)
-    ]
+    """The rows whose time is in the window now."""
+    return [row for at, row in rows if at <= before and (after is None or at >= after)]
 
 
 async def build_status(app: web.Application) -> dict[str, Any]:
