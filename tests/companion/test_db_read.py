@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,18 +41,28 @@ async def test_read_sees_committed_rows_and_runs_where_it_costs_least(database: 
         await db.close()
 
 
-async def test_read_of_a_database_in_memory_goes_through_the_async_session() -> None:
+@asynccontextmanager
+async def database_in_memory() -> AsyncIterator[Database]:
+    """SQLite in memory, with the tables, on its one connection."""
     db = Database("sqlite+aiosqlite:///:memory:")
     try:
         async with db.session() as s:
             await s.run_sync(lambda ss: Setting.metadata.create_all(ss.connection()))
-            s.add(Setting(key="yahoo_id", value="shop"))
-            await s.commit()
-        # a second connection to ":memory:" would be another, empty database
-        got = await db.read(lambda s: [r.key for r in s.scalars(select(Setting))])
-        assert got == ["yahoo_id"]
+        yield db
     finally:
         await db.close()
+
+
+def setting_keys(s: Session) -> list[str]:
+    return [r.key for r in s.scalars(select(Setting))]
+
+
+async def test_read_of_a_database_in_memory_goes_through_the_async_session() -> None:
+    async with database_in_memory() as db:
+        async with db.session() as s, s.begin():
+            s.add(Setting(key="yahoo_id", value="shop"))
+        # a second connection to ":memory:" would be another, empty database
+        assert await db.read(setting_keys) == ["yahoo_id"]
 
 
 async def test_a_cached_read_is_taken_again_after_any_commit_from_anywhere(database: str) -> None:
@@ -92,15 +104,9 @@ async def test_a_cached_read_is_taken_again_after_any_commit_from_anywhere(datab
 
 
 async def test_a_cached_read_of_a_database_in_memory_is_always_taken_again() -> None:
-    db = Database("sqlite+aiosqlite:///:memory:")
-    try:
-        async with db.session() as s:
-            await s.run_sync(lambda ss: Setting.metadata.create_all(ss.connection()))
-        keys = lambda s: [r.key for r in s.scalars(select(Setting))]  # noqa: E731
-        assert await db.read_cached(keys) == []
+    async with database_in_memory() as db:
+        assert await db.read_cached(setting_keys) == []
         async with db.session() as s, s.begin():
             s.add(Setting(key="yahoo_id", value="shop"))
         # one connection for reads and writes: SQLite cannot tell it of its own commits
-        assert await db.read_cached(keys) == ["yahoo_id"]
-    finally:
-        await db.close()
+        assert await db.read_cached(setting_keys) == ["yahoo_id"]
