@@ -318,16 +318,23 @@ class BrowserSession:
     def kind(self, html: str, url: str) -> PageKind:
         return classify(html, url, self.facts)
 
-    async def open(self, page: Page, url: str, *, need_html: bool = True) -> str | None:
+    async def open(
+        self, page: Page, url: str, *, need_html: bool = True, until_commit: bool = False
+    ) -> str | None:
         """Go to `url`, logging in on the way when the store asks; returns the page's HTML.
 
         With `need_html=False` the common case costs one navigation and nothing more: when the
         store answers 2xx at the very URL asked for, no login page came in between (a login
-        always redirects), so the page's HTML is not read and None is returned.
+        always redirects), so the page's HTML is not read and None is returned. With
+        `until_commit` as well, that return comes as soon as the answer is committed, while
+        the document is still being parsed: what the caller runs next waits for it in the page.
         """
-        resp = await page.goto(url, wait_until="domcontentloaded")
+        quick = not need_html and until_commit
+        resp = await page.goto(url, wait_until="commit" if quick else "domcontentloaded")
         if not need_html and resp is not None and resp.ok and _same_page(page.url, url):
             return None
+        if quick:
+            await page.wait_for_load_state("domcontentloaded")
         html = await page.content()
         kind = self.kind(html, page.url)
         busy = 0
@@ -341,7 +348,7 @@ class BrowserSession:
             raise busy_wall()
         if kind == PageKind.LOGGED_IN:
             return html
-        await self.login(page, url)
+        await self.login(page, url, html)
         if not _same_page(page.url, url):
             # the login usually ends where it was asked to return (`.done`); else go there
             await page.goto(url, wait_until="domcontentloaded")
@@ -351,8 +358,9 @@ class BrowserSession:
         return html
 
     # --- login ----------------------------------------------------------------------------------
-    async def login(self, page: Page, url: str | None = None) -> None:
-        """Walk the login steps on `page` (on a login page, or sent to one from `url`)."""
+    async def login(self, page: Page, url: str | None = None, html: str | None = None) -> None:
+        """Walk the login steps on `page` (on a login page, or sent to one from `url`); `html`
+        is what the page shows, when the caller has just read it."""
         seen = self.logins
         async with self._login_lock:
             if self.logins != seen and url is not None:
@@ -360,7 +368,9 @@ class BrowserSession:
                 await page.goto(url, wait_until="domcontentloaded")
                 if self.kind(await page.content(), page.url) == PageKind.LOGGED_IN:
                     return
-            html = await page.content()
+                html = None
+            if html is None:
+                html = await page.content()
             if self.kind(html, page.url) == PageKind.LOGGED_IN:
                 await page.goto(self.urls.store_top(), wait_until="domcontentloaded")
                 html = await page.content()
@@ -392,7 +402,7 @@ class BrowserSession:
                     if self.login_gate is not None:
                         self.login_gate()
                     creds = await self._credentials()
-                html = await self._login_step(page, kind, creds or Credentials())
+                html = await self._login_step(page, kind, creds or Credentials(), html)
                 submitted.add(kind)
             raise login_loop_wall()
 
@@ -403,9 +413,9 @@ class BrowserSession:
                 found = page.get_by_label(candidate.removeprefix("label:"), exact=True)
             else:
                 found = page.locator(candidate)
-            for i in range(await found.count()):
-                if await found.nth(i).is_visible():
-                    return found.nth(i)
+            visible = found.filter(visible=True)
+            if await visible.count():
+                return visible.first
         return None
 
     async def _fill(self, page: Page, candidates: tuple[str, ...], value: str) -> None:
@@ -414,8 +424,11 @@ class BrowserSession:
             raise login_changed_wall()
         await field.fill(value)
 
-    async def _login_step(self, page: Page, kind: PageKind, creds: Credentials) -> str:
-        """One step of the login; returns the page once it has changed."""
+    async def _login_step(
+        self, page: Page, kind: PageKind, creds: Credentials, html: str | None = None
+    ) -> str:
+        """One step of the login on the page showing `html` (read again when not given);
+        returns the page once it has changed."""
         login = self.facts.login
 
         async def act() -> None:
@@ -438,47 +451,66 @@ class BrowserSession:
                 await self._fill(page, login.business_password, creds.business_password)
                 await self._press(page, login.business_button)
 
-        return await self._after(page, kind, act)
+        return await self._after(page, kind, act, html)
 
     @staticmethod
     async def _press(page: Page, text: str) -> None:
-        buttons = page.get_by_role("button", name=text, exact=True)
-        for i in range(await buttons.count()):
-            if await buttons.nth(i).is_visible():
-                await buttons.nth(i).click()
-                return
-        raise login_changed_wall()
+        button = page.get_by_role("button", name=text, exact=True).filter(visible=True)
+        if not await button.count():
+            raise login_changed_wall()
+        await button.first.click()
 
-    async def _after(self, page: Page, before: PageKind, act: Callable[[], Awaitable[None]]) -> str:
+    async def _after(
+        self,
+        page: Page,
+        before: PageKind,
+        act: Callable[[], Awaitable[None]],
+        html: str | None = None,
+    ) -> str:
         """Do `act`, then wait until the page changed: a new document, another page kind, or a
         new error text on the same page (the ID step may answer in place)."""
         marker = secrets.token_hex(8)
-        html = await page.content()
+        if html is None:
+            html = await page.content()
         errors_before = error_texts(html, self.facts.login.error)
-        await page.evaluate("(m) => { window.__recoreStep = m; }", marker)
-        await act()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_ms / 1000
-        while True:
-            try:
-                same = await page.evaluate("(m) => window.__recoreStep === m", marker)
+        loaded: asyncio.Future[None] = loop.create_future()
+
+        def on_load(_page: Any) -> None:
+            if not loaded.done():
+                loaded.set_result(None)
+
+        # a new document is heard, not polled for: registered before the press
+        page.on("domcontentloaded", on_load)
+        try:
+            await page.evaluate("(m) => { window.__recoreStep = m; }", marker)
+            await act()
+            deadline = loop.time() + self.timeout_ms / 1000
+            while True:
+                if not loaded.done():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(loaded), 0.05)
+                try:
+                    if loaded.done():
+                        return await page.content()
+                    same = await page.evaluate("(m) => window.__recoreStep === m", marker)
+                    if not same:
+                        await page.wait_for_load_state("domcontentloaded")
+                    html = await page.content()
+                except PlaywrightError:
+                    if loop.time() > deadline:
+                        raise
+                    continue  # between two documents
                 if not same:
-                    await page.wait_for_load_state("domcontentloaded")
-                html = await page.content()
-            except PlaywrightError:
+                    return html
+                if self.kind(html, page.url) != before:
+                    return html
+                if error_texts(html, self.facts.login.error) != errors_before:
+                    return html
                 if loop.time() > deadline:
-                    raise
-                await asyncio.sleep(0.05)  # between two documents
-                continue
-            if not same:
-                return html
-            if self.kind(html, page.url) != before:
-                return html
-            if error_texts(html, self.facts.login.error) != errors_before:
-                return html
-            if loop.time() > deadline:
-                return html  # nothing changed: the caller sees the same step come back
-            await asyncio.sleep(0.05)
+                    return html  # nothing changed: the caller sees the same step come back
+        finally:
+            page.remove_listener("domcontentloaded", on_load)
 
     # --- staff's one-time manual login ------------------------------------------------------------
     async def interactive_login(

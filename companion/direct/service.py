@@ -145,6 +145,19 @@ class DirectListing:
         # keeps its distance from the last one of the batch before
         self.pacer = Pacer(self.pacing)
         self.retry_delay = self.store.options.busy_delay
+        self.warming: asyncio.Task[None] | None = None  # the browser started at a press
+
+    async def warm_browser(self) -> None:
+        """Start the store's browser early. A failure is not this task's to report: the run
+        meets it again where it uses the browser (and says so there)."""
+        try:
+            await asyncio.to_thread(self.app[DISK].check)  # nothing started on a full disk
+            await (await self.store.browser()).warm_up()
+        except Exception as exc:  # noqa: BLE001 - reported by the run itself
+            log.debug("the browser did not start ahead of the run: %s", exc)
+
+    def _warmed(self, _task: asyncio.Task[None]) -> None:
+        self.warming = None
 
     @property
     def batches(self) -> Batches:
@@ -160,7 +173,11 @@ class DirectListing:
     async def start(self, batch_id: int, *, only_registered: bool = False) -> str:
         """Start (or join, or resume) the direct listing of one batch; `only_registered`: only
         start its items registered in a 競りナビ folder."""
-        await self.batches._load(batch_id)  # 404 early
+        _batch, records = await self.batches._load(batch_id)  # 404 early
+        if any(r.state in OPEN_STATES for r in records) and self.warming is None:
+            # Chromium starts (about half a second) while the job is made and prepared
+            self.warming = asyncio.create_task(self.warm_browser())
+            self.warming.add_done_callback(self._warmed)
         await self.store.staff_acted()
         params: dict[str, Any] = {"batch_id": batch_id}
         if only_registered:
@@ -232,22 +249,14 @@ class _Run:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
         warming = None
         if any(r.state in OPEN_STATES for r in records):
-            # Chromium starts (about half a second) while the rest of the run is prepared
-            warming = asyncio.create_task(self._warm_browser())
+            # Chromium starts (about half a second) while the rest of the run is prepared (a
+            # resumed run; a press started it already)
+            warming = asyncio.create_task(self.service.warm_browser())
         try:
             return await self._go(batch_id, batch, records)
         finally:
             if warming is not None:
                 await warming
-
-    async def _warm_browser(self) -> None:
-        """Start the store's browser early. A failure is not this task's to report: the run
-        meets it again where it uses the browser (and says so there)."""
-        try:
-            await asyncio.to_thread(self.service.app[DISK].check)  # nothing started on a full disk
-            await (await self.service.store.browser()).warm_up()
-        except Exception as exc:  # noqa: BLE001 - reported by the run itself
-            log.debug("the browser did not start ahead of the run: %s", exc)
 
     async def _go(
         self, batch_id: int, batch: Batch, records: list[ListingRecord]
