@@ -500,6 +500,8 @@ class BrowserSession:
                 except PlaywrightError:
                     if loop.time() > deadline:
                         raise
+                    if loaded.done():
+                        await asyncio.sleep(0.05)  # (else the wait above paces the loop)
                     continue  # between two documents
                 if not same:
                     return html

@@ -145,19 +145,28 @@ class DirectListing:
         # keeps its distance from the last one of the batch before
         self.pacer = Pacer(self.pacing)
         self.retry_delay = self.store.options.busy_delay
-        self.warming: asyncio.Task[None] | None = None  # the browser started at a press
+        self._warming: asyncio.Task[None] | None = None  # the browser starting ahead of a run
 
-    async def warm_browser(self) -> None:
-        """Start the store's browser early. A failure is not this task's to report: the run
-        meets it again where it uses the browser (and says so there)."""
+    def warm_browser(self) -> asyncio.Task[None]:
+        """Chromium starting (about half a second) while a run is made and prepared: the start
+        already under way (a press, then its job), or a new one."""
+        if self._warming is None:
+            self._warming = task = asyncio.create_task(self._warm_browser())
+            task.add_done_callback(self._warmed)
+        return self._warming
+
+    async def _warm_browser(self) -> None:
+        """A failure is not this task's to report: the run meets it again where it uses the
+        browser (and says so there)."""
         try:
             await asyncio.to_thread(self.app[DISK].check)  # nothing started on a full disk
             await (await self.store.browser()).warm_up()
         except Exception as exc:  # noqa: BLE001 - reported by the run itself
             log.debug("the browser did not start ahead of the run: %s", exc)
 
-    def _warmed(self, _task: asyncio.Task[None]) -> None:
-        self.warming = None
+    def _warmed(self, task: asyncio.Task[None]) -> None:
+        if self._warming is task:
+            self._warming = None
 
     @property
     def batches(self) -> Batches:
@@ -174,10 +183,8 @@ class DirectListing:
         """Start (or join, or resume) the direct listing of one batch; `only_registered`: only
         start its items registered in a 競りナビ folder."""
         _batch, records = await self.batches._load(batch_id)  # 404 early
-        if any(r.state in OPEN_STATES for r in records) and self.warming is None:
-            # Chromium starts (about half a second) while the job is made and prepared
-            self.warming = asyncio.create_task(self.warm_browser())
-            self.warming.add_done_callback(self._warmed)
+        if any(r.state in OPEN_STATES for r in records):
+            self.warm_browser()  # while the job is made
         await self.store.staff_acted()
         params: dict[str, Any] = {"batch_id": batch_id}
         if only_registered:
@@ -249,9 +256,8 @@ class _Run:
             raise JobFailed(exc.code, exc.message, exc.message_en) from None
         warming = None
         if any(r.state in OPEN_STATES for r in records):
-            # Chromium starts (about half a second) while the rest of the run is prepared (a
-            # resumed run; a press started it already)
-            warming = asyncio.create_task(self.service.warm_browser())
+            # the press's start, or this run's own (a resumed job)
+            warming = self.service.warm_browser()
         try:
             return await self._go(batch_id, batch, records)
         finally:
